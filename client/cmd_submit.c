@@ -1,0 +1,270 @@
+/* cmd_submit.c - `spool submit` (one task) and `spool map` (one task per item, one job record). */
+#include "cli.h"
+#include "schema.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct strv {
+	char **v;
+	size_t n, cap;
+};
+
+static void strv_add(struct strv *s, char *x)
+{
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 16;
+		s->v = xrealloc(s->v, s->cap * sizeof *s->v);
+	}
+	s->v[s->n++] = x;
+}
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+}
+
+/* Set NAME=VALUE, replacing an earlier entry of the same name. */
+static void env_set(struct strv *env, const char *kv)
+{
+	size_t k = (size_t)(strchr(kv, '=') - kv);
+	for (size_t i = 0; i < env->n; i++)
+		if (strncmp(env->v[i], kv, k + 1) == 0) {
+			free(env->v[i]);
+			env->v[i] = xstrdup(kv);
+			return;
+		}
+	strv_add(env, xstrdup(kv));
+}
+
+static void env_minimal(struct strv *env)
+{
+	static const char *keep[] = { "HOME", "USER", "LOGNAME", "LANG" };
+	env_set(env, "PATH=/usr/local/bin:/usr/bin:/bin");
+	for (size_t i = 0; i < ARRAY_LEN(keep); i++) {
+		const char *v = getenv(keep[i]);
+		if (v) {
+			char *kv = xasprintf("%s=%s", keep[i], v);
+			env_set(env, kv);
+			free(kv);
+		}
+	}
+}
+
+static int read_items(const char *path, struct strv *items)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	if (!f) {
+		fprintf(stderr, "spool: cannot open input file %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		if (n && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (items->n >= MAX_ITEMS) {
+			fprintf(stderr, "spool: %s has more than %d items, the limit per job: split it\n", path, MAX_ITEMS);
+			free(line);
+			if (f != stdin)
+				fclose(f);
+			return -1;
+		}
+		strv_add(items, xstrdup(line));
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return 0;
+}
+
+static void usage(FILE *f, int is_map)
+{
+	if (is_map)
+		fprintf(f, "usage: spool map [OPTIONS] [--input FILE|-] -- CMD [ARG]... [::: ITEM...]\n"
+			   "\nOne task per input line or per ITEM, all in one job. In the arguments, {} is\n"
+			   "replaced by the item and {#} by the task number (from 1); without {} the item\n"
+			   "is appended as the last argument. collect prints results in input order.\n");
+	else
+		fprintf(f, "usage: spool submit [OPTIONS] -- CMD [ARG]...\n"
+			   "\nRun CMD once (as argv, no shell) on the next free engine. Prints the job id\n"
+			   "once the record is durable in the spool.\n");
+	fprintf(f, "\noptions:\n"
+		   "  --cwd DIR        working directory on the nodes (default: the current one)\n"
+		   "  --output DIR     where stdout, stderr and results go (default: CWD/spool-JOBID)\n"
+		   "  --env NAME=VAL   set a variable for the task (repeatable)\n"
+		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
+		   "  --timeout SEC    kill a task after SEC seconds (TERM, then KILL)\n"
+		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
+		   "  --name NAME      a label for the job\n"
+		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
+		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
+	if (is_map)
+		fprintf(f, "  --input FILE    read items from FILE, one per line ('-': standard input)\n");
+	fprintf(f, "\nexit codes: 0 submitted (with --wait: as collect), 2 usage, 3 could not submit\n");
+}
+
+static int submit_common(int argc, char **argv, int is_map)
+{
+	static const struct option opts[] = {
+		{ "cwd", required_argument, NULL, 'c' },  { "env", required_argument, NULL, 'e' },
+		{ "no-env", no_argument, NULL, 'E' },     { "timeout", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, 'N' }, { "wait", no_argument, NULL, 'w' },
+		{ "input", required_argument, NULL, 'i' }, { "output", required_argument, NULL, 'o' },
+		{ "retries", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 }
+	};
+	struct spool_job_spec s = { .retries = -1, .is_map = is_map };
+	struct strv env = { 0 }, extra = { 0 }, items = { 0 };
+	const char *input = NULL;
+	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
+	char cwdabs[MAX_PATH_LEN + 1];
+	uint64_t v;
+
+	while ((o = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			if (optarg[0] != '/') {
+				if (!getcwd(cwdabs, sizeof cwdabs) ||
+				    strlen(cwdabs) + strlen(optarg) + 2 > sizeof cwdabs) {
+					fprintf(stderr, "spool: --cwd %s: cannot make it absolute\n", optarg);
+					goto out;
+				}
+				strcat(cwdabs, "/");
+				strcat(cwdabs, optarg);
+				s.cwd = cwdabs;
+			} else {
+				s.cwd = optarg;
+			}
+			break;
+		case 'e':
+			if (!strchr(optarg, '=') || optarg[0] == '=') {
+				fprintf(stderr, "spool: --env wants NAME=VALUE, not '%s'\n", optarg);
+				goto out;
+			}
+			strv_add(&extra, xstrdup(optarg));
+			break;
+		case 'E': no_env = 1; break;
+		case 't':
+			if (parse_seconds_ms(optarg, 31ull * 86400 * 1000, &v) < 0 || v == 0) {
+				fprintf(stderr, "spool: --timeout wants seconds (for example 30 or 0.5), not '%s'\n", optarg);
+				goto out;
+			}
+			s.timeout_ms = v;
+			break;
+		case 'N': s.name = optarg; break;
+		case 'w': wait = 1; break;
+		case 'i':
+			if (!is_map) {
+				fprintf(stderr, "spool: --input belongs to 'spool map'\n");
+				goto out;
+			}
+			input = optarg;
+			break;
+		case 'o': s.outdir = optarg; break;
+		case 'r':
+			if (parse_u64(optarg, 100, &v) < 0) {
+				fprintf(stderr, "spool: --retries wants a number from 0 to 100, not '%s'\n", optarg);
+				goto out;
+			}
+			s.retries = (int)v;
+			break;
+		case 'd': cli_spool_dir = optarg; break;
+		case 'h': usage(stdout, is_map); rc = 0; goto out;
+		default: usage(stderr, is_map); goto out;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "spool: no command given (put it after '--')\n");
+		usage(stderr, is_map);
+		goto out;
+	}
+	int cmd_end = argc;
+	if (is_map) {
+		for (int i = optind; i < argc; i++)
+			if (strcmp(argv[i], ":::") == 0) {
+				cmd_end = i;
+				for (int k = i + 1; k < argc; k++)
+					strv_add(&items, xstrdup(argv[k]));
+				break;
+			}
+		if (input && cmd_end != argc) {
+			fprintf(stderr, "spool: give items either after ':::' or with --input, not both\n");
+			goto out;
+		}
+		if (input && read_items(input, &items) < 0) {
+			rc = SPOOL_EXIT_ERROR;
+			goto out;
+		}
+		if (!items.n) {
+			fprintf(stderr, "spool: map has no input items: give them after ':::' or with --input FILE\n");
+			goto out;
+		}
+	}
+	if (cmd_end == optind) {
+		fprintf(stderr, "spool: no command given before ':::'\n");
+		goto out;
+	}
+	if (s.outdir && s.outdir[0] != '/') {
+		fprintf(stderr, "spool: --output %s must be an absolute path\n", s.outdir);
+		goto out;
+	}
+	if (no_env)
+		env_minimal(&env);
+	else
+		for (char **ep = environ; *ep; ep++)
+			if (strchr(*ep, '=') && **ep != '=')
+				strv_add(&env, xstrdup(*ep));
+	for (size_t i = 0; i < extra.n; i++)
+		env_set(&env, extra.v[i]);
+	s.env = (const char *const *)env.v;
+	s.nenv = env.n;
+	s.env_set = 1;
+	s.argv = (const char *const *)(argv + optind);
+	s.argc = (size_t)(cmd_end - optind);
+	s.items = (const char *const *)items.v;
+	s.nitems = items.n;
+
+	spool_t *sp = cli_open();
+	if (!sp) {
+		rc = SPOOL_EXIT_ERROR;
+		goto out;
+	}
+	char id[16], err[SPOOL_ERRLEN];
+	if (spool_submit(sp, &s, id, err, sizeof err) < 0) {
+		fprintf(stderr, "spool: %s\n", err);
+		rc = SPOOL_EXIT_ERROR;
+	} else if (wait) {
+		fprintf(stderr, "spool: job %s submitted, waiting for it\n", id);
+		rc = collect_job(sp, id, 1, 0);
+	} else {
+		printf("%s\n", id);
+		rc = fflush(stdout) == 0 ? 0 : SPOOL_EXIT_ERROR;
+	}
+	spool_close(sp);
+out:
+	strv_free(&env);
+	strv_free(&extra);
+	strv_free(&items);
+	return rc;
+}
+
+int cmd_submit(int argc, char **argv)
+{
+	return submit_common(argc, argv, 0);
+}
+
+int cmd_map(int argc, char **argv)
+{
+	return submit_common(argc, argv, 1);
+}

@@ -1,0 +1,82 @@
+/* spool - the user's command: submit work to a spool, collect results, look at the queue. */
+#include "cli.h"
+#include "log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *cli_spool_dir;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: spool [-d DIR] COMMAND [OPTIONS] [ARGS]\n"
+		"\n"
+		"Run commands on the engines of a spool shared by the nodes of a cluster.\n"
+		"\n"
+		"commands:\n"
+		"  init DIR                 create a spool in DIR\n"
+		"  submit [OPTS] -- CMD...  run one task; prints the job id\n"
+		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} item, {#} number)\n"
+		"  collect [--no-wait] [--timeout SEC] JOB   wait for a job and print its output\n"
+		"  status [JOB]             the queue, or one job's tasks\n"
+		"  workers [--all]          the engines\n"
+		"  cancel JOB|JOB.TASK      cancel a job or one task\n"
+		"  doctor                   check the spool and say what is wrong\n"
+		"\n"
+		"  -d, --dir DIR   the spool (default: $SPOOL_DIR)\n"
+		"  -h, --help      this text ('spool COMMAND --help' for a command)\n"
+		"  -V, --version   print the version\n"
+		"\n"
+		"exit codes: 0 ok, 1 a task failed (collect), 2 usage, 3 spool or I/O error,\n"
+		"4 no such job, 5 tasks still pending (collect --no-wait or --timeout)\n");
+}
+
+spool_t *cli_open(void)
+{
+	char err[SPOOL_ERRLEN];
+	spool_t *sp = spool_open(cli_spool_dir, err, sizeof err);
+	if (!sp)
+		fprintf(stderr, "spool: %s\n", err);
+	return sp;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      { NULL, 0, NULL, 0 } };
+	static const struct {
+		const char *name;
+		int (*fn)(int, char **);
+	} cmds[] = { { "submit", cmd_submit }, { "map", cmd_map },         { "collect", cmd_collect },
+		     { "status", cmd_status }, { "workers", cmd_workers }, { "cancel", cmd_cancel },
+		     { "init", cmd_init },     { "doctor", cmd_doctor } };
+	int o;
+
+	log_open("spool", false, LOG_LVL_INFO);
+	while ((o = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': cli_spool_dir = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("spool %s\n", SPOOL_VERSION); return 0;
+		default: usage(stderr); return SPOOL_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return SPOOL_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (strcmp(argv[optind], cmds[i].name) == 0) {
+			argv += optind;
+			argc -= optind;
+			optind = 1; /* reset getopt for the command's own options */
+			return cmds[i].fn(argc, argv);
+		}
+	fprintf(stderr, "spool: unknown command '%s' (see 'spool --help')\n", argv[optind]);
+	return SPOOL_EXIT_USAGE;
+}

@@ -1,0 +1,350 @@
+/* api.c - the client side of spool (include/spool.h): write job and cancel records,
+ * read the state the controller publishes. */
+#include "spool.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "schema.h"
+#include "spooldir.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern char **environ;
+
+struct spool {
+	struct spooldir sd;
+};
+
+static void set_err(char *err, size_t errlen, const char *msg)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s", msg);
+}
+
+spool_t *spool_open(const char *dir, char *err, size_t errlen)
+{
+	struct err e;
+	spool_t *sp = xcalloc(1, sizeof *sp);
+	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&sp->sd, dir, &e) < 0) {
+		set_err(err, errlen, e.msg);
+		free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+void spool_close(spool_t *sp)
+{
+	if (!sp)
+		return;
+	spooldir_close(&sp->sd);
+	free(sp);
+}
+
+const char *spool_path(const spool_t *sp)
+{
+	return sp->sd.path;
+}
+
+struct spooldir *spool_dir(spool_t *sp); /* for the spool command's own use (client/) */
+struct spooldir *spool_dir(spool_t *sp)
+{
+	return &sp->sd;
+}
+
+static int check_spec(const struct spool_job_spec *s, const char *cwd, struct err *e)
+{
+	if (!s->argc || !s->argv[0] || !s->argv[0][0])
+		return err_set(e, "no command given");
+	if (s->argc > MAX_ARGS)
+		return err_set(e, "%zu arguments, limit %d", s->argc, MAX_ARGS);
+	for (size_t i = 0; i < s->argc; i++)
+		if (strlen(s->argv[i]) > MAX_ARG_LEN)
+			return err_set(e, "argument %zu is longer than %d bytes", i + 1, MAX_ARG_LEN);
+	if (cwd[0] != '/')
+		return err_set(e, "working directory '%s' is not absolute: give a full path", cwd);
+	if (strlen(cwd) > MAX_PATH_LEN)
+		return err_set(e, "working directory path is longer than %d bytes", MAX_PATH_LEN);
+	if (access(cwd, F_OK) < 0)
+		return err_set(e, "working directory %s does not exist here: create it or give another with --cwd "
+			       "(it must exist on the nodes that run the task)", cwd);
+	if (s->outdir && s->outdir[0] != '/')
+		return err_set(e, "output directory '%s' is not absolute: give a full path", s->outdir);
+	if (s->name && !label_ok(s->name, MAX_LABEL_LEN))
+		return err_set(e, "job name must be at most %d printable characters", MAX_LABEL_LEN);
+	if (s->is_map && !s->nitems)
+		return err_set(e, "map has no input items (give them after ':::' or with --input)");
+	if (s->nitems > MAX_ITEMS)
+		return err_set(e, "%zu input items, limit %d per job", s->nitems, MAX_ITEMS);
+	for (size_t i = 0; i < s->nitems; i++)
+		if (strlen(s->items[i]) > MAX_ITEM_LEN)
+			return err_set(e, "input item %zu is longer than %d bytes", i + 1, MAX_ITEM_LEN);
+	return 0;
+}
+
+int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], char *err, size_t errlen)
+{
+	struct err e;
+	struct buf b;
+	char cwdbuf[MAX_PATH_LEN + 1], name[32], node[72];
+	const char *cwd = s->cwd;
+	int rc = -1;
+
+	if (!cwd) {
+		if (!getcwd(cwdbuf, sizeof cwdbuf)) {
+			snprintf(err, errlen, "cannot get the current directory: %s (use --cwd)", strerror(errno));
+			return -1;
+		}
+		cwd = cwdbuf;
+	}
+	if (check_spec(s, cwd, &e) < 0) {
+		set_err(err, errlen, e.msg);
+		return -1;
+	}
+	/* 50 random bits; the controller refuses a clash with a job it already has. */
+	for (int tries = 0;; tries++) {
+		if (id_random(jobid, JOBID_LEN) < 0) {
+			snprintf(err, errlen, "cannot get random bytes for a job id: %s", strerror(errno));
+			return -1;
+		}
+		snprintf(name, sizeof name, "%s.job", jobid);
+		char st[32];
+		snprintf(st, sizeof st, "%s.state", jobid);
+		if (faccessat(sp->sd.incoming, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    faccessat(sp->sd.ctl_jobs, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    faccessat(sp->sd.ctl_jobs, st, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			break;
+		if (tries > 10) {
+			snprintf(err, errlen, "cannot find a free job id in %s", sp->sd.path);
+			return -1;
+		}
+	}
+	node_name(node, sizeof node);
+	buf_init(&b);
+	rec_begin(&b, "job");
+	rec_put(&b, "id", jobid);
+	if (s->name)
+		rec_put(&b, "name", s->name);
+	rec_put(&b, "cwd", cwd);
+	if (s->outdir)
+		rec_put(&b, "outdir", s->outdir);
+	if (s->timeout_ms)
+		rec_put_u64(&b, "timeout_ms", s->timeout_ms);
+	if (s->retries >= 0)
+		rec_put_u64(&b, "retries", (uint64_t)s->retries);
+	if (s->is_map)
+		rec_put(&b, "map", "1");
+	rec_put(&b, "client_node", node);
+	if (s->env_set) {
+		for (size_t i = 0; i < s->nenv; i++)
+			rec_put(&b, "env", s->env[i]);
+	} else {
+		size_t n = 0;
+		for (char **ep = environ; *ep && n < MAX_ENV; ep++, n++)
+			if (strchr(*ep, '=') && **ep != '=' && strlen(*ep) <= MAX_ENV_LEN)
+				rec_put(&b, "env", *ep);
+	}
+	for (size_t i = 0; i < s->argc; i++)
+		rec_put(&b, "arg", s->argv[i]);
+	for (size_t i = 0; i < s->nitems; i++)
+		rec_put(&b, "item", s->items[i]);
+	rec_end(&b);
+	if (b.len > MAX_JOB_RECORD) {
+		snprintf(err, errlen, "the job record would be %zu bytes, limit %u: split the input", b.len,
+			 MAX_JOB_RECORD);
+		goto out;
+	}
+	/* Durable before we answer: tmp + fsync + rename + fsync of incoming/. */
+	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, 0644, 0, &e) < 0) {
+		snprintf(err, errlen, "cannot submit to %s/incoming: %s (nothing was submitted)", sp->sd.path, e.msg);
+		goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+struct job_priv {
+	struct rec r;
+};
+
+static int parse_task_line(const char *v, struct spool_task *t, char **node_out)
+{
+	char state[32], eng[24], ex[24], sg[24], wall[24], node[80];
+	unsigned long long idx, att;
+	if (sscanf(v, "%llu %31s %llu %23s %23s %23s %23s %79s", &idx, state, &att, eng, ex, sg, wall, node) != 8)
+		return -1;
+	t->task = idx;
+	t->attempt = att;
+	t->engine = strcmp(eng, "-") ? strtoll(eng, NULL, 10) : -1;
+	t->exit_code = strcmp(ex, "-") ? atoi(ex) : -1;
+	t->signal = strcmp(sg, "-") ? atoi(sg) : 0;
+	t->wall_ms = strcmp(wall, "-") ? strtoll(wall, NULL, 10) : -1;
+	*node_out = xasprintf("%s\n%s", state, node);
+	return 0;
+}
+
+void spool_job_free(struct spool_job *j)
+{
+	if (!j)
+		return;
+	for (size_t i = 0; i < j->ntasks; i++) {
+		free((char *)j->tasks[i].state);
+		free(j->tasks[i].stdout_path);
+		free(j->tasks[i].stderr_path);
+		free(j->tasks[i].result_path);
+	}
+	free(j->tasks);
+	struct job_priv *p = j->priv;
+	if (p) {
+		rec_free(&p->r);
+		free(p);
+	}
+	free(j);
+}
+
+int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err, size_t errlen)
+{
+	char name[64];
+	struct buf b;
+	struct err e;
+	struct spool_job *j;
+	struct job_priv *p;
+
+	*out = NULL;
+	*notfound = 0;
+	if (!name_ok(jobid) || strchr(jobid, '.') || strlen(jobid) > 32) {
+		snprintf(err, errlen, "'%s' is not a job id (job ids look like 4k7x0qz2ma)", jobid);
+		*notfound = 1;
+		return -1;
+	}
+	buf_init(&b);
+	snprintf(name, sizeof name, "%s.state", jobid);
+	j = xcalloc(1, sizeof *j);
+	snprintf(j->id, sizeof j->id, "%s", jobid);
+	if (fs_read_file(sp->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, NULL, &e) < 0) {
+		if (errno != ENOENT) {
+			snprintf(err, errlen, "cannot read the state of job %s: %s", jobid, e.msg);
+			goto fail;
+		}
+		snprintf(name, sizeof name, "%s.job", jobid);
+		if (faccessat(sp->sd.incoming, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			j->accepted = 0;
+		} else if (faccessat(sp->sd.ctl_jobs, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			j->accepted = 1;
+		} else {
+			snprintf(err, errlen, "no job '%s' in spool %s (list the jobs with 'spool status')", jobid,
+				 sp->sd.path);
+			*notfound = 1;
+			goto fail;
+		}
+		buf_free(&b);
+		*out = j;
+		return 0;
+	}
+	p = xcalloc(1, sizeof *p);
+	j->priv = p;
+	if (rec_parse(&p->r, b.p, b.len, &schema_jobstate, &e) < 0) {
+		snprintf(err, errlen, "cannot parse the state of job %s (%s/ctl/jobs/%s): %s", jobid, sp->sd.path, name,
+			 e.msg);
+		goto fail;
+	}
+	j->accepted = 1;
+	j->name = rec_get(&p->r, "name");
+	j->owner = rec_get_u64(&p->r, "owner", 0);
+	j->cwd = rec_get(&p->r, "cwd");
+	j->outdir = rec_get(&p->r, "outdir");
+	j->done = strcmp(rec_get(&p->r, "state"), "done") == 0;
+	size_t n = rec_count(&p->r, "task");
+	j->tasks = xcalloc(n + 1, sizeof *j->tasks);
+	for (size_t i = 0; i < p->r.n; i++) {
+		const struct rec_field *f = &p->r.f[i];
+		if (strcmp(f->key, "task") == 0) {
+			struct spool_task *t = &j->tasks[j->ntasks];
+			char *sn;
+			if (parse_task_line(f->val, t, &sn) < 0) {
+				snprintf(err, errlen, "bad task line in the state of job %s: %s", jobid, f->val);
+				goto fail;
+			}
+			char *nl = strchr(sn, '\n');
+			*nl = '\0';
+			t->state = sn; /* owns the buffer; node follows the state's NUL */
+			t->node = nl + 1;
+			if (t->attempt > 0) {
+				t->stdout_path = xasprintf("%s/%llu.%llu.out", j->outdir, (unsigned long long)t->task,
+							   (unsigned long long)t->attempt);
+				t->stderr_path = xasprintf("%s/%llu.%llu.err", j->outdir, (unsigned long long)t->task,
+							   (unsigned long long)t->attempt);
+				t->result_path = xasprintf("%s/%llu.%llu.res", j->outdir, (unsigned long long)t->task,
+							   (unsigned long long)t->attempt);
+			}
+			j->ntasks++;
+		} else if (strcmp(f->key, "reason") == 0) {
+			unsigned long long idx;
+			int off = 0;
+			if (sscanf(f->val, "%llu %n", &idx, &off) == 1 && off > 0 && idx >= 1 && idx <= j->ntasks)
+				j->tasks[idx - 1].reason = f->val + off;
+		}
+	}
+	buf_free(&b);
+	*out = j;
+	return 0;
+fail:
+	buf_free(&b);
+	spool_job_free(j);
+	return -1;
+}
+
+int spool_task_terminal(const struct spool_task *t)
+{
+	static const char *term[] = { "succeeded", "failed", "timedout", "cancelled", "abandoned" };
+	for (size_t i = 0; i < ARRAY_LEN(term); i++)
+		if (strcmp(t->state, term[i]) == 0)
+			return 1;
+	return 0;
+}
+
+int spool_task_succeeded(const struct spool_task *t)
+{
+	return strcmp(t->state, "succeeded") == 0;
+}
+
+int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_t errlen)
+{
+	struct spool_job *j;
+	struct buf b;
+	struct err e;
+	char rnd[9], name[96];
+	int nf, rc = -1;
+
+	if (spool_job_get(sp, jobid, &j, &nf, err, errlen) < 0)
+		return -1;
+	if (task && j->accepted && j->ntasks && task > j->ntasks) {
+		snprintf(err, errlen, "job %s has %zu tasks: there is no task %llu", jobid, j->ntasks,
+			 (unsigned long long)task);
+		spool_job_free(j);
+		return -1;
+	}
+	spool_job_free(j);
+	id_random(rnd, 8);
+	snprintf(name, sizeof name, "%s.%s.cancel", jobid, rnd);
+	buf_init(&b);
+	rec_begin(&b, "cancel");
+	rec_put(&b, "job", jobid);
+	if (task)
+		rec_put_u64(&b, "task", task);
+	rec_end(&b);
+	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, 0644, 0, &e) < 0)
+		snprintf(err, errlen, "cannot write the cancel request to %s/incoming: %s", sp->sd.path, e.msg);
+	else
+		rc = 0;
+	buf_free(&b);
+	return rc;
+}

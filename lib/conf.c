@@ -1,0 +1,203 @@
+/* conf.c - read spool.conf with libconfig, with defaults and range checks. */
+#include "conf.h"
+#include "util.h"
+
+#include <libconfig.h>
+#include <stdio.h>
+#include <string.h>
+
+void conf_defaults(struct spool_conf *c)
+{
+	memset(c, 0, sizeof *c);
+	c->rescan_ms = 500;
+	c->use_inotify = true;
+	c->heartbeat_ms = 1000;
+	c->dead_ms = 30000;
+	c->kill_grace_ms = 5000;
+	c->timeout_ms = 0;
+	c->retries = 2;
+	c->prefetch = 1;
+	c->publish_ms = 100;
+	strcpy(c->log_level, "info");
+}
+
+static const char template_text[] =
+	"# spool.conf - settings of this spool (libconfig syntax: name = value;)\n"
+	"# Every setting is shown with its default. Durations are in seconds and may have\n"
+	"# a fraction. spoold and spool-worker read this file when they start.\n"
+	"\n"
+	"# Every watcher (controller, workers, collect) rescans its directories this\n"
+	"# often. inotify cannot see files written by other NFS clients, so this bounds\n"
+	"# the delay on a shared filesystem. Range 0.01 .. 60.\n"
+	"rescan_interval = 0.5;\n"
+	"\n"
+	"# Use inotify as a speed-up for changes made on this node. false = rescans only.\n"
+	"inotify = true;\n"
+	"\n"
+	"# How often a worker bumps its heartbeat counter. Range 0.05 .. 60.\n"
+	"heartbeat_interval = 1.0;\n"
+	"\n"
+	"# A worker whose heartbeat counter has not changed for this long, measured on the\n"
+	"# controller's own monotonic clock, is declared dead and its tasks are requeued.\n"
+	"# Must exceed heartbeat_interval plus the filesystem's attribute-cache delay.\n"
+	"dead_timeout = 30.0;\n"
+	"\n"
+	"# A task that overruns its timeout gets SIGTERM, then SIGKILL after this grace.\n"
+	"kill_grace = 5.0;\n"
+	"\n"
+	"# Timeout for tasks that do not give --timeout. 0 = no timeout.\n"
+	"default_timeout = 0;\n"
+	"\n"
+	"# Times a task is retried when its node dies under it (not when it fails).\n"
+	"default_retries = 2;\n"
+	"\n"
+	"# Tasks an engine may hold queued beyond the one it runs, so that short tasks do\n"
+	"# not wait for the controller. 0 = strictly one at a time. Range 0 .. 64.\n"
+	"prefetch = 1;\n"
+	"\n"
+	"# Least time between two rewrites of a job's published state file. Range 0 .. 10.\n"
+	"publish_interval = 0.1;\n"
+	"\n"
+	"# The controller's SQLite database. \"\" = automatic: inside the spool (ctl/queue.db)\n"
+	"# when the spool is on a local filesystem, else /var/lib/spool/<spool-hash>.db,\n"
+	"# because SQLite's locking is unsafe on network filesystems.\n"
+	"database = \"\";\n"
+	"\n"
+	"# error, warning, info or debug.\n"
+	"log_level = \"info\";\n";
+
+const char *conf_template(void)
+{
+	return template_text;
+}
+
+/* libconfig keeps ints and floats apart; a duration may be written either way. */
+static int get_seconds(config_t *cfg, const char *name, double lo, double hi, uint64_t *out_ms,
+		       const char *path, struct err *e)
+{
+	config_setting_t *s = config_lookup(cfg, name);
+	double v;
+	if (!s)
+		return 0;
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+		v = config_setting_get_int(s);
+		break;
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		return err_set(e, "%s:%d: %s must be a number of seconds", path, config_setting_source_line(s),
+			       name);
+	}
+	if (!(v >= lo && v <= hi))
+		return err_set(e, "%s:%d: %s = %g is out of range %g .. %g", path, config_setting_source_line(s),
+			       name, v, lo, hi);
+	*out_ms = (uint64_t)(v * 1000.0 + 0.5);
+	return 0;
+}
+
+static int get_uint(config_t *cfg, const char *name, unsigned hi, unsigned *out, const char *path,
+		    struct err *e)
+{
+	config_setting_t *s = config_lookup(cfg, name);
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_INT)
+		return err_set(e, "%s:%d: %s must be a whole number", path, config_setting_source_line(s), name);
+	int v = config_setting_get_int(s);
+	if (v < 0 || (unsigned)v > hi)
+		return err_set(e, "%s:%d: %s = %d is out of range 0 .. %u", path, config_setting_source_line(s),
+			       name, v, hi);
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int get_string(config_t *cfg, const char *name, char *out, size_t sz, const char *path, struct err *e)
+{
+	config_setting_t *s = config_lookup(cfg, name);
+	if (!s)
+		return 0;
+	const char *v = config_setting_get_string(s);
+	if (!v)
+		return err_set(e, "%s:%d: %s must be a string in double quotes", path,
+			       config_setting_source_line(s), name);
+	if (strlen(v) >= sz)
+		return err_set(e, "%s:%d: %s is too long (limit %zu bytes)", path, config_setting_source_line(s),
+			       name, sz - 1);
+	strcpy(out, v);
+	return 0;
+}
+
+static const char *known[] = { "rescan_interval", "inotify", "heartbeat_interval", "dead_timeout",
+			       "kill_grace", "default_timeout", "default_retries", "prefetch",
+			       "publish_interval", "database", "log_level" };
+
+int conf_load(struct spool_conf *c, const char *path, struct err *e)
+{
+	config_t cfg;
+	config_setting_t *root, *s;
+	int rc = -1;
+	enum log_level lvl;
+
+	config_init(&cfg);
+	if (!config_read_file(&cfg, path)) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
+			err_sys(e, "cannot read %s", path);
+		else
+			err_set(e, "%s:%d: %s (fix the file; `spool init` shows the default settings)",
+				config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
+				config_error_text(&cfg));
+		goto out;
+	}
+	root = config_root_setting(&cfg);
+	for (int i = 0; (s = config_setting_get_elem(root, (unsigned)i)); i++) {
+		const char *n = config_setting_name(s);
+		size_t k;
+		for (k = 0; k < ARRAY_LEN(known); k++)
+			if (n && strcmp(n, known[k]) == 0)
+				break;
+		if (k == ARRAY_LEN(known)) {
+			err_set(e, "%s:%d: unknown setting '%s'", path, config_setting_source_line(s), n ? n : "?");
+			goto out;
+		}
+	}
+	if (get_seconds(&cfg, "rescan_interval", 0.01, 60, &c->rescan_ms, path, e) < 0 ||
+	    get_seconds(&cfg, "heartbeat_interval", 0.05, 60, &c->heartbeat_ms, path, e) < 0 ||
+	    get_seconds(&cfg, "dead_timeout", 0.2, 86400, &c->dead_ms, path, e) < 0 ||
+	    get_seconds(&cfg, "kill_grace", 0, 3600, &c->kill_grace_ms, path, e) < 0 ||
+	    get_seconds(&cfg, "default_timeout", 0, 31 * 86400, &c->timeout_ms, path, e) < 0 ||
+	    get_seconds(&cfg, "publish_interval", 0, 10, &c->publish_ms, path, e) < 0 ||
+	    get_uint(&cfg, "default_retries", 100, &c->retries, path, e) < 0 ||
+	    get_uint(&cfg, "prefetch", 64, &c->prefetch, path, e) < 0 ||
+	    get_string(&cfg, "database", c->database, sizeof c->database, path, e) < 0 ||
+	    get_string(&cfg, "log_level", c->log_level, sizeof c->log_level, path, e) < 0)
+		goto out;
+	if ((s = config_lookup(&cfg, "inotify"))) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			err_set(e, "%s:%d: inotify must be true or false", path, config_setting_source_line(s));
+			goto out;
+		}
+		c->use_inotify = config_setting_get_bool(s);
+	}
+	if (log_level_parse(c->log_level, &lvl) < 0) {
+		err_set(e, "%s: log_level \"%s\" is not one of error, warning, info, debug", path, c->log_level);
+		goto out;
+	}
+	if (c->database[0] && c->database[0] != '/') {
+		err_set(e, "%s: database \"%s\" must be an absolute path (or \"\" for automatic)", path,
+			c->database);
+		goto out;
+	}
+	if (c->dead_ms <= c->heartbeat_ms) {
+		err_set(e, "%s: dead_timeout must be longer than heartbeat_interval", path);
+		goto out;
+	}
+	rc = 0;
+out:
+	config_destroy(&cfg);
+	return rc;
+}

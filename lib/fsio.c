@@ -1,0 +1,274 @@
+/* fsio.c - tmp + fsync + rename writes and O_NOFOLLOW bounded reads. */
+#include "fsio.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t w = write(fd, p, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags,
+		    struct err *e)
+{
+	char tmp[300];
+	unsigned rnd = 0;
+	int fd;
+
+	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) < 0)
+		rnd = (unsigned)mono_ms();
+	if (snprintf(tmp, sizeof tmp, ".tmp.%s.%d.%08x", name, (int)getpid(), rnd) >= (int)sizeof tmp)
+		return err_set(e, "file name too long: %s", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return err_sys(e, "cannot create temporary file for %s", name);
+	if (write_all(fd, data, len) < 0) {
+		err_sys(e, "cannot write %s", name);
+		goto fail;
+	}
+	if (!(flags & FSW_NOSYNC) && fsync(fd) < 0) {
+		err_sys(e, "cannot fsync %s", name);
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		err_sys(e, "cannot write %s (close)", name);
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		err_sys(e, "cannot rename temporary file into place as %s", name);
+		goto fail;
+	}
+	if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && fsync(dirfd) < 0)
+		return err_sys(e, "cannot fsync the directory of %s", name);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, tmp, 0);
+	return -1;
+}
+
+int fs_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st, struct err *e)
+{
+	struct stat sb;
+	int fd, saved;
+
+	buf_reset(out);
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return err_set(e, "%s is a symbolic link: refused", name), errno = ELOOP, -1;
+		return err_sys(e, "cannot open %s", name);
+	}
+	if (fstat(fd, &sb) < 0) {
+		err_sys(e, "cannot stat %s", name);
+		goto fail;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		err_set(e, "%s is not a regular file: refused", name);
+		errno = EINVAL;
+		goto fail;
+	}
+	if (sb.st_nlink != 1) {
+		err_set(e, "%s has %lu hard links (expected 1): refused", name, (unsigned long)sb.st_nlink);
+		errno = EMLINK;
+		goto fail;
+	}
+	if ((size_t)sb.st_size > max) {
+		err_set(e, "%s is %lld bytes, limit %zu: refused", name, (long long)sb.st_size, max);
+		errno = EFBIG;
+		goto fail;
+	}
+	/* Read to EOF rather than trusting st_size, but never past the bound. */
+	for (;;) {
+		ssize_t r;
+		buf_grow(out, 65536);
+		r = read(fd, out->p + out->len, out->cap - out->len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			err_sys(e, "cannot read %s", name);
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		out->len += (size_t)r;
+		out->p[out->len] = '\0';
+		if (out->len > max) {
+			err_set(e, "%s grew past the limit of %zu bytes: refused", name, max);
+			errno = EFBIG;
+			goto fail;
+		}
+	}
+	if (!out->p)
+		buf_grow(out, 1);
+	if (st)
+		*st = sb;
+	close(fd);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+int fs_fsync_dir(int dirfd, struct err *e)
+{
+	if (fsync(dirfd) < 0)
+		return err_sys(e, "cannot fsync directory");
+	return 0;
+}
+
+int fs_open_dir(int dirfd, const char *name, struct err *e)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return err_sys(e, "cannot open directory %s", name);
+	return fd;
+}
+
+int fs_mkdir(int dirfd, const char *name, mode_t mode, struct err *e)
+{
+	struct stat sb;
+	if (mkdirat(dirfd, name, mode) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return err_sys(e, "cannot create directory %s", name);
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return err_sys(e, "cannot stat %s", name);
+	if (!S_ISDIR(sb.st_mode))
+		return err_set(e, "%s exists and is not a directory", name);
+	return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, struct err *e)
+{
+	char *p;
+	int rc = 0;
+	struct stat sb;
+	if (!*path)
+		return err_set(e, "cannot create directory: empty path");
+	p = xstrdup(path);
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, mode) < 0 && errno != EEXIST) {
+				rc = err_sys(e, "cannot create directory %s", p);
+				break;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	if (rc == 0 && stat(path, &sb) < 0)
+		rc = err_sys(e, "cannot stat %s", path);
+	else if (rc == 0 && !S_ISDIR(sb.st_mode))
+		rc = err_set(e, "%s exists and is not a directory", path);
+	free(p);
+	return rc;
+}
+
+bool fs_skip_name(const char *name)
+{
+	return name[0] == '.';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+long fs_list(int dirfd, char ***names, struct err *e)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	size_t n = 0, cap = 16;
+	char **v;
+
+	*names = NULL;
+	if (fd < 0)
+		return err_sys(e, "cannot open directory");
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return err_sys(e, "cannot read directory");
+	}
+	v = xmalloc(cap * sizeof *v);
+	for (;;) {
+		errno = 0;
+		if (!(de = readdir(d)))
+			break;
+		if (fs_skip_name(de->d_name))
+			continue;
+		if (n == cap) {
+			cap *= 2;
+			v = xrealloc(v, cap * sizeof *v);
+		}
+		v[n++] = xstrdup(de->d_name);
+	}
+	if (errno) {
+		int saved = errno;
+		closedir(d);
+		fs_list_free(v, (long)n);
+		errno = saved;
+		return err_sys(e, "cannot read directory");
+	}
+	closedir(d);
+	qsort(v, n, sizeof *v, cmp_str);
+	*names = v;
+	return (long)n;
+}
+
+void fs_list_free(char **names, long n)
+{
+	for (long i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int fs_remove_tree(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+
+	if (fd < 0)
+		return unlinkat(dirfd, name, 0);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) < 0 && (errno == EISDIR || errno == EPERM))
+			fs_remove_tree(fd, de->d_name);
+	}
+	closedir(d);
+	return unlinkat(dirfd, name, AT_REMOVEDIR);
+}

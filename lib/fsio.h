@@ -1,0 +1,45 @@
+/* fsio.h - durable and careful file access.
+ *
+ * Writers publish whole files only: write a temporary in the same directory
+ * (a name starting with ".tmp.", which every reader skips), fsync it, rename
+ * it into place, fsync the directory. Readers open relative to a directory
+ * descriptor with O_NOFOLLOW and accept only a regular file with one link and
+ * a bounded size, so a planted symlink or hard link is refused, not followed.
+ */
+#ifndef SPOOL_FSIO_H
+#define SPOOL_FSIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "log.h"
+#include "util.h"
+
+enum {
+	FSW_NOSYNC = 1,   /* skip the fsyncs (heartbeats: freshness matters, durability does not) */
+	FSW_NODIRSYNC = 2 /* caller fsyncs the directory once after a batch */
+};
+
+int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags,
+		    struct err *e);
+/* Read a whole regular file (O_NOFOLLOW, one link, at most max bytes). Returns 0, or -1 with
+ * errno set (ENOENT when absent) and e filled. st, if not NULL, receives its fstat. */
+int fs_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st, struct err *e);
+int fs_fsync_dir(int dirfd, struct err *e);
+/* Open a directory relative to dirfd without following a final symlink. */
+int fs_open_dir(int dirfd, const char *name, struct err *e);
+/* mkdir that accepts an existing directory. */
+int fs_mkdir(int dirfd, const char *name, mode_t mode, struct err *e);
+/* mkdir -p of an absolute path. */
+int fs_mkdir_p(const char *path, mode_t mode, struct err *e);
+/* Names the readers of a spool directory ignore: ".", "..", dot files (temporaries). */
+bool fs_skip_name(const char *name);
+/* Collect the entry names of a directory (skipping fs_skip_name), sorted; returns count or -1. */
+long fs_list(int dirfd, char ***names, struct err *e);
+void fs_list_free(char **names, long n);
+/* Remove a directory tree below dirfd (used only on directories a program owns). */
+int fs_remove_tree(int dirfd, const char *name);
+
+#endif

@@ -1,0 +1,127 @@
+/* ids.c - random ids, name validation, node facts. */
+#include "ids.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
+
+int id_random(char *out, size_t len)
+{
+	unsigned char r[64];
+	if (len > sizeof r)
+		return -1;
+	for (size_t got = 0; got < len;) {
+		ssize_t n = getrandom(r + got, len - got, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	for (size_t i = 0; i < len; i++)
+		out[i] = b32[r[i] & 31];
+	out[len] = '\0';
+	return 0;
+}
+
+bool name_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > NAME_MAX_LEN || s[0] == '.' || s[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+		      c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool label_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+int jobref_parse(const char *s, char *job, size_t jobsz, uint64_t *task)
+{
+	const char *dot = strrchr(s, '.');
+	size_t n = dot ? (size_t)(dot - s) : strlen(s);
+	*task = 0;
+	if (n == 0 || n >= jobsz)
+		return -1;
+	memcpy(job, s, n);
+	job[n] = '\0';
+	if (!name_ok(job) || strchr(job, '.'))
+		return -1;
+	if (dot && (parse_u64(dot + 1, UINT32_MAX, task) < 0 || *task == 0))
+		return -1;
+	return 0;
+}
+
+void node_name(char *out, size_t sz)
+{
+	char h[256] = "";
+	if (gethostname(h, sizeof h - 1) < 0 || !h[0])
+		strcpy(h, "localhost");
+	char *dot = strchr(h, '.');
+	if (dot)
+		*dot = '\0';
+	if (!name_ok(h))
+		strcpy(h, "localhost");
+	strlcpy_s(out, h, sz);
+}
+
+void boot_id(char *out, size_t sz)
+{
+	char b[64] = "";
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, b, sizeof b - 1);
+		if (n > 0)
+			b[n] = '\0';
+		close(fd);
+	}
+	b[strcspn(b, "\n")] = '\0';
+	strlcpy_s(out, b[0] ? b : "unknown", sz);
+}
+
+uint64_t proc_start_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	int fd;
+	ssize_t n;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* The command name may hold spaces and parentheses: fields restart after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	/* After ")" comes field 3 (state); starttime is field 22. */
+	int field = 2;
+	for (; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	return strtoull(p, NULL, 10);
+}

@@ -1,0 +1,30 @@
+/* ids.h - identifiers: random job and worker ids, the one validator for names
+ * that become file names, and facts about this node (hostname, boot id). */
+#ifndef SPOOL_IDS_H
+#define SPOOL_IDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define JOBID_LEN 10   /* 50 random bits in Crockford base32, lower case */
+#define NAME_MAX_LEN 64 /* worker ids, node names, job ids, anything used as a file name */
+
+/* Fill out (at least len+1 bytes) with len random base32 characters. */
+int id_random(char *out, size_t len);
+/* The single check for any name used as a path component: 1..NAME_MAX_LEN bytes of
+ * [A-Za-z0-9._-], not starting with '.' or '-' (so no "..", no "/", no control bytes). */
+bool name_ok(const char *s);
+/* A user label (job name): printable, no control bytes, at most max bytes. */
+bool label_ok(const char *s, size_t max);
+/* Parse "JOB" or "JOB.TASK" (TASK from 1). *task is 0 when absent. */
+int jobref_parse(const char *s, char *job, size_t jobsz, uint64_t *task);
+
+/* This node's short hostname (or "localhost"), boot id, and a process's start time in
+ * clock ticks since boot (0 if unknown). Used to prove a local process gone. */
+void node_name(char *out, size_t sz);
+void boot_id(char *out, size_t sz);
+uint64_t proc_start_ticks(pid_t pid);
+
+#endif

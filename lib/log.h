@@ -1,0 +1,32 @@
+/* log.h - one error vocabulary for every program.
+ *
+ * Library code never exits on environment problems: it returns -1 and fills a
+ * struct err with a sentence that says what failed, on which path or record,
+ * and (where there is one) what to do. Only main()-level code logs and exits.
+ */
+#ifndef SPOOL_LOG_H
+#define SPOOL_LOG_H
+
+#include <stdbool.h>
+
+struct err {
+	char msg[1024];
+};
+
+/* Fill e (if not NULL) and return -1, so callers can write `return err_set(...)`. */
+int err_set(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Same, appending ": strerror(errno)". */
+int err_sys(struct err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void log_open(const char *progname, bool to_syslog, enum log_level level);
+int log_level_parse(const char *s, enum log_level *out);
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Log at error level and exit with code. */
+void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

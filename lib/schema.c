@@ -1,0 +1,100 @@
+/* schema.c - field rules for every record type (see spool-layout.md). */
+#include "schema.h"
+
+#define SCHEMA(var, name, maxsize, ...)                                           \
+	static const struct rec_rule var##_rules[] = { __VA_ARGS__ };              \
+	const struct rec_schema var = { name, maxsize, var##_rules, ARRAY_LEN(var##_rules) }
+
+SCHEMA(schema_job, "job", MAX_JOB_RECORD,
+       { "id", RF_REQ, 64, 0 },
+       { "name", 0, MAX_LABEL_LEN, 0 },
+       { "cwd", RF_REQ, MAX_PATH_LEN, 0 },
+       { "outdir", 0, MAX_PATH_LEN, 0 },
+       { "timeout_ms", RF_NUM, 20, 0 },
+       { "retries", RF_NUM, 20, 0 },
+       { "map", RF_NUM, 1, 0 },
+       { "client_node", 0, 64, 0 },
+       { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
+       { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
+       { "item", RF_MULTI, MAX_ITEM_LEN, MAX_ITEMS });
+
+SCHEMA(schema_cancel, "cancel", MAX_SMALL_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "task", RF_NUM, 20, 0 });
+
+SCHEMA(schema_hello, "hello", MAX_SMALL_RECORD,
+       { "wid", RF_REQ, 64, 0 },
+       { "node", RF_REQ, 64, 0 },
+       { "pid", RF_REQ | RF_NUM, 20, 0 },
+       { "boot", RF_REQ, 64, 0 },
+       { "start", RF_NUM, 20, 0 },
+       { "slots", RF_REQ | RF_NUM, 20, 0 },
+       { "version", 0, 32, 0 });
+
+SCHEMA(schema_beat, "beat", MAX_SMALL_RECORD,
+       { "count", RF_REQ | RF_NUM, 20, 0 },
+       { "running", RF_MULTI, 200, 1024 });
+
+SCHEMA(schema_bye, "bye", MAX_SMALL_RECORD,
+       { "wid", RF_REQ, 64, 0 });
+
+SCHEMA(schema_reg, "reg", MAX_SMALL_RECORD,
+       { "wid", RF_REQ, 64, 0 },
+       { "state", RF_REQ, 16, 0 },
+       { "engine", RF_MULTI, 64, 1024 });
+
+SCHEMA(schema_assign, "assign", MAX_ASSIGN_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "task", RF_REQ | RF_NUM, 20, 0 },
+       { "attempt", RF_REQ | RF_NUM, 20, 0 },
+       { "engine", RF_REQ | RF_NUM, 20, 0 },
+       { "seq", RF_REQ | RF_NUM, 20, 0 },
+       { "name", 0, MAX_LABEL_LEN, 0 },
+       { "cwd", RF_REQ, MAX_PATH_LEN, 0 },
+       { "outdir", RF_REQ, MAX_PATH_LEN, 0 },
+       { "timeout_ms", RF_NUM, 20, 0 },
+       { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
+       { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS });
+
+SCHEMA(schema_done, "done", MAX_SMALL_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "task", RF_REQ | RF_NUM, 20, 0 },
+       { "attempt", RF_REQ | RF_NUM, 20, 0 },
+       { "engine", RF_REQ | RF_NUM, 20, 0 },
+       { "wid", RF_REQ, 64, 0 },
+       { "node", RF_REQ, 64, 0 },
+       { "status", RF_REQ, 16, 0 },
+       { "exit", RF_NUM, 3, 0 },
+       { "signal", RF_NUM, 3, 0 },
+       { "reason", 0, MAX_REASON_LEN, 0 },
+       { "start_ms", RF_NUM, 20, 0 },
+       { "end_ms", RF_NUM, 20, 0 },
+       { "wall_ms", RF_NUM, 20, 0 },
+       { "user_ms", RF_NUM, 20, 0 },
+       { "sys_ms", RF_NUM, 20, 0 },
+       { "maxrss_kb", RF_NUM, 20, 0 },
+       { "stdout", 0, MAX_PATH_LEN, 0 },
+       { "stderr", 0, MAX_PATH_LEN, 0 });
+
+SCHEMA(schema_jobstate, "jobstate", MAX_STATE_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "name", 0, MAX_LABEL_LEN, 0 },
+       { "owner", RF_NUM, 20, 0 },
+       { "cwd", 0, MAX_PATH_LEN, 0 },
+       { "outdir", RF_REQ, MAX_PATH_LEN, 0 },
+       { "ntasks", RF_REQ | RF_NUM, 20, 0 },
+       { "state", RF_REQ, 16, 0 },
+       { "task", RF_MULTI, 256, MAX_ITEMS },
+       { "reason", RF_MULTI, MAX_REASON_LEN + 32, MAX_ITEMS });
+
+SCHEMA(schema_ctlinfo, "controller", MAX_SMALL_RECORD,
+       { "node", RF_REQ, 64, 0 },
+       { "pid", RF_REQ | RF_NUM, 20, 0 },
+       { "boot", RF_REQ, 64, 0 },
+       { "start", RF_NUM, 20, 0 },
+       { "fs", 0, 64, 0 },
+       { "database", 0, MAX_PATH_LEN, 0 },
+       { "version", 0, 32, 0 });
+
+SCHEMA(schema_engines, "engines", 64u * 1024 * 1024,
+       { "engine", RF_MULTI, 512, 1000000 });

@@ -1,0 +1,34 @@
+/* schema.h - the record types of the spool protocol and their limits.
+ * spool-layout.md documents each; keep the two in step. */
+#ifndef SPOOL_SCHEMA_H
+#define SPOOL_SCHEMA_H
+
+#include "rec.h"
+
+#define MAX_ARGS 4096
+#define MAX_ARG_LEN (128 * 1024)
+#define MAX_ENV 4096
+#define MAX_ENV_LEN (128 * 1024)
+#define MAX_ITEMS 1000000
+#define MAX_ITEM_LEN (64 * 1024)
+#define MAX_PATH_LEN 4096
+#define MAX_LABEL_LEN 128
+#define MAX_REASON_LEN 1024
+#define MAX_JOB_RECORD (256u * 1024 * 1024)
+#define MAX_SMALL_RECORD (64u * 1024)
+#define MAX_ASSIGN_RECORD (4u * 1024 * 1024)
+#define MAX_STATE_RECORD (512u * 1024 * 1024)
+
+extern const struct rec_schema schema_job;      /* client -> spoold: a submit or a map */
+extern const struct rec_schema schema_cancel;   /* client -> spoold */
+extern const struct rec_schema schema_hello;    /* worker -> spoold: registration request */
+extern const struct rec_schema schema_beat;     /* worker -> spoold: heartbeat counter */
+extern const struct rec_schema schema_bye;      /* worker -> spoold: clean shutdown */
+extern const struct rec_schema schema_reg;      /* spoold -> worker: engine ids, alive or dead */
+extern const struct rec_schema schema_assign;   /* spoold -> worker: one task attempt */
+extern const struct rec_schema schema_done;     /* worker -> spoold, and the .res file beside the data */
+extern const struct rec_schema schema_jobstate; /* spoold -> clients: a job's tasks */
+extern const struct rec_schema schema_ctlinfo;  /* spoold -> clients: who runs the controller */
+extern const struct rec_schema schema_engines;  /* spoold -> clients: the engine table */
+
+#endif

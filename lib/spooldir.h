@@ -1,0 +1,34 @@
+/* spooldir.h - opening a spool directory: its layout version, config and directory fds. */
+#ifndef SPOOL_SPOOLDIR_H
+#define SPOOL_SPOOLDIR_H
+
+#include "conf.h"
+#include "log.h"
+
+#define LAYOUT_VERSION 1 /* the "format" file; bump when directories or names change */
+
+struct spooldir {
+	char *path;       /* absolute */
+	int root;         /* fd of the spool directory */
+	int incoming;     /* incoming/: clients add job and cancel records */
+	int ctl;          /* ctl/: the controller's own */
+	int ctl_jobs;     /* ctl/jobs/: accepted records and published job states */
+	int ctl_w;        /* ctl/w/: per-worker registration replies and inboxes */
+	int workers;      /* workers/: one directory per worker process */
+	int quarantine;   /* quarantine/: rejected records with a .reason beside each */
+	struct spool_conf conf;
+};
+
+/* Resolve the spool path: -d argument, else $SPOOL_DIR. NULL if neither (message in e). */
+const char *spooldir_choose(const char *arg, struct err *e);
+/* Open an existing spool: check the layout version, load spool.conf, open directories. */
+int spooldir_open(struct spooldir *sd, const char *path, struct err *e);
+void spooldir_close(struct spooldir *sd);
+/* Create a new spool (refuses an existing one). */
+int spooldir_create(const char *path, struct err *e);
+
+/* Filesystem kind of the spool ("ext4", "nfs", "fuse", ...) and whether it is a network or
+ * FUSE filesystem, where inotify is blind to other nodes. */
+const char *spooldir_fstype(int fd, int *is_remote);
+
+#endif

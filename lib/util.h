@@ -1,0 +1,48 @@
+/* util.h - small shared helpers: allocation, growable buffers, number parsing, time. */
+#ifndef SPOOL_UTIL_H
+#define SPOOL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdarg.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Allocation failure is not recoverable for these small programs: abort with a message. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte buffer that is always NUL-terminated. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+void buf_init(struct buf *b);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+void buf_grow(struct buf *b, size_t extra);
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_adds(struct buf *b, const char *s);
+void buf_addc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *buf_steal(struct buf *b);
+
+/* Strict number parsing: whole string, no sign surprises, range checked. Return 0 or -1. */
+int parse_u64(const char *s, uint64_t max, uint64_t *out);
+int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Seconds with an optional fraction ("2", "0.25") into milliseconds. */
+int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
+
+/* Monotonic and wall clocks in milliseconds. */
+uint64_t mono_ms(void);
+uint64_t wall_ms(void);
+
+/* Copy with truncation, always terminated; returns strlen(src). */
+size_t strlcpy_s(char *dst, const char *src, size_t size);
+
+#endif

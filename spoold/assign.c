@@ -1,0 +1,364 @@
+/* assign.c - give queued tasks to free engines (load-balanced, FIFO by submission).
+ *
+ * Each live engine holds at most 1 + prefetch tasks. A round fills every engine
+ * that holds nothing before any engine gets a second task, lowest engine id
+ * first. The database commit comes before the assignment files are written:
+ * a crash in between leaves tasks assigned with no file, which start-up repairs
+ * (assign_reconcile) by writing the same files again.
+ */
+#include "ctl.h"
+#include "fsio.h"
+#include "log.h"
+#include "rec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct tmpl {
+	int64_t rid;
+	char id[72];
+	char *name, *cwd, *outdir;
+	int64_t timeout_ms;
+	int is_map, has_placeholder;
+	char *argv;
+	size_t argv_len;
+	char *env;
+	size_t env_len;
+};
+
+#define TMPL_CACHE 8
+static struct tmpl cache[TMPL_CACHE];
+static size_t cache_next;
+
+static void tmpl_clear(struct tmpl *t)
+{
+	free(t->name);
+	free(t->cwd);
+	free(t->outdir);
+	free(t->argv);
+	free(t->env);
+	memset(t, 0, sizeof *t);
+}
+
+static char *dup_col(sqlite3_stmt *st, int i, size_t *len)
+{
+	const void *p = sqlite3_column_blob(st, i);
+	size_t n = (size_t)sqlite3_column_bytes(st, i);
+	char *d = xmalloc(n + 1);
+	if (n)
+		memcpy(d, p, n);
+	d[n] = '\0';
+	if (len)
+		*len = n;
+	return d;
+}
+
+static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
+{
+	for (size_t i = 0; i < TMPL_CACHE; i++)
+		if (cache[i].rid == rid && cache[i].cwd)
+			return &cache[i];
+	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env FROM jobs WHERE rid = ?");
+	sqlite3_bind_int64(st, 1, rid);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return NULL;
+	}
+	struct tmpl *t = &cache[cache_next++ % TMPL_CACHE];
+	tmpl_clear(t);
+	t->rid = rid;
+	snprintf(t->id, sizeof t->id, "%s", (const char *)sqlite3_column_text(st, 0));
+	t->name = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : dup_col(st, 1, NULL);
+	t->cwd = dup_col(st, 2, NULL);
+	t->outdir = dup_col(st, 3, NULL);
+	t->timeout_ms = sqlite3_column_int64(st, 4);
+	t->is_map = sqlite3_column_int(st, 5);
+	t->argv = dup_col(st, 6, &t->argv_len);
+	t->env = dup_col(st, 7, &t->env_len);
+	sqlite3_reset(st);
+	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
+		if (strstr(t->argv + o, "{}"))
+			t->has_placeholder = 1;
+	return t;
+}
+
+/* {} -> the item, {#} -> the task number; without any {} the item becomes the last argument. */
+static void put_arg(struct buf *b, const char *arg, const char *item, int64_t idx)
+{
+	struct buf a;
+	char num[24];
+	snprintf(num, sizeof num, "%lld", (long long)idx);
+	buf_init(&a);
+	for (const char *p = arg; *p;) {
+		if (item && strncmp(p, "{}", 2) == 0) {
+			buf_adds(&a, item);
+			p += 2;
+		} else if (item && strncmp(p, "{#}", 3) == 0) {
+			buf_adds(&a, num);
+			p += 3;
+		} else {
+			buf_addc(&a, *p++);
+		}
+	}
+	rec_putn(b, "arg", a.p ? a.p : "", a.len);
+	buf_free(&a);
+}
+
+static void build_assign(struct buf *b, const struct tmpl *t, int64_t idx, const char *item, int64_t attempt,
+			 int64_t engine, uint64_t seq)
+{
+	buf_reset(b);
+	rec_begin(b, "assign");
+	rec_put(b, "job", t->id);
+	rec_put_i64(b, "task", idx);
+	rec_put_i64(b, "attempt", attempt);
+	rec_put_i64(b, "engine", engine);
+	rec_put_u64(b, "seq", seq);
+	if (t->name)
+		rec_put(b, "name", t->name);
+	rec_put(b, "cwd", t->cwd);
+	rec_put(b, "outdir", t->outdir);
+	if (t->timeout_ms)
+		rec_put_i64(b, "timeout_ms", t->timeout_ms);
+	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)
+		rec_put(b, "env", t->env + o);
+	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
+		put_arg(b, t->argv + o, t->is_map ? item : NULL, idx);
+	if (t->is_map && !t->has_placeholder && item)
+		rec_put(b, "arg", item);
+	rec_end(b);
+}
+
+static int inbox_open(struct ctl *c, const char *wid)
+{
+	char path[200];
+	snprintf(path, sizeof path, "%s/inbox", wid);
+	return openat(c->sd.ctl_w, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt)
+{
+	char name[160];
+	int fd = inbox_open(c, wid);
+	if (fd < 0)
+		return;
+	snprintf(name, sizeof name, "%s.%lld.%lld", job, (long long)task, (long long)attempt);
+	if (unlinkat(fd, name, 0) < 0 && errno != ENOENT)
+		log_err("cannot remove assignment ctl/w/%s/inbox/%s: %s", wid, name, strerror(errno));
+	close(fd);
+}
+
+struct slot {
+	int64_t engine;
+	char wid[72];
+	int load;
+};
+
+struct pick {
+	int64_t rid, idx, attempt, engine;
+	char *item;
+	char wid[72];
+	uint64_t seq;
+};
+
+static int write_assignments(struct ctl *c, struct pick *p, size_t n)
+{
+	struct buf b;
+	struct err e;
+	char name[160];
+	int rc = 0;
+	int fd = -1;
+	const char *fd_wid = "";
+
+	buf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		const struct tmpl *t = tmpl_get(c, p[i].rid);
+		if (!t)
+			continue;
+		if (strcmp(fd_wid, p[i].wid) != 0) {
+			if (fd >= 0) {
+				fsync(fd);
+				close(fd);
+			}
+			fd = inbox_open(c, p[i].wid);
+			fd_wid = p[i].wid;
+			if (fd < 0) {
+				log_err("cannot open the inbox of worker %s: %s", p[i].wid, strerror(errno));
+				rc = -1;
+				continue;
+			}
+		}
+		if (fd < 0)
+			continue;
+		build_assign(&b, t, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
+		snprintf(name, sizeof name, "%s.%lld.%lld", t->id, (long long)p[i].idx, (long long)p[i].attempt);
+		if (fs_write_atomic(fd, name, b.p, b.len, 0644, FSW_NODIRSYNC, &e) < 0) {
+			log_err("cannot write assignment for worker %s: %s", p[i].wid, e.msg);
+			rc = -1;
+		}
+	}
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+static int cmp_pick(const void *a, const void *b)
+{
+	return strcmp(((const struct pick *)a)->wid, ((const struct pick *)b)->wid);
+}
+
+void assign_tasks(struct ctl *c)
+{
+	struct slot *s = NULL;
+	size_t ns = 0, cs = 0;
+	int maxload = 1 + (int)c->sd.conf.prefetch;
+	size_t want = 0;
+
+	c->want_assign = false;
+	sqlite3_stmt *es = db_prep(c,
+		"SELECT e.id, e.wid, (SELECT count(*) FROM tasks t WHERE t.engine = e.id AND t.state IN (1, 2))"
+		" FROM engines e WHERE e.alive = 1 ORDER BY e.id");
+	while (sqlite3_step(es) == SQLITE_ROW) {
+		int load = sqlite3_column_int(es, 2);
+		if (load >= maxload)
+			continue;
+		if (ns == cs) {
+			cs = cs ? cs * 2 : 16;
+			s = xrealloc(s, cs * sizeof *s);
+		}
+		s[ns].engine = sqlite3_column_int64(es, 0);
+		snprintf(s[ns].wid, sizeof s[ns].wid, "%s", (const char *)sqlite3_column_text(es, 1));
+		s[ns].load = load;
+		want += (size_t)(maxload - load);
+		ns++;
+	}
+	sqlite3_reset(es);
+	if (!want) {
+		free(s);
+		return;
+	}
+	struct pick *p = xcalloc(want, sizeof *p);
+	size_t np = 0;
+	sqlite3_stmt *q = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 ORDER BY rid, idx LIMIT ?");
+	sqlite3_bind_int64(q, 1, (int64_t)want);
+	/* Fill level by level: every engine's first slot before anyone's second. */
+	for (int level = 0; level < maxload && np < want; level++) {
+		for (size_t i = 0; i < ns && np < want; i++) {
+			if (s[i].load != level)
+				continue;
+			if (sqlite3_step(q) != SQLITE_ROW)
+				goto fetched;
+			p[np].rid = sqlite3_column_int64(q, 0);
+			p[np].idx = sqlite3_column_int64(q, 1);
+			p[np].item = sqlite3_column_type(q, 2) == SQLITE_NULL ? NULL : dup_col(q, 2, NULL);
+			p[np].attempt = sqlite3_column_int64(q, 3) + 1;
+			p[np].engine = s[i].engine;
+			snprintf(p[np].wid, sizeof p[np].wid, "%s", s[i].wid);
+			s[i].load++;
+			np++;
+		}
+	}
+fetched:
+	sqlite3_reset(q);
+	if (np == 0)
+		goto out;
+	uint64_t seq = db_meta_get(c, "assign_seq", 0);
+	if (db_begin(c) < 0)
+		goto out;
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 1, attempt = ?, engine = ?, wid = ?, node = (SELECT node FROM workers WHERE wid = ?3), seq = ? WHERE rid = ? AND idx = ?");
+	for (size_t i = 0; i < np; i++) {
+		p[i].seq = ++seq;
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, p[i].attempt);
+		sqlite3_bind_int64(up, 2, p[i].engine);
+		sqlite3_bind_text(up, 3, p[i].wid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 4, (int64_t)p[i].seq);
+		sqlite3_bind_int64(up, 5, p[i].rid);
+		sqlite3_bind_int64(up, 6, p[i].idx);
+		if (sqlite3_step(up) != SQLITE_DONE) {
+			log_err("database: cannot assign a task: %s", sqlite3_errmsg(c->db));
+			sqlite3_reset(up);
+			db_rollback(c);
+			goto out;
+		}
+	}
+	sqlite3_reset(up);
+	db_meta_set(c, "assign_seq", seq);
+	if (db_commit(c) < 0)
+		goto out;
+	qsort(p, np, sizeof *p, cmp_pick);
+	write_assignments(c, p, np);
+	c->engines_dirty = true;
+	/* Jobs whose tasks just started change state ("running") for status. */
+	sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE rid = ?");
+	for (size_t i = 0; i < np; i++) {
+		if (i && p[i].rid == p[i - 1].rid)
+			continue;
+		sqlite3_reset(jd);
+		sqlite3_bind_int64(jd, 1, p[i].rid);
+		sqlite3_step(jd);
+	}
+	sqlite3_reset(jd);
+out:
+	for (size_t i = 0; i < np; i++)
+		free(p[i].item);
+	free(p);
+	free(s);
+}
+
+/* Start-up repair: every task the database says is assigned to a live worker gets its
+ * assignment file, written again if a crash lost it (same name, same content). */
+void assign_reconcile(struct ctl *c)
+{
+	struct pick *p = NULL;
+	size_t np = 0, cp = 0;
+	sqlite3_stmt *q = db_prep(c, "SELECT t.rid, t.idx, t.item, t.attempt, t.engine, t.wid, t.seq FROM tasks t WHERE t.state IN (1, 2) ORDER BY t.wid, t.rid, t.idx");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		if (np == cp) {
+			cp = cp ? cp * 2 : 64;
+			p = xrealloc(p, cp * sizeof *p);
+		}
+		memset(&p[np], 0, sizeof p[np]);
+		p[np].rid = sqlite3_column_int64(q, 0);
+		p[np].idx = sqlite3_column_int64(q, 1);
+		p[np].attempt = sqlite3_column_int64(q, 3);
+		p[np].engine = sqlite3_column_int64(q, 4);
+		snprintf(p[np].wid, sizeof p[np].wid, "%s", (const char *)sqlite3_column_text(q, 5));
+		p[np].item = sqlite3_column_type(q, 2) == SQLITE_NULL ? NULL : dup_col(q, 2, NULL);
+		p[np].seq = (uint64_t)sqlite3_column_int64(q, 6);
+		np++;
+	}
+	sqlite3_reset(q);
+	size_t keep = 0;
+	for (size_t i = 0; i < np; i++) {
+		char name[160];
+		const struct tmpl *t = tmpl_get(c, p[i].rid);
+		int fd = inbox_open(c, p[i].wid);
+		int present = 0;
+		if (t && fd >= 0) {
+			snprintf(name, sizeof name, "%s.%lld.%lld", t->id, (long long)p[i].idx, (long long)p[i].attempt);
+			present = faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (present || !t) {
+			free(p[i].item);
+			continue;
+		}
+		p[keep++] = p[i];
+	}
+	if (keep) {
+		log_info("rewriting %zu assignment file%s lost in a crash", keep, keep == 1 ? "" : "s");
+		write_assignments(c, p, keep);
+	}
+	for (size_t i = 0; i < keep; i++)
+		free(p[i].item);
+	free(p);
+}

@@ -1,0 +1,88 @@
+/* ctl.h - the controller's state and the parts of spoold that share it. */
+#ifndef SPOOLD_CTL_H
+#define SPOOLD_CTL_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "spooldir.h"
+#include "util.h"
+#include "schema.h"
+
+/* Task states as stored in SQLite and published; terminal states are >= T_SUCCEEDED. */
+enum task_state { T_QUEUED, T_ASSIGNED, T_RUNNING, T_SUCCEEDED, T_FAILED, T_TIMEDOUT, T_CANCELLED, T_ABANDONED };
+const char *task_state_name(int s);
+
+/* What the controller remembers of a worker process between scans (not persisted: after a
+ * restart every worker gets a fresh grace period of dead_timeout). */
+struct wlive {
+	char wid[72];
+	char node[72];
+	char boot[72];
+	pid_t pid;
+	uint64_t start_ticks;
+	bool alive;
+	bool have_beat;
+	uint64_t beat;            /* last counter seen */
+	uint64_t beat_changed_ms; /* our monotonic clock when it last changed */
+	int done_wd;              /* inotify watch on its done/ (or -1) */
+	int dir_wd;
+};
+
+struct ctl {
+	struct spooldir sd;
+	sqlite3 *db;
+	char dbpath[4096];
+	char node[72], boot[72];
+	const char *fstype;
+	int fs_remote;
+	int ino;          /* inotify fd, -1 when off or unavailable */
+	int wd_incoming, wd_workers;
+	struct wlive *w;
+	size_t nw, capw;
+	bool scan_incoming, scan_workers, scan_done, want_assign;
+	bool engines_dirty;
+	uint64_t now;     /* monotonic ms at the top of the loop iteration */
+	uint64_t ctl_beat;
+	volatile int stop;
+};
+
+/* db.c */
+int db_open(struct ctl *c, struct err *e);
+void db_close(struct ctl *c);
+sqlite3_stmt *db_prep(struct ctl *c, const char *sql);
+int db_exec(struct ctl *c, const char *sql);
+int db_begin(struct ctl *c);
+int db_commit(struct ctl *c);
+void db_rollback(struct ctl *c);
+int64_t db_job_rid(struct ctl *c, const char *jobid);
+uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
+void db_meta_set(struct ctl *c, const char *key, uint64_t v);
+
+/* ingest.c: records in incoming/ (jobs and cancels) */
+void ingest_incoming(struct ctl *c);
+void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
+
+/* workers.c: registration, heartbeats, liveness */
+void workers_scan(struct ctl *c);
+void workers_check_liveness(struct ctl *c);
+struct wlive *wlive_find(struct ctl *c, const char *wid);
+void workers_watch(struct ctl *c, struct wlive *w);
+
+/* complete.c: done records from workers */
+void complete_scan(struct ctl *c);
+
+/* assign.c: queued tasks to free engines */
+void assign_tasks(struct ctl *c);
+void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt);
+void assign_reconcile(struct ctl *c);
+
+/* publish.c: files clients read */
+void publish_jobs(struct ctl *c, bool force);
+void publish_engines(struct ctl *c);
+int publish_controller(struct ctl *c, struct err *e);
+void publish_beat(struct ctl *c);
+
+#endif

@@ -1,0 +1,204 @@
+/* db.c - the controller's SQLite queue: schema, cached statements, transactions.
+ * The database is local (WAL mode); the spool's files are enough to rebuild it. */
+#include "ctl.h"
+#include "fsio.h"
+#include "log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	/* rid gives submission (ingest) order; AUTOINCREMENT so a rid is never reused. */
+	"CREATE TABLE IF NOT EXISTS jobs("
+	"  rid INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner INTEGER NOT NULL,"
+	"  name TEXT, cwd TEXT NOT NULL, outdir TEXT NOT NULL, timeout_ms INTEGER NOT NULL,"
+	"  retries INTEGER NOT NULL, is_map INTEGER NOT NULL, argv BLOB NOT NULL, env BLOB NOT NULL,"
+	"  ntasks INTEGER NOT NULL, nterminal INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 1,"
+	"  published_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS tasks("
+	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
+	"  attempt INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, engine INTEGER, wid TEXT,"
+	"  node TEXT, exit INTEGER, signal INTEGER, wall_ms INTEGER, reason TEXT, seq INTEGER,"
+	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS tasks_queued ON tasks(rid, idx) WHERE state = 0;"
+	"CREATE INDEX IF NOT EXISTS tasks_by_worker ON tasks(wid) WHERE state IN (1, 2);"
+	"CREATE TABLE IF NOT EXISTS workers("
+	"  wid TEXT PRIMARY KEY, node TEXT NOT NULL, pid INTEGER NOT NULL, boot TEXT NOT NULL,"
+	"  start INTEGER NOT NULL, slots INTEGER NOT NULL, alive INTEGER NOT NULL);"
+	/* Engine ids come from AUTOINCREMENT: never handed out twice (see ctl/engine-seq). */
+	"CREATE TABLE IF NOT EXISTS engines("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT, wid TEXT NOT NULL, slot INTEGER NOT NULL,"
+	"  alive INTEGER NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS engines_by_worker ON engines(wid);"
+	"CREATE TABLE IF NOT EXISTS attempts("
+	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, attempt INTEGER NOT NULL, wid TEXT NOT NULL,"
+	"  engine INTEGER, status TEXT, exit INTEGER, signal INTEGER, accepted INTEGER NOT NULL,"
+	"  PRIMARY KEY(rid, idx, attempt, wid)) WITHOUT ROWID;";
+
+#define STMT_CACHE 64
+static struct {
+	const char *sql;
+	sqlite3_stmt *st;
+} cache[STMT_CACHE];
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static void choose_path(struct ctl *c)
+{
+	if (c->sd.conf.database[0]) {
+		snprintf(c->dbpath, sizeof c->dbpath, "%s", c->sd.conf.database);
+		return;
+	}
+	if (!c->fs_remote) {
+		snprintf(c->dbpath, sizeof c->dbpath, "%s/ctl/queue.db", c->sd.path);
+		return;
+	}
+	/* SQLite's locking is unsafe on network filesystems: keep the queue on local disk. */
+	snprintf(c->dbpath, sizeof c->dbpath, "/var/lib/spool/%016llx.db", (unsigned long long)fnv1a(c->sd.path));
+}
+
+int db_open(struct ctl *c, struct err *e)
+{
+	char *msg = NULL;
+
+	choose_path(c);
+	char *dir = xstrdup(c->dbpath);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (fs_mkdir_p(dir, 0700, e) < 0) {
+			free(dir);
+			return -1;
+		}
+	}
+	free(dir);
+	if (sqlite3_open_v2(c->dbpath, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		err_set(e, "cannot open the queue database %s: %s (set 'database' in spool.conf to a writable local path)",
+			c->dbpath, c->db ? sqlite3_errmsg(c->db) : "out of memory");
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return -1;
+	}
+	sqlite3_busy_timeout(c->db, 5000);
+	/* WAL + synchronous=FULL: a commit is on disk before we delete the files it consumed. */
+	if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+			 NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(c->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, "cannot set up the queue database %s: %s (is it a spool database? move it away to rebuild)",
+			c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
+		sqlite3_free(msg);
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void db_close(struct ctl *c)
+{
+	for (size_t i = 0; i < STMT_CACHE; i++) {
+		if (cache[i].st)
+			sqlite3_finalize(cache[i].st);
+		cache[i].st = NULL;
+		cache[i].sql = NULL;
+	}
+	if (c->db)
+		sqlite3_close(c->db);
+	c->db = NULL;
+}
+
+/* Statements are cached by the address of their SQL literal. */
+sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
+{
+	size_t i;
+	for (i = 0; i < STMT_CACHE && cache[i].sql; i++)
+		if (cache[i].sql == sql) {
+			sqlite3_reset(cache[i].st);
+			sqlite3_clear_bindings(cache[i].st);
+			return cache[i].st;
+		}
+	if (i == STMT_CACHE) {
+		log_err("internal error: statement cache full");
+		abort();
+	}
+	if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &cache[i].st, NULL) != SQLITE_OK) {
+		log_err("internal error: cannot prepare SQL \"%s\": %s", sql, sqlite3_errmsg(c->db));
+		abort();
+	}
+	cache[i].sql = sql;
+	return cache[i].st;
+}
+
+int db_exec(struct ctl *c, const char *sql)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		log_err("database %s: %s: %s", c->dbpath, sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int db_begin(struct ctl *c)
+{
+	return db_exec(c, "BEGIN IMMEDIATE");
+}
+
+int db_commit(struct ctl *c)
+{
+	if (db_exec(c, "COMMIT") < 0) {
+		db_rollback(c);
+		return -1;
+	}
+	return 0;
+}
+
+void db_rollback(struct ctl *c)
+{
+	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int64_t db_job_rid(struct ctl *c, const char *jobid)
+{
+	sqlite3_stmt *st = db_prep(c, "SELECT rid FROM jobs WHERE id = ?");
+	int64_t rid = -1;
+	sqlite3_bind_text(st, 1, jobid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		rid = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rid;
+}
+
+uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt)
+{
+	sqlite3_stmt *st = db_prep(c, "SELECT v FROM meta WHERE k = ?");
+	uint64_t v = dflt;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+void db_meta_set(struct ctl *c, const char *key, uint64_t v)
+{
+	sqlite3_stmt *st = db_prep(c, "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v");
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (int64_t)v);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}

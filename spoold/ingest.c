@@ -1,0 +1,381 @@
+/* ingest.c - take job and cancel records from incoming/ into the queue.
+ *
+ * A job record becomes durable queue state in one transaction; only after the
+ * commit is the record moved to ctl/jobs/ID.job (kept: with the published state
+ * it is what a rebuild of the database starts from). A crash between the two
+ * is repaired on the next pass: the id is in the database, so the move is redone.
+ * Anything that fails validation goes to quarantine/ with a reason beside it.
+ */
+#include "ctl.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define QUARANTINE_MAX_RECORDS 1000 /* beyond this, rejected records are deleted, not kept */
+#define INGEST_BATCH 2000           /* records per pass, so one flood cannot stall the loop */
+
+static long quarantine_count = -1;
+
+void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason)
+{
+	char qname[256], rname[300];
+	char rnd[9];
+	struct err e;
+
+	log_warn("rejected %s/%s: %s", dirfd == c->sd.incoming ? "incoming" : "workers", name, reason);
+	if (quarantine_count < 0) {
+		char **names;
+		long n = fs_list(c->sd.quarantine, &names, NULL);
+		quarantine_count = n < 0 ? 0 : n / 2;
+		fs_list_free(names, n);
+	}
+	if (quarantine_count >= QUARANTINE_MAX_RECORDS) {
+		log_warn("quarantine holds %d records already: deleting %s instead of keeping it "
+			 "(empty %s/quarantine to keep more)", QUARANTINE_MAX_RECORDS, name, c->sd.path);
+		if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
+			fs_remove_tree(dirfd, name);
+		return;
+	}
+	id_random(rnd, 8);
+	snprintf(qname, sizeof qname, "%s.%.200s", rnd, name);
+	snprintf(rname, sizeof rname, "%s.reason", qname);
+	if (renameat(dirfd, name, c->sd.quarantine, qname) < 0) {
+		log_err("cannot move rejected record %s to quarantine: %s; deleting it", name, strerror(errno));
+		unlinkat(dirfd, name, 0);
+		return;
+	}
+	struct buf b;
+	buf_init(&b);
+	buf_printf(&b, "%s\n", reason);
+	if (fs_write_atomic(c->sd.quarantine, rname, b.p, b.len, 0644, 0, &e) < 0)
+		log_err("cannot write %s/quarantine/%s: %s", c->sd.path, rname, e.msg);
+	buf_free(&b);
+	quarantine_count++;
+}
+
+static int env_ok(const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	return eq && eq != kv;
+}
+
+/* Check what the schema cannot: cross-field rules and path shapes. */
+static int validate_job(const struct rec *r, const char *stem, struct err *e)
+{
+	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
+	const char *name = rec_get(r, "name");
+	int is_map = rec_get_u64(r, "map", 0) != 0;
+
+	if (!name_ok(id) || strchr(id, '.') || strcmp(id, stem) != 0)
+		return err_set(e, "job id '%s' is invalid or does not match the file name", id);
+	if (cwd[0] != '/')
+		return err_set(e, "working directory '%s' is not absolute", cwd);
+	if (out && out[0] != '/')
+		return err_set(e, "output directory '%s' is not absolute", out);
+	if (name && !label_ok(name, MAX_LABEL_LEN))
+		return err_set(e, "job name has control characters");
+	if (!is_map && rec_count(r, "item") > 0)
+		return err_set(e, "items given for a job that is not a map");
+	for (size_t i = 0; i < r->n; i++) {
+		if (strcmp(r->f[i].key, "env") == 0 && !env_ok(r->f[i].val))
+			return err_set(e, "environment entry on line %u is not NAME=VALUE", r->f[i].line);
+		if (strcmp(r->f[i].key, "arg") == 0 && r->f[i].len == 0 && i == 0)
+			return err_set(e, "empty command name");
+	}
+	const char *arg0 = rec_get(r, "arg");
+	if (!arg0 || !*arg0)
+		return err_set(e, "empty command name");
+	return 0;
+}
+
+/* argv and env are stored as NUL-separated blobs: decoded once, never re-parsed. */
+static void join_field(const struct rec *r, const char *key, struct buf *b)
+{
+	buf_reset(b);
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].key, key) == 0)
+			buf_add(b, r->f[i].val, r->f[i].len + 1);
+}
+
+static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
+{
+	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
+	const char *name = rec_get(r, "name");
+	int is_map = rec_get_u64(r, "map", 0) != 0;
+	size_t nitems = rec_count(r, "item");
+	size_t ntasks = is_map ? nitems : 1;
+	struct buf argv, env;
+	char *outdir = out ? xstrdup(out) : xasprintf("%s/spool-%s", cwd, id);
+	int rc = -1;
+
+	buf_init(&argv);
+	buf_init(&env);
+	join_field(r, "arg", &argv);
+	join_field(r, "env", &env);
+	sqlite3_stmt *st = db_prep(c,
+		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks)"
+		" VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, owner);
+	if (name)
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, cwd, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, outdir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (int64_t)rec_get_u64(r, "timeout_ms", c->sd.conf.timeout_ms));
+	sqlite3_bind_int64(st, 7, (int64_t)rec_get_u64(r, "retries", c->sd.conf.retries));
+	sqlite3_bind_int(st, 8, is_map);
+	sqlite3_bind_blob(st, 9, argv.p ? argv.p : "", (int)argv.len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, env.p ? env.p : "", (int)env.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, (int64_t)ntasks);
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		log_err("database: cannot insert job %s: %s", id, sqlite3_errmsg(c->db));
+		goto out;
+	}
+	int64_t rid = sqlite3_last_insert_rowid(c->db);
+	sqlite3_stmt *ti = db_prep(c, "INSERT INTO tasks(rid, idx, item) VALUES(?,?,?)");
+	size_t idx = 0;
+	if (!is_map) {
+		sqlite3_bind_int64(ti, 1, rid);
+		sqlite3_bind_int64(ti, 2, 1);
+		if (sqlite3_step(ti) != SQLITE_DONE)
+			goto dberr;
+	}
+	for (size_t i = 0; is_map && i < r->n; i++) {
+		if (strcmp(r->f[i].key, "item") != 0)
+			continue;
+		sqlite3_reset(ti);
+		sqlite3_bind_int64(ti, 1, rid);
+		sqlite3_bind_int64(ti, 2, (int64_t)++idx);
+		sqlite3_bind_text(ti, 3, r->f[i].val, (int)r->f[i].len, SQLITE_STATIC);
+		if (sqlite3_step(ti) != SQLITE_DONE)
+			goto dberr;
+	}
+	sqlite3_reset(ti);
+	log_info("accepted job %s: %zu task%s, owner uid %u", id, ntasks, ntasks == 1 ? "" : "s", (unsigned)owner);
+	rc = 0;
+	goto out;
+dberr:
+	log_err("database: cannot insert the tasks of job %s: %s", id, sqlite3_errmsg(c->db));
+	sqlite3_reset(ti);
+out:
+	sqlite3_reset(st);
+	buf_free(&argv);
+	buf_free(&env);
+	free(outdir);
+	return rc;
+}
+
+static void accept_job(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+{
+	char stem[80], dest[96];
+	struct rec r;
+	struct err e;
+	size_t n = strlen(name) - 4;
+
+	if (n >= sizeof stem) {
+		quarantine_file(c, c->sd.incoming, name, "file name too long");
+		return;
+	}
+	memcpy(stem, name, n);
+	stem[n] = '\0';
+	if (rec_parse(&r, data->p, data->len, &schema_job, &e) < 0 || validate_job(&r, stem, &e) < 0) {
+		if (r.mem)
+			rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	snprintf(dest, sizeof dest, "%s.job", stem);
+	if (db_job_rid(c, stem) >= 0) {
+		/* Already in the queue: either we crashed after the commit (finish the move), or a
+		 * different record reuses an id (refuse it). */
+		if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
+		else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
+			log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
+		rec_free(&r);
+		return;
+	}
+	if (db_begin(c) < 0 || insert_job(c, &r, st->st_uid) < 0 || db_commit(c) < 0) {
+		db_rollback(c);
+		log_err("job %s stays in incoming/ and will be retried", stem);
+		rec_free(&r);
+		return;
+	}
+	rec_free(&r);
+	if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
+		log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
+	c->want_assign = true;
+}
+
+static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, uid_t by)
+{
+	sqlite3_stmt *sel = db_prep(c, "SELECT idx, state, wid, attempt FROM tasks WHERE rid = ? AND state < 3 AND (?2 = 0 OR idx = ?2)");
+	struct { char *wid; int64_t idx, attempt; } *kill = NULL;
+	size_t nk = 0, ck = 0;
+	char reason[64];
+
+	snprintf(reason, sizeof reason, "cancelled by uid %u", (unsigned)by);
+	if (db_begin(c) < 0)
+		return;
+	sqlite3_bind_int64(sel, 1, rid);
+	sqlite3_bind_int64(sel, 2, (int64_t)task);
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		if (sqlite3_column_int(sel, 1) == T_QUEUED)
+			continue;
+		if (nk == ck) {
+			ck = ck ? ck * 2 : 16;
+			kill = xrealloc(kill, ck * sizeof *kill);
+		}
+		kill[nk].idx = sqlite3_column_int64(sel, 0);
+		kill[nk].wid = xstrdup((const char *)sqlite3_column_text(sel, 2));
+		kill[nk].attempt = sqlite3_column_int64(sel, 3);
+		nk++;
+	}
+	sqlite3_reset(sel);
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 6, reason = ? WHERE rid = ? AND state < 3 AND (?3 = 0 OR idx = ?3)");
+	sqlite3_bind_text(up, 1, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 2, rid);
+	sqlite3_bind_int64(up, 3, (int64_t)task);
+	sqlite3_step(up);
+	int changed = sqlite3_changes(c->db);
+	sqlite3_reset(up);
+	sqlite3_stmt *cnt = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
+	sqlite3_bind_int64(cnt, 1, rid);
+	sqlite3_step(cnt);
+	sqlite3_reset(cnt);
+	if (db_commit(c) == 0) {
+		log_info("cancelled %d task%s of job %s", changed, changed == 1 ? "" : "s", jobid);
+		/* Removing the assignment is what tells the worker to kill the task. */
+		for (size_t i = 0; i < nk; i++)
+			inbox_remove(c, kill[i].wid, jobid, kill[i].idx, kill[i].attempt);
+		c->engines_dirty = true;
+		c->want_assign = true;
+	}
+	for (size_t i = 0; i < nk; i++)
+		free(kill[i].wid);
+	free(kill);
+}
+
+static void accept_cancel(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+{
+	struct rec r;
+	struct err e;
+
+	if (rec_parse(&r, data->p, data->len, &schema_cancel, &e) < 0) {
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	const char *job = rec_get(&r, "job");
+	uint64_t task = rec_get_u64(&r, "task", 0);
+	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
+	if (rid < 0) {
+		snprintf(e.msg, sizeof e.msg, "cancel of job '%s', which does not exist", job);
+		rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	sqlite3_stmt *o = db_prep(c, "SELECT owner FROM jobs WHERE rid = ?");
+	sqlite3_bind_int64(o, 1, rid);
+	uid_t owner = sqlite3_step(o) == SQLITE_ROW ? (uid_t)sqlite3_column_int64(o, 0) : (uid_t)-1;
+	sqlite3_reset(o);
+	if (st->st_uid != 0 && st->st_uid != owner) {
+		snprintf(e.msg, sizeof e.msg, "uid %u may not cancel job %s of uid %u", (unsigned)st->st_uid, job,
+			 (unsigned)owner);
+		rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	cancel_tasks(c, rid, job, task, st->st_uid);
+	rec_free(&r);
+	if (unlinkat(c->sd.incoming, name, 0) < 0)
+		log_err("cannot remove consumed cancel record incoming/%s: %s", name, strerror(errno));
+}
+
+struct pending {
+	char *name;
+	struct timespec mtime;
+	int kind; /* 0 job, 1 cancel */
+};
+
+static int cmp_pending(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	if (x->kind != y->kind)
+		return x->kind - y->kind;
+	if (x->mtime.tv_sec != y->mtime.tv_sec)
+		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
+	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
+		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n > m && strcmp(s + n - m, suf) == 0;
+}
+
+/* Jobs before cancels (a cancel may name a job in the same batch), then by the file's mtime
+ * (set by one clock, the file server's, for every submitter) and name. */
+void ingest_incoming(struct ctl *c)
+{
+	char **names;
+	struct err e;
+	long n = fs_list(c->sd.incoming, &names, &e);
+	struct pending *p;
+	size_t np = 0;
+	struct buf data;
+
+	if (n < 0) {
+		log_err("cannot list %s/incoming: %s", c->sd.path, e.msg);
+		return;
+	}
+	p = xcalloc((size_t)n + 1, sizeof *p);
+	for (long i = 0; i < n; i++) {
+		struct stat st;
+		int kind = has_suffix(names[i], ".job") ? 0 : has_suffix(names[i], ".cancel") ? 1 : -1;
+		if (kind < 0) {
+			quarantine_file(c, c->sd.incoming, names[i], "unexpected file name in incoming/ (expected ID.job or ID.N.cancel)");
+			continue;
+		}
+		if (fstatat(c->sd.incoming, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		p[np].name = names[i];
+		p[np].mtime = st.st_mtim;
+		p[np].kind = kind;
+		np++;
+	}
+	qsort(p, np, sizeof *p, cmp_pending);
+	buf_init(&data);
+	for (size_t i = 0; i < np && i < INGEST_BATCH; i++) {
+		struct stat st;
+		size_t max = p[i].kind == 0 ? MAX_JOB_RECORD : MAX_SMALL_RECORD;
+		if (fs_read_file(c->sd.incoming, p[i].name, max, &data, &st, &e) < 0) {
+			if (errno != ENOENT)
+				quarantine_file(c, c->sd.incoming, p[i].name, e.msg);
+			continue;
+		}
+		if (p[i].kind == 0)
+			accept_job(c, p[i].name, &data, &st);
+		else
+			accept_cancel(c, p[i].name, &data, &st);
+	}
+	if (np > INGEST_BATCH)
+		c->scan_incoming = true; /* more next time round */
+	if (np) {
+		fsync(c->sd.incoming);
+		fsync(c->sd.ctl_jobs);
+	}
+	buf_free(&data);
+	free(p);
+	fs_list_free(names, n);
+}

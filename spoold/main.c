@@ -1,0 +1,253 @@
+/* spoold - the controller of a spool: ingests records, keeps the queue in SQLite,
+ * assigns tasks to engines, tracks liveness, publishes state for clients.
+ *
+ * One loop (poll on inotify and a signalfd) runs every step; inotify only makes
+ * the loop wake sooner: every directory is also rescanned on a timer, so the
+ * controller makes full progress on NFS, where inotify cannot see other nodes.
+ */
+#include "ctl.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: spoold [-d DIR] [-f] [--help] [--version]\n"
+		"\n"
+		"The controller of the spool in DIR (default: $SPOOL_DIR). One per spool.\n"
+		"  -d, --dir DIR     the spool directory\n"
+		"  -f, --foreground  stay in the foreground and log to stderr (default: daemon, syslog)\n"
+		"  -h, --help        this text\n"
+		"  -V, --version     print the version\n"
+		"\n"
+		"SIGTERM or SIGINT stops it cleanly. Exit codes: 0 clean stop, 2 usage,\n"
+		"3 spool, config, database or lock error (another spoold holds the spool).\n");
+}
+
+static int take_lock(struct ctl *c)
+{
+	struct buf b;
+	struct rec r;
+	int fd = openat(c->sd.ctl, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("cannot open %s/ctl/lock: %s", c->sd.path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd; /* kept open for the life of the process */
+	buf_init(&b);
+	if (fs_read_file(c->sd.ctl, "controller", 65536, &b, NULL, NULL) == 0 &&
+	    rec_parse(&r, b.p, b.len, &schema_ctlinfo, NULL) == 0) {
+		log_err("another spoold already runs this spool: pid %s on %s (stop it first: kill %s)",
+			rec_get(&r, "pid"), rec_get(&r, "node"), rec_get(&r, "pid"));
+		rec_free(&r);
+	} else {
+		log_err("another spoold already holds %s/ctl/lock", c->sd.path);
+	}
+	buf_free(&b);
+	close(fd);
+	return -1;
+}
+
+static void setup_inotify(struct ctl *c)
+{
+	char path[4200];
+	c->ino = c->wd_incoming = c->wd_workers = -1;
+	if (!c->sd.conf.use_inotify) {
+		log_info("inotify is off in spool.conf: rescanning every %.2f s", c->sd.conf.rescan_ms / 1000.0);
+		return;
+	}
+	c->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (c->ino < 0) {
+		log_warn("inotify unavailable (%s): rescanning every %.2f s instead%s", strerror(errno),
+			 c->sd.conf.rescan_ms / 1000.0,
+			 errno == EMFILE ? " (raise sysctl fs.inotify.max_user_instances)" : "");
+		return;
+	}
+	snprintf(path, sizeof path, "%s/incoming", c->sd.path);
+	c->wd_incoming = inotify_add_watch(c->ino, path, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+	snprintf(path, sizeof path, "%s/workers", c->sd.path);
+	c->wd_workers = inotify_add_watch(c->ino, path, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+	if (c->wd_incoming < 0 || c->wd_workers < 0)
+		log_warn("cannot watch the spool with inotify (%s): rescanning every %.2f s instead%s",
+			 strerror(errno), c->sd.conf.rescan_ms / 1000.0,
+			 errno == ENOSPC ? " (raise sysctl fs.inotify.max_user_watches)" : "");
+}
+
+static void drain_inotify(struct ctl *c)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t n = read(c->ino, buf, sizeof buf);
+		if (n <= 0)
+			return;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->mask & IN_Q_OVERFLOW)
+				c->scan_incoming = c->scan_workers = c->scan_done = true;
+			else if (ev->wd == c->wd_incoming)
+				c->scan_incoming = true;
+			else if (ev->wd == c->wd_workers)
+				c->scan_workers = true;
+			else
+				c->scan_done = true;
+			p += sizeof *ev + ev->len;
+		}
+	}
+}
+
+static int daemonize(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fd);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
+					      { "foreground", no_argument, NULL, 'f' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      { NULL, 0, NULL, 0 } };
+	const char *dir = NULL;
+	bool fg = false;
+	struct ctl c;
+	struct err e;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "d:fhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': dir = optarg; break;
+		case 'f': fg = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("spoold %s\n", SPOOL_VERSION); return 0;
+		default: usage(stderr); return SPOOL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "spoold: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return SPOOL_EXIT_USAGE;
+	}
+	log_open("spoold", false, LOG_LVL_INFO);
+	memset(&c, 0, sizeof c);
+	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&c.sd, dir, &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	enum log_level lvl = LOG_LVL_INFO;
+	log_level_parse(c.sd.conf.log_level, &lvl);
+	if (!fg && daemonize() < 0)
+		die(SPOOL_EXIT_ERROR, "cannot fork into the background: %s", strerror(errno));
+	log_open("spoold", !fg, lvl);
+	if (take_lock(&c) < 0)
+		return SPOOL_EXIT_ERROR;
+	node_name(c.node, sizeof c.node);
+	boot_id(c.boot, sizeof c.boot);
+	c.fstype = spooldir_fstype(c.sd.root, &c.fs_remote);
+	if (db_open(&c, &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	if (publish_controller(&c, &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	if (c.fs_remote)
+		log_warn("spool %s is on %s: inotify cannot see other nodes there, relying on rescans every %.2f s "
+			 "(mount NFS with 'hard' and a short actimeo, e.g. actimeo=1, to bound the delay)",
+			 c.sd.path, c.fstype, c.sd.conf.rescan_ms / 1000.0);
+	log_info("controlling spool %s (database %s, %s)", c.sd.path, c.dbpath, c.fstype);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	setup_inotify(&c);
+
+	c.now = mono_ms();
+	workers_scan(&c);
+	assign_reconcile(&c);
+	c.scan_incoming = c.scan_done = c.want_assign = c.engines_dirty = true;
+	uint64_t next_rescan = 0, next_tick = 0;
+	while (!c.stop) {
+		c.now = mono_ms();
+		if (c.now >= next_rescan) {
+			c.scan_incoming = c.scan_workers = c.scan_done = c.want_assign = true;
+			next_rescan = c.now + c.sd.conf.rescan_ms;
+		}
+		if (c.scan_workers) {
+			c.scan_workers = false;
+			workers_scan(&c);
+		}
+		if (c.scan_incoming) {
+			c.scan_incoming = false;
+			ingest_incoming(&c);
+		}
+		if (c.scan_done) {
+			c.scan_done = false;
+			complete_scan(&c);
+		}
+		if (c.now >= next_tick) {
+			workers_check_liveness(&c);
+			publish_beat(&c);
+			c.engines_dirty = true;
+			next_tick = c.now + c.sd.conf.heartbeat_ms / 2;
+		}
+		if (c.want_assign)
+			assign_tasks(&c);
+		publish_jobs(&c, false);
+		if (c.engines_dirty)
+			publish_engines(&c);
+
+		uint64_t now = mono_ms(), wake = next_rescan < next_tick ? next_rescan : next_tick;
+		int timeout = c.scan_incoming || c.scan_done || c.scan_workers ? 0
+			      : wake > now ? (int)(wake - now) : 0;
+		/* Jobs left dirty by the publish rate limit need another look soon. */
+		if (timeout > (int)c.sd.conf.publish_ms)
+			timeout = (int)c.sd.conf.publish_ms;
+		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { c.ino, POLLIN, 0 } };
+		if (poll(p, c.ino >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+			log_err("poll: %s", strerror(errno));
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+					c.stop = 1;
+		}
+		if (c.ino >= 0 && (p[1].revents & POLLIN))
+			drain_inotify(&c);
+	}
+	publish_jobs(&c, true);
+	log_info("stopping on signal; the queue is saved in %s", c.dbpath);
+	unlinkat(c.sd.ctl, "beat", 0);
+	db_close(&c);
+	free(c.w);
+	spooldir_close(&c.sd);
+	return 0;
+}

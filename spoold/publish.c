@@ -1,0 +1,182 @@
+/* publish.c - the files clients read: job states, the engine table, who the controller is.
+ * Clients never open the database; these files are the controller's only answer to them. */
+#include "ctl.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "rec.h"
+#include "spool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *state_names[] = { "queued",    "assigned", "running",   "succeeded",
+				     "failed",    "timedout", "cancelled", "abandoned" };
+
+const char *task_state_name(int s)
+{
+	return s >= 0 && s < (int)ARRAY_LEN(state_names) ? state_names[s] : "unknown";
+}
+
+static void col_int(struct buf *b, sqlite3_stmt *st, int i)
+{
+	if (sqlite3_column_type(st, i) == SQLITE_NULL)
+		buf_adds(b, " -");
+	else
+		buf_printf(b, " %lld", (long long)sqlite3_column_int64(st, i));
+}
+
+static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
+{
+	struct err e;
+	char id[72], name[96];
+	int64_t ntasks, nterm;
+
+	sqlite3_stmt *j = db_prep(c, "SELECT id, name, owner, cwd, outdir, ntasks, nterminal FROM jobs WHERE rid = ?");
+	sqlite3_bind_int64(j, 1, rid);
+	if (sqlite3_step(j) != SQLITE_ROW) {
+		sqlite3_reset(j);
+		return;
+	}
+	buf_reset(b);
+	rec_begin(b, "jobstate");
+	snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(j, 0));
+	rec_put(b, "job", id);
+	if (sqlite3_column_type(j, 1) != SQLITE_NULL)
+		rec_put(b, "name", (const char *)sqlite3_column_text(j, 1));
+	rec_put_i64(b, "owner", sqlite3_column_int64(j, 2));
+	rec_put(b, "cwd", (const char *)sqlite3_column_text(j, 3));
+	rec_put(b, "outdir", (const char *)sqlite3_column_text(j, 4));
+	ntasks = sqlite3_column_int64(j, 5);
+	nterm = sqlite3_column_int64(j, 6);
+	rec_put_i64(b, "ntasks", ntasks);
+	rec_put(b, "state", nterm >= ntasks ? "done" : "active");
+	sqlite3_reset(j);
+
+	/* task IDX STATE ATTEMPT ENGINE EXIT SIGNAL WALL_MS NODE ; "-" for none */
+	sqlite3_stmt *t = db_prep(c, "SELECT idx, state, attempt, engine, exit, signal, wall_ms, node, reason FROM tasks WHERE rid = ? ORDER BY idx");
+	sqlite3_bind_int64(t, 1, rid);
+	struct buf reasons;
+	buf_init(&reasons);
+	while (sqlite3_step(t) == SQLITE_ROW) {
+		int64_t idx = sqlite3_column_int64(t, 0);
+		buf_printf(b, "task %lld %s %lld", (long long)idx, task_state_name(sqlite3_column_int(t, 1)),
+			   (long long)sqlite3_column_int64(t, 2));
+		for (int i = 3; i <= 6; i++)
+			col_int(b, t, i);
+		const char *node = (const char *)sqlite3_column_text(t, 7);
+		buf_printf(b, " %s\n", node && name_ok(node) ? node : "-");
+		if (sqlite3_column_type(t, 8) != SQLITE_NULL) {
+			buf_printf(&reasons, "reason %lld ", (long long)idx);
+			const char *r = (const char *)sqlite3_column_text(t, 8);
+			rec_escape(&reasons, r, strlen(r));
+			buf_addc(&reasons, '\n');
+		}
+	}
+	sqlite3_reset(t);
+	buf_add(b, reasons.p ? reasons.p : "", reasons.len);
+	buf_free(&reasons);
+	rec_end(b);
+	snprintf(name, sizeof name, "%s.state", id);
+	/* Only a finished job's state must survive a crash; intermediate ones are rewritten anyway. */
+	if (fs_write_atomic(c->sd.ctl_jobs, name, b->p, b->len, 0644, nterm >= ntasks ? 0 : FSW_NOSYNC, &e) < 0) {
+		log_err("cannot publish the state of job %s: %s", id, e.msg);
+		return;
+	}
+	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 0, published_ms = ? WHERE rid = ?");
+	sqlite3_bind_int64(u, 1, (int64_t)c->now);
+	sqlite3_bind_int64(u, 2, rid);
+	sqlite3_step(u);
+	sqlite3_reset(u);
+}
+
+/* Rewriting a job's state costs O(tasks): big jobs are rewritten less often, finished ones at once. */
+void publish_jobs(struct ctl *c, bool force)
+{
+	struct buf b;
+	int64_t *rids = NULL;
+	size_t n = 0, cap = 0;
+
+	sqlite3_stmt *st = db_prep(c, "SELECT rid, ntasks, nterminal, published_ms FROM jobs WHERE dirty = 1");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t ntasks = sqlite3_column_int64(st, 1), nterm = sqlite3_column_int64(st, 2);
+		uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
+		uint64_t gap = c->sd.conf.publish_ms + (uint64_t)ntasks / 100;
+		if (!force && nterm < ntasks && last <= c->now && c->now - last < gap)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			rids = xrealloc(rids, cap * sizeof *rids);
+		}
+		rids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (!n)
+		return;
+	buf_init(&b);
+	db_begin(c);
+	for (size_t i = 0; i < n; i++)
+		publish_one(c, rids[i], &b);
+	db_commit(c);
+	buf_free(&b);
+	free(rids);
+}
+
+void publish_engines(struct ctl *c)
+{
+	struct buf b;
+	struct err e;
+
+	buf_init(&b);
+	rec_begin(&b, "engines");
+	/* engine ID STATE NODE PID WID TASK BEAT_AGE_MS */
+	sqlite3_stmt *st = db_prep(c,
+		"SELECT e.id, e.alive, w.node, w.pid, e.wid,"
+		" (SELECT j.id || '.' || t.idx FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.engine = e.id AND t.state IN (1, 2) ORDER BY t.seq LIMIT 1)"
+		" FROM engines e JOIN workers w ON w.wid = e.wid ORDER BY e.id");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *wid = (const char *)sqlite3_column_text(st, 4);
+		const char *task = (const char *)sqlite3_column_text(st, 5);
+		int alive = sqlite3_column_int(st, 1);
+		struct wlive *w = wlive_find(c, wid);
+		long long age = w && alive ? (long long)(c->now - w->beat_changed_ms) : -1;
+		buf_printf(&b, "engine %lld %s %s %lld %s %s %lld\n", (long long)sqlite3_column_int64(st, 0),
+			   !alive ? "dead" : task ? "busy" : "idle", (const char *)sqlite3_column_text(st, 2),
+			   (long long)sqlite3_column_int64(st, 3), wid, task ? task : "-", age);
+	}
+	sqlite3_reset(st);
+	rec_end(&b);
+	if (fs_write_atomic(c->sd.ctl, "engines", b.p, b.len, 0644, FSW_NOSYNC, &e) < 0)
+		log_err("cannot publish the engine table: %s", e.msg);
+	buf_free(&b);
+	c->engines_dirty = false;
+}
+
+int publish_controller(struct ctl *c, struct err *e)
+{
+	struct buf b;
+	int rc;
+	buf_init(&b);
+	rec_begin(&b, "controller");
+	rec_put(&b, "node", c->node);
+	rec_put_u64(&b, "pid", (uint64_t)getpid());
+	rec_put(&b, "boot", c->boot);
+	rec_put_u64(&b, "start", proc_start_ticks(getpid()));
+	rec_put(&b, "fs", c->fstype);
+	rec_put(&b, "database", c->dbpath);
+	rec_put(&b, "version", SPOOL_VERSION);
+	rec_end(&b);
+	rc = fs_write_atomic(c->sd.ctl, "controller", b.p, b.len, 0644, 0, e);
+	buf_free(&b);
+	return rc;
+}
+
+/* A counter clients on other nodes can watch change (they cannot signal our pid). */
+void publish_beat(struct ctl *c)
+{
+	char txt[32];
+	int n = snprintf(txt, sizeof txt, "%llu\n", (unsigned long long)++c->ctl_beat);
+	fs_write_atomic(c->sd.ctl, "beat", txt, (size_t)n, 0644, FSW_NOSYNC, NULL);
+}

@@ -1,0 +1,379 @@
+/* workers.c - worker registration, heartbeats and liveness.
+ *
+ * A worker is alive while its heartbeat counter keeps changing, as seen on our
+ * own monotonic clock (never by comparing its clock or file mtimes with ours).
+ * On our own node a worker can also be proven gone at once: same boot id, and
+ * its pid is gone or belongs to a process with another start time.
+ */
+#include "ctl.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+struct wlive *wlive_find(struct ctl *c, const char *wid)
+{
+	for (size_t i = 0; i < c->nw; i++)
+		if (strcmp(c->w[i].wid, wid) == 0)
+			return &c->w[i];
+	return NULL;
+}
+
+static struct wlive *wlive_add(struct ctl *c, const char *wid)
+{
+	if (c->nw == c->capw) {
+		c->capw = c->capw ? c->capw * 2 : 16;
+		c->w = xrealloc(c->w, c->capw * sizeof *c->w);
+	}
+	struct wlive *w = &c->w[c->nw++];
+	memset(w, 0, sizeof *w);
+	snprintf(w->wid, sizeof w->wid, "%s", wid);
+	w->done_wd = w->dir_wd = -1;
+	w->beat_changed_ms = c->now;
+	return w;
+}
+
+void workers_watch(struct ctl *c, struct wlive *w)
+{
+	char path[4300];
+	if (c->ino < 0 || w->done_wd >= 0)
+		return;
+	snprintf(path, sizeof path, "%s/workers/%s/done", c->sd.path, w->wid);
+	w->done_wd = inotify_add_watch(c->ino, path, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+	if (w->done_wd < 0 && errno == ENOSPC)
+		log_warn("inotify watch limit reached watching %s: relying on rescans every %.2f s "
+			 "(raise sysctl fs.inotify.max_user_watches)", path, c->sd.conf.rescan_ms / 1000.0);
+}
+
+/* Engine ids are written ahead to ctl/engine-seq before SQLite hands them out, so that even a
+ * database rebuilt from the spool never gives an id twice. */
+static uint64_t engine_seq_read(struct ctl *c)
+{
+	struct buf b;
+	uint64_t v = 0;
+	buf_init(&b);
+	if (fs_read_file(c->sd.ctl, "engine-seq", 64, &b, NULL, NULL) == 0) {
+		b.p[strcspn(b.p, "\n")] = '\0';
+		if (parse_u64(b.p, INT64_MAX, &v) < 0)
+			v = 0;
+	}
+	buf_free(&b);
+	sqlite3_stmt *st = db_prep(c, "SELECT seq FROM sqlite_sequence WHERE name = 'engines'");
+	if (sqlite3_step(st) == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) > v)
+		v = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+static int write_reg(struct ctl *c, const char *wid, bool alive, struct err *e)
+{
+	struct buf b;
+	char dir[200];
+	int fd, rc;
+
+	snprintf(dir, sizeof dir, "%s", wid);
+	if (fs_mkdir(c->sd.ctl_w, dir, 0755, e) < 0)
+		return -1;
+	fd = fs_open_dir(c->sd.ctl_w, dir, e);
+	if (fd < 0)
+		return -1;
+	if (fs_mkdir(fd, "inbox", 0755, e) < 0) {
+		close(fd);
+		return -1;
+	}
+	buf_init(&b);
+	rec_begin(&b, "reg");
+	rec_put(&b, "wid", wid);
+	rec_put(&b, "state", alive ? "alive" : "dead");
+	sqlite3_stmt *st = db_prep(c, "SELECT id, slot FROM engines WHERE wid = ? ORDER BY id");
+	sqlite3_bind_text(st, 1, wid, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		buf_printf(&b, "engine %lld %d\n", (long long)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1));
+	sqlite3_reset(st);
+	rec_end(&b);
+	rc = fs_write_atomic(fd, "reg", b.p, b.len, 0644, 0, e);
+	buf_free(&b);
+	close(fd);
+	return rc;
+}
+
+static void register_worker(struct ctl *c, const char *wid)
+{
+	char path[200];
+	struct buf b;
+	struct rec r;
+	struct err e;
+	int wfd;
+
+	snprintf(path, sizeof path, "%s", wid);
+	wfd = openat(c->sd.workers, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd < 0)
+		return;
+	buf_init(&b);
+	if (fs_read_file(wfd, "hello", MAX_SMALL_RECORD, &b, NULL, &e) < 0) {
+		if (errno != ENOENT)
+			log_warn("worker %s: cannot read its hello record: %s", wid, e.msg);
+		goto out;
+	}
+	if (rec_parse(&r, b.p, b.len, &schema_hello, &e) < 0) {
+		log_warn("worker %s: bad hello record, ignoring this worker: %s", wid, e.msg);
+		quarantine_file(c, wfd, "hello", e.msg);
+		goto out;
+	}
+	uint64_t slots = rec_get_u64(&r, "slots", 0), pid = rec_get_u64(&r, "pid", 0);
+	const char *node = rec_get(&r, "node"), *boot = rec_get(&r, "boot");
+	if (strcmp(rec_get(&r, "wid"), wid) != 0 || !name_ok(node) || slots < 1 || slots > 1024 || pid < 1 ||
+	    pid > INT32_MAX) {
+		log_warn("worker %s: hello record has a wrong wid, node, pid or slot count (1..1024): ignoring it", wid);
+		quarantine_file(c, wfd, "hello", "wrong wid, node, pid or slot count");
+		rec_free(&r);
+		goto out;
+	}
+	uint64_t seq = engine_seq_read(c);
+	char seqtxt[32];
+	int n = snprintf(seqtxt, sizeof seqtxt, "%llu\n", (unsigned long long)(seq + slots));
+	if (fs_write_atomic(c->sd.ctl, "engine-seq", seqtxt, (size_t)n, 0644, 0, &e) < 0) {
+		log_err("cannot register worker %s: %s", wid, e.msg);
+		rec_free(&r);
+		goto out;
+	}
+	if (db_begin(c) < 0)
+		goto fail;
+	sqlite3_stmt *sq = db_prep(c, "INSERT INTO sqlite_sequence(name, seq) SELECT 'engines', ?1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'engines')");
+	sqlite3_bind_int64(sq, 1, (int64_t)seq);
+	sqlite3_step(sq);
+	sqlite3_reset(sq);
+	sq = db_prep(c, "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'engines'");
+	sqlite3_bind_int64(sq, 1, (int64_t)seq);
+	sqlite3_step(sq);
+	sqlite3_reset(sq);
+	sqlite3_stmt *wi = db_prep(c, "INSERT OR REPLACE INTO workers(wid, node, pid, boot, start, slots, alive) VALUES(?,?,?,?,?,?,1)");
+	sqlite3_bind_text(wi, 1, wid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(wi, 2, node, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(wi, 3, (int64_t)pid);
+	sqlite3_bind_text(wi, 4, boot, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(wi, 5, (int64_t)rec_get_u64(&r, "start", 0));
+	sqlite3_bind_int64(wi, 6, (int64_t)slots);
+	if (sqlite3_step(wi) != SQLITE_DONE)
+		goto dberr;
+	sqlite3_reset(wi);
+	sqlite3_stmt *ei = db_prep(c, "INSERT INTO engines(wid, slot, alive) VALUES(?, ?, 1)");
+	for (uint64_t s = 0; s < slots; s++) {
+		sqlite3_reset(ei);
+		sqlite3_bind_text(ei, 1, wid, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(ei, 2, (int64_t)s);
+		if (sqlite3_step(ei) != SQLITE_DONE)
+			goto dberr;
+	}
+	sqlite3_reset(ei);
+	if (db_commit(c) < 0)
+		goto fail;
+	if (write_reg(c, wid, true, &e) < 0)
+		log_err("worker %s registered but its reply could not be written: %s", wid, e.msg);
+	struct wlive *w = wlive_add(c, wid);
+	w->alive = true;
+	snprintf(w->node, sizeof w->node, "%s", node);
+	snprintf(w->boot, sizeof w->boot, "%s", boot);
+	w->pid = (pid_t)pid;
+	w->start_ticks = rec_get_u64(&r, "start", 0);
+	workers_watch(c, w);
+	log_info("worker %s on %s (pid %llu) registered with %llu engine%s", wid, node, (unsigned long long)pid,
+		 (unsigned long long)slots, slots == 1 ? "" : "s");
+	c->engines_dirty = c->want_assign = c->scan_done = true;
+	rec_free(&r);
+	goto out;
+dberr:
+	log_err("database: cannot register worker %s: %s", wid, sqlite3_errmsg(c->db));
+	sqlite3_reset(wi);
+fail:
+	db_rollback(c);
+	rec_free(&r);
+out:
+	buf_free(&b);
+	close(wfd);
+}
+
+/* Load what the database knows, so late results from dead workers are still seen. */
+static void workers_load(struct ctl *c)
+{
+	sqlite3_stmt *st = db_prep(c, "SELECT wid, node, pid, boot, start, alive FROM workers");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		struct wlive *w = wlive_add(c, (const char *)sqlite3_column_text(st, 0));
+		snprintf(w->node, sizeof w->node, "%s", (const char *)sqlite3_column_text(st, 1));
+		w->pid = (pid_t)sqlite3_column_int64(st, 2);
+		snprintf(w->boot, sizeof w->boot, "%s", (const char *)sqlite3_column_text(st, 3));
+		w->start_ticks = (uint64_t)sqlite3_column_int64(st, 4);
+		w->alive = sqlite3_column_int(st, 5) != 0;
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < c->nw; i++)
+		workers_watch(c, &c->w[i]);
+}
+
+void workers_scan(struct ctl *c)
+{
+	char **names;
+	struct err e;
+	long n;
+
+	if (c->nw == 0 && c->capw == 0)
+		workers_load(c);
+	n = fs_list(c->sd.workers, &names, &e);
+	if (n < 0) {
+		log_err("cannot list %s/workers: %s", c->sd.path, e.msg);
+		return;
+	}
+	for (long i = 0; i < n; i++) {
+		if (!name_ok(names[i]) || wlive_find(c, names[i]))
+			continue;
+		register_worker(c, names[i]);
+	}
+	fs_list_free(names, n);
+}
+
+static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool clean)
+{
+	struct { int64_t rid, idx, attempt; char job[72]; } *t = NULL;
+	size_t nt = 0, ct = 0;
+	int requeued = 0, abandoned = 0;
+	struct err e;
+
+	if (db_begin(c) < 0)
+		return;
+	sqlite3_stmt *sel = db_prep(c, "SELECT t.rid, t.idx, t.attempt, j.id FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.wid = ? AND t.state IN (1, 2)");
+	sqlite3_bind_text(sel, 1, w->wid, -1, SQLITE_STATIC);
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		if (nt == ct) {
+			ct = ct ? ct * 2 : 16;
+			t = xrealloc(t, ct * sizeof *t);
+		}
+		t[nt].rid = sqlite3_column_int64(sel, 0);
+		t[nt].idx = sqlite3_column_int64(sel, 1);
+		t[nt].attempt = sqlite3_column_int64(sel, 2);
+		snprintf(t[nt].job, sizeof t[nt].job, "%s", (const char *)sqlite3_column_text(sel, 3));
+		nt++;
+	}
+	sqlite3_reset(sel);
+	char reason[300];
+	snprintf(reason, sizeof reason, "its node %s was lost too often (%s)", w->node, why);
+	/* A clean shutdown does not count against the task's retries; a lost node does. */
+	sqlite3_stmt *up = db_prep(c,
+		"UPDATE tasks SET lost = lost + ?3,"
+		" state = CASE WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN 7 ELSE 0 END,"
+		" reason = CASE WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
+		" engine = NULL, wid = NULL WHERE rid = ?1 AND idx = ?2 RETURNING state");
+	for (size_t i = 0; i < nt; i++) {
+		sqlite3_reset(up);
+		sqlite3_bind_int64(up, 1, t[i].rid);
+		sqlite3_bind_int64(up, 2, t[i].idx);
+		sqlite3_bind_int(up, 3, clean ? 0 : 1);
+		sqlite3_bind_text(up, 4, reason, -1, SQLITE_STATIC);
+		if (sqlite3_step(up) == SQLITE_ROW && sqlite3_column_int(up, 0) == T_ABANDONED)
+			abandoned++;
+		else
+			requeued++;
+		sqlite3_reset(up);
+		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
+		sqlite3_bind_int64(jd, 1, t[i].rid);
+		sqlite3_step(jd);
+		sqlite3_reset(jd);
+	}
+	sqlite3_stmt *ew = db_prep(c, "UPDATE engines SET alive = 0 WHERE wid = ?");
+	sqlite3_bind_text(ew, 1, w->wid, -1, SQLITE_STATIC);
+	sqlite3_step(ew);
+	sqlite3_reset(ew);
+	sqlite3_stmt *ww = db_prep(c, "UPDATE workers SET alive = 0 WHERE wid = ?");
+	sqlite3_bind_text(ww, 1, w->wid, -1, SQLITE_STATIC);
+	sqlite3_step(ww);
+	sqlite3_reset(ww);
+	if (db_commit(c) < 0) {
+		free(t);
+		return;
+	}
+	w->alive = false;
+	log_info("worker %s on %s is %s: %d task%s requeued, %d abandoned", w->wid, w->node, why, requeued,
+		 requeued == 1 ? "" : "s", abandoned);
+	if (write_reg(c, w->wid, false, &e) < 0)
+		log_err("cannot tell worker %s it was declared dead: %s", w->wid, e.msg);
+	for (size_t i = 0; i < nt; i++)
+		inbox_remove(c, w->wid, t[i].job, t[i].idx, t[i].attempt);
+	free(t);
+	c->engines_dirty = c->want_assign = true;
+}
+
+/* Proven gone on this node: same boot, and the pid is free or reused by another process. */
+static bool proven_gone(struct ctl *c, const struct wlive *w)
+{
+	if (strcmp(w->node, c->node) != 0 || strcmp(w->boot, c->boot) != 0)
+		return false;
+	if (kill(w->pid, 0) < 0 && errno == ESRCH)
+		return true;
+	uint64_t st = proc_start_ticks(w->pid);
+	return w->start_ticks && st && st != w->start_ticks;
+}
+
+static int read_beat(struct ctl *c, struct wlive *w, uint64_t *count)
+{
+	char path[200];
+	struct buf b;
+	struct rec r;
+	int rc = -1;
+	int fd;
+
+	snprintf(path, sizeof path, "%s", w->wid);
+	fd = openat(c->sd.workers, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	buf_init(&b);
+	if (faccessat(fd, "bye", F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		rc = 1;
+	} else if (fs_read_file(fd, "beat", MAX_SMALL_RECORD, &b, NULL, NULL) == 0 &&
+		   rec_parse(&r, b.p, b.len, &schema_beat, NULL) == 0) {
+		*count = rec_get_u64(&r, "count", 0);
+		rec_free(&r);
+		rc = 0;
+	}
+	buf_free(&b);
+	close(fd);
+	return rc;
+}
+
+void workers_check_liveness(struct ctl *c)
+{
+	for (size_t i = 0; i < c->nw; i++) {
+		struct wlive *w = &c->w[i];
+		uint64_t count = 0;
+		if (!w->alive)
+			continue;
+		int rc = read_beat(c, w, &count);
+		if (rc == 1) {
+			declare_dead(c, w, "shut down", true);
+			continue;
+		}
+		if (rc == 0 && (!w->have_beat || count != w->beat)) {
+			w->have_beat = true;
+			w->beat = count;
+			w->beat_changed_ms = c->now;
+			continue;
+		}
+		if (proven_gone(c, w)) {
+			declare_dead(c, w, "gone (its process no longer exists on this node)", false);
+			continue;
+		}
+		if (c->now - w->beat_changed_ms > c->sd.conf.dead_ms) {
+			char why[96];
+			snprintf(why, sizeof why, "dead (no heartbeat change for %.1f s)",
+				 (double)(c->now - w->beat_changed_ms) / 1000.0);
+			declare_dead(c, w, why, false);
+		}
+	}
+}

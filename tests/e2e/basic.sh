@@ -1,0 +1,22 @@
+#!/bin/bash
+# basic.sh - submit, map and collect through real spoold and spool-worker processes.
+. "$(dirname "$0")/../lib.sh"
+make_spool
+start_spoold
+start_worker 2
+wait_engines 2 || exit 1
+cd "$T"
+
+out=$(spool submit --wait -- hostname 2>/dev/null)
+check_eq "submit --wait prints the engine's hostname" "$(hostname)" "$out"
+
+out=$(spool map --wait -- sh -c 'echo $(( {} * {} ))' ::: 2 3 5 7 9 2>/dev/null | tr '\n' ' ')
+check_eq "map of squares in input order" "4 9 25 49 81 " "$out"
+
+j=$(spool submit -- sh -c 'echo out; echo err >&2; exit 3')
+spool collect "$j" >"$T/o" 2>"$T/e"; rc=$?
+check_eq "collect exits 1 when a task exits 3" 1 "$rc"
+check_eq "collect prints the failing task's stdout" "out" "$(cat "$T/o")"
+check "collect summary names exit status 3" grep -q "task 1: exited with status 3" "$T/e"
+check "stdout file written beside the data" test -f "$T/spool-$j/1.1.out"
+check "result record written beside the data" grep -q '^exit 3$' "$T/spool-$j/1.1.res"

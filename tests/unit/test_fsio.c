@@ -1,0 +1,214 @@
+/* test_fsio.c - atomic writes, careful bounded reads, listing, mkdir and tree removal. */
+#include "fsio.h"
+#include "unit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int dfd = -1;
+
+/* True when the directory holds no ".tmp." leftovers (fs_list would hide them). */
+static bool no_tmp_files(int fd)
+{
+	bool clean = true;
+	DIR *d = fdopendir(openat(fd, ".", O_RDONLY | O_DIRECTORY));
+	struct dirent *de;
+	if (!d)
+		return false;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, ".tmp.", 5) == 0)
+			clean = false;
+	closedir(d);
+	return clean;
+}
+
+static bool exists(int fd, const char *name)
+{
+	struct stat st;
+	return fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static void test_write_read(void)
+{
+	static const char data[] = "hello\0world\n";
+	struct buf b;
+	struct stat st;
+	struct err e = { "" };
+	char *big = xmalloc(200000);
+
+	buf_init(&b);
+	CHECK(fs_write_atomic(dfd, "a", data, sizeof data, 0640, 0, &e) == 0, "fs_write_atomic succeeds");
+	CHECK(fs_read_file(dfd, "a", 1024, &b, &st, &e) == 0, "fs_read_file succeeds");
+	CHECK(b.len == sizeof data && memcmp(b.p, data, sizeof data) == 0, "round trip keeps bytes and NULs");
+	CHECK(S_ISREG(st.st_mode) && (st.st_mode & 0777) == 0640 && st.st_size == (off_t)sizeof data,
+	      "stat returned, mode as asked");
+	CHECK(no_tmp_files(dfd), "no .tmp. leftovers after success");
+
+	CHECK(fs_write_atomic(dfd, "a", "new", 3, 0644, FSW_NOSYNC, &e) == 0 &&
+		      fs_read_file(dfd, "a", 1024, &b, NULL, &e) == 0 && b.len == 3 && strcmp(b.p, "new") == 0,
+	      "rewrite replaces content (FSW_NOSYNC)");
+	CHECK(fs_write_atomic(dfd, "empty", "", 0, 0644, FSW_NODIRSYNC, &e) == 0 &&
+		      fs_read_file(dfd, "empty", 10, &b, NULL, &e) == 0 && b.len == 0 && b.p && b.p[0] == '\0',
+	      "empty file round trip");
+	for (size_t i = 0; i < 200000; i++)
+		big[i] = (char)('a' + i % 26);
+	CHECK(fs_write_atomic(dfd, "big", big, 200000, 0644, 0, &e) == 0 &&
+		      fs_read_file(dfd, "big", 200000, &b, NULL, &e) == 0 && b.len == 200000 &&
+		      memcmp(b.p, big, 200000) == 0,
+	      "200000-byte file round trip at exactly the bound");
+	free(big);
+
+	/* A failed rename (onto a directory) must not leave the temporary behind. */
+	mkdirat(dfd, "adir", 0755);
+	CHECK(fs_write_atomic(dfd, "adir", "x", 1, 0644, 0, &e) == -1 &&
+		      unit_has(e.msg, "cannot rename temporary file into place as adir"),
+	      "write over a directory fails with a message");
+	CHECK(no_tmp_files(dfd), "no .tmp. leftovers after failure");
+	char longname[300];
+	memset(longname, 'n', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	CHECK(fs_write_atomic(dfd, longname, "x", 1, 0644, 0, &e) == -1 && unit_has(e.msg, "file name too long"),
+	      "over-long name refused");
+	buf_free(&b);
+}
+
+static void test_read_refusals(void)
+{
+	struct buf b;
+	struct err e = { "" };
+	int rc;
+
+	buf_init(&b);
+	fs_write_atomic(dfd, "f", "0123456789X", 11, 0644, 0, &e);
+
+	symlinkat("f", dfd, "link");
+	rc = fs_read_file(dfd, "link", 1024, &b, NULL, &e);
+	CHECK(rc == -1 && errno == ELOOP && unit_has(e.msg, "link is a symbolic link: refused"),
+	      "symlink refused with ELOOP");
+
+	linkat(dfd, "f", dfd, "hard", 0);
+	rc = fs_read_file(dfd, "f", 1024, &b, NULL, &e);
+	CHECK(rc == -1 && errno == EMLINK && unit_has(e.msg, "f has 2 hard links (expected 1): refused"),
+	      "hard-linked file (nlink 2) refused");
+	unlinkat(dfd, "hard", 0);
+	CHECK(fs_read_file(dfd, "f", 1024, &b, NULL, &e) == 0 && b.len == 11, "readable again with one link");
+
+	rc = fs_read_file(dfd, "adir", 1024, &b, NULL, &e);
+	CHECK(rc == -1 && errno == EINVAL && unit_has(e.msg, "adir is not a regular file: refused"),
+	      "directory refused");
+	mkfifoat(dfd, "fifo", 0600);
+	rc = fs_read_file(dfd, "fifo", 1024, &b, NULL, &e);
+	CHECK(rc == -1 && unit_has(e.msg, "fifo is not a regular file"), "FIFO refused without blocking");
+
+	rc = fs_read_file(dfd, "f", 10, &b, NULL, &e);
+	CHECK(rc == -1 && errno == EFBIG && unit_has(e.msg, "f is 11 bytes, limit 10: refused"),
+	      "file over the max bound refused");
+	CHECK(fs_read_file(dfd, "f", 11, &b, NULL, &e) == 0 && strcmp(b.p, "0123456789X") == 0,
+	      "file at the max bound accepted");
+
+	rc = fs_read_file(dfd, "absent", 1024, &b, NULL, &e);
+	CHECK(rc == -1 && errno == ENOENT && unit_has(e.msg, "cannot open absent: No such file or directory"),
+	      "absent file gives ENOENT");
+	buf_free(&b);
+}
+
+static void test_list(void)
+{
+	static const char *make[] = { "b", "a", "c10", "c9", ".hidden", ".tmp.x.1.2" };
+	struct err e = { "" };
+	char **names = NULL;
+	int sub;
+	long n;
+
+	fs_mkdir(dfd, "list", 0755, &e);
+	sub = fs_open_dir(dfd, "list", &e);
+	CHECK(sub >= 0, "fs_open_dir opens a directory");
+	n = fs_list(sub, &names, &e);
+	CHECK(n == 0 && names != NULL, "fs_list of an empty directory");
+	fs_list_free(names, n);
+	for (size_t i = 0; i < ARRAY_LEN(make); i++)
+		fs_write_atomic(sub, make[i], "x", 1, 0644, FSW_NOSYNC, &e);
+	mkdirat(sub, "d", 0755);
+	n = fs_list(sub, &names, &e);
+	CHECK(n == 5, "fs_list skips dot files");
+	CHECK(n == 5 && strcmp(names[0], "a") == 0 && strcmp(names[1], "b") == 0 && strcmp(names[2], "c10") == 0 &&
+		      strcmp(names[3], "c9") == 0 && strcmp(names[4], "d") == 0,
+	      "fs_list is sorted and includes directories");
+	fs_list_free(names, n);
+	CHECK(fs_skip_name(".") && fs_skip_name("..") && fs_skip_name(".tmp.a") && !fs_skip_name("a.b"),
+	      "fs_skip_name");
+	close(sub);
+
+	symlinkat("list", dfd, "dirlink");
+	CHECK(fs_open_dir(dfd, "dirlink", &e) == -1 && unit_has(e.msg, "cannot open directory dirlink"),
+	      "fs_open_dir refuses a symlink");
+}
+
+static void test_mkdir(const char *base)
+{
+	struct err e = { "" };
+	struct stat st;
+	char *deep = xasprintf("%s/p/q/r", base);
+
+	CHECK(fs_mkdir(dfd, "m", 0755, &e) == 0 && fstatat(dfd, "m", &st, 0) == 0 && S_ISDIR(st.st_mode),
+	      "fs_mkdir creates a directory");
+	CHECK(fs_mkdir(dfd, "m", 0755, &e) == 0, "fs_mkdir accepts an existing directory");
+	CHECK(fs_mkdir(dfd, "f", 0755, &e) == -1 && unit_has(e.msg, "f exists and is not a directory"),
+	      "fs_mkdir refuses an existing regular file");
+	CHECK(fs_mkdir(dfd, "dirlink", 0755, &e) == -1 && unit_has(e.msg, "dirlink exists and is not a directory"),
+	      "fs_mkdir refuses a symlink to a directory");
+	CHECK(fs_mkdir(dfd, "nope/x", 0755, &e) == -1 && unit_has(e.msg, "cannot create directory nope/x"),
+	      "fs_mkdir with a missing parent fails");
+	CHECK(fs_mkdir_p(deep, 0755, &e) == 0 && stat(deep, &st) == 0 && S_ISDIR(st.st_mode),
+	      "fs_mkdir_p creates nested directories");
+	CHECK(fs_mkdir_p(deep, 0755, &e) == 0, "fs_mkdir_p accepts existing directories");
+	free(deep);
+}
+
+static void test_remove_tree(void)
+{
+	struct err e = { "" };
+	int t, u;
+
+	fs_write_atomic(dfd, "keep", "k", 1, 0644, 0, &e);
+	fs_mkdir(dfd, "keepdir", 0755, &e);
+	fs_mkdir(dfd, "tree", 0755, &e);
+	t = fs_open_dir(dfd, "tree", &e);
+	fs_write_atomic(t, "file", "x", 1, 0644, 0, &e);
+	fs_write_atomic(t, ".dot", "x", 1, 0644, 0, &e);
+	fs_mkdir(t, "sub", 0755, &e);
+	u = fs_open_dir(t, "sub", &e);
+	fs_mkdir(u, "deeper", 0755, &e);
+	fs_write_atomic(u, "g", "y", 1, 0644, 0, &e);
+	symlinkat("../../keep", u, "to_file");
+	symlinkat("../../keepdir", u, "to_dir");
+	close(u);
+	close(t);
+	CHECK(fs_remove_tree(dfd, "tree") == 0 && !exists(dfd, "tree"), "fs_remove_tree removes a tree");
+	CHECK(exists(dfd, "keep") && exists(dfd, "keepdir"), "fs_remove_tree does not follow symlinks");
+	CHECK(fs_remove_tree(dfd, "keep") == 0 && !exists(dfd, "keep"), "fs_remove_tree removes a plain file");
+	CHECK(fs_remove_tree(dfd, "absent") == -1 && errno == ENOENT, "fs_remove_tree of an absent name");
+}
+
+int main(void)
+{
+	char base[] = "/tmp/spool-test-fsio-XXXXXX";
+
+	umask(022);
+	if (!mkdtemp(base) || (dfd = open(base, O_RDONLY | O_DIRECTORY)) < 0) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_write_read();
+	test_read_refusals();
+	test_list();
+	test_mkdir(base);
+	test_remove_tree();
+	close(dfd);
+	CHECK(fs_remove_tree(AT_FDCWD, base) == 0 && access(base, F_OK) < 0, "temp dir cleaned up");
+	return unit_done();
+}

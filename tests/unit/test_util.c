@@ -1,0 +1,214 @@
+/* test_util.c - number parsing, buffers, string helpers, name/label/jobref validation, ids. */
+#include "ids.h"
+#include "util.h"
+#include "unit.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool u64_fails(const char *s, uint64_t max)
+{
+	uint64_t v = 12345;
+	return parse_u64(s, max, &v) == -1 && v == 12345;
+}
+
+static bool u64_is(const char *s, uint64_t max, uint64_t want)
+{
+	uint64_t v = 12345;
+	return parse_u64(s, max, &v) == 0 && v == want;
+}
+
+static bool i64_fails(const char *s, int64_t min, int64_t max)
+{
+	int64_t v = 12345;
+	return parse_i64(s, min, max, &v) == -1 && v == 12345;
+}
+
+static bool i64_is(const char *s, int64_t min, int64_t max, int64_t want)
+{
+	int64_t v = 12345;
+	return parse_i64(s, min, max, &v) == 0 && v == want;
+}
+
+static bool ms_fails(const char *s, uint64_t max)
+{
+	uint64_t v = 12345;
+	return parse_seconds_ms(s, max, &v) == -1 && v == 12345;
+}
+
+static bool ms_is(const char *s, uint64_t max, uint64_t want)
+{
+	uint64_t v = 12345;
+	return parse_seconds_ms(s, max, &v) == 0 && v == want;
+}
+
+static void test_numbers(void)
+{
+	CHECK(u64_is("0", 10, 0) && u64_is("10", 10, 10), "parse_u64 basic and at max");
+	CHECK(u64_is("18446744073709551615", UINT64_MAX, UINT64_MAX), "parse_u64 UINT64_MAX");
+	CHECK(u64_fails("11", 10), "parse_u64 above max");
+	CHECK(u64_fails("", UINT64_MAX), "parse_u64 empty");
+	CHECK(u64_fails("-1", UINT64_MAX), "parse_u64 -1");
+	CHECK(u64_fails("+1", UINT64_MAX), "parse_u64 +1");
+	CHECK(u64_fails("1x", UINT64_MAX), "parse_u64 1x");
+	CHECK(u64_fails(" 1", UINT64_MAX) && u64_fails("1 ", UINT64_MAX), "parse_u64 spaces");
+	CHECK(u64_fails("0x10", UINT64_MAX), "parse_u64 hex");
+	CHECK(u64_fails("18446744073709551616", UINT64_MAX), "parse_u64 overflow");
+	CHECK(u64_fails(NULL, UINT64_MAX), "parse_u64 NULL");
+
+	CHECK(i64_is("-1", -10, 10, -1) && i64_is("7", -10, 10, 7), "parse_i64 basic");
+	CHECK(i64_is("-9223372036854775808", INT64_MIN, INT64_MAX, INT64_MIN) &&
+		      i64_is("9223372036854775807", INT64_MIN, INT64_MAX, INT64_MAX),
+	      "parse_i64 extremes");
+	CHECK(i64_fails("9223372036854775808", INT64_MIN, INT64_MAX) &&
+		      i64_fails("-9223372036854775809", INT64_MIN, INT64_MAX),
+	      "parse_i64 overflow");
+	CHECK(i64_fails("-11", -10, 10) && i64_fails("11", -10, 10), "parse_i64 out of range");
+	CHECK(i64_fails("-1", 0, 10), "parse_i64 -1 below min 0");
+	CHECK(i64_fails("", -10, 10) && i64_fails("-", -10, 10) && i64_fails("--1", -10, 10), "parse_i64 empty, -");
+	CHECK(i64_fails("1x", -10, 10) && i64_fails(" 1", -10, 10) && i64_fails("+1", -10, 10),
+	      "parse_i64 1x, space, +");
+
+	CHECK(ms_is("0.25", 60000, 250), "parse_seconds_ms 0.25 -> 250");
+	CHECK(ms_is("2", 60000, 2000), "parse_seconds_ms 2 -> 2000");
+	CHECK(ms_is("0", 60000, 0) && ms_is("0.001", 60000, 1) && ms_is("1.5", 60000, 1500),
+	      "parse_seconds_ms 0, 0.001, 1.5");
+	CHECK(ms_is("0.0009", 60000, 0) && ms_is("0.12345", 60000, 123), "parse_seconds_ms truncates past ms");
+	CHECK(ms_fails("1.", 60000), "parse_seconds_ms 1. is an error");
+	CHECK(ms_fails(".5", 60000), "parse_seconds_ms .5 is an error");
+	CHECK(ms_fails("", 60000) && ms_fails("-1", 60000) && ms_fails("1x", 60000) && ms_fails(" 1", 60000) &&
+		      ms_fails("1.5.", 60000) && ms_fails("1e3", 60000),
+	      "parse_seconds_ms junk");
+	CHECK(ms_is("2", 2000, 2000) && ms_fails("2.001", 2000) && ms_fails("3", 2000), "parse_seconds_ms max");
+	CHECK(ms_fails("99999999999999999999999", UINT64_MAX / 2), "parse_seconds_ms huge");
+}
+
+static void test_buf(void)
+{
+	struct buf b;
+	char *s;
+
+	buf_init(&b);
+	CHECK(b.p == NULL && b.len == 0 && b.cap == 0, "buf_init empty");
+	buf_adds(&b, "ab");
+	buf_addc(&b, 'c');
+	buf_add(&b, "d\0e", 3);
+	buf_printf(&b, "-%d-%s", 42, "x");
+	CHECK(b.len == 11 && memcmp(b.p, "abcd\0e-42-x", 11) == 0 && b.p[11] == '\0', "buf appends, terminated");
+	for (int i = 0; i < 1000; i++)
+		buf_addc(&b, (char)('0' + i % 10));
+	CHECK(b.len == 1011 && b.cap > 1011 && b.p[1010] == '9' && b.p[1011] == '\0', "buf grows");
+	size_t cap = b.cap;
+	buf_reset(&b);
+	CHECK(b.len == 0 && b.p[0] == '\0' && b.cap == cap, "buf_reset keeps capacity");
+	buf_printf(&b, "%s", "");
+	CHECK(b.len == 0 && b.p[0] == '\0', "buf_printf of nothing");
+	buf_adds(&b, "kept");
+	s = buf_steal(&b);
+	CHECK(strcmp(s, "kept") == 0 && b.p == NULL && b.len == 0, "buf_steal takes the string");
+	free(s);
+	s = buf_steal(&b);
+	CHECK(s && s[0] == '\0', "buf_steal of an empty buf gives \"\"");
+	free(s);
+	buf_free(&b);
+
+	s = xasprintf("%s=%05d", "n", 42);
+	CHECK(strcmp(s, "n=00042") == 0, "xasprintf");
+	free(s);
+	s = xstrndup("abcdef", 3);
+	CHECK(strcmp(s, "abc") == 0, "xstrndup");
+	free(s);
+	char small[4] = "zzz";
+	CHECK(strlcpy_s(small, "hello", sizeof small) == 5 && strcmp(small, "hel") == 0, "strlcpy_s truncates");
+	CHECK(strlcpy_s(small, "x", 0) == 1 && strcmp(small, "hel") == 0, "strlcpy_s size 0 writes nothing");
+}
+
+static void test_names(void)
+{
+	char n64[65], n65[66];
+	memset(n64, 'a', 64);
+	n64[64] = '\0';
+	memset(n65, 'a', 65);
+	n65[65] = '\0';
+
+	CHECK(name_ok("node1") && name_ok("a.b-c_d") && name_ok("A9") && name_ok(n64), "name_ok accepts");
+	CHECK(!name_ok(""), "name_ok rejects empty");
+	CHECK(!name_ok(".") && !name_ok("..") && !name_ok(".x"), "name_ok rejects leading dot");
+	CHECK(!name_ok("-x"), "name_ok rejects leading dash");
+	CHECK(!name_ok("a/b") && !name_ok("a b"), "name_ok rejects slash and space");
+	CHECK(!name_ok("a\nb") && !name_ok("a\tb") && !name_ok("a\x7f") && !name_ok("caf\xc3\xa9"),
+	      "name_ok rejects control and non-ASCII bytes");
+	CHECK(!name_ok(n65), "name_ok rejects 65 chars");
+
+	CHECK(label_ok("", 10) && label_ok("my job #1", 10) && label_ok("caf\xc3\xa9", 10), "label_ok accepts");
+	CHECK(label_ok("0123456789", 10) && !label_ok("0123456789a", 10), "label_ok length bound");
+	CHECK(!label_ok("a\nb", 10) && !label_ok("a\tb", 10) && !label_ok("a\x7f", 10) && !label_ok("\x1b[0m", 10),
+	      "label_ok rejects control bytes");
+}
+
+static bool ref_is(const char *s, const char *job, uint64_t task)
+{
+	char j[NAME_MAX_LEN + 1] = "";
+	uint64_t t = 99;
+	return jobref_parse(s, j, sizeof j, &t) == 0 && strcmp(j, job) == 0 && t == task;
+}
+
+static bool ref_fails(const char *s)
+{
+	char j[NAME_MAX_LEN + 1];
+	uint64_t t = 99;
+	return jobref_parse(s, j, sizeof j, &t) == -1;
+}
+
+static void test_jobref(void)
+{
+	char j[4];
+	uint64_t t;
+
+	CHECK(ref_is("abc", "abc", 0), "jobref abc -> task 0");
+	CHECK(ref_is("abc.3", "abc", 3), "jobref abc.3 -> task 3");
+	CHECK(ref_is("abc.4294967295", "abc", 4294967295u), "jobref largest task");
+	CHECK(ref_fails("abc.0"), "jobref abc.0 rejected");
+	CHECK(ref_fails("abc."), "jobref abc. rejected");
+	CHECK(ref_fails(".3"), "jobref .3 rejected");
+	CHECK(ref_fails("a/b.1"), "jobref a/b.1 rejected");
+	CHECK(ref_fails("") && ref_fails("abc.x") && ref_fails("abc.-1") && ref_fails("abc.4294967296") &&
+		      ref_fails("a.b.1") && ref_fails("-a.1"),
+	      "jobref other junk rejected");
+	CHECK(jobref_parse("abcd", j, sizeof j, &t) == -1 && jobref_parse("abc", j, sizeof j, &t) == 0,
+	      "jobref respects the job buffer size");
+}
+
+static void test_ids(void)
+{
+	static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+	char a[JOBID_LEN + 1], b[JOBID_LEN + 1], big[66], host[NAME_MAX_LEN + 1], boot[64];
+
+	CHECK(id_random(a, JOBID_LEN) == 0 && strlen(a) == JOBID_LEN, "id_random length");
+	CHECK(strspn(a, alphabet) == JOBID_LEN, "id_random alphabet");
+	CHECK(id_random(b, JOBID_LEN) == 0 && strcmp(a, b) != 0, "two id_random calls differ");
+	CHECK(name_ok(a), "a random id is a valid name");
+	CHECK(id_random(big, 64) == 0 && strlen(big) == 64 && strspn(big, alphabet) == 64, "id_random 64 chars");
+	CHECK(id_random(big, 65) == -1, "id_random refuses more than 64");
+
+	node_name(host, sizeof host);
+	CHECK(name_ok(host), "node_name is a valid name");
+	boot_id(boot, sizeof boot);
+	CHECK(boot[0] != '\0' && !strchr(boot, '\n'), "boot_id non-empty, one line");
+	uint64_t st = proc_start_ticks(getpid());
+	CHECK(st > 0 && st == proc_start_ticks(getpid()), "proc_start_ticks of self stable");
+	CHECK(proc_start_ticks(0x7ffffff0) == 0, "proc_start_ticks of absent pid is 0");
+	uint64_t m = mono_ms();
+	CHECK(mono_ms() >= m && wall_ms() > 1577836800000ull, "clocks");
+}
+
+int main(void)
+{
+	test_numbers();
+	test_buf();
+	test_names();
+	test_jobref();
+	test_ids();
+	return unit_done();
+}

@@ -1,0 +1,176 @@
+/* inbox.c - read assignments from ctl/w/WID/inbox and keep the engines' queues.
+ *
+ * The controller writes an assignment file per task attempt and removes it once
+ * it has taken the result, or to revoke the task (cancel, requeue). So: a new
+ * name is work to do; a name that vanished while queued is dropped, and while
+ * running is killed. Assignments are verified (record, engine ours) before use.
+ */
+#include "worker.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void job_assign_free(struct job_assign *a)
+{
+	if (!a)
+		return;
+	rec_free(&a->r);
+	free(a);
+}
+
+bool inbox_is_finished(struct worker *w, const char *name)
+{
+	for (size_t i = 0; i < w->nfin; i++)
+		if (strcmp(w->finished[i], name) == 0)
+			return true;
+	return false;
+}
+
+void inbox_mark_finished(struct worker *w, const char *name)
+{
+	if (w->nfin == w->capfin) {
+		w->capfin = w->capfin ? w->capfin * 2 : 16;
+		w->finished = xrealloc(w->finished, w->capfin * sizeof *w->finished);
+	}
+	w->finished[w->nfin++] = xstrdup(name);
+}
+
+static bool in_list(char **names, long n, const char *name)
+{
+	long lo = 0, hi = n - 1;
+	while (lo <= hi) {
+		long mid = (lo + hi) / 2;
+		int c = strcmp(names[mid], name);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return false;
+}
+
+static bool known(struct worker *w, const char *name)
+{
+	for (size_t i = 0; i < w->nq; i++)
+		if (strcmp(w->queue[i]->name, name) == 0)
+			return true;
+	for (int i = 0; i < w->nslots; i++)
+		if (w->eng[i].run && strcmp(w->eng[i].run->name, name) == 0)
+			return true;
+	return inbox_is_finished(w, name);
+}
+
+static bool our_engine(struct worker *w, int64_t id)
+{
+	for (int i = 0; i < w->nslots; i++)
+		if (w->eng[i].id == id)
+			return true;
+	return false;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	const struct job_assign *x = *(struct job_assign *const *)a, *y = *(struct job_assign *const *)b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Names gone from the inbox: revoked if queued or running, forgotten if finished. */
+static void drop_vanished(struct worker *w, char **names, long n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < w->nq; i++) {
+		if (in_list(names, n, w->queue[i]->name)) {
+			w->queue[k++] = w->queue[i];
+		} else {
+			log_info("task %s was revoked before it started", w->queue[i]->name);
+			job_assign_free(w->queue[i]);
+		}
+	}
+	w->nq = k;
+	for (int i = 0; i < w->nslots; i++) {
+		struct engine *e = &w->eng[i];
+		if (e->run && !e->revoked && !in_list(names, n, e->run->name)) {
+			log_info("task %s was revoked while running on engine %lld: killing its process group",
+				 e->run->name, (long long)e->id);
+			e->revoked = true;
+			run_kill(w, e, SIGTERM);
+		}
+	}
+	k = 0;
+	for (size_t i = 0; i < w->nfin; i++) {
+		if (in_list(names, n, w->finished[i]))
+			w->finished[k++] = w->finished[i];
+		else
+			free(w->finished[i]);
+	}
+	w->nfin = k;
+}
+
+void inbox_scan(struct worker *w)
+{
+	char **names;
+	struct err e;
+	struct buf b;
+	long n;
+	bool added = false;
+
+	w->scan_inbox = false;
+	if (w->inbox_fd < 0)
+		return;
+	n = fs_list(w->inbox_fd, &names, &e);
+	if (n < 0) {
+		log_err("cannot list my inbox %s/ctl/w/%s/inbox: %s", w->sd.path, w->wid, e.msg);
+		return;
+	}
+	drop_vanished(w, names, n);
+	buf_init(&b);
+	for (long i = 0; i < n; i++) {
+		if (known(w, names[i]) || strlen(names[i]) >= sizeof(((struct job_assign *)0)->name))
+			continue;
+		struct job_assign *a = xcalloc(1, sizeof *a);
+		snprintf(a->name, sizeof a->name, "%s", names[i]);
+		if (fs_read_file(w->inbox_fd, names[i], MAX_ASSIGN_RECORD, &b, NULL, &e) < 0) {
+			if (errno != ENOENT)
+				log_err("cannot read assignment %s: %s", names[i], e.msg);
+			free(a);
+			continue;
+		}
+		if (rec_parse(&a->r, b.p, b.len, &schema_assign, &e) < 0) {
+			log_err("refusing assignment %s: %s", names[i], e.msg);
+			inbox_mark_finished(w, names[i]);
+			free(a);
+			continue;
+		}
+		a->seq = rec_get_u64(&a->r, "seq", 0);
+		a->engine = (int64_t)rec_get_u64(&a->r, "engine", 0);
+		char expect[160];
+		snprintf(expect, sizeof expect, "%s.%s.%s", rec_get(&a->r, "job"), rec_get(&a->r, "task"),
+			 rec_get(&a->r, "attempt"));
+		if (!our_engine(w, a->engine) || strcmp(expect, names[i]) != 0 || !name_ok(rec_get(&a->r, "job"))) {
+			log_err("refusing assignment %s: not for one of my engines or its name does not match", names[i]);
+			inbox_mark_finished(w, names[i]);
+			job_assign_free(a);
+			continue;
+		}
+		if (w->nq == w->capq) {
+			w->capq = w->capq ? w->capq * 2 : 16;
+			w->queue = xrealloc(w->queue, w->capq * sizeof *w->queue);
+		}
+		w->queue[w->nq++] = a;
+		added = true;
+	}
+	if (added)
+		qsort(w->queue, w->nq, sizeof *w->queue, cmp_seq);
+	buf_free(&b);
+	fs_list_free(names, n);
+}

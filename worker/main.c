@@ -1,0 +1,372 @@
+/* spool-worker - the service on each node: N engines, each running one task at a time.
+ *
+ * It registers with the controller through files (hello -> reg), bumps a heartbeat
+ * counter, watches its inbox with inotify plus a rescan timer, and runs what it is
+ * assigned. It needs neither the controller up to start nor to keep running.
+ */
+#include "worker.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "schema.h"
+#include "spool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: spool-worker [-d DIR] [-n N] [--name NODE] [-f] [--help] [--version]\n"
+		"\n"
+		"Run N engines (default: the number of CPUs) for the spool in DIR (default: $SPOOL_DIR).\n"
+		"  -d, --dir DIR     the spool directory\n"
+		"  -n, --engines N   engines on this node, each runs one task at a time (1..1024)\n"
+		"      --name NODE   node name to report (default: the short hostname)\n"
+		"  -f, --foreground  stay in the foreground and log to stderr (default: daemon, syslog)\n"
+		"  -h, --help        this text\n"
+		"  -V, --version     print the version\n"
+		"\n"
+		"SIGTERM or SIGINT stops it: running tasks get SIGTERM, then SIGKILL after kill_grace;\n"
+		"the controller requeues them (not counted against their retries).\n"
+		"Exit codes: 0 clean stop, 2 usage, 3 spool or config error.\n");
+}
+
+static int write_hello(struct worker *w, struct err *e)
+{
+	struct buf b;
+	int rc;
+	buf_init(&b);
+	rec_begin(&b, "hello");
+	rec_put(&b, "wid", w->wid);
+	rec_put(&b, "node", w->node);
+	rec_put_u64(&b, "pid", (uint64_t)getpid());
+	rec_put(&b, "boot", w->boot);
+	rec_put_u64(&b, "start", proc_start_ticks(getpid()));
+	rec_put_u64(&b, "slots", (uint64_t)w->nslots);
+	rec_put(&b, "version", SPOOL_VERSION);
+	rec_end(&b);
+	rc = fs_write_atomic(w->wfd, "hello", b.p, b.len, 0644, 0, e);
+	buf_free(&b);
+	return rc;
+}
+
+static void write_beat(struct worker *w)
+{
+	struct buf b;
+	struct err e;
+	buf_init(&b);
+	rec_begin(&b, "beat");
+	rec_put_u64(&b, "count", ++w->beat);
+	rec_end(&b);
+	if (fs_write_atomic(w->wfd, "beat", b.p, b.len, 0644, FSW_NOSYNC, &e) < 0)
+		log_err("cannot write my heartbeat: %s", e.msg);
+	buf_free(&b);
+}
+
+/* A fresh identity: a new directory under workers/ and a hello for the controller. */
+static int start_identity(struct worker *w, struct err *e)
+{
+	char rnd[9];
+	if (id_random(rnd, 8) < 0)
+		return err_sys(e, "cannot get random bytes");
+	snprintf(w->wid, sizeof w->wid, "%.50s-%s", w->node, rnd);
+	if (fs_mkdir(w->sd.workers, w->wid, 0755, e) < 0)
+		return -1;
+	if (w->wfd >= 0)
+		close(w->wfd);
+	if (w->done_fd >= 0)
+		close(w->done_fd);
+	w->wfd = fs_open_dir(w->sd.workers, w->wid, e);
+	if (w->wfd < 0 || fs_mkdir(w->wfd, "done", 0755, e) < 0)
+		return -1;
+	w->done_fd = fs_open_dir(w->wfd, "done", e);
+	if (w->done_fd < 0)
+		return -1;
+	write_beat(w);
+	if (write_hello(w, e) < 0)
+		return -1;
+	w->registered = w->dead = false;
+	if (w->inbox_fd >= 0)
+		close(w->inbox_fd);
+	w->inbox_fd = -1;
+	log_info("worker %s on %s: %d engine%s, waiting for the controller to register them", w->wid, w->node,
+		 w->nslots, w->nslots == 1 ? "" : "s");
+	return 0;
+}
+
+static void watch(struct worker *w, int *wd, const char *rel, uint32_t mask)
+{
+	char path[4300];
+	if (w->ino < 0)
+		return;
+	snprintf(path, sizeof path, "%s/%s", w->sd.path, rel);
+	*wd = inotify_add_watch(w->ino, path, mask | IN_ONLYDIR);
+	if (*wd < 0 && errno == ENOSPC)
+		log_warn("inotify watch limit reached watching %s: relying on rescans every %.2f s "
+			 "(raise sysctl fs.inotify.max_user_watches)", path, w->sd.conf.rescan_ms / 1000.0);
+}
+
+/* Read ctl/w/WID/reg: our engine ids, or the news that we were declared dead. */
+static void check_reg(struct worker *w)
+{
+	char path[200];
+	struct buf b;
+	struct rec r;
+	struct err e;
+	int fd;
+
+	snprintf(path, sizeof path, "%s", w->wid);
+	fd = openat(w->sd.ctl_w, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	buf_init(&b);
+	if (fs_read_file(fd, "reg", MAX_SMALL_RECORD, &b, NULL, &e) < 0 ||
+	    rec_parse(&r, b.p, b.len, &schema_reg, &e) < 0) {
+		if (errno != ENOENT)
+			log_err("cannot read my registration ctl/w/%s/reg: %s", w->wid, e.msg);
+		goto out;
+	}
+	if (strcmp(rec_get(&r, "state"), "dead") == 0) {
+		w->dead = true;
+	} else if (!w->registered) {
+		int k = 0;
+		for (size_t i = 0; i < r.n && k < w->nslots; i++) {
+			long long id;
+			int slot;
+			if (strcmp(r.f[i].key, "engine") == 0 && sscanf(r.f[i].val, "%lld %d", &id, &slot) == 2)
+				w->eng[k++].id = id;
+		}
+		if (k != w->nslots) {
+			log_err("registration ctl/w/%s/reg lists %d engines, expected %d", w->wid, k, w->nslots);
+		} else {
+			w->inbox_fd = openat(fd, "inbox", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (w->inbox_fd >= 0) {
+				char rel[200];
+				w->registered = true;
+				snprintf(rel, sizeof rel, "ctl/w/%s/inbox", w->wid);
+				watch(w, &w->wd_inbox, rel, IN_MOVED_TO | IN_DELETE);
+				snprintf(rel, sizeof rel, "ctl/w/%s", w->wid);
+				watch(w, &w->wd_reg, rel, IN_MOVED_TO);
+				struct buf ids;
+				buf_init(&ids);
+				for (int i = 0; i < w->nslots; i++)
+					buf_printf(&ids, "%s%lld", i ? "," : "", (long long)w->eng[i].id);
+				log_info("worker %s registered: engine id%s %s", w->wid, w->nslots == 1 ? "" : "s", ids.p);
+				buf_free(&ids);
+				w->scan_inbox = true;
+			}
+		}
+	}
+	rec_free(&r);
+out:
+	buf_free(&b);
+	close(fd);
+}
+
+/* Declared dead (we were stopped or cut off too long): our tasks were requeued elsewhere,
+ * so running them on would only make duplicates. Kill them and come back as a new worker. */
+static void rejoin(struct worker *w)
+{
+	struct err e;
+	log_warn("worker %s was declared dead by the controller: killing its tasks and registering again "
+		 "with new engine ids", w->wid);
+	run_stop_all(w);
+	for (size_t i = 0; i < w->nq; i++)
+		job_assign_free(w->queue[i]);
+	w->nq = 0;
+	for (size_t i = 0; i < w->nfin; i++)
+		free(w->finished[i]);
+	w->nfin = 0;
+	if (w->ino >= 0) {
+		if (w->wd_inbox >= 0)
+			inotify_rm_watch(w->ino, w->wd_inbox);
+		if (w->wd_reg >= 0)
+			inotify_rm_watch(w->ino, w->wd_reg);
+		w->wd_inbox = w->wd_reg = -1;
+	}
+	for (int i = 0; i < w->nslots; i++)
+		w->eng[i].id = 0;
+	if (start_identity(w, &e) < 0)
+		log_err("cannot register again: %s (retrying)", e.msg);
+}
+
+static void drain_inotify(struct worker *w)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(w->ino, buf, sizeof buf) > 0)
+		;
+	w->scan_inbox = true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
+					      { "engines", required_argument, NULL, 'n' },
+					      { "name", required_argument, NULL, 'N' },
+					      { "foreground", no_argument, NULL, 'f' },
+					      { "help", no_argument, NULL, 'h' },
+					      { "version", no_argument, NULL, 'V' },
+					      { NULL, 0, NULL, 0 } };
+	const char *dir = NULL, *name = NULL;
+	bool fg = false;
+	struct worker w;
+	struct err e;
+	uint64_t n = 0;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "d:n:fhV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'd': dir = optarg; break;
+		case 'n':
+			if (parse_u64(optarg, 1024, &n) < 0 || n == 0) {
+				fprintf(stderr, "spool-worker: -n wants a number of engines from 1 to 1024, not '%s'\n", optarg);
+				return SPOOL_EXIT_USAGE;
+			}
+			break;
+		case 'N': name = optarg; break;
+		case 'f': fg = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("spool-worker %s\n", SPOOL_VERSION); return 0;
+		default: usage(stderr); return SPOOL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "spool-worker: unexpected argument '%s'\n", argv[optind]);
+		return SPOOL_EXIT_USAGE;
+	}
+	if (name && !name_ok(name)) {
+		fprintf(stderr, "spool-worker: --name '%s' is not a valid node name (letters, digits, '.', '_', '-'; "
+			"at most 64)\n", name);
+		return SPOOL_EXIT_USAGE;
+	}
+	log_open("spool-worker", false, LOG_LVL_INFO);
+	memset(&w, 0, sizeof w);
+	w.wfd = w.done_fd = w.inbox_fd = w.ino = w.wd_inbox = w.wd_ctlw = w.wd_reg = -1;
+	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&w.sd, dir, &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	if (!n) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		n = cpus > 0 ? (uint64_t)cpus : 1;
+	}
+	w.nslots = (int)n;
+	w.eng = xcalloc(n, sizeof *w.eng);
+	if (name)
+		snprintf(w.node, sizeof w.node, "%s", name);
+	else
+		node_name(w.node, sizeof w.node);
+	boot_id(w.boot, sizeof w.boot);
+	enum log_level lvl = LOG_LVL_INFO;
+	log_level_parse(w.sd.conf.log_level, &lvl);
+	if (!fg) {
+		pid_t pid = fork();
+		if (pid < 0)
+			die(SPOOL_EXIT_ERROR, "cannot fork into the background: %s", strerror(errno));
+		if (pid > 0)
+			_exit(0);
+		setsid();
+		int fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			dup2(fd, 1);
+			dup2(fd, 2);
+			close(fd);
+		}
+	}
+	log_open("spool-worker", !fg, lvl);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+
+	if (w.sd.conf.use_inotify) {
+		w.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (w.ino < 0)
+			log_warn("inotify unavailable (%s): rescanning every %.2f s instead%s", strerror(errno),
+				 w.sd.conf.rescan_ms / 1000.0,
+				 errno == EMFILE ? " (raise sysctl fs.inotify.max_user_instances)" : "");
+		watch(&w, &w.wd_ctlw, "ctl/w", IN_CREATE | IN_MOVED_TO);
+	}
+	if (start_identity(&w, &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+
+	uint64_t next_beat = 0, next_rescan = 0;
+	while (!w.stop) {
+		uint64_t now = mono_ms();
+		if (now >= next_beat) {
+			write_beat(&w);
+			next_beat = now + w.sd.conf.heartbeat_ms;
+		}
+		if (now >= next_rescan) {
+			check_reg(&w);
+			w.scan_inbox = true;
+			next_rescan = now + w.sd.conf.rescan_ms;
+		}
+		if (w.dead)
+			rejoin(&w);
+		if (w.registered && w.scan_inbox)
+			inbox_scan(&w);
+		run_start_ready(&w);
+
+		now = mono_ms();
+		uint64_t wake = next_beat < next_rescan ? next_beat : next_rescan;
+		for (int i = 0; i < w.nslots; i++) {
+			if (w.eng[i].deadline && !w.eng[i].timed_out && w.eng[i].deadline < wake)
+				wake = w.eng[i].deadline;
+			if (w.eng[i].kill_at && w.eng[i].kill_at < wake)
+				wake = w.eng[i].kill_at;
+		}
+		int timeout = wake > now ? (int)(wake - now) : 0;
+		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
+		if (poll(p, w.ino >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+			log_err("poll: %s", strerror(errno));
+		if (p[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+					w.stop = 1;
+			run_reap(&w);
+		}
+		if (w.ino >= 0 && (p[1].revents & POLLIN)) {
+			drain_inotify(&w);
+			if (!w.registered)
+				check_reg(&w);
+		}
+		run_check_timeouts(&w);
+	}
+	log_info("stopping: %d running task%s get SIGTERM, then SIGKILL after %.1f s; the controller requeues them",
+		 run_running(&w), run_running(&w) == 1 ? "" : "s", w.sd.conf.kill_grace_ms / 1000.0);
+	run_stop_all(&w);
+	struct buf b;
+	buf_init(&b);
+	rec_begin(&b, "bye");
+	rec_put(&b, "wid", w.wid);
+	rec_end(&b);
+	if (fs_write_atomic(w.wfd, "bye", b.p, b.len, 0644, 0, &e) < 0)
+		log_err("cannot write my bye record (the controller will notice by the heartbeat): %s", e.msg);
+	buf_free(&b);
+	for (size_t i = 0; i < w.nq; i++)
+		job_assign_free(w.queue[i]);
+	free(w.queue);
+	for (size_t i = 0; i < w.nfin; i++)
+		free(w.finished[i]);
+	free(w.finished);
+	free(w.eng);
+	spooldir_close(&w.sd);
+	return 0;
+}

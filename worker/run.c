@@ -1,0 +1,401 @@
+/* run.c - run a task as argv (no shell) in its working directory, in its own
+ * process group, with stdout and stderr to files beside the data; time it out;
+ * write its result record there and a done record for the controller.
+ *
+ * Between fork and exec the child only calls async-signal-safe functions and
+ * reports a failed chdir or exec over a close-on-exec pipe, so "command not
+ * found" is told apart from a command that itself exits 127.
+ */
+#include "worker.h"
+#include "fsio.h"
+#include "log.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int run_running(const struct worker *w)
+{
+	int n = 0;
+	for (int i = 0; i < w->nslots; i++)
+		n += w->eng[i].run != NULL;
+	return n;
+}
+
+void run_kill(struct worker *w, struct engine *e, int sig)
+{
+	if (!e->run || e->pid <= 0)
+		return;
+	killpg(e->pid, sig);
+	if (sig == SIGTERM)
+		e->kill_at = mono_ms() + w->sd.conf.kill_grace_ms;
+}
+
+struct outcome {
+	const char *status;
+	int exit_code; /* -1 none */
+	int sig;       /* 0 none */
+	char reason[MAX_REASON_LEN];
+	uint64_t user_ms, sys_ms, maxrss_kb;
+};
+
+/* The result goes beside the data first, then to the controller: once the controller has
+ * it, the user can read it. Both are written whole (tmp + fsync + rename). */
+static void finish(struct worker *w, struct engine *e, struct outcome *o)
+{
+	struct buf b;
+	struct err er;
+	struct job_assign *a = e->run;
+	uint64_t end = wall_ms(), wall = mono_ms() - e->start_mono;
+
+	buf_init(&b);
+	rec_begin(&b, "done");
+	rec_put(&b, "job", rec_get(&a->r, "job"));
+	rec_put(&b, "task", rec_get(&a->r, "task"));
+	rec_put(&b, "attempt", rec_get(&a->r, "attempt"));
+	rec_put_i64(&b, "engine", e->id);
+	rec_put(&b, "wid", w->wid);
+	rec_put(&b, "node", w->node);
+	rec_put(&b, "status", o->status);
+	if (o->exit_code >= 0)
+		rec_put_i64(&b, "exit", o->exit_code);
+	if (o->sig > 0)
+		rec_put_i64(&b, "signal", o->sig);
+	if (o->reason[0])
+		rec_put(&b, "reason", o->reason);
+	rec_put_u64(&b, "start_ms", e->start_wall ? e->start_wall : end);
+	rec_put_u64(&b, "end_ms", end);
+	rec_put_u64(&b, "wall_ms", e->start_mono ? wall : 0);
+	rec_put_u64(&b, "user_ms", o->user_ms);
+	rec_put_u64(&b, "sys_ms", o->sys_ms);
+	rec_put_u64(&b, "maxrss_kb", o->maxrss_kb);
+	if (e->out_path[0])
+		rec_put(&b, "stdout", e->out_path);
+	if (e->err_path[0])
+		rec_put(&b, "stderr", e->err_path);
+	rec_end(&b);
+	if (e->res_path[0]) {
+		char *dir = xstrdup(e->res_path), *slash = strrchr(dir, '/');
+		*slash = '\0';
+		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd < 0 || fs_write_atomic(dfd, slash + 1, b.p, b.len, 0644, 0, &er) < 0)
+			log_err("task %s: cannot write its result %s: %s", a->name, e->res_path,
+				dfd < 0 ? strerror(errno) : er.msg);
+		if (dfd >= 0)
+			close(dfd);
+		free(dir);
+	}
+	if (e->revoked) {
+		log_info("task %s ended after it was revoked (%s): no result reported", a->name, o->status);
+	} else if (fs_write_atomic(w->done_fd, a->name, b.p, b.len, 0644, 0, &er) < 0) {
+		log_err("task %s: cannot report its result to the controller: %s (it will be rerun)", a->name, er.msg);
+	}
+	inbox_mark_finished(w, a->name);
+	buf_free(&b);
+	job_assign_free(a);
+	e->run = NULL;
+	e->pid = 0;
+	e->deadline = e->kill_at = 0;
+	e->timed_out = e->revoked = false;
+	e->out_path[0] = e->err_path[0] = e->res_path[0] = '\0';
+}
+
+static void fail_now(struct worker *w, struct engine *e, const char *status, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void fail_now(struct worker *w, struct engine *e, const char *status, const char *fmt, ...)
+{
+	struct outcome o = { .status = status, .exit_code = -1 };
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(o.reason, sizeof o.reason, fmt, ap);
+	va_end(ap);
+	log_info("task %s failed before it started: %s", e->run->name, o.reason);
+	finish(w, e, &o);
+}
+
+/* Build NULL-terminated vectors from the record's repeated fields, plus SPOOL_* variables. */
+static char **vec(const struct rec *r, const char *key, size_t extra)
+{
+	size_t n = rec_count(r, key), k = 0;
+	char **v = xcalloc(n + extra + 1, sizeof *v);
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].key, key) == 0)
+			v[k++] = (char *)r->f[i].val;
+	return v;
+}
+
+static const char *env_lookup(char **env, const char *name)
+{
+	size_t n = strlen(name);
+	for (; *env; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/* Child side: report (stage, errno) and exit. Only async-signal-safe calls. */
+static void child_fail(int fd, char stage, int err)
+{
+	char msg[1 + sizeof(int)];
+	msg[0] = stage;
+	memcpy(msg + 1, &err, sizeof err);
+	if (write(fd, msg, sizeof msg) < 0) {
+		/* nothing more we can do */
+	}
+	_exit(127);
+}
+
+/* execve along the task's own PATH (execvpe would use the worker's). */
+static void child_exec(char **argv, char **envp, const char *path, int errfd)
+{
+	char buf[8192];
+	int saved = ENOENT;
+	if (strchr(argv[0], '/')) {
+		execve(argv[0], argv, envp);
+		child_fail(errfd, 'e', errno);
+	}
+	for (const char *p = path; p && *p;) {
+		const char *colon = strchr(p, ':');
+		size_t dl = colon ? (size_t)(colon - p) : strlen(p);
+		size_t al = strlen(argv[0]);
+		if (dl + al + 2 < sizeof buf) {
+			memcpy(buf, dl ? p : ".", dl ? dl : 1);
+			size_t o = dl ? dl : 1;
+			buf[o++] = '/';
+			memcpy(buf + o, argv[0], al + 1);
+			execve(buf, argv, envp);
+			if (errno != ENOENT && errno != ENOTDIR)
+				saved = errno;
+		}
+		if (!colon)
+			break;
+		p = colon + 1;
+	}
+	child_fail(errfd, 'e', saved);
+}
+
+static int open_output(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+}
+
+static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
+{
+	const struct rec *r = &a->r;
+	const char *cwd = rec_get(r, "cwd"), *outdir = rec_get(r, "outdir");
+	const char *task = rec_get(r, "task"), *attempt = rec_get(r, "attempt");
+	struct stat st;
+	struct err er;
+	int pfd[2];
+	char extra[6][160];
+
+	e->run = a;
+	e->start_wall = e->start_mono = 0;
+	if (cwd[0] != '/' || stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		fail_now(w, e, "nodir", "working directory %s does not exist on node %s (or is not a directory)",
+			 cwd, w->node);
+		return;
+	}
+	if (fs_mkdir_p(outdir, 0755, &er) < 0) {
+		fail_now(w, e, "error", "cannot create output directory on node %s: %s", w->node, er.msg);
+		return;
+	}
+	snprintf(e->out_path, sizeof e->out_path, "%s/%s.%s.out", outdir, task, attempt);
+	snprintf(e->err_path, sizeof e->err_path, "%s/%s.%s.err", outdir, task, attempt);
+	snprintf(e->res_path, sizeof e->res_path, "%s/%s.%s.res", outdir, task, attempt);
+	int ofd = open_output(e->out_path), efd = ofd >= 0 ? open_output(e->err_path) : -1;
+	if (ofd < 0 || efd < 0) {
+		int saved = errno;
+		if (ofd >= 0)
+			close(ofd);
+		e->res_path[0] = '\0';
+		fail_now(w, e, "error", "cannot create %s on node %s: %s", ofd < 0 ? e->out_path : e->err_path,
+			 w->node, strerror(saved));
+		return;
+	}
+	char **argv = vec(r, "arg", 0);
+	char **envp = vec(r, "env", 6);
+	size_t ne = rec_count(r, "env");
+	snprintf(extra[0], sizeof extra[0], "SPOOL_JOB=%s", rec_get(r, "job"));
+	snprintf(extra[1], sizeof extra[1], "SPOOL_TASK=%s", task);
+	snprintf(extra[2], sizeof extra[2], "SPOOL_ENGINE=%lld", (long long)e->id);
+	snprintf(extra[3], sizeof extra[3], "SPOOL_NODE=%s", w->node);
+	snprintf(extra[4], sizeof extra[4], "SPOOL_ATTEMPT=%s", attempt);
+	snprintf(extra[5], sizeof extra[5], "SPOOL_DIR=%s", w->sd.path);
+	for (int i = 0; i < 6; i++)
+		envp[ne + (size_t)i] = extra[i];
+	const char *path = env_lookup(envp, "PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (pipe2(pfd, O_CLOEXEC) < 0 || nullfd < 0) {
+		close(ofd);
+		close(efd);
+		if (nullfd >= 0)
+			close(nullfd);
+		free(argv);
+		free(envp);
+		fail_now(w, e, "error", "cannot create a pipe on node %s: %s", w->node, strerror(errno));
+		return;
+	}
+	e->start_wall = wall_ms();
+	e->start_mono = mono_ms();
+	pid_t pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		setpgid(0, 0);
+		if (chdir(cwd) < 0)
+			child_fail(pfd[1], 'c', errno);
+		if (dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
+			child_fail(pfd[1], 'd', errno);
+		child_exec(argv, envp, path, pfd[1]);
+	}
+	close(pfd[1]);
+	close(ofd);
+	close(efd);
+	close(nullfd);
+	free(argv);
+	free(envp);
+	if (pid < 0) {
+		close(pfd[0]);
+		fail_now(w, e, "error", "cannot fork on node %s: %s", w->node, strerror(errno));
+		return;
+	}
+	setpgid(pid, pid);
+	e->pid = pid;
+	uint64_t tmo = rec_get_u64(r, "timeout_ms", 0);
+	e->deadline = tmo ? e->start_mono + tmo : 0;
+	char msg[1 + sizeof(int)];
+	ssize_t n;
+	do
+		n = read(pfd[0], msg, sizeof msg);
+	while (n < 0 && errno == EINTR);
+	close(pfd[0]);
+	if (n == (ssize_t)sizeof msg) {
+		int err;
+		memcpy(&err, msg + 1, sizeof err);
+		waitpid(pid, NULL, 0);
+		e->pid = 0;
+		if (msg[0] == 'c')
+			fail_now(w, e, "nodir", "cannot enter working directory %s on node %s: %s", cwd, w->node,
+				 strerror(err));
+		else if (msg[0] == 'e')
+			fail_now(w, e, "noexec", "cannot execute '%s' on node %s: %s%s", rec_get(r, "arg"), w->node,
+				 strerror(err), err == ENOENT ? " (command not found in the task's PATH)" : "");
+		else
+			fail_now(w, e, "error", "cannot set up the task's files on node %s: %s", w->node, strerror(err));
+		return;
+	}
+	log_debug("engine %lld started %s (pid %d)", (long long)e->id, a->name, (int)pid);
+}
+
+void run_start_ready(struct worker *w)
+{
+	if (w->dead || w->stop)
+		return;
+	for (size_t i = 0; i < w->nq;) {
+		struct job_assign *a = w->queue[i];
+		struct engine *e = NULL;
+		for (int k = 0; k < w->nslots; k++)
+			if (w->eng[k].id == a->engine)
+				e = &w->eng[k];
+		if (!e || e->run) {
+			i++;
+			continue;
+		}
+		memmove(&w->queue[i], &w->queue[i + 1], (w->nq - i - 1) * sizeof *w->queue);
+		w->nq--;
+		start_one(w, e, a);
+		i = 0; /* an immediate failure frees the engine again: look from the start */
+	}
+}
+
+void run_reap(struct worker *w)
+{
+	for (;;) {
+		int status;
+		struct rusage ru;
+		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+		if (pid <= 0)
+			return;
+		for (int i = 0; i < w->nslots; i++) {
+			struct engine *e = &w->eng[i];
+			if (e->pid != pid || !e->run)
+				continue;
+			/* Stray children of the task die with it, as with a batch system's job step. */
+			killpg(pid, SIGKILL);
+			struct outcome o = { .exit_code = -1 };
+			o.user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000;
+			o.sys_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
+			o.maxrss_kb = (uint64_t)ru.ru_maxrss;
+			if (WIFEXITED(status)) {
+				o.status = "exited";
+				o.exit_code = WEXITSTATUS(status);
+			} else {
+				o.status = "signaled";
+				o.sig = WTERMSIG(status);
+			}
+			if (e->timed_out) {
+				o.status = "timeout";
+				snprintf(o.reason, sizeof o.reason, "killed after its timeout of %.3f s",
+					 (double)rec_get_u64(&e->run->r, "timeout_ms", 0) / 1000.0);
+			} else if (e->revoked) {
+				o.status = "cancelled";
+			}
+			finish(w, e, &o);
+			break;
+		}
+	}
+}
+
+void run_check_timeouts(struct worker *w)
+{
+	uint64_t now = mono_ms();
+	for (int i = 0; i < w->nslots; i++) {
+		struct engine *e = &w->eng[i];
+		if (!e->run || e->pid <= 0)
+			continue;
+		if (e->kill_at && now >= e->kill_at) {
+			killpg(e->pid, SIGKILL);
+			e->kill_at = 0;
+		} else if (e->deadline && !e->timed_out && now >= e->deadline) {
+			log_info("task %s on engine %lld overran its timeout: SIGTERM to its process group",
+				 e->run->name, (long long)e->id);
+			e->timed_out = true;
+			run_kill(w, e, SIGTERM);
+		}
+	}
+}
+
+/* Shutdown: TERM every task's group, wait out the grace, KILL what is left. */
+void run_stop_all(struct worker *w)
+{
+	for (int i = 0; i < w->nslots; i++)
+		if (w->eng[i].run) {
+			w->eng[i].revoked = true;
+			run_kill(w, &w->eng[i], SIGTERM);
+		}
+	uint64_t until = mono_ms() + w->sd.conf.kill_grace_ms;
+	while (run_running(w) && mono_ms() < until) {
+		run_reap(w);
+		usleep(10000);
+	}
+	for (int i = 0; i < w->nslots; i++)
+		if (w->eng[i].run)
+			killpg(w->eng[i].pid, SIGKILL);
+	while (run_running(w)) {
+		run_reap(w);
+		usleep(1000);
+	}
+}

@@ -1,0 +1,65 @@
+/* worker.h - spool-worker's state: engines, their queues, the running tasks. */
+#ifndef SPOOL_WORKER_H
+#define SPOOL_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rec.h"
+#include "spooldir.h"
+#include "util.h"
+
+/* One assignment read from the inbox: its file name and parsed record. */
+struct job_assign {
+	char name[160];   /* JOB.TASK.ATTEMPT, also the done record's name */
+	struct rec r;
+	uint64_t seq;
+	int64_t engine;
+};
+
+struct engine {
+	int64_t id;
+	struct job_assign *run; /* NULL when idle */
+	pid_t pid;
+	uint64_t start_wall, start_mono;
+	uint64_t deadline;      /* monotonic ms; 0 = no timeout */
+	uint64_t kill_at;       /* after TERM: when to KILL */
+	bool timed_out, revoked;
+	char out_path[4200], err_path[4200], res_path[4200];
+};
+
+struct worker {
+	struct spooldir sd;
+	char wid[72], node[72], boot[72];
+	int nslots;
+	struct engine *eng;   /* nslots of them once registered */
+	bool registered, dead;
+	int wfd;              /* workers/WID */
+	int done_fd;          /* workers/WID/done */
+	int inbox_fd;         /* ctl/w/WID/inbox, -1 until registered */
+	struct job_assign **queue; /* assignments not yet started, any engine */
+	size_t nq, capq;
+	char **finished;      /* names this process completed whose inbox file is not gone yet */
+	size_t nfin, capfin;
+	uint64_t beat;
+	int ino, wd_inbox, wd_ctlw, wd_reg;
+	bool scan_inbox;
+	volatile int stop;
+};
+
+/* inbox.c */
+void inbox_scan(struct worker *w);
+bool inbox_is_finished(struct worker *w, const char *name);
+void inbox_mark_finished(struct worker *w, const char *name);
+void job_assign_free(struct job_assign *a);
+
+/* run.c */
+void run_start_ready(struct worker *w);
+void run_reap(struct worker *w);
+void run_check_timeouts(struct worker *w);
+void run_kill(struct worker *w, struct engine *e, int sig);
+void run_stop_all(struct worker *w);
+int run_running(const struct worker *w);
+
+#endif
