@@ -13,6 +13,9 @@ VG=""
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
+	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
+		echo "FAIL: $TEST_NAME: a sanitizer reported errors:"; grep -h -A15 -E 'ERROR: |runtime error:' "$T"/*.log | head -60
+	fi
 	if [ -n "$VG" ] && cat "$T"/vg.* 2>/dev/null | grep -q .; then
 		echo "FAIL: $TEST_NAME: valgrind reported errors:"; cat "$T"/vg.*
 	fi
