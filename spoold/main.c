@@ -162,11 +162,15 @@ int main(int argc, char **argv)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
 	enum log_level lvl = LOG_LVL_INFO;
 	log_level_parse(c.sd.conf.log_level, &lvl);
+	/* Before the fork, so that a second spoold says why and exits 3 in the foreground; the
+	 * daemon inherits the lock (flock belongs to the open file, shared across fork). */
+	if (take_lock(&c) < 0) {
+		spooldir_close(&c.sd);
+		return SPOOL_EXIT_ERROR;
+	}
 	if (!fg && daemonize() < 0)
 		die(SPOOL_EXIT_ERROR, "cannot fork into the background: %s", strerror(errno));
 	log_open("spoold", !fg, lvl);
-	if (take_lock(&c) < 0)
-		return SPOOL_EXIT_ERROR;
 	node_name(c.node, sizeof c.node);
 	boot_id(c.boot, sizeof c.boot);
 	c.fstype = spooldir_fstype(c.sd.root, &c.fs_remote);
