@@ -215,9 +215,15 @@ static int submit_common(int argc, char **argv, int is_map)
 		fprintf(stderr, "spool: no command given before ':::'\n");
 		goto out;
 	}
+	char outabs[MAX_PATH_LEN + 1];
 	if (s.outdir && s.outdir[0] != '/') {
-		fprintf(stderr, "spool: --output %s must be an absolute path\n", s.outdir);
-		goto out;
+		if (!getcwd(outabs, sizeof outabs) || strlen(outabs) + strlen(s.outdir) + 2 > sizeof outabs) {
+			fprintf(stderr, "spool: --output %s: cannot make it absolute\n", s.outdir);
+			goto out;
+		}
+		strcat(outabs, "/");
+		strcat(outabs, s.outdir);
+		s.outdir = outabs;
 	}
 	if (no_env)
 		env_minimal(&env);

@@ -321,6 +321,41 @@ static bool proven_gone(struct ctl *c, const struct wlive *w)
 	return w->start_ticks && st && st != w->start_ticks;
 }
 
+/* The beat lists the tasks the worker has started: assigned -> running (prefetched ones stay
+ * assigned). Only for display; nothing depends on it. */
+static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
+{
+	bool began = false;
+	for (size_t i = 0; i < r->n; i++) {
+		char job[72];
+		long long t, a;
+		if (strcmp(r->f[i].key, "running") != 0 ||
+		    sscanf(r->f[i].val, "%71[^.].%lld.%lld", job, &t, &a) != 3)
+			continue;
+		if (!began && db_begin(c) < 0)
+			return;
+		began = true;
+		sqlite3_stmt *up = db_prep(c,
+			"UPDATE tasks SET state = 2 WHERE rid = (SELECT rid FROM jobs WHERE id = ?) AND idx = ?"
+			" AND attempt = ? AND wid = ? AND state = 1");
+		sqlite3_bind_text(up, 1, job, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(up, 2, t);
+		sqlite3_bind_int64(up, 3, a);
+		sqlite3_bind_text(up, 4, w->wid, -1, SQLITE_STATIC);
+		sqlite3_step(up);
+		int changed = sqlite3_changes(c->db);
+		sqlite3_reset(up);
+		if (changed) {
+			sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE id = ?");
+			sqlite3_bind_text(jd, 1, job, -1, SQLITE_TRANSIENT);
+			sqlite3_step(jd);
+			sqlite3_reset(jd);
+		}
+	}
+	if (began)
+		db_commit(c);
+}
+
 static int read_beat(struct ctl *c, struct wlive *w, uint64_t *count)
 {
 	char path[200];
@@ -339,6 +374,8 @@ static int read_beat(struct ctl *c, struct wlive *w, uint64_t *count)
 	} else if (fs_read_file(fd, "beat", MAX_SMALL_RECORD, &b, NULL, NULL) == 0 &&
 		   rec_parse(&r, b.p, b.len, &schema_beat, NULL) == 0) {
 		*count = rec_get_u64(&r, "count", 0);
+		if (!w->have_beat || *count != w->beat)
+			mark_running(c, w, &r);
 		rec_free(&r);
 		rc = 0;
 	}

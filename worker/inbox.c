@@ -147,6 +147,7 @@ void inbox_scan(struct worker *w)
 		}
 		if (rec_parse(&a->r, b.p, b.len, &schema_assign, &e) < 0) {
 			log_err("refusing assignment %s: %s", names[i], e.msg);
+			run_report_refused(w, names[i], e.msg);
 			inbox_mark_finished(w, names[i]);
 			free(a);
 			continue;

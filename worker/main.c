@@ -67,6 +67,9 @@ static void write_beat(struct worker *w)
 	buf_init(&b);
 	rec_begin(&b, "beat");
 	rec_put_u64(&b, "count", ++w->beat);
+	for (int i = 0; i < w->nslots; i++)
+		if (w->eng[i].run && w->eng[i].pid > 0)
+			rec_put(&b, "running", w->eng[i].run->name);
 	rec_end(&b);
 	if (fs_write_atomic(w->wfd, "beat", b.p, b.len, 0644, FSW_NOSYNC, &e) < 0)
 		log_err("cannot write my heartbeat: %s", e.msg);

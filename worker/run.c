@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -248,6 +249,7 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	}
 	e->start_wall = wall_ms();
 	e->start_mono = mono_ms();
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		sigset_t none;
@@ -255,6 +257,10 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
+		/* A worker killed with SIGKILL takes its tasks' leaders with it: the controller
+		 * requeues them, so running on would only make duplicates. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(127);
 		if (chdir(cwd) < 0)
 			child_fail(pfd[1], 'c', errno);
 		if (dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
@@ -298,6 +304,36 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		return;
 	}
 	log_debug("engine %lld started %s (pid %d)", (long long)e->id, a->name, (int)pid);
+}
+
+/* An assignment we cannot use still gets an answer, or its task would stay assigned forever. */
+void run_report_refused(struct worker *w, const char *name, const char *why)
+{
+	char job[72];
+	long long t, a;
+	struct buf b;
+	struct err er;
+
+	if (sscanf(name, "%71[^.].%lld.%lld", job, &t, &a) != 3 || !w->nslots || t < 1 || a < 1)
+		return;
+	buf_init(&b);
+	rec_begin(&b, "done");
+	rec_put(&b, "job", job);
+	rec_put_i64(&b, "task", t);
+	rec_put_i64(&b, "attempt", a);
+	rec_put_i64(&b, "engine", w->eng[0].id);
+	rec_put(&b, "wid", w->wid);
+	rec_put(&b, "node", w->node);
+	rec_put(&b, "status", "error");
+	buf_printf(&b, "reason ");
+	char reason[MAX_REASON_LEN];
+	snprintf(reason, sizeof reason, "worker %s refused the assignment: %s", w->wid, why);
+	rec_escape(&b, reason, strlen(reason));
+	buf_addc(&b, '\n');
+	rec_end(&b);
+	if (fs_write_atomic(w->done_fd, name, b.p, b.len, 0644, 0, &er) < 0)
+		log_err("cannot report refused assignment %s: %s", name, er.msg);
+	buf_free(&b);
 }
 
 void run_start_ready(struct worker *w)

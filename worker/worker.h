@@ -56,6 +56,7 @@ void job_assign_free(struct job_assign *a);
 
 /* run.c */
 void run_start_ready(struct worker *w);
+void run_report_refused(struct worker *w, const char *name, const char *why);
 void run_reap(struct worker *w);
 void run_check_timeouts(struct worker *w);
 void run_kill(struct worker *w, struct engine *e, int sig);
