@@ -125,3 +125,61 @@ uint64_t proc_start_ticks(pid_t pid)
 			field++;
 	return strtoull(p, NULL, 10);
 }
+
+int targets_parse(const char *s, int64_t **ids, size_t *n)
+{
+	*ids = NULL;
+	*n = 0;
+	if (strcmp(s, "all") == 0)
+		return 0;
+	size_t cap = 0;
+	for (const char *p = s;;) {
+		char *end;
+		if (*p < '1' || *p > '9')
+			goto bad;
+		errno = 0;
+		long long v = strtoll(p, &end, 10);
+		if (errno || v > INT32_MAX || (*end && *end != ','))
+			goto bad;
+		for (size_t i = 0; i < *n; i++)
+			if ((*ids)[i] == v)
+				goto bad;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 8;
+			if (cap > 1024)
+				goto bad;
+			*ids = xrealloc(*ids, cap * sizeof **ids);
+		}
+		(*ids)[(*n)++] = v;
+		if (!*end)
+			return 0;
+		p = end + 1;
+	}
+bad:
+	free(*ids);
+	*ids = NULL;
+	*n = 0;
+	return -1;
+}
+
+bool targets_has(const int64_t *ids, size_t n, int64_t id)
+{
+	if (!n)
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+bool var_name_ok(const char *s, size_t len)
+{
+	if (len == 0 || len > 64 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'))
+			return false;
+	}
+	return true;
+}

@@ -21,6 +21,12 @@ bool label_ok(const char *s, size_t max);
 /* Parse "JOB" or "JOB.TASK" (TASK from 1). *task is 0 when absent. */
 int jobref_parse(const char *s, char *job, size_t jobsz, uint64_t *task);
 
+/* "all" (n = 0, meaning every engine) or a comma list of distinct engine ids (at most 1024). */
+int targets_parse(const char *s, int64_t **ids, size_t *n);
+bool targets_has(const int64_t *ids, size_t n, int64_t id);
+/* Per-engine variable names are shell identifiers of at most 64 bytes. */
+bool var_name_ok(const char *s, size_t len);
+
 /* This node's short hostname (or "localhost"), boot id, and a process's start time in
  * clock ticks since boot (0 if unknown). Used to prove a local process gone. */
 void node_name(char *out, size_t sz);

@@ -13,6 +13,10 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
        { "timeout_ms", RF_NUM, 20, 0 },
        { "retries", RF_NUM, 20, 0 },
        { "map", RF_NUM, 1, 0 },
+       { "apply", RF_NUM, 1, 0 },
+       { "schedule", 0, 16, 0 },
+       { "targets", 0, MAX_TARGETS_LEN, 0 },
+       { "builtin", 0, 16, 0 },
        { "client_node", 0, 64, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
@@ -53,8 +57,12 @@ SCHEMA(schema_assign, "assign", MAX_ASSIGN_RECORD,
        { "cwd", RF_REQ, MAX_PATH_LEN, 0 },
        { "outdir", RF_REQ, MAX_PATH_LEN, 0 },
        { "timeout_ms", RF_NUM, 20, 0 },
+       { "builtin", 0, 16, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS });
+
+SCHEMA(schema_vars, "vars", MAX_VARS_RECORD,
+       { "var", RF_MULTI, MAX_VAR_NAME + 1 + MAX_VAR_VALUE, MAX_VARS });
 
 SCHEMA(schema_done, "done", MAX_SMALL_RECORD,
        { "job", RF_REQ, 64, 0 },

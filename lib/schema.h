@@ -18,6 +18,11 @@
 #define MAX_SMALL_RECORD (64u * 1024)
 #define MAX_ASSIGN_RECORD (4u * 1024 * 1024)
 #define MAX_STATE_RECORD (512u * 1024 * 1024)
+#define MAX_TARGETS_LEN 8192           /* "all" or engine ids "3,4,9" */
+#define MAX_VAR_NAME 64                /* per-engine variables: shell identifiers */
+#define MAX_VAR_VALUE (64 * 1024)
+#define MAX_VARS 1024                  /* variables per engine */
+#define MAX_VARS_RECORD (2u * 1024 * 1024)
 
 extern const struct rec_schema schema_job;      /* client -> spoold: a submit or a map */
 extern const struct rec_schema schema_cancel;   /* client -> spoold */
@@ -26,6 +31,7 @@ extern const struct rec_schema schema_beat;     /* worker -> spoold: heartbeat c
 extern const struct rec_schema schema_bye;      /* worker -> spoold: clean shutdown */
 extern const struct rec_schema schema_reg;      /* spoold -> worker: engine ids, alive or dead */
 extern const struct rec_schema schema_assign;   /* spoold -> worker: one task attempt */
+extern const struct rec_schema schema_vars;     /* worker: an engine's variables, vars/NODE.SLOT */
 extern const struct rec_schema schema_done;     /* worker -> spoold, and the .res file beside the data */
 extern const struct rec_schema schema_jobstate; /* spoold -> clients: a job's tasks */
 extern const struct rec_schema schema_ctlinfo;  /* spoold -> clients: who runs the controller */

@@ -15,7 +15,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
-static const char *subdirs[] = { "incoming", "ctl", "ctl/jobs", "ctl/w", "workers", "quarantine" };
+static const char *subdirs[] = { "incoming", "ctl", "ctl/jobs", "ctl/w", "workers", "quarantine", "vars" };
 
 const char *spooldir_choose(const char *arg, struct err *e)
 {
@@ -43,7 +43,7 @@ int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
 	uint64_t v;
 
 	memset(sd, 0, sizeof *sd);
-	sd->root = sd->incoming = sd->ctl = sd->ctl_jobs = sd->ctl_w = sd->workers = sd->quarantine = -1;
+	sd->root = sd->incoming = sd->ctl = sd->ctl_jobs = sd->ctl_w = sd->workers = sd->quarantine = sd->vars = -1;
 	sd->path = absolute(path);
 	buf_init(&b);
 	sd->root = open(sd->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -84,7 +84,7 @@ int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
 	if (rc < 0)
 		goto out;
 	rc = -1;
-	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine };
+	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine, &sd->vars };
 	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++) {
 		*fds[i] = openat(sd->root, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (*fds[i] < 0) {
@@ -104,7 +104,7 @@ out:
 void spooldir_close(struct spooldir *sd)
 {
 	int *fds[] = { &sd->root, &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers,
-		       &sd->quarantine };
+		       &sd->quarantine, &sd->vars };
 	for (size_t i = 0; i < ARRAY_LEN(fds); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);

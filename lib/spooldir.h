@@ -16,6 +16,7 @@ struct spooldir {
 	int ctl_w;        /* ctl/w/: per-worker registration replies and inboxes */
 	int workers;      /* workers/: one directory per worker process */
 	int quarantine;   /* quarantine/: rejected records with a .reason beside each */
+	int vars;         /* vars/: per-engine variables, NODE.SLOT, written by that engine's worker */
 	struct spool_conf conf;
 };
 

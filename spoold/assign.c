@@ -8,6 +8,7 @@
  */
 #include "ctl.h"
 #include "fsio.h"
+#include "ids.h"
 #include "log.h"
 #include "rec.h"
 
@@ -28,6 +29,9 @@ struct tmpl {
 	size_t argv_len;
 	char *env;
 	size_t env_len;
+	int64_t *targets; /* NULL: any engine */
+	size_t ntargets;
+	char *builtin;    /* NULL, "push" or "pull" */
 };
 
 #define TMPL_CACHE 8
@@ -41,6 +45,8 @@ static void tmpl_clear(struct tmpl *t)
 	free(t->outdir);
 	free(t->argv);
 	free(t->env);
+	free(t->targets);
+	free(t->builtin);
 	memset(t, 0, sizeof *t);
 }
 
@@ -62,7 +68,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	for (size_t i = 0; i < TMPL_CACHE; i++)
 		if (cache[i].rid == rid && cache[i].cwd)
 			return &cache[i];
-	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env FROM jobs WHERE rid = ?");
+	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(st, 1, rid);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -79,6 +85,9 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	t->is_map = sqlite3_column_int(st, 5);
 	t->argv = dup_col(st, 6, &t->argv_len);
 	t->env = dup_col(st, 7, &t->env_len);
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
+		targets_parse((const char *)sqlite3_column_text(st, 8), &t->targets, &t->ntargets);
+	t->builtin = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : dup_col(st, 9, NULL);
 	sqlite3_reset(st);
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
 		if (strstr(t->argv + o, "{}"))
@@ -124,6 +133,8 @@ static void build_assign(struct buf *b, const struct tmpl *t, int64_t idx, const
 	rec_put(b, "outdir", t->outdir);
 	if (t->timeout_ms)
 		rec_put_i64(b, "timeout_ms", t->timeout_ms);
+	if (t->builtin)
+		rec_put(b, "builtin", t->builtin);
 	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)
 		rec_put(b, "env", t->env + o);
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
@@ -209,6 +220,17 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 	return rc;
 }
 
+static void take(struct pick *p, sqlite3_stmt *q, struct slot *s)
+{
+	p->rid = sqlite3_column_int64(q, 0);
+	p->idx = sqlite3_column_int64(q, 1);
+	p->item = sqlite3_column_type(q, 2) == SQLITE_NULL ? NULL : dup_col(q, 2, NULL);
+	p->attempt = sqlite3_column_int64(q, 3) + 1;
+	p->engine = s->engine;
+	snprintf(p->wid, sizeof p->wid, "%s", s->wid);
+	s->load++;
+}
+
 static int cmp_pick(const void *a, const void *b)
 {
 	return strcmp(((const struct pick *)a)->wid, ((const struct pick *)b)->wid);
@@ -246,26 +268,31 @@ void assign_tasks(struct ctl *c)
 	}
 	struct pick *p = xcalloc(want, sizeof *p);
 	size_t np = 0;
-	sqlite3_stmt *q = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 ORDER BY rid, idx LIMIT ?");
-	sqlite3_bind_int64(q, 1, (int64_t)want);
-	/* Fill level by level: every engine's first slot before anyone's second. */
-	for (int level = 0; level < maxload && np < want; level++) {
-		for (size_t i = 0; i < ns && np < want; i++) {
-			if (s[i].load != level)
-				continue;
-			if (sqlite3_step(q) != SQLITE_ROW)
-				goto fetched;
-			p[np].rid = sqlite3_column_int64(q, 0);
-			p[np].idx = sqlite3_column_int64(q, 1);
-			p[np].item = sqlite3_column_type(q, 2) == SQLITE_NULL ? NULL : dup_col(q, 2, NULL);
-			p[np].attempt = sqlite3_column_int64(q, 3) + 1;
-			p[np].engine = s[i].engine;
-			snprintf(p[np].wid, sizeof p[np].wid, "%s", s[i].wid);
-			s[i].load++;
-			np++;
-		}
+	/* Phase 1: tasks pinned to an engine (apply, static map, push, pull), in submission order. */
+	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin = ? ORDER BY rid, idx LIMIT ?");
+	for (size_t i = 0; i < ns; i++) {
+		sqlite3_reset(pq);
+		sqlite3_bind_int64(pq, 1, s[i].engine);
+		sqlite3_bind_int64(pq, 2, maxload - s[i].load);
+		while (s[i].load < maxload && sqlite3_step(pq) == SQLITE_ROW)
+			take(&p[np++], pq, &s[i]);
 	}
-fetched:
+	sqlite3_reset(pq);
+	/* Phase 2: the rest, FIFO, each to the least loaded eligible engine (lowest id first):
+	 * every engine's first slot fills before anyone's second. */
+	size_t window = (want - np) * 4 + 64;
+	sqlite3_stmt *q = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin IS NULL ORDER BY rid, idx LIMIT ?");
+	sqlite3_bind_int64(q, 1, (int64_t)window);
+	while (np < want && sqlite3_step(q) == SQLITE_ROW) {
+		const struct tmpl *t = tmpl_get(c, sqlite3_column_int64(q, 0));
+		struct slot *best = NULL;
+		for (size_t i = 0; t && i < ns; i++)
+			if (s[i].load < maxload && targets_has(t->targets, t->ntargets, s[i].engine) &&
+			    (!best || s[i].load < best->load))
+				best = &s[i];
+		if (best)
+			take(&p[np++], q, best);
+	}
 	sqlite3_reset(q);
 	if (np == 0)
 		goto out;
@@ -290,13 +317,8 @@ fetched:
 		}
 	}
 	sqlite3_reset(up);
-	db_meta_set(c, "assign_seq", seq);
-	if (db_commit(c) < 0)
-		goto out;
-	qsort(p, np, sizeof *p, cmp_pick);
-	write_assignments(c, p, np);
-	c->engines_dirty = true;
-	/* Jobs whose tasks just started change state ("running") for status. */
+	/* Jobs whose tasks just started change state ("running") for status. In the same
+	 * transaction: on its own, each UPDATE would be one more commit and WAL sync. */
 	sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE rid = ?");
 	for (size_t i = 0; i < np; i++) {
 		if (i && p[i].rid == p[i - 1].rid)
@@ -306,6 +328,12 @@ fetched:
 		sqlite3_step(jd);
 	}
 	sqlite3_reset(jd);
+	db_meta_set(c, "assign_seq", seq);
+	if (db_commit(c) < 0)
+		goto out;
+	qsort(p, np, sizeof *p, cmp_pick);
+	write_assignments(c, p, np);
+	c->engines_dirty = true;
 out:
 	for (size_t i = 0; i < np; i++)
 		free(p[i].item);

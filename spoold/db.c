@@ -18,13 +18,15 @@ static const char schema_sql[] =
 	"  name TEXT, cwd TEXT NOT NULL, outdir TEXT NOT NULL, timeout_ms INTEGER NOT NULL,"
 	"  retries INTEGER NOT NULL, is_map INTEGER NOT NULL, argv BLOB NOT NULL, env BLOB NOT NULL,"
 	"  ntasks INTEGER NOT NULL, nterminal INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 1,"
+	"  targets TEXT, builtin TEXT,"
 	"  published_ms INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS tasks("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
 	"  attempt INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, engine INTEGER, wid TEXT,"
-	"  node TEXT, exit INTEGER, signal INTEGER, wall_ms INTEGER, reason TEXT, seq INTEGER,"
+	"  node TEXT, exit INTEGER, signal INTEGER, wall_ms INTEGER, reason TEXT, seq INTEGER, pin INTEGER,"
 	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS tasks_queued ON tasks(rid, idx) WHERE state = 0;"
+	"CREATE INDEX IF NOT EXISTS tasks_pinned ON tasks(pin, rid, idx) WHERE state = 0 AND pin IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS tasks_by_worker ON tasks(wid) WHERE state IN (1, 2);"
 	"CREATE TABLE IF NOT EXISTS workers("
 	"  wid TEXT PRIMARY KEY, node TEXT NOT NULL, pid INTEGER NOT NULL, boot TEXT NOT NULL,"
@@ -39,7 +41,7 @@ static const char schema_sql[] =
 	"  engine INTEGER, status TEXT, exit INTEGER, signal INTEGER, accepted INTEGER NOT NULL,"
 	"  PRIMARY KEY(rid, idx, attempt, wid)) WITHOUT ROWID;";
 
-#define STMT_CACHE 64
+#define STMT_CACHE 128
 static struct {
 	const char *sql;
 	sqlite3_stmt *st;

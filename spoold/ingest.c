@@ -85,6 +85,21 @@ static int validate_job(const struct rec *r, const char *stem, struct err *e)
 		return err_set(e, "job name has control characters");
 	if (!is_map && rec_count(r, "item") > 0)
 		return err_set(e, "items given for a job that is not a map");
+	const char *sched = rec_get(r, "schedule"), *tg = rec_get(r, "targets"), *bi = rec_get(r, "builtin");
+	int is_apply = rec_get_u64(r, "apply", 0) != 0;
+	if (sched && strcmp(sched, "balanced") != 0 && strcmp(sched, "static") != 0)
+		return err_set(e, "schedule '%s' is neither balanced nor static", sched);
+	if (is_apply && is_map)
+		return err_set(e, "a job cannot be both an apply and a map");
+	if (bi && (!is_apply || (strcmp(bi, "push") != 0 && strcmp(bi, "pull") != 0)))
+		return err_set(e, "builtin '%s' is not push or pull on an apply", bi);
+	if (tg) {
+		int64_t *ids;
+		size_t n;
+		if (targets_parse(tg, &ids, &n) < 0)
+			return err_set(e, "targets '%.40s' is not 'all' or a list of distinct engine ids", tg);
+		free(ids);
+	}
 	for (size_t i = 0; i < r->n; i++) {
 		if (strcmp(r->f[i].key, "env") == 0 && !env_ok(r->f[i].val))
 			return err_set(e, "environment entry on line %u is not NAME=VALUE", r->f[i].line);
@@ -106,13 +121,45 @@ static void join_field(const struct rec *r, const char *key, struct buf *b)
 			buf_add(b, r->f[i].val, r->f[i].len + 1);
 }
 
+/* The live engines among the targets, in id order. */
+static size_t live_targets(struct ctl *c, const char *targets, int64_t **out)
+{
+	int64_t *want = NULL, *ids = NULL;
+	size_t nw = 0, n = 0, cap = 0;
+	if (targets)
+		targets_parse(targets, &want, &nw);
+	sqlite3_stmt *st = db_prep(c, "SELECT id FROM engines WHERE alive = 1 ORDER BY id");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if (!targets_has(want, nw, id))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			ids = xrealloc(ids, cap * sizeof *ids);
+		}
+		ids[n++] = id;
+	}
+	sqlite3_reset(st);
+	free(want);
+	*out = ids;
+	return n;
+}
+
 static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 {
 	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
-	const char *name = rec_get(r, "name");
-	int is_map = rec_get_u64(r, "map", 0) != 0;
+	const char *name = rec_get(r, "name"), *targets = rec_get(r, "targets");
+	const char *sched = rec_get(r, "schedule");
+	int is_map = rec_get_u64(r, "map", 0) != 0, is_apply = rec_get_u64(r, "apply", 0) != 0;
 	size_t nitems = rec_count(r, "item");
-	size_t ntasks = is_map ? nitems : 1;
+	int64_t *live = NULL;
+	size_t nlive = 0;
+	if (targets && strcmp(targets, "all") == 0)
+		targets = NULL;
+	/* apply: one task per live target engine; static: items split evenly over them, now. */
+	if (is_apply || (is_map && sched && strcmp(sched, "static") == 0))
+		nlive = live_targets(c, targets, &live);
+	size_t ntasks = is_apply ? (nlive ? nlive : 1) : is_map ? nitems : 1;
 	struct buf argv, env;
 	char *outdir = out ? xstrdup(out) : xasprintf("%s/spool-%s", cwd, id);
 	int rc = -1;
@@ -122,8 +169,8 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 	join_field(r, "arg", &argv);
 	join_field(r, "env", &env);
 	sqlite3_stmt *st = db_prep(c,
-		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks)"
-		" VALUES(?,?,?,?,?,?,?,?,?,?,?)");
+		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets, builtin)"
+		" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, owner);
 	if (name)
@@ -136,18 +183,33 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 	sqlite3_bind_blob(st, 9, argv.p ? argv.p : "", (int)argv.len, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, env.p ? env.p : "", (int)env.len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 11, (int64_t)ntasks);
+	if (targets)
+		sqlite3_bind_text(st, 12, targets, -1, SQLITE_STATIC);
+	if (rec_get(r, "builtin"))
+		sqlite3_bind_text(st, 13, rec_get(r, "builtin"), -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		log_err("database: cannot insert job %s: %s", id, sqlite3_errmsg(c->db));
 		goto out;
 	}
 	int64_t rid = sqlite3_last_insert_rowid(c->db);
-	sqlite3_stmt *ti = db_prep(c, "INSERT INTO tasks(rid, idx, item) VALUES(?,?,?)");
+	sqlite3_stmt *ti = db_prep(c, "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES(?,?,?,?,?,?)");
 	size_t idx = 0;
 	if (!is_map) {
-		sqlite3_bind_int64(ti, 1, rid);
-		sqlite3_bind_int64(ti, 2, 1);
-		if (sqlite3_step(ti) != SQLITE_DONE)
-			goto dberr;
+		for (size_t k = 0; k < ntasks; k++) {
+			sqlite3_reset(ti);
+			sqlite3_bind_int64(ti, 1, rid);
+			sqlite3_bind_int64(ti, 2, (int64_t)k + 1);
+			sqlite3_bind_int(ti, 5, T_QUEUED);
+			if (is_apply && nlive) {
+				sqlite3_bind_int64(ti, 4, live[k]);
+			} else if (is_apply) {
+				sqlite3_bind_int(ti, 5, T_FAILED);
+				sqlite3_bind_text(ti, 6, targets ? "none of the target engines is alive"
+								 : "no live engines (start spool-worker)", -1, SQLITE_STATIC);
+			}
+			if (sqlite3_step(ti) != SQLITE_DONE)
+				goto dberr;
+		}
 	}
 	for (size_t i = 0; is_map && i < r->n; i++) {
 		if (strcmp(r->f[i].key, "item") != 0)
@@ -156,10 +218,19 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 		sqlite3_bind_int64(ti, 1, rid);
 		sqlite3_bind_int64(ti, 2, (int64_t)++idx);
 		sqlite3_bind_text(ti, 3, r->f[i].val, (int)r->f[i].len, SQLITE_STATIC);
+		if (nlive) /* contiguous chunks, as DirectView.map splits its input */
+			sqlite3_bind_int64(ti, 4, live[(idx - 1) * nlive / nitems]);
+		sqlite3_bind_int(ti, 5, T_QUEUED);
 		if (sqlite3_step(ti) != SQLITE_DONE)
 			goto dberr;
 	}
 	sqlite3_reset(ti);
+	if (is_apply && !nlive) {
+		sqlite3_stmt *nt = db_prep(c, "UPDATE jobs SET nterminal = ntasks WHERE rid = ?");
+		sqlite3_bind_int64(nt, 1, rid);
+		sqlite3_step(nt);
+		sqlite3_reset(nt);
+	}
 	log_info("accepted job %s: %zu task%s, owner uid %u", id, ntasks, ntasks == 1 ? "" : "s", (unsigned)owner);
 	rc = 0;
 	goto out;
@@ -171,6 +242,7 @@ out:
 	buf_free(&argv);
 	buf_free(&env);
 	free(outdir);
+	free(live);
 	return rc;
 }
 

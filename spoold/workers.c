@@ -263,13 +263,36 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 		nt++;
 	}
 	sqlite3_reset(sel);
-	char reason[300];
+	char reason[300], pinned_reason[300];
 	snprintf(reason, sizeof reason, "its node %s was lost too often (%s)", w->node, why);
+	snprintf(pinned_reason, sizeof pinned_reason, "its engine is gone: worker %s on %s %s", w->wid, w->node, why);
+	/* Work aimed at one of these engines cannot go elsewhere: it fails, as in ipyparallel. */
+	sqlite3_stmt *pf = db_prep(c,
+		"UPDATE tasks SET state = 4, reason = ?2 WHERE state = 0 AND pin IN (SELECT id FROM engines WHERE wid = ?1)"
+		" RETURNING rid");
+	sqlite3_bind_text(pf, 1, w->wid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(pf, 2, pinned_reason, -1, SQLITE_STATIC);
+	int64_t *prids = NULL;
+	size_t npr = 0;
+	while (sqlite3_step(pf) == SQLITE_ROW) {
+		prids = xrealloc(prids, (npr + 1) * sizeof *prids);
+		prids[npr++] = sqlite3_column_int64(pf, 0);
+	}
+	sqlite3_reset(pf);
+	for (size_t i = 0; i < npr; i++) {
+		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
+		sqlite3_bind_int64(jd, 1, prids[i]);
+		sqlite3_step(jd);
+		sqlite3_reset(jd);
+	}
+	free(prids);
 	/* A clean shutdown does not count against the task's retries; a lost node does. */
 	sqlite3_stmt *up = db_prep(c,
 		"UPDATE tasks SET lost = lost + ?3,"
-		" state = CASE WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN 7 ELSE 0 END,"
-		" reason = CASE WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
+		" state = CASE WHEN pin IS NOT NULL THEN 4"
+		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN 7 ELSE 0 END,"
+		" reason = CASE WHEN pin IS NOT NULL THEN ?5"
+		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
 		" engine = NULL, wid = NULL WHERE rid = ?1 AND idx = ?2 RETURNING state");
 	for (size_t i = 0; i < nt; i++) {
 		sqlite3_reset(up);
@@ -277,7 +300,9 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 		sqlite3_bind_int64(up, 2, t[i].idx);
 		sqlite3_bind_int(up, 3, clean ? 0 : 1);
 		sqlite3_bind_text(up, 4, reason, -1, SQLITE_STATIC);
-		if (sqlite3_step(up) == SQLITE_ROW && sqlite3_column_int(up, 0) == T_ABANDONED)
+		sqlite3_bind_text(up, 5, pinned_reason, -1, SQLITE_STATIC);
+		int st = sqlite3_step(up) == SQLITE_ROW ? sqlite3_column_int(up, 0) : T_QUEUED;
+		if (st == T_ABANDONED || st == T_FAILED)
 			abandoned++;
 		else
 			requeued++;
@@ -300,7 +325,7 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 		return;
 	}
 	w->alive = false;
-	log_info("worker %s on %s is %s: %d task%s requeued, %d abandoned", w->wid, w->node, why, requeued,
+	log_info("worker %s on %s is %s: %d task%s requeued, %d abandoned or failed", w->wid, w->node, why, requeued,
 		 requeued == 1 ? "" : "s", abandoned);
 	if (write_reg(c, w->wid, false, &e) < 0)
 		log_err("cannot tell worker %s it was declared dead: %s", w->wid, e.msg);

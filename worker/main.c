@@ -146,8 +146,10 @@ static void check_reg(struct worker *w)
 		for (size_t i = 0; i < r.n && k < w->nslots; i++) {
 			long long id;
 			int slot;
-			if (strcmp(r.f[i].key, "engine") == 0 && sscanf(r.f[i].val, "%lld %d", &id, &slot) == 2)
-				w->eng[k++].id = id;
+			if (strcmp(r.f[i].key, "engine") == 0 && sscanf(r.f[i].val, "%lld %d", &id, &slot) == 2) {
+				w->eng[k].id = id;
+				w->eng[k++].slot = slot;
+			}
 		}
 		if (k != w->nslots) {
 			log_err("registration ctl/w/%s/reg lists %d engines, expected %d", w->wid, k, w->nslots);
@@ -165,6 +167,8 @@ static void check_reg(struct worker *w)
 				for (int i = 0; i < w->nslots; i++)
 					buf_printf(&ids, "%s%lld", i ? "," : "", (long long)w->eng[i].id);
 				log_info("worker %s registered: engine id%s %s", w->wid, w->nslots == 1 ? "" : "s", ids.p);
+				for (int i = 0; i < w->nslots; i++)
+					vars_load(w, &w->eng[i]);
 				buf_free(&ids);
 				w->scan_inbox = true;
 			}
@@ -369,6 +373,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < w.nfin; i++)
 		free(w.finished[i]);
 	free(w.finished);
+	for (int i = 0; i < w.nslots; i++)
+		vars_free(&w.eng[i].vars);
 	free(w.eng);
 	spooldir_close(&w.sd);
 	return 0;

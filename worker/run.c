@@ -8,6 +8,7 @@
  */
 #include "worker.h"
 #include "fsio.h"
+#include "ids.h"
 #include "log.h"
 #include "schema.h"
 
@@ -56,6 +57,9 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	struct err er;
 	struct job_assign *a = e->run;
 	uint64_t end = wall_ms(), wall = mono_ms() - e->start_mono;
+
+	if (e->vars_path[0] && !e->revoked)
+		vars_merge_file(w, e, e->vars_path, o->reason, sizeof o->reason);
 
 	buf_init(&b);
 	rec_begin(&b, "done");
@@ -106,7 +110,7 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	e->pid = 0;
 	e->deadline = e->kill_at = 0;
 	e->timed_out = e->revoked = false;
-	e->out_path[0] = e->err_path[0] = e->res_path[0] = '\0';
+	e->out_path[0] = e->err_path[0] = e->res_path[0] = e->vars_path[0] = '\0';
 }
 
 static void fail_now(struct worker *w, struct engine *e, const char *status, const char *fmt, ...)
@@ -120,6 +124,33 @@ static void fail_now(struct worker *w, struct engine *e, const char *status, con
 	va_end(ap);
 	log_info("task %s failed before it started: %s", e->run->name, o.reason);
 	finish(w, e, &o);
+}
+
+static bool env_named(char **list, size_t n, const char *kv)
+{
+	size_t k = strcspn(kv, "=");
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(list[i], kv, k) == 0 && list[i][k] == '=')
+			return true;
+	return false;
+}
+
+/* The task's environment: the engine's variables and SPOOL_* first, then the job's own
+ * entries that they do not override. */
+static char **build_env(const struct rec *r, const struct vars *v, char **extra, size_t nextra)
+{
+	char **env = xcalloc(rec_count(r, "env") + v->n + nextra + 1, sizeof *env);
+	size_t n = 0;
+	for (size_t i = 0; i < nextra; i++)
+		env[n++] = extra[i];
+	for (size_t i = 0; i < v->n; i++)
+		if (!env_named(env, n, v->kv[i]))
+			env[n++] = v->kv[i];
+	size_t fixed = n;
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].key, "env") == 0 && !env_named(env, fixed, r->f[i].val))
+			env[n++] = (char *)r->f[i].val;
+	return env;
 }
 
 /* Build NULL-terminated vectors from the record's repeated fields, plus SPOOL_* variables. */
@@ -183,6 +214,56 @@ static void child_exec(char **argv, char **envp, const char *path, int errfd)
 	child_fail(errfd, 'e', saved);
 }
 
+/* push and pull run inside the worker, in order with the engine's other tasks. */
+static void run_builtin(struct worker *w, struct engine *e, int ofd, int efd)
+{
+	const struct rec *r = &e->run->r;
+	struct outcome o = { .status = "exited", .exit_code = 0 };
+	struct err er;
+	struct buf out;
+	bool push = strcmp(rec_get(r, "builtin"), "push") == 0;
+
+	e->start_wall = wall_ms();
+	e->start_mono = mono_ms();
+	buf_init(&out);
+	for (size_t i = 0; i < r->n && o.exit_code == 0; i++) {
+		const struct rec_field *f = &r->f[i];
+		if (strcmp(f->key, "arg") != 0)
+			continue;
+		if (push) {
+			if (vars_set(&e->vars, f->val, f->len, &er) < 0) {
+				snprintf(o.reason, sizeof o.reason, "push: %.900s", er.msg);
+				o.exit_code = 1;
+			}
+		} else {
+			const char *v = var_name_ok(f->val, f->len) ? vars_get(&e->vars, f->val) : NULL;
+			if (!v) {
+				snprintf(o.reason, sizeof o.reason, "pull: no variable '%.64s' on engine %lld", f->val,
+					 (long long)e->id);
+				o.exit_code = 1;
+			} else {
+				buf_adds(&out, v);
+				buf_addc(&out, '\n');
+			}
+		}
+	}
+	if (push && o.exit_code == 0 && vars_save(w, e, &er) < 0) {
+		snprintf(o.reason, sizeof o.reason, "push: %.900s", er.msg);
+		o.exit_code = 1;
+	}
+	if (o.exit_code == 0 && out.len && write(ofd, out.p, out.len) != (ssize_t)out.len) {
+		snprintf(o.reason, sizeof o.reason, "pull: cannot write %.800s: %s", e->out_path, strerror(errno));
+		o.exit_code = 1;
+	}
+	if (o.reason[0] && write(efd, o.reason, strlen(o.reason)) > 0 && write(efd, "\n", 1) > 0) {
+		/* also in the task's stderr file, like any task's error */
+	}
+	buf_free(&out);
+	close(ofd);
+	close(efd);
+	finish(w, e, &o);
+}
+
 static int open_output(const char *path)
 {
 	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -196,8 +277,6 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	struct stat st;
 	struct err er;
 	int pfd[2];
-	char extra[6][160];
-
 	e->run = a;
 	e->start_wall = e->start_mono = 0;
 	if (cwd[0] != '/' || stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
@@ -222,17 +301,29 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 			 w->node, strerror(saved));
 		return;
 	}
+	if (rec_get(r, "builtin")) {
+		run_builtin(w, e, ofd, efd);
+		return;
+	}
+	snprintf(e->vars_path, sizeof e->vars_path, "%s/%s.%s.vars", outdir, task, attempt);
+	int vfd = open_output(e->vars_path);
+	if (vfd >= 0)
+		close(vfd);
+	else
+		e->vars_path[0] = '\0';
 	char **argv = vec(r, "arg", 0);
-	char **envp = vec(r, "env", 6);
-	size_t ne = rec_count(r, "env");
+	char extra[7][4300];
+	char *xp[7];
 	snprintf(extra[0], sizeof extra[0], "SPOOL_JOB=%s", rec_get(r, "job"));
 	snprintf(extra[1], sizeof extra[1], "SPOOL_TASK=%s", task);
 	snprintf(extra[2], sizeof extra[2], "SPOOL_ENGINE=%lld", (long long)e->id);
 	snprintf(extra[3], sizeof extra[3], "SPOOL_NODE=%s", w->node);
 	snprintf(extra[4], sizeof extra[4], "SPOOL_ATTEMPT=%s", attempt);
 	snprintf(extra[5], sizeof extra[5], "SPOOL_DIR=%s", w->sd.path);
-	for (int i = 0; i < 6; i++)
-		envp[ne + (size_t)i] = extra[i];
+	snprintf(extra[6], sizeof extra[6], "SPOOL_VARS=%s", e->vars_path);
+	for (int i = 0; i < 7; i++)
+		xp[i] = extra[i];
+	char **envp = build_env(r, &e->vars, xp, 7);
 	const char *path = env_lookup(envp, "PATH");
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";

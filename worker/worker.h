@@ -18,15 +18,23 @@ struct job_assign {
 	int64_t engine;
 };
 
+/* An engine's variables: "NAME=VALUE" strings. */
+struct vars {
+	char **kv;
+	size_t n;
+};
+
 struct engine {
 	int64_t id;
+	int slot;               /* 0..N-1 on this node: names its variables file */
+	struct vars vars;
 	struct job_assign *run; /* NULL when idle */
 	pid_t pid;
 	uint64_t start_wall, start_mono;
 	uint64_t deadline;      /* monotonic ms; 0 = no timeout */
 	uint64_t kill_at;       /* after TERM: when to KILL */
 	bool timed_out, revoked;
-	char out_path[4200], err_path[4200], res_path[4200];
+	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
 };
 
 struct worker {
@@ -53,6 +61,14 @@ void inbox_scan(struct worker *w);
 bool inbox_is_finished(struct worker *w, const char *name);
 void inbox_mark_finished(struct worker *w, const char *name);
 void job_assign_free(struct job_assign *a);
+
+/* vars.c */
+void vars_load(struct worker *w, struct engine *e);
+int vars_save(struct worker *w, struct engine *e, struct err *er);
+int vars_set(struct vars *v, const char *kv, size_t len, struct err *e);
+const char *vars_get(const struct vars *v, const char *name);
+void vars_merge_file(struct worker *w, struct engine *e, const char *path, char *warn, size_t wsz);
+void vars_free(struct vars *v);
 
 /* run.c */
 void run_start_ready(struct worker *w);
