@@ -14,15 +14,29 @@ int cmd_collect(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_workers(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_push(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
 /* Open the spool or print why not and return NULL. */
 spool_t *cli_open(void);
-struct spooldir *spool_dir(spool_t *sp);
-/* collect's core, shared with submit --wait. */
-int collect_job(spool_t *sp, const char *jobid, int wait, uint64_t timeout_ms);
-/* "running (pid N on NODE)" or "NOT RUNNING ..." ; returns 1 when running. */
-int controller_status(struct spooldir *sd, char *out, size_t outsz, int patient);
+struct collect_flags {
+	int wait, follow, tag, json;
+	uint64_t timeout_ms;
+};
+/* collect's core, shared with submit/map/apply/push/pull --wait. */
+int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f);
+
+/* output.c */
+struct json;
+void describe_task(const struct spool_task *t, char *out, size_t sz);
+void print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header);
+size_t print_summary(const struct spool_job *j);
+void json_job(struct json *js, const struct spool_job *j, int with_tasks);
+void json_print(struct json *js);
+void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);
+void progress_clear(void);
 
 #endif

@@ -117,7 +117,7 @@ int cmd_doctor(int argc, char **argv)
 	} else {
 		printf("ok      key file mode %03o\n", st.st_mode & 0777);
 	}
-	if (controller_status(sd, msg, sizeof msg, 1)) {
+	if (spool_controller_running(sp, msg, sizeof msg, 1)) {
 		printf("ok      controller %s\n", msg);
 	} else {
 		printf("PROBLEM controller %s\n", msg);

@@ -1,86 +1,18 @@
 /* cmd_status.c - `spool status [JOB]` and `spool workers`: what the controller published. */
 #include "cli.h"
 #include "fsio.h"
-#include "ids.h"
-#include "rec.h"
-#include "schema.h"
+#include "json.h"
 #include "util.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-static int read_beat(struct spooldir *sd, uint64_t *v)
+static void status_job_text(const struct spool_job *j)
 {
-	struct buf b;
-	int rc = -1;
-	buf_init(&b);
-	if (fs_read_file(sd->ctl, "beat", 64, &b, NULL, NULL) == 0) {
-		b.p[strcspn(b.p, "\n")] = '\0';
-		rc = parse_u64(b.p, UINT64_MAX, v);
-	}
-	buf_free(&b);
-	return rc;
-}
-
-/* On the controller's node its pid can be checked; elsewhere, watch its beat counter change. */
-int controller_status(struct spooldir *sd, char *out, size_t outsz, int patient)
-{
-	struct buf b;
-	struct rec r;
-	char node[72], boot[72];
-	int running = 0;
-	uint64_t b1, b2;
-
-	buf_init(&b);
-	if (fs_read_file(sd->ctl, "controller", MAX_SMALL_RECORD, &b, NULL, NULL) < 0 ||
-	    rec_parse(&r, b.p, b.len, &schema_ctlinfo, NULL) < 0) {
-		snprintf(out, outsz, "NOT RUNNING (it never ran on this spool: start it with 'spoold -d %s')", sd->path);
-		buf_free(&b);
-		return 0;
-	}
-	node_name(node, sizeof node);
-	boot_id(boot, sizeof boot);
-	const char *cn = rec_get(&r, "node");
-	uint64_t pid = rec_get_u64(&r, "pid", 0), start = rec_get_u64(&r, "start", 0);
-	if (read_beat(sd, &b1) < 0) {
-		running = 0;
-	} else if (strcmp(cn, node) == 0 && strcmp(rec_get(&r, "boot"), boot) == 0) {
-		running = pid > 0 && pid < INT32_MAX && kill((pid_t)pid, 0) == 0 &&
-			  (!start || proc_start_ticks((pid_t)pid) == start);
-	} else if (patient) {
-		usleep((useconds_t)(sd->conf.heartbeat_ms + 300) * 1000);
-		running = read_beat(sd, &b2) == 0 && b2 != b1;
-	} else {
-		running = 1; /* cannot tell quickly from another node; assume the best */
-	}
-	if (running)
-		snprintf(out, outsz, "running (pid %llu on %s)", (unsigned long long)pid, cn);
-	else
-		snprintf(out, outsz, "NOT RUNNING (last ran as pid %llu on %s): jobs wait in the spool until it "
-			 "starts: 'spoold -d %s'", (unsigned long long)pid, cn, sd->path);
-	rec_free(&r);
-	buf_free(&b);
-	return running;
-}
-
-static void status_job(spool_t *sp, const char *jobid, int *rc)
-{
-	struct spool_job *j;
-	char err[SPOOL_ERRLEN];
-	int nf;
-	if (spool_job_get(sp, jobid, &j, &nf, err, sizeof err) < 0) {
-		fprintf(stderr, "spool: %s\n", err);
-		*rc = nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
-		return;
-	}
 	if (!j->ntasks) {
-		printf("job %s: waiting for the controller to accept it\n", jobid);
-		spool_job_free(j);
+		printf("job %s: waiting for the controller to accept it\n", j->id);
 		return;
 	}
 	printf("job %s%s%s%s  owner uid %llu  %zu task%s  %s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
@@ -102,7 +34,6 @@ static void status_job(spool_t *sp, const char *jobid, int *rc)
 		printf("%6llu  %-10s %7llu %6s  %-12s %5s %10s  %s\n", (unsigned long long)t->task, t->state,
 		       (unsigned long long)t->attempt, eng, t->node, ex, wall, t->reason ? t->reason : "");
 	}
-	spool_job_free(j);
 }
 
 static int has_suffix(const char *s, const char *suf)
@@ -111,87 +42,135 @@ static int has_suffix(const char *s, const char *suf)
 	return n > m && strcmp(s + n - m, suf) == 0;
 }
 
-static void status_all(spool_t *sp)
+/* Every job: those still in incoming/ (not accepted yet) and those with a published state. */
+static void status_all(spool_t *sp, struct json *js)
 {
 	struct spooldir *sd = spool_dir(sp);
 	char **names;
 	long n;
-	printf("%-12s %-16s %6s %6s %8s %8s %10s %7s  %s\n", "JOB", "NAME", "OWNER", "TASKS", "QUEUED", "RUNNING",
-	       "SUCCEEDED", "FAILED", "STATE");
-	n = fs_list(sd->incoming, &names, NULL);
-	for (long i = 0; i < n; i++)
-		if (has_suffix(names[i], ".job")) {
-			names[i][strlen(names[i]) - 4] = '\0';
-			printf("%-12s %-16s %6s %6s %8s %8s %10s %7s  %s\n", names[i], "-", "-", "-", "-", "-", "-", "-",
-			       "submitted (not yet accepted)");
+	if (!js)
+		printf("%-12s %-16s %6s %6s %8s %8s %10s %7s  %s\n", "JOB", "NAME", "OWNER", "TASKS", "QUEUED",
+		       "RUNNING", "SUCCEEDED", "FAILED", "STATE");
+	int dirs[2] = { sd->incoming, sd->ctl_jobs };
+	const char *suffix[2] = { ".job", ".state" };
+	for (int d = 0; d < 2; d++) {
+		n = fs_list(dirs[d], &names, NULL);
+		for (long i = 0; i < n; i++) {
+			struct spool_job *j;
+			char err[SPOOL_ERRLEN];
+			int nf;
+			if (!has_suffix(names[i], suffix[d]))
+				continue;
+			names[i][strlen(names[i]) - strlen(suffix[d])] = '\0';
+			if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0)
+				continue;
+			if (d == 0 && j->ntasks) {
+				spool_job_free(j); /* accepted meanwhile: listed from ctl/jobs */
+				continue;
+			}
+			if (js) {
+				json_job(js, j, 0);
+			} else if (d == 0) {
+				printf("%-12s %-16s %6s %6s %8s %8s %10s %7s  %s\n", j->id, "-", "-", "-", "-", "-", "-",
+				       "-", "submitted (not yet accepted)");
+			} else {
+				size_t q = 0, r = 0, s = 0, f = 0;
+				for (size_t k = 0; k < j->ntasks; k++) {
+					const char *st = j->tasks[k].state;
+					if (strcmp(st, "queued") == 0)
+						q++;
+					else if (strcmp(st, "assigned") == 0 || strcmp(st, "running") == 0)
+						r++;
+					else if (strcmp(st, "succeeded") == 0)
+						s++;
+					else
+						f++;
+				}
+				printf("%-12s %-16.16s %6llu %6zu %8zu %8zu %10zu %7zu  %s\n", j->id,
+				       j->name ? j->name : "-", (unsigned long long)j->owner, j->ntasks, q, r, s, f,
+				       j->done ? "done" : "active");
+			}
+			spool_job_free(j);
 		}
-	if (n >= 0)
-		fs_list_free(names, n);
-	n = fs_list(sd->ctl_jobs, &names, NULL);
-	for (long i = 0; i < n; i++) {
-		struct spool_job *j;
-		char err[SPOOL_ERRLEN];
-		int nf;
-		if (!has_suffix(names[i], ".state"))
-			continue;
-		names[i][strlen(names[i]) - 6] = '\0';
-		if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0)
-			continue;
-		size_t q = 0, r = 0, s = 0, f = 0;
-		for (size_t k = 0; k < j->ntasks; k++) {
-			const char *st = j->tasks[k].state;
-			if (strcmp(st, "queued") == 0)
-				q++;
-			else if (strcmp(st, "assigned") == 0 || strcmp(st, "running") == 0)
-				r++;
-			else if (strcmp(st, "succeeded") == 0)
-				s++;
-			else
-				f++;
-		}
-		printf("%-12s %-16.16s %6llu %6zu %8zu %8zu %10zu %7zu  %s\n", j->id, j->name ? j->name : "-",
-		       (unsigned long long)j->owner, j->ntasks, q, r, s, f, j->done ? "done" : "active");
-		spool_job_free(j);
+		if (n >= 0)
+			fs_list_free(names, n);
 	}
-	if (n >= 0)
-		fs_list_free(names, n);
 }
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = { { "dir", required_argument, NULL, 'd' },
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "dir", required_argument, NULL, 'd' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	int o, rc = 0;
+	int o, rc = 0, as_json = 0;
 	while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (o) {
+		case 'j': as_json = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h':
-			printf("usage: spool status [JOB]\n\nWithout JOB: the controller and every job with its task "
-			       "counts. With JOB: each task's state, engine, node, exit and reason.\n"
+			printf("usage: spool status [--json] [JOB]\n\nWithout JOB: the controller and every job with its "
+			       "task counts. With JOB: each task's state, engine, node, exit and reason.\n"
 			       "exit codes: 0 ok, 3 spool error, 4 no such job\n");
 			return 0;
 		default: return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
-		fprintf(stderr, "usage: spool status [JOB]\n");
+		fprintf(stderr, "usage: spool status [--json] [JOB]\n");
 		return SPOOL_EXIT_USAGE;
 	}
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
-	char st[512];
 	struct spooldir *sd = spool_dir(sp);
-	controller_status(sd, st, sizeof st, 1);
-	int remote;
+	char err[SPOOL_ERRLEN];
+	if (optind < argc) {
+		struct spool_job *j;
+		int nf;
+		if (spool_job_get(sp, argv[optind], &j, &nf, err, sizeof err) < 0) {
+			fprintf(stderr, "spool: %s\n", err);
+			spool_close(sp);
+			return nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
+		}
+		if (as_json) {
+			struct json js;
+			json_init(&js);
+			json_job(&js, j, 1);
+			json_print(&js);
+			json_free(&js);
+		} else {
+			status_job_text(j);
+		}
+		spool_job_free(j);
+		spool_close(sp);
+		return 0;
+	}
+	char st[512];
+	int running = spool_controller_running(sp, st, sizeof st, 1), remote;
 	const char *fs = spooldir_fstype(sd->root, &remote);
-	printf("spool %s (%s%s)\ncontroller: %s\n", sd->path, fs,
-	       remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "", st);
-	if (optind < argc)
-		status_job(sp, argv[optind], &rc);
-	else
-		status_all(sp);
+	if (as_json) {
+		struct json js;
+		json_init(&js);
+		json_obj_begin(&js, NULL);
+		json_str(&js, "spool", sd->path);
+		json_str(&js, "filesystem", fs);
+		json_bool(&js, "relies_on_rescans", remote);
+		json_obj_begin(&js, "controller");
+		json_bool(&js, "running", running);
+		json_str(&js, "status", st);
+		json_obj_end(&js);
+		json_arr_begin(&js, "jobs");
+		status_all(sp, &js);
+		json_arr_end(&js);
+		json_obj_end(&js);
+		json_print(&js);
+		json_free(&js);
+	} else {
+		printf("spool %s (%s%s)\ncontroller: %s\n", sd->path, fs,
+		       remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "", st);
+		status_all(sp, NULL);
+	}
 	spool_close(sp);
 	return rc;
 }
@@ -199,18 +178,39 @@ int cmd_status(int argc, char **argv)
 int cmd_workers(int argc, char **argv)
 {
 	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
+					      { "wait", required_argument, NULL, 'w' },
+					      { "timeout", required_argument, NULL, 't' },
+					      { "json", no_argument, NULL, 'j' },
 					      { "dir", required_argument, NULL, 'd' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	int o, all = 0;
+	int o, all = 0, as_json = 0;
+	uint64_t want = 0, tmo = 0;
 	while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'a': all = 1; break;
+		case 'j': as_json = 1; break;
+		case 'w':
+			if (parse_u64(optarg, 1000000, &want) < 0 || !want) {
+				fprintf(stderr, "spool: --wait wants a number of engines, not '%s'\n", optarg);
+				return SPOOL_EXIT_USAGE;
+			}
+			break;
+		case 't':
+			if (parse_seconds_ms(optarg, 366ull * 86400 * 1000, &tmo) < 0 || !tmo) {
+				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", optarg);
+				return SPOOL_EXIT_USAGE;
+			}
+			break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h':
-			printf("usage: spool workers [--all]\n\nThe live engines: id, node, worker pid, state, current "
-			       "task, and seconds since the controller last saw their worker's heartbeat change.\n"
-			       "  --all   also list dead engines (ids are never reused)\n");
+			printf("usage: spool workers [--all] [--json] [--wait N [--timeout SEC]]\n\nThe live engines "
+			       "(ipyparallel's c.ids): id, node, worker pid, state, current task, and how long\n"
+			       "ago the controller last saw their worker's heartbeat change.\n"
+			       "  --all           also list dead engines (ids are never reused)\n"
+			       "  --wait N        first wait until N engines are alive\n"
+			       "  --timeout SEC   with --wait: give up after SEC seconds (exit 5)\n"
+			       "  --json          one object per engine\n");
 			return 0;
 		default: return SPOOL_EXIT_USAGE;
 		}
@@ -218,36 +218,57 @@ int cmd_workers(int argc, char **argv)
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
-	struct spooldir *sd = spool_dir(sp);
-	struct buf b;
-	struct rec r;
-	struct err e;
-	buf_init(&b);
-	if (fs_read_file(sd->ctl, "engines", 64u * 1024 * 1024, &b, NULL, &e) < 0 ||
-	    rec_parse(&r, b.p, b.len, &schema_engines, &e) < 0) {
-		if (errno == ENOENT)
-			printf("no engines yet (start one with 'spool-worker -d %s')\n", sd->path);
-		else
-			fprintf(stderr, "spool: cannot read %s/ctl/engines: %s\n", sd->path, e.msg);
-		buf_free(&b);
+	char err[SPOOL_ERRLEN];
+	if (want && spool_wait_engines(sp, (size_t)want, tmo, err, sizeof err) < 0) {
+		fprintf(stderr, "spool: %s\n", err);
 		spool_close(sp);
-		return errno == ENOENT ? 0 : SPOOL_EXIT_ERROR;
+		return strstr(err, "alive after") ? SPOOL_EXIT_PENDING : SPOOL_EXIT_ERROR;
 	}
-	printf("%6s  %-16s %8s  %-5s %-16s %9s\n", "ENGINE", "NODE", "PID", "STATE", "TASK", "HEARTBEAT");
-	for (size_t i = 0; i < r.n; i++) {
-		long long id, pid, age;
-		char state[16], node[72], wid[80], task[100];
-		if (sscanf(r.f[i].val, "%lld %15s %71s %lld %79s %99s %lld", &id, state, node, &pid, wid, task, &age) != 7)
+	struct spool_engine *e;
+	size_t n;
+	if (spool_engines(sp, &e, &n, err, sizeof err) < 0) {
+		fprintf(stderr, "spool: %s\n", err);
+		spool_close(sp);
+		return SPOOL_EXIT_ERROR;
+	}
+	struct json js;
+	json_init(&js);
+	if (as_json)
+		json_arr_begin(&js, NULL);
+	else if (!n)
+		printf("no engines yet (start some with 'spool-worker -d %s -n N')\n", spool_path(sp));
+	else
+		printf("%6s  %-16s %8s  %-5s %-16s %9s\n", "ENGINE", "NODE", "PID", "STATE", "TASK", "HEARTBEAT");
+	for (size_t i = 0; i < n; i++) {
+		if (!all && strcmp(e[i].state, "dead") == 0)
 			continue;
-		if (!all && strcmp(state, "dead") == 0)
+		if (as_json) {
+			json_obj_begin(&js, NULL);
+			json_int(&js, "id", e[i].id);
+			json_str(&js, "node", e[i].node);
+			json_int(&js, "pid", e[i].pid);
+			json_str(&js, "worker", e[i].worker);
+			json_str(&js, "state", e[i].state);
+			json_str(&js, "task", strcmp(e[i].task, "-") ? e[i].task : NULL);
+			if (e[i].beat_age_ms >= 0)
+				json_num(&js, "heartbeat_age_s", e[i].beat_age_ms / 1000.0);
+			else
+				json_null(&js, "heartbeat_age_s");
+			json_obj_end(&js);
 			continue;
+		}
 		char ago[32] = "-";
-		if (age >= 0)
-			snprintf(ago, sizeof ago, "%.1fs ago", age / 1000.0);
-		printf("%6lld  %-16s %8lld  %-5s %-16s %9s\n", id, node, pid, state, task, ago);
+		if (e[i].beat_age_ms >= 0)
+			snprintf(ago, sizeof ago, "%.1fs ago", e[i].beat_age_ms / 1000.0);
+		printf("%6lld  %-16s %8lld  %-5s %-16s %9s\n", (long long)e[i].id, e[i].node, (long long)e[i].pid,
+		       e[i].state, e[i].task, ago);
 	}
-	rec_free(&r);
-	buf_free(&b);
+	if (as_json) {
+		json_arr_end(&js);
+		json_print(&js);
+	}
+	json_free(&js);
+	spool_engines_free(e);
 	spool_close(sp);
 	return 0;
 }

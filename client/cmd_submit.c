@@ -88,9 +88,16 @@ static int read_items(const char *path, struct strv *items)
 	return 0;
 }
 
-static void usage(FILE *f, int is_map)
+enum kind { K_SUBMIT, K_MAP, K_APPLY };
+
+static void usage(FILE *f, int kind)
 {
-	if (is_map)
+	int is_map = kind == K_MAP;
+	if (kind == K_APPLY)
+		fprintf(f, "usage: spool apply [OPTIONS] [--targets all|ID,ID...] [--tag] -- CMD [ARG]...\n"
+			   "\nRun CMD once on each live engine (or on the chosen ones), like DirectView.apply.\n"
+			   "With --wait the results print one per engine in engine id order.\n");
+	else if (is_map)
 		fprintf(f, "usage: spool map [OPTIONS] [--input FILE|-] -- CMD [ARG]... [::: ITEM...]\n"
 			   "\nOne task per input line or per ITEM, all in one job. In the arguments, {} is\n"
 			   "replaced by the item and {#} by the task number (from 1); without {} the item\n"
@@ -108,23 +115,31 @@ static void usage(FILE *f, int is_map)
 		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
 		   "  --name NAME      a label for the job\n"
 		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
+		   "  --tag            with --wait: prefix output lines with '[ENGINE NODE] '\n"
+		   "  --targets IDS    only these engines ('all' or ids like 3,4,9; see 'spool workers')\n"
 		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
 	if (is_map)
-		fprintf(f, "  --input FILE    read items from FILE, one per line ('-': standard input)\n");
+		fprintf(f, "  --input FILE     read items from FILE, one per line ('-': standard input)\n"
+			   "  --schedule S     balanced (default: each task to the next free engine) or\n"
+			   "                   static (inputs split evenly over the live engines up front)\n");
 	fprintf(f, "\nexit codes: 0 submitted (with --wait: as collect), 2 usage, 3 could not submit\n");
 }
 
-static int submit_common(int argc, char **argv, int is_map)
+static int submit_common(int argc, char **argv, int kind)
 {
+	int is_map = kind == K_MAP;
 	static const struct option opts[] = {
 		{ "cwd", required_argument, NULL, 'c' },  { "env", required_argument, NULL, 'e' },
 		{ "no-env", no_argument, NULL, 'E' },     { "timeout", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'N' }, { "wait", no_argument, NULL, 'w' },
 		{ "input", required_argument, NULL, 'i' }, { "output", required_argument, NULL, 'o' },
 		{ "retries", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },       { NULL, 0, NULL, 0 }
+		{ "targets", required_argument, NULL, 'T' }, { "schedule", required_argument, NULL, 'S' },
+		{ "tag", no_argument, NULL, 'g' },        { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
 	};
-	struct spool_job_spec s = { .retries = -1, .is_map = is_map };
+	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
+	struct collect_flags cf = { .wait = 1 };
 	struct strv env = { 0 }, extra = { 0 }, items = { 0 };
 	const char *input = NULL;
 	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
@@ -179,14 +194,23 @@ static int submit_common(int argc, char **argv, int is_map)
 			}
 			s.retries = (int)v;
 			break;
+		case 'T': s.targets = optarg; break;
+		case 'S':
+			if (!is_map) {
+				fprintf(stderr, "spool: --schedule belongs to 'spool map'\n");
+				goto out;
+			}
+			s.schedule = optarg;
+			break;
+		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
-		case 'h': usage(stdout, is_map); rc = 0; goto out;
-		default: usage(stderr, is_map); goto out;
+		case 'h': usage(stdout, kind); rc = 0; goto out;
+		default: usage(stderr, kind); goto out;
 		}
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "spool: no command given (put it after '--')\n");
-		usage(stderr, is_map);
+		usage(stderr, kind);
 		goto out;
 	}
 	int cmd_end = argc;
@@ -252,7 +276,7 @@ static int submit_common(int argc, char **argv, int is_map)
 		rc = SPOOL_EXIT_ERROR;
 	} else if (wait) {
 		fprintf(stderr, "spool: job %s submitted, waiting for it\n", id);
-		rc = collect_job(sp, id, 1, 0);
+		rc = collect_job(sp, id, &cf);
 	} else {
 		printf("%s\n", id);
 		rc = fflush(stdout) == 0 ? 0 : SPOOL_EXIT_ERROR;
@@ -267,10 +291,15 @@ out:
 
 int cmd_submit(int argc, char **argv)
 {
-	return submit_common(argc, argv, 0);
+	return submit_common(argc, argv, K_SUBMIT);
 }
 
 int cmd_map(int argc, char **argv)
 {
-	return submit_common(argc, argv, 1);
+	return submit_common(argc, argv, K_MAP);
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	return submit_common(argc, argv, K_APPLY);
 }

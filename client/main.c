@@ -20,10 +20,13 @@ static void usage(FILE *f)
 		"  init DIR                 create a spool in DIR\n"
 		"  submit [OPTS] -- CMD...  run one task; prints the job id\n"
 		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} item, {#} number)\n"
-		"  collect [--no-wait] [--timeout SEC] JOB   wait for a job and print its output\n"
-		"  status [JOB]             the queue, or one job's tasks\n"
-		"  workers [--all]          the engines\n"
+		"  apply [OPTS] -- CMD...   one task on every live engine (or --targets)\n"
+		"  collect [--no-wait|--follow] [--json] JOB   wait for a job and print its output\n"
+		"  status [--json] [JOB]    the queue, or one job's tasks\n"
+		"  workers [--all] [--wait N] [--json]   the engines\n"
 		"  cancel JOB|JOB.TASK      cancel a job or one task\n"
+		"  push NAME=VALUE...       set per-engine variables\n"
+		"  pull NAME...             read per-engine variables\n"
 		"  doctor                   check the spool and say what is wrong\n"
 		"\n"
 		"  -d, --dir DIR   the spool (default: $SPOOL_DIR)\n"
@@ -52,8 +55,9 @@ int main(int argc, char **argv)
 	static const struct {
 		const char *name;
 		int (*fn)(int, char **);
-	} cmds[] = { { "submit", cmd_submit }, { "map", cmd_map },         { "collect", cmd_collect },
-		     { "status", cmd_status }, { "workers", cmd_workers }, { "cancel", cmd_cancel },
+	} cmds[] = { { "submit", cmd_submit }, { "map", cmd_map },         { "apply", cmd_apply },
+		     { "collect", cmd_collect }, { "status", cmd_status }, { "workers", cmd_workers },
+		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
 		     { "init", cmd_init },     { "doctor", cmd_doctor } };
 	int o;
 

@@ -54,6 +54,10 @@ struct spool_job_spec {
 	int is_map;                     /* 1: one task per item, {} and {#} substituted */
 	const char *const *items;
 	size_t nitems;
+	int is_apply;                   /* 1: one task on each live target engine (DirectView apply) */
+	const char *targets;            /* NULL or "all": any engine; else engine ids "3,4,9" */
+	const char *schedule;           /* map: NULL or "balanced" (next free engine), "static" (split up front) */
+	const char *builtin;            /* apply only: NULL, "push" (argv = NAME=VALUE...) or "pull" (argv = NAME...) */
 };
 
 /* Write the job record durably; on success jobid holds the new id (NUL-terminated). */
@@ -88,6 +92,50 @@ struct spool_job {
 int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err,
 		  size_t errlen);
 void spool_job_free(struct spool_job *job);
+/* Collect: wait for a job and hand each finished task to a callback.
+ * on_result is called once per terminal task: in task order when the wait ends, or as tasks
+ * finish with SPOOL_COLLECT_FOLLOW (in task order within each look at the job's state).
+ * on_progress, if set, is called after every look while waiting. Returns a SPOOL_EXIT_* code:
+ * OK (every task succeeded), TASK_FAILED, PENDING (no wait, or the timeout passed), NO_JOB,
+ * ERROR. *out, if not NULL, receives the last state read (free with spool_job_free). */
+enum { SPOOL_COLLECT_WAIT = 1, SPOOL_COLLECT_FOLLOW = 2 };
+typedef void (*spool_result_cb)(const struct spool_job *job, const struct spool_task *task, void *arg);
+typedef void (*spool_progress_cb)(const struct spool_job *job, uint64_t elapsed_ms, void *arg);
+struct spool_collect_opts {
+	int flags;
+	uint64_t timeout_ms;          /* 0: wait for ever */
+	spool_result_cb on_result;
+	spool_progress_cb on_progress;
+	void *arg;
+};
+int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opts *opts, struct spool_job **out,
+		  char *err, size_t errlen);
+
+/* The engine table as the controller last published it. */
+struct spool_engine {
+	int64_t id;
+	char state[8];        /* idle, busy, dead */
+	char node[72];
+	int64_t pid;          /* of its worker */
+	char worker[80];
+	char task[100];       /* JOB.TASK or "-" */
+	int64_t beat_age_ms;  /* -1 for dead engines */
+};
+int spool_engines(spool_t *sp, struct spool_engine **out, size_t *n, char *err, size_t errlen);
+void spool_engines_free(struct spool_engine *e);
+/* Wait until at least n engines are alive; 0 when they are, -1 on timeout (timeout_ms 0: for ever). */
+int spool_wait_engines(spool_t *sp, size_t n, uint64_t timeout_ms, char *err, size_t errlen);
+
+/* push NAME=VALUE pairs to, or pull NAMEs from, the target engines ("all" or ids); each is a job. */
+int spool_push(spool_t *sp, const char *targets, const char *const *assignments, size_t n, char jobid[16],
+	       char *err, size_t errlen);
+int spool_pull(spool_t *sp, const char *targets, const char *const *names, size_t n, char jobid[16], char *err,
+	       size_t errlen);
+
+/* Is the controller running? Fills out with a sentence either way. patient: on another node,
+ * wait about one heartbeat to see its counter change. */
+int spool_controller_running(spool_t *sp, char *out, size_t outsz, int patient);
+
 /* Ask the controller to cancel a job (task 0) or one task. */
 int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_t errlen);
 /* Is a task's state terminal? Did it succeed? */

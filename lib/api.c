@@ -52,7 +52,6 @@ const char *spool_path(const spool_t *sp)
 	return sp->sd.path;
 }
 
-struct spooldir *spool_dir(spool_t *sp); /* for the spool command's own use (client/) */
 struct spooldir *spool_dir(spool_t *sp)
 {
 	return &sp->sd;
@@ -78,6 +77,15 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 		return err_set(e, "output directory '%s' is not absolute: give a full path", s->outdir);
 	if (s->name && !label_ok(s->name, MAX_LABEL_LEN))
 		return err_set(e, "job name must be at most %d printable characters", MAX_LABEL_LEN);
+	if (s->targets && strcmp(s->targets, "all") != 0) {
+		int64_t *ids;
+		size_t n;
+		if (targets_parse(s->targets, &ids, &n) < 0)
+			return err_set(e, "--targets '%s' is not 'all' or a list of engine ids like 3,4,9", s->targets);
+		free(ids);
+	}
+	if (s->schedule && strcmp(s->schedule, "static") != 0 && strcmp(s->schedule, "balanced") != 0)
+		return err_set(e, "schedule '%s' is neither static nor balanced", s->schedule);
 	if (s->is_map && !s->nitems)
 		return err_set(e, "map has no input items (give them after ':::' or with --input)");
 	if (s->nitems > MAX_ITEMS)
@@ -140,6 +148,14 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put_u64(&b, "retries", (uint64_t)s->retries);
 	if (s->is_map)
 		rec_put(&b, "map", "1");
+	if (s->is_apply)
+		rec_put(&b, "apply", "1");
+	if (s->targets)
+		rec_put(&b, "targets", s->targets);
+	if (s->schedule)
+		rec_put(&b, "schedule", s->schedule);
+	if (s->builtin)
+		rec_put(&b, "builtin", s->builtin);
 	rec_put(&b, "client_node", node);
 	if (s->env_set) {
 		for (size_t i = 0; i < s->nenv; i++)

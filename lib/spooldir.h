@@ -4,6 +4,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "spool.h"
 
 #define LAYOUT_VERSION 1 /* the "format" file; bump when directories or names change */
 
@@ -31,5 +32,8 @@ int spooldir_create(const char *path, struct err *e);
 /* Filesystem kind of the spool ("ext4", "nfs", "fuse", ...) and whether it is a network or
  * FUSE filesystem, where inotify is blind to other nodes. */
 const char *spooldir_fstype(int fd, int *is_remote);
+
+/* The spool directory behind an open client handle (lib/api.c). */
+struct spooldir *spool_dir(spool_t *sp);
 
 #endif

@@ -1,0 +1,229 @@
+/* output.c - how the spool command shows results: task outputs, tags, summaries, JSON, progress. */
+#include "cli.h"
+#include "fsio.h"
+#include "json.h"
+#include "rec.h"
+#include "schema.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Copy a file to a stream, optionally prefixing every line. */
+static int copy_file(const char *path, FILE *to, const char *prefix)
+{
+	char buf[65536];
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+	int at_start = 1;
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof buf)) > 0) {
+		if (!prefix) {
+			fwrite(buf, 1, (size_t)n, to);
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++) {
+			if (at_start)
+				fputs(prefix, to);
+			fputc(buf[i], to);
+			at_start = buf[i] == '\n';
+		}
+	}
+	if (prefix && !at_start)
+		fputc('\n', to);
+	close(fd);
+	return 0;
+}
+
+void describe_task(const struct spool_task *t, char *out, size_t sz)
+{
+	if (strcmp(t->state, "failed") == 0 && t->exit_code >= 0)
+		snprintf(out, sz, "exited with status %d", t->exit_code);
+	else if (strcmp(t->state, "failed") == 0 && t->signal > 0)
+		snprintf(out, sz, "killed by signal %d (%s)", t->signal, strsignal(t->signal));
+	else if (strcmp(t->state, "timedout") == 0)
+		snprintf(out, sz, "timed out");
+	else
+		snprintf(out, sz, "%s", t->state);
+}
+
+/* One finished task: its stdout to stdout, its stderr to stderr (tagged or under a header). */
+void print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header)
+{
+	char prefix[160];
+	(void)j;
+	snprintf(prefix, sizeof prefix, "[%lld %s] ", (long long)t->engine, t->node);
+	fflush(stderr);
+	if (header) {
+		char what[128];
+		describe_task(t, what, sizeof what);
+		printf("==> task %llu (engine %lld on %s): %s <==\n", (unsigned long long)t->task,
+		       (long long)t->engine, t->node, what);
+	}
+	if (t->stdout_path && copy_file(t->stdout_path, stdout, tag ? prefix : NULL) < 0 && spool_task_succeeded(t))
+		fprintf(stderr, "spool: task %s.%llu: cannot read its output %s: %s\n", j->id,
+			(unsigned long long)t->task, t->stdout_path, strerror(errno));
+	fflush(stdout);
+	if (t->stderr_path)
+		copy_file(t->stderr_path, stderr, tag ? prefix : NULL);
+	fflush(stderr);
+}
+
+/* The failed tasks, one line each, on stderr. Returns how many. */
+size_t print_summary(const struct spool_job *j)
+{
+	size_t failed = 0, pending = 0;
+	for (size_t i = 0; i < j->ntasks; i++) {
+		if (!spool_task_terminal(&j->tasks[i]))
+			pending++;
+		else if (!spool_task_succeeded(&j->tasks[i]))
+			failed++;
+	}
+	if (failed) {
+		fprintf(stderr, "spool: job %s: %zu of %zu task%s did not succeed:\n", j->id, failed, j->ntasks,
+			j->ntasks == 1 ? "" : "s");
+		for (size_t i = 0; i < j->ntasks; i++) {
+			const struct spool_task *t = &j->tasks[i];
+			char what[128];
+			if (!spool_task_terminal(t) || spool_task_succeeded(t))
+				continue;
+			describe_task(t, what, sizeof what);
+			fprintf(stderr, "  task %llu: %s%s%s%s%s\n", (unsigned long long)t->task, what,
+				strcmp(t->node, "-") ? " on " : "", strcmp(t->node, "-") ? t->node : "",
+				t->reason ? ": " : "", t->reason ? t->reason : "");
+		}
+	}
+	for (size_t i = 0; i < j->ntasks; i++) {
+		const struct spool_task *t = &j->tasks[i];
+		if (spool_task_succeeded(t) && t->reason)
+			fprintf(stderr, "spool: task %llu: warning: %s\n", (unsigned long long)t->task, t->reason);
+	}
+	if (pending)
+		fprintf(stderr, "spool: job %s: %zu of %zu task%s still pending\n", j->id, pending, j->ntasks,
+			j->ntasks == 1 ? "" : "s");
+	return failed;
+}
+
+/* Times and usage from the task's result record beside the data, if it can be read. */
+static void json_result_fields(struct json *js, const struct spool_task *t)
+{
+	struct buf b;
+	struct rec r;
+	static const char *keys[] = { "start_ms", "end_ms", "user_ms", "sys_ms", "maxrss_kb" };
+	buf_init(&b);
+	int ok = t->result_path && fs_read_file(AT_FDCWD, t->result_path, MAX_SMALL_RECORD, &b, NULL, NULL) == 0 &&
+		 rec_parse(&r, b.p, b.len, &schema_done, NULL) == 0;
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
+		if (ok && rec_get(&r, keys[i]))
+			json_int(js, keys[i], (int64_t)rec_get_u64(&r, keys[i], 0));
+		else
+			json_null(js, keys[i]);
+	}
+	if (ok)
+		rec_free(&r);
+	buf_free(&b);
+}
+
+void json_job(struct json *js, const struct spool_job *j, int with_tasks)
+{
+	size_t counts[8] = { 0 };
+	static const char *names[] = { "queued", "assigned", "running", "succeeded", "failed", "timedout",
+				       "cancelled", "abandoned" };
+	json_obj_begin(js, NULL);
+	json_str(js, "job", j->id);
+	json_str(js, "name", j->name);
+	if (j->accepted && j->ntasks)
+		json_int(js, "owner", (int64_t)j->owner);
+	else
+		json_null(js, "owner");
+	json_str(js, "state", !j->accepted || !j->ntasks ? "submitted" : j->done ? "done" : "active");
+	json_str(js, "cwd", j->cwd);
+	json_str(js, "outdir", j->outdir);
+	json_int(js, "ntasks", (int64_t)j->ntasks);
+	for (size_t i = 0; i < j->ntasks; i++)
+		for (size_t k = 0; k < ARRAY_LEN(names); k++)
+			if (strcmp(j->tasks[i].state, names[k]) == 0)
+				counts[k]++;
+	json_obj_begin(js, "counts");
+	for (size_t k = 0; k < ARRAY_LEN(names); k++)
+		json_int(js, names[k], (int64_t)counts[k]);
+	json_obj_end(js);
+	if (with_tasks) {
+		json_arr_begin(js, "tasks");
+		for (size_t i = 0; i < j->ntasks; i++) {
+			const struct spool_task *t = &j->tasks[i];
+			json_obj_begin(js, NULL);
+			json_int(js, "task", (int64_t)t->task);
+			json_str(js, "state", t->state);
+			if (t->exit_code >= 0)
+				json_int(js, "exit_code", t->exit_code);
+			else
+				json_null(js, "exit_code");
+			if (t->signal > 0)
+				json_int(js, "signal", t->signal);
+			else
+				json_null(js, "signal");
+			if (t->engine >= 0)
+				json_int(js, "engine", t->engine);
+			else
+				json_null(js, "engine");
+			json_str(js, "node", strcmp(t->node, "-") ? t->node : NULL);
+			json_int(js, "attempt", (int64_t)t->attempt);
+			if (t->wall_ms >= 0)
+				json_int(js, "wall_ms", t->wall_ms);
+			else
+				json_null(js, "wall_ms");
+			json_result_fields(js, t);
+			json_str(js, "reason", t->reason);
+			json_str(js, "stdout", t->stdout_path);
+			json_str(js, "stderr", t->stderr_path);
+			json_str(js, "result", t->result_path);
+			json_obj_end(js);
+		}
+		json_arr_end(js);
+	}
+	json_obj_end(js);
+}
+
+void json_print(struct json *js)
+{
+	fwrite(js->b.p ? js->b.p : "", 1, js->b.len, stdout);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+/* "done 10/100, failed 0, running 2, queued 88, 3.2s, 31.2/s, ETA 2.9s" on a terminal only. */
+void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg)
+{
+	(void)arg;
+	size_t done = 0, failed = 0, running = 0, queued = 0;
+	for (size_t i = 0; i < j->ntasks; i++) {
+		const struct spool_task *t = &j->tasks[i];
+		if (spool_task_terminal(t)) {
+			done++;
+			failed += !spool_task_succeeded(t);
+		} else if (strcmp(t->state, "queued") == 0) {
+			queued++;
+		} else {
+			running++;
+		}
+	}
+	double secs = elapsed_ms / 1000.0, rate = secs > 0 ? done / secs : 0;
+	char eta[32] = "?";
+	if (rate > 0)
+		snprintf(eta, sizeof eta, "%.1fs", (j->ntasks - done) / rate);
+	fprintf(stderr, "\r\033[Kspool: %s: done %zu/%zu, failed %zu, running %zu, queued %zu, %.1fs, %.1f/s, ETA %s",
+		j->id, done, j->ntasks, failed, running, queued, secs, rate, eta);
+	fflush(stderr);
+}
+
+void progress_clear(void)
+{
+	fputs("\r\033[K", stderr);
+	fflush(stderr);
+}

@@ -1,0 +1,288 @@
+/* api_wait.c - the waiting half of the client API: collect with callbacks, the engine
+ * table, waiting for engines, push/pull, and whether the controller runs.
+ *
+ * Waiting watches ctl/ and ctl/jobs/ with inotify when it can, and always re-reads on a
+ * timer (rescan_interval), so it works on NFS where inotify cannot see other nodes.
+ */
+#include "spool.h"
+#include "fsio.h"
+#include "ids.h"
+#include "rec.h"
+#include "schema.h"
+#include "spooldir.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+static int read_counter(struct spooldir *sd, uint64_t *v)
+{
+	struct buf b;
+	int rc = -1;
+	buf_init(&b);
+	if (fs_read_file(sd->ctl, "beat", 64, &b, NULL, NULL) == 0) {
+		b.p[strcspn(b.p, "\n")] = '\0';
+		rc = parse_u64(b.p, UINT64_MAX, v);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+/* On the controller's node its pid can be checked; elsewhere, watch its beat counter change. */
+int spool_controller_running(spool_t *sp, char *out, size_t outsz, int patient)
+{
+	struct spooldir *sd = spool_dir(sp);
+	struct buf b;
+	struct rec r;
+	char node[72], boot[72];
+	int running = 0;
+	uint64_t b1, b2;
+
+	buf_init(&b);
+	if (fs_read_file(sd->ctl, "controller", MAX_SMALL_RECORD, &b, NULL, NULL) < 0 ||
+	    rec_parse(&r, b.p, b.len, &schema_ctlinfo, NULL) < 0) {
+		snprintf(out, outsz, "NOT RUNNING (it never ran on this spool: start it with 'spoold -d %s')", sd->path);
+		buf_free(&b);
+		return 0;
+	}
+	node_name(node, sizeof node);
+	boot_id(boot, sizeof boot);
+	const char *cn = rec_get(&r, "node");
+	uint64_t pid = rec_get_u64(&r, "pid", 0), start = rec_get_u64(&r, "start", 0);
+	if (read_counter(sd, &b1) < 0) {
+		running = 0;
+	} else if (strcmp(cn, node) == 0 && strcmp(rec_get(&r, "boot"), boot) == 0) {
+		running = pid > 0 && pid < INT32_MAX && kill((pid_t)pid, 0) == 0 &&
+			  (!start || proc_start_ticks((pid_t)pid) == start);
+	} else if (patient) {
+		usleep((useconds_t)(sd->conf.heartbeat_ms + 300) * 1000);
+		running = read_counter(sd, &b2) == 0 && b2 != b1;
+	} else {
+		running = 1; /* cannot tell quickly from another node; assume the best */
+	}
+	if (running)
+		snprintf(out, outsz, "running (pid %llu on %s)", (unsigned long long)pid, cn);
+	else
+		snprintf(out, outsz, "NOT RUNNING (last ran as pid %llu on %s): jobs wait in the spool until it "
+			 "starts: 'spoold -d %s'", (unsigned long long)pid, cn, sd->path);
+	rec_free(&r);
+	buf_free(&b);
+	return running;
+}
+
+/* A watch on DIR (relative to the spool) or -1; the caller re-reads on a timer anyway. */
+static int watch_dir(struct spooldir *sd, const char *rel)
+{
+	char path[4200];
+	if (!sd->conf.use_inotify)
+		return -1;
+	int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	snprintf(path, sizeof path, "%s/%s", sd->path, rel);
+	if (fd >= 0 && inotify_add_watch(fd, path, IN_MOVED_TO | IN_ONLYDIR) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+static void nap(struct spooldir *sd, int ino)
+{
+	struct pollfd p = { ino, POLLIN, 0 };
+	int tmo = (int)sd->conf.rescan_ms;
+	if (ino >= 0 && poll(&p, 1, tmo) > 0) {
+		char buf[4096];
+		while (read(ino, buf, sizeof buf) > 0)
+			;
+	} else if (ino < 0) {
+		poll(NULL, 0, tmo < 50 ? tmo : 50);
+	}
+}
+
+static int outcome(const struct spool_job *j)
+{
+	int failed = 0;
+	for (size_t i = 0; i < j->ntasks; i++) {
+		if (!spool_task_terminal(&j->tasks[i]))
+			return SPOOL_EXIT_PENDING;
+		if (!spool_task_succeeded(&j->tasks[i]))
+			failed = 1;
+	}
+	return failed ? SPOOL_EXIT_TASK_FAILED : SPOOL_EXIT_OK;
+}
+
+int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opts *o, struct spool_job **out,
+		  char *err, size_t errlen)
+{
+	struct spooldir *sd = spool_dir(sp);
+	uint64_t start = mono_ms();
+	int wait = o->flags & SPOOL_COLLECT_WAIT, follow = o->flags & SPOOL_COLLECT_FOLLOW;
+	int ino = wait ? watch_dir(sd, "ctl/jobs") : -1, nf, rc;
+	char *shown = NULL; /* follow: which tasks were handed out already */
+	size_t nshown = 0;
+	struct spool_job *j = NULL;
+
+	if (out)
+		*out = NULL;
+	for (;;) {
+		spool_job_free(j);
+		if (spool_job_get(sp, jobid, &j, &nf, err, errlen) < 0) {
+			j = NULL;
+			rc = nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
+			break;
+		}
+		if (follow && j->ntasks) {
+			if (nshown < j->ntasks) {
+				shown = xrealloc(shown, j->ntasks);
+				memset(shown + nshown, 0, j->ntasks - nshown);
+				nshown = j->ntasks;
+			}
+			for (size_t i = 0; i < j->ntasks; i++)
+				if (!shown[i] && spool_task_terminal(&j->tasks[i])) {
+					shown[i] = 1;
+					if (o->on_result)
+						o->on_result(j, &j->tasks[i], o->arg);
+				}
+		}
+		uint64_t elapsed = mono_ms() - start;
+		int timed_out = o->timeout_ms && elapsed >= o->timeout_ms;
+		if (j->done || !wait || timed_out) {
+			rc = j->ntasks ? outcome(j) : SPOOL_EXIT_PENDING;
+			if (timed_out && rc == SPOOL_EXIT_PENDING && err)
+				snprintf(err, errlen, "gave up waiting for job %s after %.1f s", jobid, elapsed / 1000.0);
+			if (!follow && o->on_result)
+				for (size_t i = 0; i < j->ntasks; i++)
+					if (spool_task_terminal(&j->tasks[i]))
+						o->on_result(j, &j->tasks[i], o->arg);
+			break;
+		}
+		if (o->on_progress)
+			o->on_progress(j, elapsed, o->arg);
+		nap(sd, ino);
+	}
+	if (ino >= 0)
+		close(ino);
+	free(shown);
+	if (out)
+		*out = j;
+	else
+		spool_job_free(j);
+	return rc;
+}
+
+int spool_engines(spool_t *sp, struct spool_engine **out, size_t *n, char *err, size_t errlen)
+{
+	struct spooldir *sd = spool_dir(sp);
+	struct buf b;
+	struct rec r;
+	struct err e;
+
+	*out = NULL;
+	*n = 0;
+	buf_init(&b);
+	if (fs_read_file(sd->ctl, "engines", 64u * 1024 * 1024, &b, NULL, &e) < 0) {
+		int absent = errno == ENOENT;
+		buf_free(&b);
+		if (absent)
+			return 0; /* no controller has run yet: no engines */
+		snprintf(err, errlen, "cannot read %s/ctl/engines: %s", sd->path, e.msg);
+		return -1;
+	}
+	if (rec_parse(&r, b.p, b.len, &schema_engines, &e) < 0) {
+		snprintf(err, errlen, "cannot parse %s/ctl/engines: %s", sd->path, e.msg);
+		buf_free(&b);
+		return -1;
+	}
+	*out = xcalloc(r.n + 1, sizeof **out);
+	for (size_t i = 0; i < r.n; i++) {
+		struct spool_engine *x = &(*out)[*n];
+		long long id, pid, age;
+		if (sscanf(r.f[i].val, "%lld %7s %71s %lld %79s %99s %lld", &id, x->state, x->node, &pid, x->worker,
+			   x->task, &age) != 7)
+			continue;
+		x->id = id;
+		x->pid = pid;
+		x->beat_age_ms = age;
+		(*n)++;
+	}
+	rec_free(&r);
+	buf_free(&b);
+	return 0;
+}
+
+void spool_engines_free(struct spool_engine *e)
+{
+	free(e);
+}
+
+int spool_wait_engines(spool_t *sp, size_t want, uint64_t timeout_ms, char *err, size_t errlen)
+{
+	struct spooldir *sd = spool_dir(sp);
+	uint64_t start = mono_ms();
+	int ino = watch_dir(sd, "ctl");
+	int rc = -1;
+	for (;;) {
+		struct spool_engine *e;
+		size_t n, alive = 0;
+		if (spool_engines(sp, &e, &n, err, errlen) < 0)
+			break;
+		for (size_t i = 0; i < n; i++)
+			alive += strcmp(e[i].state, "dead") != 0;
+		spool_engines_free(e);
+		if (alive >= want) {
+			rc = 0;
+			break;
+		}
+		if (timeout_ms && mono_ms() - start >= timeout_ms) {
+			snprintf(err, errlen, "only %zu of %zu engines alive after %.1f s (start more with spool-worker -n N)",
+				 alive, want, timeout_ms / 1000.0);
+			break;
+		}
+		nap(sd, ino);
+	}
+	if (ino >= 0)
+		close(ino);
+	return rc;
+}
+
+static int builtin_job(spool_t *sp, const char *builtin, const char *targets, const char *const *args, size_t n,
+		       char jobid[16], char *err, size_t errlen)
+{
+	struct spool_job_spec s = { .argv = args, .argc = n, .env_set = 1, .retries = -1, .is_apply = 1,
+				    .targets = targets, .builtin = builtin };
+	if (!n) {
+		snprintf(err, errlen, "%s: nothing to %s", builtin, builtin);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(args[i], "=");
+		int has_eq = args[i][len] == '=';
+		if (!var_name_ok(args[i], len) || has_eq != (strcmp(builtin, "push") == 0)) {
+			snprintf(err, errlen, "%s: '%s' is not %s (NAME: letters, digits and _, not starting with a "
+				 "digit, at most 64)", builtin, args[i], strcmp(builtin, "push") == 0 ? "NAME=VALUE" : "NAME");
+			return -1;
+		}
+		if (strlen(args[i]) - len > MAX_VAR_VALUE + 1) {
+			snprintf(err, errlen, "push: the value of %.*s is longer than %d bytes", (int)len, args[i],
+				 MAX_VAR_VALUE);
+			return -1;
+		}
+	}
+	return spool_submit(sp, &s, jobid, err, errlen);
+}
+
+int spool_push(spool_t *sp, const char *targets, const char *const *assignments, size_t n, char jobid[16],
+	       char *err, size_t errlen)
+{
+	return builtin_job(sp, "push", targets, assignments, n, jobid, err, errlen);
+}
+
+int spool_pull(spool_t *sp, const char *targets, const char *const *names, size_t n, char jobid[16], char *err,
+	       size_t errlen)
+{
+	return builtin_job(sp, "pull", targets, names, n, jobid, err, errlen);
+}
