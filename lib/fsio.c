@@ -89,7 +89,10 @@ int fs_read_file(int dirfd, const char *name, size_t max, struct buf *out, struc
 		errno = EINVAL;
 		goto fail;
 	}
-	if (sb.st_nlink != 1) {
+	/* More than one link: someone may have linked a file we must not read (or clobber). Zero
+	 * links is fine: another node replaced the file after we opened it, and we read the old
+	 * version whole, as on NFS. */
+	if (sb.st_nlink > 1) {
 		err_set(e, "%s has %lu hard links (expected 1): refused", name, (unsigned long)sb.st_nlink);
 		errno = EMLINK;
 		goto fail;
