@@ -18,6 +18,7 @@ void conf_defaults(struct spool_conf *c)
 	c->retries = 2;
 	c->prefetch = 1;
 	c->publish_ms = 100;
+	c->visibility_ms = -1;
 	strcpy(c->log_level, "info");
 }
 
@@ -57,6 +58,12 @@ static const char template_text[] =
 	"\n"
 	"# Least time between two rewrites of a job's published state file. Range 0 .. 10.\n"
 	"publish_interval = 0.1;\n"
+	"\n"
+	"# Decisions based on something being absent (an assignment gone from an inbox, a job\n"
+	"# not found) wait this long, so that NFS attribute and directory caching cannot cause\n"
+	"# a false decision. Must cover the mount's acdirmax/actimeo. -1 = automatic: 0 on a\n"
+	"# local filesystem, 10 s on NFS, FUSE and other network filesystems. Range -1 .. 600.\n"
+	"visibility_deadline = -1;\n"
 	"\n"
 	"# The controller's SQLite database. \"\" = automatic: inside the spool (ctl/queue.db)\n"
 	"# when the spool is on a local filesystem, else /var/lib/spool/<spool-hash>.db,\n"
@@ -134,7 +141,7 @@ static int get_string(config_t *cfg, const char *name, char *out, size_t sz, con
 
 static const char *known[] = { "rescan_interval", "inotify", "heartbeat_interval", "dead_timeout",
 			       "kill_grace", "default_timeout", "default_retries", "prefetch",
-			       "publish_interval", "database", "log_level" };
+			       "publish_interval", "database", "log_level", "visibility_deadline" };
 
 int conf_load(struct spool_conf *c, const char *path, struct err *e)
 {
@@ -176,6 +183,17 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	    get_string(&cfg, "database", c->database, sizeof c->database, path, e) < 0 ||
 	    get_string(&cfg, "log_level", c->log_level, sizeof c->log_level, path, e) < 0)
 		goto out;
+	if ((s = config_lookup(&cfg, "visibility_deadline"))) {
+		uint64_t ms = 0;
+		int t = config_setting_type(s);
+		if ((t == CONFIG_TYPE_INT && config_setting_get_int(s) == -1) ||
+		    (t == CONFIG_TYPE_FLOAT && config_setting_get_float(s) == -1.0))
+			c->visibility_ms = -1;
+		else if (get_seconds(&cfg, "visibility_deadline", 0, 600, &ms, path, e) < 0)
+			goto out;
+		else
+			c->visibility_ms = (int64_t)ms;
+	}
 	if ((s = config_lookup(&cfg, "inotify"))) {
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
 			err_set(e, "%s:%d: inotify must be true or false", path, config_setting_source_line(s));

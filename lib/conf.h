@@ -18,6 +18,7 @@ struct spool_conf {
 	unsigned retries;          /* default_retries after a node failure */
 	unsigned prefetch;         /* tasks queued on an engine beyond the one it runs */
 	uint64_t publish_ms;       /* publish_interval: least time between job-state rewrites */
+	int64_t visibility_ms;     /* visibility_deadline: -1 = automatic (see spooldir_open) */
 	char database[PATH_MAX];   /* "" = automatic (see spool-layout.md) */
 	char log_level[16];
 };

@@ -84,6 +84,16 @@ int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
 	if (rc < 0)
 		goto out;
 	rc = -1;
+	int remote;
+	spooldir_fstype(sd->root, &remote);
+	if (sd->conf.visibility_ms < 0)
+		sd->conf.visibility_ms = remote ? 10000 : 0;
+	if (sd->conf.dead_ms <= sd->conf.heartbeat_ms + (uint64_t)sd->conf.visibility_ms) {
+		err_set(e, "%s/spool.conf: dead_timeout (%.1f s) must exceed heartbeat_interval plus visibility_deadline "
+			"(%.1f s here)", sd->path, sd->conf.dead_ms / 1000.0,
+			(sd->conf.heartbeat_ms + (uint64_t)sd->conf.visibility_ms) / 1000.0);
+		goto out;
+	}
 	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine, &sd->vars };
 	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++) {
 		*fds[i] = openat(sd->root, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

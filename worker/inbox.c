@@ -39,7 +39,9 @@ void inbox_mark_finished(struct worker *w, const char *name)
 	if (w->nfin == w->capfin) {
 		w->capfin = w->capfin ? w->capfin * 2 : 16;
 		w->finished = xrealloc(w->finished, w->capfin * sizeof *w->finished);
+		w->fin_absent = xrealloc(w->fin_absent, w->capfin * sizeof *w->fin_absent);
 	}
+	w->fin_absent[w->nfin] = 0;
 	w->finished[w->nfin++] = xstrdup(name);
 }
 
@@ -84,12 +86,26 @@ static int cmp_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Missing from this listing: true once it has been missing for the visibility deadline, so a
+ * stale NFS directory cache cannot revoke a task that is still assigned. */
+static bool gone(struct worker *w, struct job_assign *a, char **names, long n, uint64_t now)
+{
+	if (in_list(names, n, a->name)) {
+		a->absent_since = 0;
+		return false;
+	}
+	if (!a->absent_since)
+		a->absent_since = now;
+	return now - a->absent_since >= (uint64_t)w->sd.conf.visibility_ms;
+}
+
 /* Names gone from the inbox: revoked if queued or running, forgotten if finished. */
 static void drop_vanished(struct worker *w, char **names, long n)
 {
+	uint64_t now = mono_ms();
 	size_t k = 0;
 	for (size_t i = 0; i < w->nq; i++) {
-		if (in_list(names, n, w->queue[i]->name)) {
+		if (!gone(w, w->queue[i], names, n, now)) {
 			w->queue[k++] = w->queue[i];
 		} else {
 			log_info("task %s was revoked before it started", w->queue[i]->name);
@@ -99,19 +115,27 @@ static void drop_vanished(struct worker *w, char **names, long n)
 	w->nq = k;
 	for (int i = 0; i < w->nslots; i++) {
 		struct engine *e = &w->eng[i];
-		if (e->run && !e->revoked && !in_list(names, n, e->run->name)) {
+		if (e->run && !e->revoked && gone(w, e->run, names, n, now)) {
 			log_info("task %s was revoked while running on engine %lld: killing its process group",
 				 e->run->name, (long long)e->id);
 			e->revoked = true;
 			run_kill(w, e, SIGTERM);
 		}
 	}
+	/* A finished name is forgotten only once surely gone: a stale listing that shows it
+	 * again must not make us run it twice. */
 	k = 0;
 	for (size_t i = 0; i < w->nfin; i++) {
 		if (in_list(names, n, w->finished[i]))
-			w->finished[k++] = w->finished[i];
-		else
+			w->fin_absent[i] = 0;
+		else if (!w->fin_absent[i])
+			w->fin_absent[i] = now;
+		if (w->fin_absent[i] && now - w->fin_absent[i] >= (uint64_t)w->sd.conf.visibility_ms + 1000) {
 			free(w->finished[i]);
+			continue;
+		}
+		w->fin_absent[k] = w->fin_absent[i];
+		w->finished[k++] = w->finished[i];
 	}
 	w->nfin = k;
 }

@@ -321,6 +321,7 @@ int main(int argc, char **argv)
 		}
 		if (now >= next_rescan) {
 			check_reg(&w);
+			run_retry_unsent(&w);
 			w.scan_inbox = true;
 			next_rescan = now + w.sd.conf.rescan_ms;
 		}
@@ -373,6 +374,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < w.nfin; i++)
 		free(w.finished[i]);
 	free(w.finished);
+	free(w.fin_absent);
+	for (size_t i = 0; i < w.nunsent; i++)
+		free(w.unsent[i].rec);
+	free(w.unsent);
 	for (int i = 0; i < w.nslots; i++)
 		vars_free(&w.eng[i].vars);
 	free(w.eng);

@@ -51,6 +51,73 @@ struct outcome {
 
 /* The result goes beside the data first, then to the controller: once the controller has
  * it, the user can read it. Both are written whole (tmp + fsync + rename). */
+static void build_done(struct buf *b, struct worker *w, struct engine *e, const struct outcome *o, uint64_t end,
+		       uint64_t wall)
+{
+	struct job_assign *a = e->run;
+	buf_reset(b);
+	rec_begin(b, "done");
+	rec_put(b, "job", rec_get(&a->r, "job"));
+	rec_put(b, "task", rec_get(&a->r, "task"));
+	rec_put(b, "attempt", rec_get(&a->r, "attempt"));
+	rec_put_i64(b, "engine", e->id);
+	rec_put(b, "wid", w->wid);
+	rec_put(b, "node", w->node);
+	rec_put(b, "status", o->status);
+	if (o->exit_code >= 0)
+		rec_put_i64(b, "exit", o->exit_code);
+	if (o->sig > 0)
+		rec_put_i64(b, "signal", o->sig);
+	if (o->reason[0])
+		rec_put(b, "reason", o->reason);
+	rec_put_u64(b, "start_ms", e->start_wall ? e->start_wall : end);
+	rec_put_u64(b, "end_ms", end);
+	rec_put_u64(b, "wall_ms", e->start_mono ? wall : 0);
+	rec_put_u64(b, "user_ms", o->user_ms);
+	rec_put_u64(b, "sys_ms", o->sys_ms);
+	rec_put_u64(b, "maxrss_kb", o->maxrss_kb);
+	if (e->out_path[0])
+		rec_put(b, "stdout", e->out_path);
+	if (e->err_path[0])
+		rec_put(b, "stderr", e->err_path);
+	rec_end(b);
+}
+
+static int write_res(const char *path, const struct buf *b, struct err *er)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	*slash = '\0';
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+	if (dfd < 0)
+		rc = err_sys(er, "cannot open %s", dir);
+	else
+		rc = fs_write_atomic(dfd, slash + 1, b->p, b->len, 0644, 0, er);
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	return rc;
+}
+
+/* A done record that could not be written (disk full, say) is kept and retried: the task
+ * stays assigned meanwhile, and nothing half-written is ever visible to the controller. */
+void run_retry_unsent(struct worker *w)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < w->nunsent; i++) {
+		struct err er;
+		struct unsent *u = &w->unsent[i];
+		if (fs_write_atomic(w->done_fd, u->name, u->rec, strlen(u->rec), 0644, 0, &er) == 0) {
+			log_info("task %s: result reported after all", u->name);
+			free(u->rec);
+			continue;
+		}
+		w->unsent[k++] = *u;
+	}
+	w->nunsent = k;
+}
+
+/* The result goes beside the data first, then to the controller: once the controller has
+ * it, the user can read it. Both are written whole (tmp + fsync + rename). */
 static void finish(struct worker *w, struct engine *e, struct outcome *o)
 {
 	struct buf b;
@@ -60,48 +127,25 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 
 	if (e->vars_path[0] && !e->revoked)
 		vars_merge_file(w, e, e->vars_path, o->reason, sizeof o->reason);
-
 	buf_init(&b);
-	rec_begin(&b, "done");
-	rec_put(&b, "job", rec_get(&a->r, "job"));
-	rec_put(&b, "task", rec_get(&a->r, "task"));
-	rec_put(&b, "attempt", rec_get(&a->r, "attempt"));
-	rec_put_i64(&b, "engine", e->id);
-	rec_put(&b, "wid", w->wid);
-	rec_put(&b, "node", w->node);
-	rec_put(&b, "status", o->status);
-	if (o->exit_code >= 0)
-		rec_put_i64(&b, "exit", o->exit_code);
-	if (o->sig > 0)
-		rec_put_i64(&b, "signal", o->sig);
-	if (o->reason[0])
-		rec_put(&b, "reason", o->reason);
-	rec_put_u64(&b, "start_ms", e->start_wall ? e->start_wall : end);
-	rec_put_u64(&b, "end_ms", end);
-	rec_put_u64(&b, "wall_ms", e->start_mono ? wall : 0);
-	rec_put_u64(&b, "user_ms", o->user_ms);
-	rec_put_u64(&b, "sys_ms", o->sys_ms);
-	rec_put_u64(&b, "maxrss_kb", o->maxrss_kb);
-	if (e->out_path[0])
-		rec_put(&b, "stdout", e->out_path);
-	if (e->err_path[0])
-		rec_put(&b, "stderr", e->err_path);
-	rec_end(&b);
-	if (e->res_path[0]) {
-		char *dir = xstrdup(e->res_path), *slash = strrchr(dir, '/');
-		*slash = '\0';
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0 || fs_write_atomic(dfd, slash + 1, b.p, b.len, 0644, 0, &er) < 0)
-			log_err("task %s: cannot write its result %s: %s", a->name, e->res_path,
-				dfd < 0 ? strerror(errno) : er.msg);
-		if (dfd >= 0)
-			close(dfd);
-		free(dir);
+	build_done(&b, w, e, o, end, wall);
+	if (e->res_path[0] && write_res(e->res_path, &b, &er) < 0) {
+		/* Without its result beside the data the task did not deliver: report it failed. */
+		log_err("task %s: cannot write its result %s: %s", a->name, e->res_path, er.msg);
+		char why[MAX_REASON_LEN];
+		snprintf(why, sizeof why, "its result could not be written beside the data on node %s: %.700s",
+			 w->node, er.msg);
+		snprintf(o->reason, sizeof o->reason, "%s", why);
+		o->status = "error";
+		build_done(&b, w, e, o, end, wall);
 	}
 	if (e->revoked) {
 		log_info("task %s ended after it was revoked (%s): no result reported", a->name, o->status);
 	} else if (fs_write_atomic(w->done_fd, a->name, b.p, b.len, 0644, 0, &er) < 0) {
-		log_err("task %s: cannot report its result to the controller: %s (it will be rerun)", a->name, er.msg);
+		log_err("task %s: cannot report its result to the controller: %s (retrying)", a->name, er.msg);
+		w->unsent = xrealloc(w->unsent, (w->nunsent + 1) * sizeof *w->unsent);
+		snprintf(w->unsent[w->nunsent].name, sizeof w->unsent[w->nunsent].name, "%s", a->name);
+		w->unsent[w->nunsent++].rec = buf_steal(&b);
 	}
 	inbox_mark_finished(w, a->name);
 	buf_free(&b);

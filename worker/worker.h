@@ -16,6 +16,7 @@ struct job_assign {
 	struct rec r;
 	uint64_t seq;
 	int64_t engine;
+	uint64_t absent_since; /* monotonic ms since its file was first missing from the inbox, or 0 */
 };
 
 /* An engine's variables: "NAME=VALUE" strings. */
@@ -37,6 +38,12 @@ struct engine {
 	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
 };
 
+/* A done record waiting for space to be written. */
+struct unsent {
+	char name[160];
+	char *rec;
+};
+
 struct worker {
 	struct spooldir sd;
 	char wid[72], node[72], boot[72];
@@ -49,7 +56,10 @@ struct worker {
 	struct job_assign **queue; /* assignments not yet started, any engine */
 	size_t nq, capq;
 	char **finished;      /* names this process completed whose inbox file is not gone yet */
+	uint64_t *fin_absent; /* for each: when first missing from the inbox (0: present) */
 	size_t nfin, capfin;
+	struct unsent *unsent;
+	size_t nunsent;
 	uint64_t beat;
 	int ino, wd_inbox, wd_ctlw, wd_reg;
 	bool scan_inbox;
@@ -72,6 +82,7 @@ void vars_free(struct vars *v);
 
 /* run.c */
 void run_start_ready(struct worker *w);
+void run_retry_unsent(struct worker *w);
 void run_report_refused(struct worker *w, const char *name, const char *why);
 void run_reap(struct worker *w);
 void run_check_timeouts(struct worker *w);
