@@ -111,6 +111,15 @@ static void drain_inotify(struct ctl *c)
 	}
 }
 
+/* Known workers and how many are alive: changes when one registers or is declared dead. */
+static unsigned live_workers(const struct ctl *c)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < c->nw; i++)
+		n += c->w[i].alive;
+	return (unsigned)c->nw << 16 ^ n;
+}
+
 static int daemonize(void)
 {
 	pid_t pid = fork();
@@ -198,7 +207,8 @@ int main(int argc, char **argv)
 	workers_scan(&c);
 	assign_reconcile(&c);
 	c.scan_incoming = c.scan_done = c.want_assign = c.engines_dirty = true;
-	uint64_t next_rescan = 0, next_tick = 0;
+	uint64_t next_rescan = 0, next_tick = 0, next_engines = 0;
+	unsigned live = live_workers(&c);
 	while (!c.stop) {
 		c.now = mono_ms();
 		if (c.now >= next_rescan) {
@@ -226,8 +236,14 @@ int main(int argc, char **argv)
 		if (c.want_assign)
 			assign_tasks(&c);
 		publish_jobs(&c, false);
-		if (c.engines_dirty)
+		/* The engine table changes with every task assigned or finished: rewrite it at most
+		 * every publish_interval, as job states, but at once when a worker came or went. */
+		unsigned live_now = live_workers(&c);
+		if (c.engines_dirty && (c.now >= next_engines || live_now != live)) {
 			publish_engines(&c);
+			next_engines = c.now + c.sd.conf.publish_ms;
+			live = live_now;
+		}
 
 		uint64_t now = mono_ms(), wake = next_rescan < next_tick ? next_rescan : next_tick;
 		int timeout = c.scan_incoming || c.scan_done || c.scan_workers ? 0
@@ -235,6 +251,8 @@ int main(int argc, char **argv)
 		/* Jobs left dirty by the publish rate limit need another look soon. */
 		if (timeout > (int)c.sd.conf.publish_ms)
 			timeout = (int)c.sd.conf.publish_ms;
+		if (c.engines_dirty && next_engines > now && timeout > (int)(next_engines - now))
+			timeout = (int)(next_engines - now);
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { c.ino, POLLIN, 0 } };
 		if (poll(p, c.ino >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
 			log_err("poll: %s", strerror(errno));
