@@ -95,6 +95,7 @@ rm -rf "$B/probe"
 echo "spool in $B ($fstype); creating a file there takes $(awk -v u=$((t1 - t0)) 'BEGIN { printf "%.3f", u / 200000 }') ms"
 
 spool init "$SPOOL_DIR" >/dev/null || { echo "bench: spool init failed" >&2; exit 1; }
+[ -n "${BENCH_PREFETCH:-}" ] && sed -i "s/^prefetch =.*/prefetch = $BENCH_PREFETCH;/" "$SPOOL_DIR/spool.conf"
 echo "spool.conf: the defaults of spool init ($(grep -E '^(prefetch|publish_interval|rescan_interval) ' "$SPOOL_DIR/spool.conf" | tr -d ';' | tr '\n' ',' | sed 's/,$//; s/,/, /g'))"
 spoold -f -d "$SPOOL_DIR" 2>>"$B/spoold.log" &
 DPID=$!

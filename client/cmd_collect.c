@@ -38,7 +38,7 @@ static void on_result(const struct spool_job *j, const struct spool_task *t, voi
 	const struct printer *p = arg;
 	if (p->json)
 		return;
-	if (p->follow)
+	if (p->tty) /* a progress line may be on the terminal (never with --follow, or off one) */
 		progress_clear();
 	print_task_output(j, t, p->tag, p->follow);
 }

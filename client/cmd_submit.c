@@ -1,5 +1,6 @@
 /* cmd_submit.c - `spool submit` (one task) and `spool map` (one task per item, one job record). */
 #include "cli.h"
+#include "ids.h"
 #include "schema.h"
 #include "util.h"
 
@@ -145,6 +146,8 @@ static int submit_common(int argc, char **argv, int kind)
 	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
 	char cwdabs[MAX_PATH_LEN + 1];
 	uint64_t v;
+	int64_t *tids;
+	size_t ntids;
 
 	while ((o = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
 		switch (o) {
@@ -194,10 +197,22 @@ static int submit_common(int argc, char **argv, int kind)
 			}
 			s.retries = (int)v;
 			break;
-		case 'T': s.targets = optarg; break;
+		case 'T':
+			if (targets_parse(optarg, &tids, &ntids) < 0) {
+				fprintf(stderr, "spool: --targets wants 'all' or distinct engine ids like 3,4,9, not '%s'\n",
+					optarg);
+				goto out;
+			}
+			free(tids);
+			s.targets = optarg;
+			break;
 		case 'S':
 			if (!is_map) {
 				fprintf(stderr, "spool: --schedule belongs to 'spool map'\n");
+				goto out;
+			}
+			if (strcmp(optarg, "static") != 0 && strcmp(optarg, "balanced") != 0) {
+				fprintf(stderr, "spool: --schedule wants static or balanced, not '%s'\n", optarg);
 				goto out;
 			}
 			s.schedule = optarg;

@@ -1,9 +1,11 @@
 /* cmd_vars.c - `spool push NAME=VALUE...` and `spool pull NAME...`: per-engine variables,
  * ordered with the other work aimed at each engine (DirectView push/pull). */
 #include "cli.h"
+#include "ids.h"
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int vars_cmd(int argc, char **argv, int push)
@@ -17,12 +19,22 @@ static int vars_cmd(int argc, char **argv, int push)
 	const char *targets = NULL;
 	struct collect_flags cf = { .wait = 1 };
 	int wait = 0, o;
+	int64_t *tids;
+	size_t ntids;
 	const char *use = push ? "usage: spool push [--targets all|ID,...] [--wait] NAME=VALUE...\n"
 			       : "usage: spool pull [--targets all|ID,...] [--wait] [--tag] NAME...\n";
 
 	while ((o = getopt_long(argc, argv, "+d:h", opts, NULL)) != -1) {
 		switch (o) {
-		case 'T': targets = optarg; break;
+		case 'T':
+			if (targets_parse(optarg, &tids, &ntids) < 0) {
+				fprintf(stderr, "spool: --targets wants 'all' or distinct engine ids like 3,4,9, not '%s'\n",
+					optarg);
+				return SPOOL_EXIT_USAGE;
+			}
+			free(tids);
+			targets = optarg;
+			break;
 		case 'w': wait = 1; break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;

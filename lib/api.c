@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -94,6 +95,25 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 		if (strlen(s->items[i]) > MAX_ITEM_LEN)
 			return err_set(e, "input item %zu is longer than %d bytes", i + 1, MAX_ITEM_LEN);
 	return 0;
+}
+
+/* The controller takes records in mtime order (the file server's clock), ties broken by the
+ * random name. So that what this client submits next cannot tie with this record, wait until
+ * that clock, probed by touching incoming/, has moved past the record's mtime (at most a
+ * timestamp tick; a few seconds at worst). Best effort: any failure just returns. */
+static void wait_past_mtime(struct spooldir *sd, const char *name)
+{
+	struct stat f, d;
+	if (fstatat(sd->incoming, name, &f, AT_SYMLINK_NOFOLLOW) < 0)
+		return; /* already taken: whatever comes next is taken in a later pass */
+	for (int i = 0; i < 3000; i++) {
+		if (futimens(sd->incoming, NULL) < 0 || fstat(sd->incoming, &d) < 0)
+			return;
+		if (d.st_mtim.tv_sec > f.st_mtim.tv_sec ||
+		    (d.st_mtim.tv_sec == f.st_mtim.tv_sec && d.st_mtim.tv_nsec > f.st_mtim.tv_nsec))
+			return;
+		usleep(1000);
+	}
 }
 
 int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], char *err, size_t errlen)
@@ -181,6 +201,7 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		snprintf(err, errlen, "cannot submit to %s/incoming: %s (nothing was submitted)", sp->sd.path, e.msg);
 		goto out;
 	}
+	wait_past_mtime(&sp->sd, name);
 	rc = 0;
 out:
 	buf_free(&b);

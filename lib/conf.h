@@ -17,6 +17,7 @@ struct spool_conf {
 	uint64_t timeout_ms;       /* default_timeout for tasks, 0 = none */
 	unsigned retries;          /* default_retries after a node failure */
 	unsigned prefetch;         /* tasks queued on an engine beyond the one it runs */
+	unsigned prefetch_short;   /* the same for an engine whose tasks take under 0.1 s */
 	uint64_t publish_ms;       /* publish_interval: least time between job-state rewrites */
 	int64_t visibility_ms;     /* visibility_deadline: -1 = automatic (see spooldir_open) */
 	char database[PATH_MAX];   /* "" = automatic (see spool-layout.md) */

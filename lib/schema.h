@@ -22,6 +22,8 @@
 #define MAX_VAR_NAME 64                /* per-engine variables: shell identifiers */
 #define MAX_VAR_VALUE (64 * 1024)
 #define MAX_VARS 1024                  /* variables per engine */
+#define MAX_VARS_BYTES (512 * 1024)    /* all of an engine's NAME=VALUE: every task's environment
+				        * holds them, and saved (3x escaped) they fit MAX_VARS_RECORD */
 #define MAX_VARS_RECORD (2u * 1024 * 1024)
 
 extern const struct rec_schema schema_job;      /* client -> spoold: a submit or a map */

@@ -166,7 +166,7 @@ void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task,
 struct slot {
 	int64_t engine;
 	char wid[72];
-	int load;
+	int load, maxload;
 };
 
 struct pick {
@@ -240,15 +240,20 @@ void assign_tasks(struct ctl *c)
 {
 	struct slot *s = NULL;
 	size_t ns = 0, cs = 0;
-	int maxload = 1 + (int)c->sd.conf.prefetch;
 	size_t want = 0;
 
 	c->want_assign = false;
+	/* Engines whose recent tasks were short (under 0.1 s on average) may hold prefetch_short
+	 * queued tasks: holding them costs little, and they would otherwise wait on the controller. */
 	sqlite3_stmt *es = db_prep(c,
-		"SELECT e.id, e.wid, (SELECT count(*) FROM tasks t WHERE t.engine = e.id AND t.state IN (1, 2))"
+		"SELECT e.id, e.wid, (SELECT count(*) FROM tasks t WHERE t.engine = e.id AND t.state IN (1, 2)),"
+		" e.avg_ms IS NOT NULL AND e.avg_ms < 100"
 		" FROM engines e WHERE e.alive = 1 ORDER BY e.id");
 	while (sqlite3_step(es) == SQLITE_ROW) {
 		int load = sqlite3_column_int(es, 2);
+		int maxload = 1 + (int)(sqlite3_column_int(es, 3) ? c->sd.conf.prefetch_short : c->sd.conf.prefetch);
+		if (maxload < 1 + (int)c->sd.conf.prefetch)
+			maxload = 1 + (int)c->sd.conf.prefetch;
 		if (load >= maxload)
 			continue;
 		if (ns == cs) {
@@ -258,6 +263,7 @@ void assign_tasks(struct ctl *c)
 		s[ns].engine = sqlite3_column_int64(es, 0);
 		snprintf(s[ns].wid, sizeof s[ns].wid, "%s", (const char *)sqlite3_column_text(es, 1));
 		s[ns].load = load;
+		s[ns].maxload = maxload;
 		want += (size_t)(maxload - load);
 		ns++;
 	}
@@ -268,13 +274,14 @@ void assign_tasks(struct ctl *c)
 	}
 	struct pick *p = xcalloc(want, sizeof *p);
 	size_t np = 0;
-	/* Phase 1: tasks pinned to an engine (apply, static map, push, pull), in submission order. */
+	/* Phase 1: tasks pinned to an engine (apply, static map, push, pull, submit or map with one
+	 * target), in submission order. */
 	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin = ? ORDER BY rid, idx LIMIT ?");
 	for (size_t i = 0; i < ns; i++) {
 		sqlite3_reset(pq);
 		sqlite3_bind_int64(pq, 1, s[i].engine);
-		sqlite3_bind_int64(pq, 2, maxload - s[i].load);
-		while (s[i].load < maxload && sqlite3_step(pq) == SQLITE_ROW)
+		sqlite3_bind_int64(pq, 2, s[i].maxload - s[i].load);
+		while (s[i].load < s[i].maxload && sqlite3_step(pq) == SQLITE_ROW)
 			take(&p[np++], pq, &s[i]);
 	}
 	sqlite3_reset(pq);
@@ -287,7 +294,7 @@ void assign_tasks(struct ctl *c)
 		const struct tmpl *t = tmpl_get(c, sqlite3_column_int64(q, 0));
 		struct slot *best = NULL;
 		for (size_t i = 0; t && i < ns; i++)
-			if (s[i].load < maxload && targets_has(t->targets, t->ntargets, s[i].engine) &&
+			if (s[i].load < s[i].maxload && targets_has(t->targets, t->ntargets, s[i].engine) &&
 			    (!best || s[i].load < best->load))
 				best = &s[i];
 		if (best)

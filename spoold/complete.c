@@ -103,6 +103,12 @@ static int apply_done(struct ctl *c, const char *wid, const struct rec *r, struc
 		sqlite3_reset(up);
 		if (rc != SQLITE_DONE)
 			return err_set(e, "database: %s", sqlite3_errmsg(c->db));
+		/* How long this engine's tasks take (moving average): decides its prefetch. */
+		sqlite3_stmt *ea = db_prep(c, "UPDATE engines SET avg_ms = CASE WHEN avg_ms IS NULL THEN ?1 ELSE avg_ms * 0.7 + ?1 * 0.3 END WHERE id = ?2");
+		sqlite3_bind_double(ea, 1, (double)rec_get_u64(r, "wall_ms", 0));
+		sqlite3_bind_int64(ea, 2, (int64_t)rec_get_u64(r, "engine", 0));
+		sqlite3_step(ea);
+		sqlite3_reset(ea);
 		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = nterminal + 1 WHERE rid = ?");
 		sqlite3_bind_int64(jd, 1, rid);
 		sqlite3_step(jd);

@@ -34,7 +34,7 @@ static const char schema_sql[] =
 	/* Engine ids come from AUTOINCREMENT: never handed out twice (see ctl/engine-seq). */
 	"CREATE TABLE IF NOT EXISTS engines("
 	"  id INTEGER PRIMARY KEY AUTOINCREMENT, wid TEXT NOT NULL, slot INTEGER NOT NULL,"
-	"  alive INTEGER NOT NULL);"
+	"  alive INTEGER NOT NULL, avg_ms REAL);"
 	"CREATE INDEX IF NOT EXISTS engines_by_worker ON engines(wid);"
 	"CREATE TABLE IF NOT EXISTS attempts("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, attempt INTEGER NOT NULL, wid TEXT NOT NULL,"
@@ -167,6 +167,16 @@ int db_commit(struct ctl *c)
 		return -1;
 	}
 	return 0;
+}
+
+/* For bookkeeping that may be lost in a power cut (what was published, what is running):
+ * commit without syncing the WAL; the next full commit syncs these frames too. */
+int db_commit_lazy(struct ctl *c)
+{
+	db_exec(c, "PRAGMA synchronous=NORMAL");
+	int rc = db_commit(c);
+	db_exec(c, "PRAGMA synchronous=FULL");
+	return rc;
 }
 
 void db_rollback(struct ctl *c)

@@ -160,6 +160,16 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 	if (is_apply || (is_map && sched && strcmp(sched, "static") == 0))
 		nlive = live_targets(c, targets, &live);
 	size_t ntasks = is_apply ? (nlive ? nlive : 1) : is_map ? nitems : 1;
+	/* A submit or map aimed at one engine is pinned to it too, so that it stays in order with
+	 * the push, pull and apply tasks aimed at that engine (pinned tasks are assigned first). */
+	int64_t one = 0;
+	if (!is_apply && !nlive && targets) {
+		int64_t *t1;
+		size_t n1;
+		if (targets_parse(targets, &t1, &n1) == 0 && n1 == 1)
+			one = t1[0];
+		free(t1);
+	}
 	struct buf argv, env;
 	char *outdir = out ? xstrdup(out) : xasprintf("%s/spool-%s", cwd, id);
 	int rc = -1;
@@ -202,6 +212,8 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 			sqlite3_bind_int(ti, 5, T_QUEUED);
 			if (is_apply && nlive) {
 				sqlite3_bind_int64(ti, 4, live[k]);
+			} else if (one) {
+				sqlite3_bind_int64(ti, 4, one);
 			} else if (is_apply) {
 				sqlite3_bind_int(ti, 5, T_FAILED);
 				sqlite3_bind_text(ti, 6, targets ? "none of the target engines is alive"
@@ -220,6 +232,8 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 		sqlite3_bind_text(ti, 3, r->f[i].val, (int)r->f[i].len, SQLITE_STATIC);
 		if (nlive) /* contiguous chunks, as DirectView.map splits its input */
 			sqlite3_bind_int64(ti, 4, live[(idx - 1) * nlive / nitems]);
+		else if (one)
+			sqlite3_bind_int64(ti, 4, one);
 		sqlite3_bind_int(ti, 5, T_QUEUED);
 		if (sqlite3_step(ti) != SQLITE_DONE)
 			goto dberr;

@@ -80,7 +80,7 @@ static void setup_inotify(struct ctl *c)
 		return;
 	}
 	snprintf(path, sizeof path, "%s/incoming", c->sd.path);
-	c->wd_incoming = inotify_add_watch(c->ino, path, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+	c->wd_incoming = inotify_add_watch(c->ino, path, IN_MOVED_TO | IN_ONLYDIR);
 	snprintf(path, sizeof path, "%s/workers", c->sd.path);
 	c->wd_workers = inotify_add_watch(c->ino, path, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
 	if (c->wd_incoming < 0 || c->wd_workers < 0)

@@ -119,7 +119,7 @@ void publish_jobs(struct ctl *c, bool force)
 	db_begin(c);
 	for (size_t i = 0; i < n; i++)
 		publish_one(c, rids[i], &b);
-	db_commit(c);
+	db_commit_lazy(c);
 	buf_free(&b);
 	free(rids);
 }

@@ -48,7 +48,7 @@ void workers_watch(struct ctl *c, struct wlive *w)
 	if (c->ino < 0 || w->done_wd >= 0)
 		return;
 	snprintf(path, sizeof path, "%s/workers/%s/done", c->sd.path, w->wid);
-	w->done_wd = inotify_add_watch(c->ino, path, IN_MOVED_TO | IN_CLOSE_WRITE | IN_ONLYDIR);
+	w->done_wd = inotify_add_watch(c->ino, path, IN_MOVED_TO | IN_ONLYDIR);
 	if (w->done_wd < 0 && errno == ENOSPC)
 		log_warn("inotify watch limit reached watching %s: relying on rescans every %.2f s "
 			 "(raise sysctl fs.inotify.max_user_watches)", path, c->sd.conf.rescan_ms / 1000.0);
@@ -378,7 +378,7 @@ static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
 		}
 	}
 	if (began)
-		db_commit(c);
+		db_commit_lazy(c);
 }
 
 static int read_beat(struct ctl *c, struct wlive *w, uint64_t *count)

@@ -47,7 +47,7 @@ make_shared_spool() { # extra "name = value" settings
 	mkdir -p "$T/db"
 	sed -i -e 's/^rescan_interval.*/rescan_interval = 0.2;/' -e 's/^heartbeat_interval.*/heartbeat_interval = 0.2;/' \
 		-e 's/^dead_timeout.*/dead_timeout = 6.0;/' -e 's/^kill_grace.*/kill_grace = 1.0;/' \
-		-e "s|^database.*|database = \"$T/db/queue.db\";|" -e 's/^prefetch.*/prefetch = 4;/' \
+		-e "s|^database.*|database = \"$T/db/queue.db\";|" -e 's/^prefetch =.*/prefetch = 4;/' \
 		-e 's/^visibility_deadline.*/visibility_deadline = 2.0;/' "$conf"
 	for kv in "$@"; do
 		local k=${kv%%=*}

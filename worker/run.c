@@ -50,7 +50,13 @@ struct outcome {
 };
 
 /* The result goes beside the data first, then to the controller: once the controller has
- * it, the user can read it. Both are written whole (tmp + fsync + rename). */
+ * it, the user can read it. Both are written whole (tmp + rename) but not fsync'd, like the
+ * task's own output: the controller's commit is the durability point of a result. A node
+ * that loses power before that loses nothing but a run, which the controller repeats when
+ * it declares the node dead (at-least-once); a torn record left by the crash is refused by
+ * the parser and quarantined. This halves the worker's cost per task. */
+#define RESULT_SYNC FSW_NOSYNC
+
 static void build_done(struct buf *b, struct worker *w, struct engine *e, const struct outcome *o, uint64_t end,
 		       uint64_t wall)
 {
@@ -91,7 +97,7 @@ static int write_res(const char *path, const struct buf *b, struct err *er)
 	if (dfd < 0)
 		rc = err_sys(er, "cannot open %s", dir);
 	else
-		rc = fs_write_atomic(dfd, slash + 1, b->p, b->len, 0644, 0, er);
+		rc = fs_write_atomic(dfd, slash + 1, b->p, b->len, 0644, RESULT_SYNC, er);
 	if (dfd >= 0)
 		close(dfd);
 	free(dir);
@@ -117,7 +123,11 @@ void run_retry_unsent(struct worker *w)
 }
 
 /* The result goes beside the data first, then to the controller: once the controller has
- * it, the user can read it. Both are written whole (tmp + fsync + rename). */
+ * it, the user can read it. Both are written whole (tmp + rename) but not fsync'd, like the
+ * task's own output: the controller's commit is the durability point of a result. A node
+ * that loses power before that loses nothing but a run, which the controller repeats when
+ * it declares the node dead (at-least-once); a torn record left by the crash is refused by
+ * the parser and quarantined. This halves the worker's cost per task. */
 static void finish(struct worker *w, struct engine *e, struct outcome *o)
 {
 	struct buf b;
@@ -141,7 +151,7 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	}
 	if (e->revoked) {
 		log_info("task %s ended after it was revoked (%s): no result reported", a->name, o->status);
-	} else if (fs_write_atomic(w->done_fd, a->name, b.p, b.len, 0644, 0, &er) < 0) {
+	} else if (fs_write_atomic(w->done_fd, a->name, b.p, b.len, 0644, RESULT_SYNC, &er) < 0) {
 		log_err("task %s: cannot report its result to the controller: %s (retrying)", a->name, er.msg);
 		w->unsent = xrealloc(w->unsent, (w->nunsent + 1) * sizeof *w->unsent);
 		snprintf(w->unsent[w->nunsent].name, sizeof w->unsent[w->nunsent].name, "%s", a->name);
@@ -328,33 +338,37 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 			 cwd, w->node);
 		return;
 	}
-	if (fs_mkdir_p(outdir, 0755, &er) < 0) {
-		fail_now(w, e, "error", "cannot create output directory on node %s: %s", w->node, er.msg);
-		return;
+	/* Every task of a job shares its output directory: create it once, not per task. */
+	if (strcmp(w->last_outdir, outdir) != 0) {
+		if (fs_mkdir_p(outdir, 0755, &er) < 0) {
+			fail_now(w, e, "error", "cannot create output directory on node %s: %s", w->node, er.msg);
+			return;
+		}
+		snprintf(w->last_outdir, sizeof w->last_outdir, "%s", outdir);
 	}
 	snprintf(e->out_path, sizeof e->out_path, "%s/%s.%s.out", outdir, task, attempt);
 	snprintf(e->err_path, sizeof e->err_path, "%s/%s.%s.err", outdir, task, attempt);
 	snprintf(e->res_path, sizeof e->res_path, "%s/%s.%s.res", outdir, task, attempt);
-	int ofd = open_output(e->out_path), efd = ofd >= 0 ? open_output(e->err_path) : -1;
-	if (ofd < 0 || efd < 0) {
-		int saved = errno;
-		if (ofd >= 0)
-			close(ofd);
-		e->res_path[0] = '\0';
-		fail_now(w, e, "error", "cannot create %s on node %s: %s", ofd < 0 ? e->out_path : e->err_path,
-			 w->node, strerror(saved));
-		return;
-	}
 	if (rec_get(r, "builtin")) {
+		int ofd = open_output(e->out_path), efd = ofd >= 0 ? open_output(e->err_path) : -1;
+		if (ofd < 0 || efd < 0) {
+			int saved = errno;
+			if (ofd >= 0)
+				close(ofd);
+			w->last_outdir[0] = '\0';
+			e->res_path[0] = '\0';
+			fail_now(w, e, "error", "cannot create %s on node %s: %s", ofd < 0 ? e->out_path : e->err_path,
+				 w->node, strerror(saved));
+			return;
+		}
 		run_builtin(w, e, ofd, efd);
 		return;
 	}
+	/* Created by the task itself if it sets variables; merged when it ends. A file left there
+	 * by an earlier job sharing this --output directory must not be merged. */
 	snprintf(e->vars_path, sizeof e->vars_path, "%s/%s.%s.vars", outdir, task, attempt);
-	int vfd = open_output(e->vars_path);
-	if (vfd >= 0)
-		close(vfd);
-	else
-		e->vars_path[0] = '\0';
+	if (unlink(e->vars_path) < 0 && errno != ENOENT)
+		log_warn("cannot remove stale %s: %s", e->vars_path, strerror(errno));
 	char **argv = vec(r, "arg", 0);
 	char extra[7][4300];
 	char *xp[7];
@@ -371,12 +385,7 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	const char *path = env_lookup(envp, "PATH");
 	if (!path)
 		path = "/usr/local/bin:/usr/bin:/bin";
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (pipe2(pfd, O_CLOEXEC) < 0 || nullfd < 0) {
-		close(ofd);
-		close(efd);
-		if (nullfd >= 0)
-			close(nullfd);
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
 		free(argv);
 		free(envp);
 		fail_now(w, e, "error", "cannot create a pipe on node %s: %s", w->node, strerror(errno));
@@ -396,16 +405,21 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		 * requeues them, so running on would only make duplicates. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(127);
+		/* The child opens its own files, so the worker goes on with other engines meanwhile. */
+		int nullfd = open("/dev/null", O_RDONLY);
+		int ofd = open_output(e->out_path);
+		if (ofd < 0)
+			child_fail(pfd[1], 'o', errno);
+		int efd = open_output(e->err_path);
+		if (efd < 0)
+			child_fail(pfd[1], 'O', errno);
 		if (chdir(cwd) < 0)
 			child_fail(pfd[1], 'c', errno);
-		if (dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
+		if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
 			child_fail(pfd[1], 'd', errno);
 		child_exec(argv, envp, path, pfd[1]);
 	}
 	close(pfd[1]);
-	close(ofd);
-	close(efd);
-	close(nullfd);
 	free(argv);
 	free(envp);
 	if (pid < 0) {
@@ -415,30 +429,59 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	}
 	setpgid(pid, pid);
 	e->pid = pid;
+	/* Not read now: a failed chdir, open or exec is written before the child exits, so the
+	 * reaper finds it there. */
+	e->errfd = pfd[0];
 	uint64_t tmo = rec_get_u64(r, "timeout_ms", 0);
 	e->deadline = tmo ? e->start_mono + tmo : 0;
-	char msg[1 + sizeof(int)];
-	ssize_t n;
-	do
-		n = read(pfd[0], msg, sizeof msg);
-	while (n < 0 && errno == EINTR);
-	close(pfd[0]);
-	if (n == (ssize_t)sizeof msg) {
-		int err;
-		memcpy(&err, msg + 1, sizeof err);
-		waitpid(pid, NULL, 0);
-		e->pid = 0;
-		if (msg[0] == 'c')
-			fail_now(w, e, "nodir", "cannot enter working directory %s on node %s: %s", cwd, w->node,
-				 strerror(err));
-		else if (msg[0] == 'e')
-			fail_now(w, e, "noexec", "cannot execute '%s' on node %s: %s%s", rec_get(r, "arg"), w->node,
-				 strerror(err), err == ENOENT ? " (command not found in the task's PATH)" : "");
-		else
-			fail_now(w, e, "error", "cannot set up the task's files on node %s: %s", w->node, strerror(err));
-		return;
-	}
 	log_debug("engine %lld started %s (pid %d)", (long long)e->id, a->name, (int)pid);
+}
+
+/* After the task's leader exited: did it fail to start? Fills o and returns 1 if so. */
+static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
+{
+	char msg[1 + sizeof(int)];
+	int err;
+	ssize_t n;
+	if (e->errfd <= 0)
+		return 0;
+	do
+		n = read(e->errfd, msg, sizeof msg);
+	while (n < 0 && errno == EINTR);
+	close(e->errfd);
+	e->errfd = 0;
+	if (n != (ssize_t)sizeof msg)
+		return 0;
+	memcpy(&err, msg + 1, sizeof err);
+	const struct rec *r = &e->run->r;
+	o->exit_code = -1;
+	o->sig = 0;
+	switch (msg[0]) {
+	case 'c':
+		o->status = "nodir";
+		snprintf(o->reason, sizeof o->reason, "cannot enter working directory %.800s on node %s: %s",
+			 rec_get(r, "cwd"), w->node, strerror(err));
+		break;
+	case 'e':
+		o->status = "noexec";
+		snprintf(o->reason, sizeof o->reason, "cannot execute '%.200s' on node %s: %s%s", rec_get(r, "arg"),
+			 w->node, strerror(err), err == ENOENT ? " (command not found in the task's PATH)" : "");
+		break;
+	case 'o':
+	case 'O':
+		o->status = "error";
+		w->last_outdir[0] = '\0'; /* perhaps removed under us: create it again next time */
+		snprintf(o->reason, sizeof o->reason, "cannot create %.800s on node %s: %s",
+			 msg[0] == 'o' ? e->out_path : e->err_path, w->node, strerror(err));
+		e->res_path[0] = '\0';
+		break;
+	default:
+		o->status = "error";
+		snprintf(o->reason, sizeof o->reason, "cannot set up the task's files on node %s: %s", w->node,
+			 strerror(err));
+	}
+	log_info("task %s failed to start: %s", e->run->name, o->reason);
+	return 1;
 }
 
 /* An assignment we cannot use still gets an answer, or its task would stay assigned forever. */
@@ -517,7 +560,9 @@ void run_reap(struct worker *w)
 				o.status = "signaled";
 				o.sig = WTERMSIG(status);
 			}
-			if (e->timed_out) {
+			if (start_failure(w, e, &o)) {
+				/* o says why; the task never ran */
+			} else if (e->timed_out) {
 				o.status = "timeout";
 				snprintf(o.reason, sizeof o.reason, "killed after its timeout of %.3f s",
 					 (double)rec_get_u64(&e->run->r, "timeout_ms", 0) / 1000.0);

@@ -58,13 +58,21 @@ int vars_set(struct vars *v, const char *kv, size_t len, struct err *e)
 		return err_set(e, "the value of %.*s is longer than %d bytes", (int)(eq - kv), kv, MAX_VAR_VALUE);
 	if (memchr(kv, '\0', len))
 		return err_set(e, "NUL byte in a variable");
-	size_t kl = (size_t)(eq - kv) + 1;
-	for (size_t i = 0; i < v->n; i++)
-		if (strncmp(v->kv[i], kv, kl) == 0) {
-			free(v->kv[i]);
-			v->kv[i] = xstrndup(kv, len);
-			return 0;
-		}
+	size_t kl = (size_t)(eq - kv) + 1, total = len + 1, at = v->n;
+	for (size_t i = 0; i < v->n; i++) {
+		if (at == v->n && strncmp(v->kv[i], kv, kl) == 0)
+			at = i;
+		else
+			total += strlen(v->kv[i]) + 1;
+	}
+	if (total > MAX_VARS_BYTES)
+		return err_set(e, "setting %.*s would make the engine's variables %zu bytes in all, more than %d "
+			       "(every task gets them in its environment)", (int)(eq - kv), kv, total, MAX_VARS_BYTES);
+	if (at < v->n) {
+		free(v->kv[at]);
+		v->kv[at] = xstrndup(kv, len);
+		return 0;
+	}
 	if (v->n >= MAX_VARS)
 		return err_set(e, "more than %d variables on one engine", MAX_VARS);
 	v->kv = xrealloc(v->kv, (v->n + 1) * sizeof *v->kv);

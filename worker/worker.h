@@ -35,6 +35,7 @@ struct engine {
 	uint64_t deadline;      /* monotonic ms; 0 = no timeout */
 	uint64_t kill_at;       /* after TERM: when to KILL */
 	bool timed_out, revoked;
+	int errfd;              /* read end of the child's start-failure pipe, 0 when none */
 	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
 };
 
@@ -60,6 +61,7 @@ struct worker {
 	size_t nfin, capfin;
 	struct unsent *unsent;
 	size_t nunsent;
+	char last_outdir[4200]; /* the output directory created last (skip mkdir -p for the next task) */
 	uint64_t beat;
 	int ino, wd_inbox, wd_ctlw, wd_reg;
 	bool scan_inbox;
