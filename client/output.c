@@ -183,6 +183,24 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 			json_str(js, "stdout", t->stdout_path);
 			json_str(js, "stderr", t->stderr_path);
 			json_str(js, "result", t->result_path);
+			json_arr_begin(js, "duplicates");
+			for (size_t k = 0; k < t->nduplicates; k++) {
+				const struct spool_attempt *a = &t->duplicates[k];
+				json_obj_begin(js, NULL);
+				json_int(js, "attempt", (int64_t)a->attempt);
+				json_str(js, "worker", a->worker);
+				json_str(js, "status", a->status);
+				if (a->exit_code >= 0)
+					json_int(js, "exit_code", a->exit_code);
+				else
+					json_null(js, "exit_code");
+				if (a->signal > 0)
+					json_int(js, "signal", a->signal);
+				else
+					json_null(js, "signal");
+				json_obj_end(js);
+			}
+			json_arr_end(js);
 			json_obj_end(js);
 		}
 		json_arr_end(js);

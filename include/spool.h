@@ -63,6 +63,8 @@ struct spool_job_spec {
 /* Write the job record durably; on success jobid holds the new id (NUL-terminated). */
 int spool_submit(spool_t *sp, const struct spool_job_spec *spec, char jobid[16], char *err, size_t errlen);
 
+struct spool_attempt;
+
 struct spool_task {
 	uint64_t task;       /* 1-based */
 	const char *state;   /* queued assigned running succeeded failed timedout cancelled abandoned */
@@ -74,6 +76,16 @@ struct spool_task {
 	const char *node;    /* "-" when none */
 	const char *reason;  /* NULL or why it failed */
 	char *stdout_path, *stderr_path, *result_path;
+	size_t nduplicates;  /* results received after the accepted one (a node declared dead that */
+	struct spool_attempt *duplicates; /* finished anyway): kept, never replacing it */
+};
+
+struct spool_attempt {
+	uint64_t attempt;
+	char worker[80];
+	char status[16];     /* exited, signaled, timeout, nodir, noexec, error, cancelled */
+	int exit_code;       /* -1 when none */
+	int signal;          /* 0 when none */
 };
 
 struct spool_job {

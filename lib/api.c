@@ -237,6 +237,7 @@ void spool_job_free(struct spool_job *j)
 		free(j->tasks[i].stdout_path);
 		free(j->tasks[i].stderr_path);
 		free(j->tasks[i].result_path);
+		free(j->tasks[i].duplicates);
 	}
 	free(j->tasks);
 	struct job_priv *p = j->priv;
@@ -323,6 +324,20 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 							   (unsigned long long)t->attempt);
 			}
 			j->ntasks++;
+		} else if (strcmp(f->key, "dup") == 0) {
+			unsigned long long idx, att;
+			char wid[80], st[16], ex[24], sg[24];
+			if (sscanf(f->val, "%llu %llu %79s %15s %23s %23s", &idx, &att, wid, st, ex, sg) != 6 || idx < 1 ||
+			    idx > j->ntasks)
+				continue;
+			struct spool_task *t = &j->tasks[idx - 1];
+			t->duplicates = xrealloc(t->duplicates, (t->nduplicates + 1) * sizeof *t->duplicates);
+			struct spool_attempt *a = &t->duplicates[t->nduplicates++];
+			a->attempt = att;
+			snprintf(a->worker, sizeof a->worker, "%s", wid);
+			snprintf(a->status, sizeof a->status, "%s", st);
+			a->exit_code = strcmp(ex, "-") ? atoi(ex) : -1;
+			a->signal = strcmp(sg, "-") ? atoi(sg) : 0;
 		} else if (strcmp(f->key, "reason") == 0) {
 			unsigned long long idx;
 			int off = 0;

@@ -93,7 +93,8 @@ SCHEMA(schema_jobstate, "jobstate", MAX_STATE_RECORD,
        { "ntasks", RF_REQ | RF_NUM, 20, 0 },
        { "state", RF_REQ, 16, 0 },
        { "task", RF_MULTI, 256, MAX_ITEMS },
-       { "reason", RF_MULTI, MAX_REASON_LEN + 32, MAX_ITEMS });
+       { "reason", RF_MULTI, MAX_REASON_LEN + 32, MAX_ITEMS },
+       { "dup", RF_MULTI, 256, MAX_ITEMS });
 
 SCHEMA(schema_ctlinfo, "controller", MAX_SMALL_RECORD,
        { "node", RF_REQ, 64, 0 },

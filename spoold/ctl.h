@@ -65,6 +65,9 @@ void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
+size_t live_targets(struct ctl *c, const char *targets, int64_t **out);
+#define DOOMED_REASON "none of its target engines is alive (engine ids are never reused: choose live ones)"
+
 
 /* workers.c: registration, heartbeats, liveness */
 void workers_scan(struct ctl *c);

@@ -122,7 +122,7 @@ static void join_field(const struct rec *r, const char *key, struct buf *b)
 }
 
 /* The live engines among the targets, in id order. */
-static size_t live_targets(struct ctl *c, const char *targets, int64_t **out)
+size_t live_targets(struct ctl *c, const char *targets, int64_t **out)
 {
 	int64_t *want = NULL, *ids = NULL;
 	size_t nw = 0, n = 0, cap = 0;
@@ -160,6 +160,13 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 	if (is_apply || (is_map && sched && strcmp(sched, "static") == 0))
 		nlive = live_targets(c, targets, &live);
 	size_t ntasks = is_apply ? (nlive ? nlive : 1) : is_map ? nitems : 1;
+	/* Engine ids are never reused: targets none of which is alive now can never run anything. */
+	int doomed = 0;
+	if (targets && !is_apply) {
+		int64_t *lt;
+		doomed = live_targets(c, targets, &lt) == 0;
+		free(lt);
+	}
 	/* A submit or map aimed at one engine is pinned to it too, so that it stays in order with
 	 * the push, pull and apply tasks aimed at that engine (pinned tasks are assigned first). */
 	int64_t one = 0;
@@ -212,6 +219,9 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 			sqlite3_bind_int(ti, 5, T_QUEUED);
 			if (is_apply && nlive) {
 				sqlite3_bind_int64(ti, 4, live[k]);
+			} else if (doomed) {
+				sqlite3_bind_int(ti, 5, T_FAILED);
+				sqlite3_bind_text(ti, 6, DOOMED_REASON, -1, SQLITE_STATIC);
 			} else if (one) {
 				sqlite3_bind_int64(ti, 4, one);
 			} else if (is_apply) {
@@ -234,12 +244,14 @@ static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 			sqlite3_bind_int64(ti, 4, live[(idx - 1) * nlive / nitems]);
 		else if (one)
 			sqlite3_bind_int64(ti, 4, one);
-		sqlite3_bind_int(ti, 5, T_QUEUED);
+		sqlite3_bind_int(ti, 5, doomed ? T_FAILED : T_QUEUED);
+		if (doomed)
+			sqlite3_bind_text(ti, 6, DOOMED_REASON, -1, SQLITE_STATIC);
 		if (sqlite3_step(ti) != SQLITE_DONE)
 			goto dberr;
 	}
 	sqlite3_reset(ti);
-	if (is_apply && !nlive) {
+	if ((is_apply && !nlive) || doomed) {
 		sqlite3_stmt *nt = db_prep(c, "UPDATE jobs SET nterminal = ntasks WHERE rid = ?");
 		sqlite3_bind_int64(nt, 1, rid);
 		sqlite3_step(nt);

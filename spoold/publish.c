@@ -76,6 +76,19 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 		}
 	}
 	sqlite3_reset(t);
+	/* dup IDX ATTEMPT WID STATUS EXIT SIGNAL: results that came after the accepted one */
+	sqlite3_stmt *d = db_prep(c, "SELECT idx, attempt, wid, status, exit, signal FROM attempts WHERE rid = ? AND accepted = 0 ORDER BY idx, attempt");
+	sqlite3_bind_int64(d, 1, rid);
+	while (sqlite3_step(d) == SQLITE_ROW) {
+		const char *dw = (const char *)sqlite3_column_text(d, 2), *ds = (const char *)sqlite3_column_text(d, 3);
+		buf_printf(&reasons, "dup %lld %lld %s %s", (long long)sqlite3_column_int64(d, 0),
+			   (long long)sqlite3_column_int64(d, 1), dw && name_ok(dw) ? dw : "-",
+			   ds && name_ok(ds) ? ds : "-");
+		col_int(&reasons, d, 4);
+		col_int(&reasons, d, 5);
+		buf_addc(&reasons, '\n');
+	}
+	sqlite3_reset(d);
 	buf_add(b, reasons.p ? reasons.p : "", reasons.len);
 	buf_free(&reasons);
 	rec_end(b);

@@ -240,6 +240,36 @@ void workers_scan(struct ctl *c)
 	fs_list_free(names, n);
 }
 
+/* Jobs restricted to engines that are now all dead: their waiting tasks can never run. */
+static void fail_doomed(struct ctl *c)
+{
+	int64_t *rids = NULL;
+	size_t n = 0;
+	sqlite3_stmt *st = db_prep(c, "SELECT rid, targets FROM jobs WHERE targets IS NOT NULL AND nterminal < ntasks");
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		int64_t *lt;
+		size_t live = live_targets(c, (const char *)sqlite3_column_text(st, 1), &lt);
+		free(lt);
+		if (live)
+			continue;
+		rids = xrealloc(rids, (n + 1) * sizeof *rids);
+		rids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 4, reason = ? WHERE rid = ? AND state = 0");
+		sqlite3_bind_text(up, 1, DOOMED_REASON, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 2, rids[i]);
+		sqlite3_step(up);
+		sqlite3_reset(up);
+		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
+		sqlite3_bind_int64(jd, 1, rids[i]);
+		sqlite3_step(jd);
+		sqlite3_reset(jd);
+	}
+	free(rids);
+}
+
 static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool clean)
 {
 	struct { int64_t rid, idx, attempt; char job[72]; } *t = NULL;
@@ -316,6 +346,7 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 	sqlite3_bind_text(ew, 1, w->wid, -1, SQLITE_STATIC);
 	sqlite3_step(ew);
 	sqlite3_reset(ew);
+	fail_doomed(c);
 	sqlite3_stmt *ww = db_prep(c, "UPDATE workers SET alive = 0 WHERE wid = ?");
 	sqlite3_bind_text(ww, 1, w->wid, -1, SQLITE_STATIC);
 	sqlite3_step(ww);

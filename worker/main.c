@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -207,6 +208,32 @@ static void rejoin(struct worker *w)
 		log_err("cannot register again: %s (retrying)", e.msg);
 }
 
+/* One worker per node name: engine variables live in vars/NODE.SLOT, and two workers under
+ * one name would overwrite each other's. The lock dies with the process. */
+static int lock_node(struct worker *w)
+{
+	char name[100], pid[32];
+	snprintf(name, sizeof name, ".lock.%.60s", w->node);
+	int fd = openat(w->sd.vars, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		log_err("cannot open %s/vars/%s: %s", w->sd.path, name, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		log_err("another spool-worker already runs as node %s (pid %s): stop it, or give this one "
+			"another --name", w->node, pid[0] ? pid : "?");
+		close(fd);
+		return -1;
+	}
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot write my pid into %s/vars/%s", w->sd.path, name);
+	return 0; /* fd stays open: it holds the lock */
+}
+
 static void drain_inotify(struct worker *w)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -309,6 +336,8 @@ int main(int argc, char **argv)
 				 errno == EMFILE ? " (raise sysctl fs.inotify.max_user_instances)" : "");
 		watch(&w, &w.wd_ctlw, "ctl/w", IN_CREATE | IN_MOVED_TO);
 	}
+	if (lock_node(&w) < 0)
+		return SPOOL_EXIT_ERROR;
 	if (start_identity(&w, &e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
 

@@ -41,9 +41,10 @@ want(d["counts"] == {"queued": 0, "assigned": 0, "running": 0, "succeeded": 1, "
 ' <"$T/c.json")"
 check_eq "collect --json: every task has exactly the documented fields" "" "$(pycheck '
 keys = ["task", "state", "exit_code", "signal", "engine", "node", "attempt", "wall_ms", "start_ms", "end_ms",
-        "user_ms", "sys_ms", "maxrss_kb", "reason", "stdout", "stderr", "result"]
+        "user_ms", "sys_ms", "maxrss_kb", "reason", "stdout", "stderr", "result", "duplicates"]
 for t in d["tasks"]:
     want(sorted(t) == sorted(keys), "task fields %r" % sorted(t))
+    want(t["duplicates"] == [], "no duplicate attempts here %r" % t["duplicates"])
     for k in ["task", "exit_code", "engine", "attempt", "wall_ms", "start_ms", "end_ms", "user_ms", "sys_ms", "maxrss_kb"]:
         typ(t, k, int)
     for k in ["state", "node", "stdout", "stderr", "result"]:
