@@ -66,6 +66,11 @@ void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 void ingest_incoming(struct ctl *c);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
 size_t live_targets(struct ctl *c, const char *targets, int64_t **out);
+int validate_job(const struct rec *r, const char *stem, struct err *e);
+int insert_job(struct ctl *c, const struct rec *r, uid_t owner);
+
+/* rebuild.c: a lost database rebuilt from the spool */
+void rebuild_if_lost(struct ctl *c);
 #define DOOMED_REASON "none of its target engines is alive (engine ids are never reused: choose live ones)"
 
 

@@ -69,7 +69,7 @@ static int env_ok(const char *kv)
 }
 
 /* Check what the schema cannot: cross-field rules and path shapes. */
-static int validate_job(const struct rec *r, const char *stem, struct err *e)
+int validate_job(const struct rec *r, const char *stem, struct err *e)
 {
 	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
 	const char *name = rec_get(r, "name");
@@ -145,7 +145,7 @@ size_t live_targets(struct ctl *c, const char *targets, int64_t **out)
 	return n;
 }
 
-static int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
+int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 {
 	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
 	const char *name = rec_get(r, "name"), *targets = rec_get(r, "targets");

@@ -204,6 +204,7 @@ int main(int argc, char **argv)
 	setup_inotify(&c);
 
 	c.now = mono_ms();
+	rebuild_if_lost(&c);
 	workers_scan(&c);
 	assign_reconcile(&c);
 	c.scan_incoming = c.scan_done = c.want_assign = c.engines_dirty = true;
