@@ -22,15 +22,7 @@
 
 static int read_counter(struct spooldir *sd, uint64_t *v)
 {
-	struct buf b;
-	int rc = -1;
-	buf_init(&b);
-	if (fs_read_file(sd->ctl, "beat", 64, &b, NULL, NULL) == 0) {
-		b.p[strcspn(b.p, "\n")] = '\0';
-		rc = parse_u64(b.p, UINT64_MAX, v);
-	}
-	buf_free(&b);
-	return rc;
+	return fs_read_u64(sd->ctl, "beat", v);
 }
 
 /* On the controller's node its pid can be checked; elsewhere, watch its beat counter change. */

@@ -136,6 +136,19 @@ fail:
 	return -1;
 }
 
+int fs_read_u64(int dirfd, const char *name, uint64_t *v)
+{
+	struct buf b;
+	int rc = -1;
+	buf_init(&b);
+	if (fs_read_file(dirfd, name, 64, &b, NULL, NULL) == 0) {
+		b.p[strcspn(b.p, "\n")] = '\0';
+		rc = parse_u64(b.p, INT64_MAX, v);
+	}
+	buf_free(&b);
+	return rc;
+}
+
 int fs_fsync_dir(int dirfd, struct err *e)
 {
 	if (fsync(dirfd) < 0)

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -27,6 +28,8 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
 /* Read a whole regular file (O_NOFOLLOW, one link, at most max bytes). Returns 0, or -1 with
  * errno set (ENOENT when absent) and e filled. st, if not NULL, receives its fstat. */
 int fs_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st, struct err *e);
+/* A small file holding one decimal number and a newline (counters, ids); -1 if absent or bad. */
+int fs_read_u64(int dirfd, const char *name, uint64_t *v);
 int fs_fsync_dir(int dirfd, struct err *e);
 /* Open a directory relative to dirfd without following a final symlink. */
 int fs_open_dir(int dirfd, const char *name, struct err *e);

@@ -59,6 +59,7 @@ int db_commit(struct ctl *c);
 int db_commit_lazy(struct ctl *c);
 void db_rollback(struct ctl *c);
 int64_t db_job_rid(struct ctl *c, const char *jobid);
+void db_job_recount(struct ctl *c, int64_t rid);
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
 void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 

@@ -195,6 +195,15 @@ int64_t db_job_rid(struct ctl *c, const char *jobid)
 	return rid;
 }
 
+/* After tasks of a job changed state: count its terminal tasks again and mark it for publishing. */
+void db_job_recount(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *st = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_step(st);
+	sqlite3_reset(st);
+}
+
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt)
 {
 	sqlite3_stmt *st = db_prep(c, "SELECT v FROM meta WHERE k = ?");

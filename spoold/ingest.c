@@ -346,10 +346,7 @@ static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t
 	sqlite3_step(up);
 	int changed = sqlite3_changes(c->db);
 	sqlite3_reset(up);
-	sqlite3_stmt *cnt = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
-	sqlite3_bind_int64(cnt, 1, rid);
-	sqlite3_step(cnt);
-	sqlite3_reset(cnt);
+	db_job_recount(c, rid);
 	if (db_commit(c) == 0) {
 		log_info("cancelled %d task%s of job %s", changed, changed == 1 ? "" : "s", jobid);
 		/* Removing the assignment is what tells the worker to kill the task. */

@@ -97,10 +97,7 @@ static void apply_state(struct ctl *c, const char *id)
 		sqlite3_step(rs);
 	}
 	sqlite3_reset(rs);
-	sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
-	sqlite3_bind_int64(jd, 1, rid);
-	sqlite3_step(jd);
-	sqlite3_reset(jd);
+	db_job_recount(c, rid);
 	rec_free(&r);
 	buf_free(&b);
 }
@@ -231,16 +228,8 @@ static size_t retire_workers(struct ctl *c)
  * database beside a spool that has an id means the database was lost. */
 static uint64_t spool_db_id(struct ctl *c)
 {
-	struct buf b;
-	uint64_t v = 0;
-	buf_init(&b);
-	if (fs_read_file(c->sd.ctl, "db-id", 64, &b, NULL, NULL) == 0) {
-		b.p[strcspn(b.p, "\n")] = '\0';
-		if (parse_u64(b.p, INT64_MAX, &v) < 0)
-			v = 0;
-	}
-	buf_free(&b);
-	return v;
+	uint64_t v;
+	return fs_read_u64(c->sd.ctl, "db-id", &v) == 0 ? v : 0;
 }
 
 void rebuild_if_lost(struct ctl *c)

@@ -58,15 +58,9 @@ void workers_watch(struct ctl *c, struct wlive *w)
  * database rebuilt from the spool never gives an id twice. */
 static uint64_t engine_seq_read(struct ctl *c)
 {
-	struct buf b;
 	uint64_t v = 0;
-	buf_init(&b);
-	if (fs_read_file(c->sd.ctl, "engine-seq", 64, &b, NULL, NULL) == 0) {
-		b.p[strcspn(b.p, "\n")] = '\0';
-		if (parse_u64(b.p, INT64_MAX, &v) < 0)
-			v = 0;
-	}
-	buf_free(&b);
+	if (fs_read_u64(c->sd.ctl, "engine-seq", &v) < 0)
+		v = 0;
 	sqlite3_stmt *st = db_prep(c, "SELECT seq FROM sqlite_sequence WHERE name = 'engines'");
 	if (sqlite3_step(st) == SQLITE_ROW && (uint64_t)sqlite3_column_int64(st, 0) > v)
 		v = (uint64_t)sqlite3_column_int64(st, 0);
@@ -262,10 +256,7 @@ static void fail_doomed(struct ctl *c)
 		sqlite3_bind_int64(up, 2, rids[i]);
 		sqlite3_step(up);
 		sqlite3_reset(up);
-		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
-		sqlite3_bind_int64(jd, 1, rids[i]);
-		sqlite3_step(jd);
-		sqlite3_reset(jd);
+		db_job_recount(c, rids[i]);
 	}
 	free(rids);
 }
@@ -310,10 +301,7 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 	}
 	sqlite3_reset(pf);
 	for (size_t i = 0; i < npr; i++) {
-		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
-		sqlite3_bind_int64(jd, 1, prids[i]);
-		sqlite3_step(jd);
-		sqlite3_reset(jd);
+		db_job_recount(c, prids[i]);
 	}
 	free(prids);
 	/* A clean shutdown does not count against the task's retries; a lost node does. */
@@ -337,10 +325,7 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 		else
 			requeued++;
 		sqlite3_reset(up);
-		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
-		sqlite3_bind_int64(jd, 1, t[i].rid);
-		sqlite3_step(jd);
-		sqlite3_reset(jd);
+		db_job_recount(c, t[i].rid);
 	}
 	sqlite3_stmt *ew = db_prep(c, "UPDATE engines SET alive = 0 WHERE wid = ?");
 	sqlite3_bind_text(ew, 1, w->wid, -1, SQLITE_STATIC);

@@ -129,6 +129,13 @@ check_eq "status --json: a job not yet accepted has state submitted and no owner
 	"$(python3 -c 'import json,sys; d = json.load(sys.stdin); x = [x for x in d["jobs"] if x["job"] == sys.argv[1]][0]; print(x["state"], x["owner"], x["ntasks"])' "$p" <"$T/s2.json")"
 
 # --- workers --json ---
+# The engine table is republished at most every publish_interval: let the short job's engine
+# show idle again before looking.
+spool collect "$p" >/dev/null 2>&1
+for i in $(seq 50); do
+	[ "$(spool workers | awk 'NR > 1 && $4 == "busy"' | wc -l)" -eq 1 ] && break
+	sleep 0.1
+done
 spool workers --json >"$T/w.json"; rc=$?
 check_eq "workers --json exits 0" 0 "$rc"
 ids=$(spool workers | awk 'NR > 1 { print $1 }' | sort -n | tr '\n' ' ')
