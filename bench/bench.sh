@@ -96,7 +96,7 @@ echo "spool in $B ($fstype); creating a file there takes $(awk -v u=$((t1 - t0))
 
 spool init "$SPOOL_DIR" >/dev/null || { echo "bench: spool init failed" >&2; exit 1; }
 [ -n "${BENCH_PREFETCH:-}" ] && sed -i "s/^prefetch =.*/prefetch = $BENCH_PREFETCH;/" "$SPOOL_DIR/spool.conf"
-echo "spool.conf: the defaults of spool init ($(grep -E '^(prefetch|publish_interval|rescan_interval) ' "$SPOOL_DIR/spool.conf" | tr -d ';' | tr '\n' ',' | sed 's/,$//; s/,/, /g'))"
+echo "spool.conf: the defaults of spool init ($(grep -E '^(prefetch|prefetch_short|publish_interval|rescan_interval) ' "$SPOOL_DIR/spool.conf" | tr -d ';' | tr '\n' ',' | sed 's/,$//; s/,/, /g'))"
 spoold -f -d "$SPOOL_DIR" 2>>"$B/spoold.log" &
 DPID=$!
 spool-worker -f -d "$SPOOL_DIR" -n 2 2>>"$B/spool-worker.log" &
