@@ -26,14 +26,20 @@ done
 spool workers
 
 mkdir -p "$d/data" && cd "$d/data"
-say "spool map --wait -- sh -c hostname ::: 1 2     # dview.apply_sync(get_hostname)"
-spool map --wait -- sh -c hostname ::: 1 2 2>/dev/null
+say "spool apply --wait --tag -- hostname                         # dview.apply_sync(get_hostname)"
+spool apply --wait --tag -- hostname 2>/dev/null
+
+say "spool apply --wait -- awk 'BEGIN { print (2+3+5+7+9)/5 }'     # dview.apply_sync(get_average, ...)"
+spool apply --wait -- awk 'BEGIN { print (2+3+5+7+9)/5 }' 2>/dev/null
 
 say "spool map --wait -- sh -c 'echo \$(( {} * {} ))' ::: 2 3 5 7 9   # dview.map(get_squared, ...)"
 spool map --wait -- sh -c 'echo $(( {} * {} ))' ::: 2 3 5 7 9 2>/dev/null
 
-say "spool submit --wait -- awk 'BEGIN { print (2+3+5+7+9)/5 }'     # get_average"
-spool submit --wait -- awk 'BEGIN { print (2+3+5+7+9)/5 }' 2>/dev/null
+say "spool push counter=0; spool apply --wait -- sh -c 'echo counter=\$((counter+1)) >\$SPOOL_VARS'; spool pull --wait counter"
+spool push counter=0 >/dev/null
+spool apply --wait -- sh -c 'echo counter=$((counter + 1)) >"$SPOOL_VARS"' 2>/dev/null
+spool pull --wait --tag counter 2>/dev/null
+echo "and here, the submitter's own counter is ${counter:-still unset}"
 
 say "spool status"
 spool status
