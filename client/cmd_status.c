@@ -4,10 +4,12 @@
 #include "json.h"
 #include "util.h"
 
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void status_job_text(const struct spool_job *j)
 {
@@ -42,6 +44,40 @@ static int has_suffix(const char *s, const char *suf)
 	return n > m && strcmp(s + n - m, suf) == 0;
 }
 
+struct entry {
+	char *name;
+	struct timespec t;
+};
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	if (x->t.tv_sec != y->t.tv_sec)
+		return x->t.tv_sec < y->t.tv_sec ? -1 : 1;
+	if (x->t.tv_nsec != y->t.tv_nsec)
+		return x->t.tv_nsec < y->t.tv_nsec ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Submission order: by the mtime of each job's record (the file server's clock), then name. */
+static void sort_by_submission(int dirfd, char **names, long n)
+{
+	struct entry *e = xcalloc((size_t)(n > 0 ? n : 1), sizeof *e);
+	for (long i = 0; i < n; i++) {
+		struct stat st;
+		char rec[128];
+		size_t len = strcspn(names[i], ".");
+		snprintf(rec, sizeof rec, "%.*s.job", (int)(len < 100 ? len : 100), names[i]);
+		e[i].name = names[i];
+		if (fstatat(dirfd, rec, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			e[i].t = st.st_mtim;
+	}
+	qsort(e, (size_t)n, sizeof *e, cmp_entry);
+	for (long i = 0; i < n; i++)
+		names[i] = e[i].name;
+	free(e);
+}
+
 /* Every job: those still in incoming/ (not accepted yet) and those with a published state. */
 static void status_all(spool_t *sp, struct json *js)
 {
@@ -55,6 +91,7 @@ static void status_all(spool_t *sp, struct json *js)
 	const char *suffix[2] = { ".job", ".state" };
 	for (int d = 0; d < 2; d++) {
 		n = fs_list(dirs[d], &names, NULL);
+		sort_by_submission(dirs[d], names, n);
 		for (long i = 0; i < n; i++) {
 			struct spool_job *j;
 			char err[SPOOL_ERRLEN];
