@@ -32,7 +32,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f);
 /* output.c */
 struct json;
 void describe_task(const struct spool_task *t, char *out, size_t sz);
-void print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header);
+int print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header);
 size_t print_summary(const struct spool_job *j);
 void json_job(struct json *js, const struct spool_job *j, int with_tasks);
 void json_print(struct json *js);

@@ -12,6 +12,7 @@
 
 struct printer {
 	int tag, follow, json, tty, warned;
+	size_t unread; /* succeeded tasks whose output could not be read */
 	spool_t *sp;
 };
 
@@ -35,17 +36,18 @@ static void on_progress(const struct spool_job *j, uint64_t elapsed_ms, void *ar
 
 static void on_result(const struct spool_job *j, const struct spool_task *t, void *arg)
 {
-	const struct printer *p = arg;
+	struct printer *p = arg;
 	if (p->json)
 		return;
 	if (p->tty) /* a progress line may be on the terminal (never with --follow, or off one) */
 		progress_clear();
-	print_task_output(j, t, p->tag, p->follow);
+	if (print_task_output(j, t, p->tag, p->follow) < 0)
+		p->unread++;
 }
 
 int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 {
-	struct printer p = { f->tag, f->follow, f->json, f->wait && !f->json && !f->follow && isatty(2), 0, sp };
+	struct printer p = { f->tag, f->follow, f->json, f->wait && !f->json && !f->follow && isatty(2), 0, 0, sp };
 	struct spool_collect_opts o = { .timeout_ms = f->timeout_ms, .on_result = on_result,
 					.on_progress = on_progress, .arg = &p };
 	struct spool_job *j;
@@ -76,6 +78,12 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 	}
 	if (err[0] && rc == SPOOL_EXIT_PENDING)
 		fprintf(stderr, "spool: %s\n", err);
+	/* Output that was lost on the way is an I/O error, never a success. */
+	if (p.unread && (rc == SPOOL_EXIT_OK || rc == SPOOL_EXIT_TASK_FAILED)) {
+		fprintf(stderr, "spool: job %s: the output of %zu succeeded task%s could not be read (see above)\n",
+			jobid, p.unread, p.unread == 1 ? "" : "s");
+		rc = SPOOL_EXIT_ERROR;
+	}
 	spool_job_free(j);
 	return rc;
 }

@@ -22,7 +22,13 @@ static int copy_file(const char *path, FILE *to, const char *prefix)
 	int at_start = 1;
 	if (fd < 0)
 		return -1;
-	while ((n = read(fd, buf, sizeof buf)) > 0) {
+	while ((n = read(fd, buf, sizeof buf)) != 0) {
+		if (n < 0) {
+			int saved = errno;
+			close(fd);
+			errno = saved;
+			return -1;
+		}
 		if (!prefix) {
 			fwrite(buf, 1, (size_t)n, to);
 			continue;
@@ -52,9 +58,11 @@ void describe_task(const struct spool_task *t, char *out, size_t sz)
 		snprintf(out, sz, "%s", t->state);
 }
 
-/* One finished task: its stdout to stdout, its stderr to stderr (tagged or under a header). */
-void print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header)
+/* One finished task: its stdout to stdout, its stderr to stderr (tagged or under a header).
+ * Returns -1 when a succeeded task's output could not be read (the output shown is incomplete). */
+int print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header)
 {
+	int rc = 0;
 	char prefix[160];
 	(void)j;
 	snprintf(prefix, sizeof prefix, "[%lld %s] ", (long long)t->engine, t->node);
@@ -65,13 +73,16 @@ void print_task_output(const struct spool_job *j, const struct spool_task *t, in
 		printf("==> task %llu (engine %lld on %s): %s <==\n", (unsigned long long)t->task,
 		       (long long)t->engine, t->node, what);
 	}
-	if (t->stdout_path && copy_file(t->stdout_path, stdout, tag ? prefix : NULL) < 0 && spool_task_succeeded(t))
+	if (t->stdout_path && copy_file(t->stdout_path, stdout, tag ? prefix : NULL) < 0 && spool_task_succeeded(t)) {
 		fprintf(stderr, "spool: task %s.%llu: cannot read its output %s: %s\n", j->id,
 			(unsigned long long)t->task, t->stdout_path, strerror(errno));
+		rc = -1;
+	}
 	fflush(stdout);
 	if (t->stderr_path)
 		copy_file(t->stderr_path, stderr, tag ? prefix : NULL);
 	fflush(stderr);
+	return rc;
 }
 
 /* The failed tasks, one line each, on stderr. Returns how many. */

@@ -56,6 +56,7 @@ sqlite3_stmt *db_prep(struct ctl *c, const char *sql);
 int db_exec(struct ctl *c, const char *sql);
 int db_begin(struct ctl *c);
 int db_commit(struct ctl *c);
+int db_begin_lazy(struct ctl *c);
 int db_commit_lazy(struct ctl *c);
 void db_rollback(struct ctl *c);
 int64_t db_job_rid(struct ctl *c, const char *jobid);

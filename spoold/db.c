@@ -170,10 +170,20 @@ int db_commit(struct ctl *c)
 }
 
 /* For bookkeeping that may be lost in a power cut (what was published, what is running):
- * commit without syncing the WAL; the next full commit syncs these frames too. */
-int db_commit_lazy(struct ctl *c)
+ * commit without syncing the WAL; the next full commit syncs these frames too. SQLite
+ * refuses to change the safety level inside a transaction, so it is lowered before BEGIN. */
+int db_begin_lazy(struct ctl *c)
 {
 	db_exec(c, "PRAGMA synchronous=NORMAL");
+	if (db_begin(c) < 0) {
+		db_exec(c, "PRAGMA synchronous=FULL");
+		return -1;
+	}
+	return 0;
+}
+
+int db_commit_lazy(struct ctl *c)
+{
 	int rc = db_commit(c);
 	db_exec(c, "PRAGMA synchronous=FULL");
 	return rc;

@@ -129,7 +129,7 @@ void publish_jobs(struct ctl *c, bool force)
 	if (!n)
 		return;
 	buf_init(&b);
-	db_begin(c);
+	db_begin_lazy(c);
 	for (size_t i = 0; i < n; i++)
 		publish_one(c, rids[i], &b);
 	db_commit_lazy(c);

@@ -373,7 +373,7 @@ static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
 		if (strcmp(r->f[i].key, "running") != 0 ||
 		    sscanf(r->f[i].val, "%71[^.].%lld.%lld", job, &t, &a) != 3)
 			continue;
-		if (!began && db_begin(c) < 0)
+		if (!began && db_begin_lazy(c) < 0)
 			return;
 		began = true;
 		sqlite3_stmt *up = db_prep(c,

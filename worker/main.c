@@ -186,6 +186,9 @@ out:
 static void rejoin(struct worker *w)
 {
 	struct err e;
+	/* A task that ended while we were stopped still reports: its result is kept as a late
+	 * duplicate (or accepted, if first), rather than dropped as revoked. */
+	run_reap(w);
 	log_warn("worker %s was declared dead by the controller: killing its tasks and registering again "
 		 "with new engine ids", w->wid);
 	run_stop_all(w);
