@@ -52,11 +52,8 @@ struct entry {
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	if (x->t.tv_sec != y->t.tv_sec)
-		return x->t.tv_sec < y->t.tv_sec ? -1 : 1;
-	if (x->t.tv_nsec != y->t.tv_nsec)
-		return x->t.tv_nsec < y->t.tv_nsec ? -1 : 1;
-	return strcmp(x->name, y->name);
+	int c = timespec_cmp(&x->t, &y->t);
+	return c ? c : strcmp(x->name, y->name);
 }
 
 /* Submission order: by the mtime of each job's record (the file server's clock), then name. */

@@ -206,6 +206,15 @@ int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms)
 	return 0;
 }
 
+int timespec_cmp(const struct timespec *a, const struct timespec *b)
+{
+	if (a->tv_sec != b->tv_sec)
+		return a->tv_sec < b->tv_sec ? -1 : 1;
+	if (a->tv_nsec != b->tv_nsec)
+		return a->tv_nsec < b->tv_nsec ? -1 : 1;
+	return 0;
+}
+
 static uint64_t clock_ms(clockid_t id)
 {
 	struct timespec ts;

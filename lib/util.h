@@ -38,6 +38,10 @@ int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Seconds with an optional fraction ("2", "0.25") into milliseconds. */
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
+struct timespec;
+/* Order two file times (-1, 0, 1): spool orders records by mtime, the file server's clock. */
+int timespec_cmp(const struct timespec *a, const struct timespec *b);
+
 /* Monotonic and wall clocks in milliseconds. */
 uint64_t mono_ms(void);
 uint64_t wall_ms(void);

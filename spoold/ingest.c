@@ -406,11 +406,8 @@ static int cmp_pending(const void *a, const void *b)
 	const struct pending *x = a, *y = b;
 	if (x->kind != y->kind)
 		return x->kind - y->kind;
-	if (x->mtime.tv_sec != y->mtime.tv_sec)
-		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
-	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-	return strcmp(x->name, y->name);
+	int c = timespec_cmp(&x->mtime, &y->mtime);
+	return c ? c : strcmp(x->name, y->name);
 }
 
 static int has_suffix(const char *s, const char *suf)

@@ -110,11 +110,8 @@ struct found {
 static int cmp_found(const void *a, const void *b)
 {
 	const struct found *x = a, *y = b;
-	if (x->mtime.tv_sec != y->mtime.tv_sec)
-		return x->mtime.tv_sec < y->mtime.tv_sec ? -1 : 1;
-	if (x->mtime.tv_nsec != y->mtime.tv_nsec)
-		return x->mtime.tv_nsec < y->mtime.tv_nsec ? -1 : 1;
-	return strcmp(x->name, y->name);
+	int c = timespec_cmp(&x->mtime, &y->mtime);
+	return c ? c : strcmp(x->name, y->name);
 }
 
 static size_t rebuild_jobs(struct ctl *c)
