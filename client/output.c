@@ -70,8 +70,11 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 	if (header) {
 		char what[128];
 		describe_task(t, what, sizeof what);
-		printf("==> task %llu (engine %lld on %s): %s <==\n", (unsigned long long)t->task,
-		       (long long)t->engine, t->node, what);
+		if (t->engine >= 0)
+			printf("==> task %llu (engine %lld on %s): %s <==\n", (unsigned long long)t->task,
+			       (long long)t->engine, t->node, what);
+		else
+			printf("==> task %llu (never ran): %s <==\n", (unsigned long long)t->task, what);
 	}
 	if (t->stdout_path && copy_file(t->stdout_path, stdout, tag ? prefix : NULL) < 0 && spool_task_succeeded(t)) {
 		fprintf(stderr, "spool: task %s.%llu: cannot read its output %s: %s\n", j->id,

@@ -20,3 +20,10 @@ check_eq "collect prints the failing task's stdout" "out" "$(cat "$T/o")"
 check "collect summary names exit status 3" grep -q "task 1: exited with status 3" "$T/e"
 check "stdout file written beside the data" test -f "$T/spool-$j/1.1.out"
 check "result record written beside the data" grep -q '^exit 3$' "$T/spool-$j/1.1.res"
+
+# A job aimed at an engine that does not exist fails at once, and --follow says it never ran.
+j=$(spool submit --targets 999 -- true)
+spool collect --follow "$j" >"$T/f" 2>"$T/fe"; rc=$?
+check_eq "a job whose targets are all dead fails (collect exit 1)" 1 "$rc"
+check "collect --follow labels a task that never ran" grep -q "^==> task 1 (never ran): failed <==$" "$T/f"
+check "the summary says why" grep -q "none of its target engines is alive" "$T/fe"
