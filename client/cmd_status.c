@@ -38,12 +38,6 @@ static void status_job_text(const struct spool_job *j)
 	}
 }
 
-static int has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n > m && strcmp(s + n - m, suf) == 0;
-}
-
 struct entry {
 	char *name;
 	struct timespec t;

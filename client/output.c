@@ -174,24 +174,12 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 			json_obj_begin(js, NULL);
 			json_int(js, "task", (int64_t)t->task);
 			json_str(js, "state", t->state);
-			if (t->exit_code >= 0)
-				json_int(js, "exit_code", t->exit_code);
-			else
-				json_null(js, "exit_code");
-			if (t->signal > 0)
-				json_int(js, "signal", t->signal);
-			else
-				json_null(js, "signal");
-			if (t->engine >= 0)
-				json_int(js, "engine", t->engine);
-			else
-				json_null(js, "engine");
+			json_int_or_null(js, "exit_code", t->exit_code, t->exit_code >= 0);
+			json_int_or_null(js, "signal", t->signal, t->signal > 0);
+			json_int_or_null(js, "engine", t->engine, t->engine >= 0);
 			json_str(js, "node", strcmp(t->node, "-") ? t->node : NULL);
 			json_int(js, "attempt", (int64_t)t->attempt);
-			if (t->wall_ms >= 0)
-				json_int(js, "wall_ms", t->wall_ms);
-			else
-				json_null(js, "wall_ms");
+			json_int_or_null(js, "wall_ms", t->wall_ms, t->wall_ms >= 0);
 			json_result_fields(js, t);
 			json_str(js, "reason", t->reason);
 			json_str(js, "stdout", t->stdout_path);
@@ -204,14 +192,8 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 				json_int(js, "attempt", (int64_t)a->attempt);
 				json_str(js, "worker", a->worker);
 				json_str(js, "status", a->status);
-				if (a->exit_code >= 0)
-					json_int(js, "exit_code", a->exit_code);
-				else
-					json_null(js, "exit_code");
-				if (a->signal > 0)
-					json_int(js, "signal", a->signal);
-				else
-					json_null(js, "signal");
+				json_int_or_null(js, "exit_code", a->exit_code, a->exit_code >= 0);
+				json_int_or_null(js, "signal", a->signal, a->signal > 0);
 				json_obj_end(js);
 			}
 			json_arr_end(js);

@@ -99,3 +99,11 @@ void json_null(struct json *j, const char *k)
 	key(j, k);
 	buf_adds(&j->b, "null");
 }
+
+void json_int_or_null(struct json *j, const char *k, int64_t v, bool present)
+{
+	if (present)
+		json_int(j, k, v);
+	else
+		json_null(j, k);
+}

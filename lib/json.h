@@ -25,5 +25,7 @@ void json_int(struct json *j, const char *key, int64_t val);
 void json_num(struct json *j, const char *key, double val);
 void json_bool(struct json *j, const char *key, bool val);
 void json_null(struct json *j, const char *key);
+/* val when present, else null (for fields a task may not have: exit code, signal, engine...). */
+void json_int_or_null(struct json *j, const char *key, int64_t val, bool present);
 
 #endif

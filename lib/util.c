@@ -242,3 +242,9 @@ size_t strlcpy_s(char *dst, const char *src, size_t size)
 	}
 	return n;
 }
+
+bool has_suffix(const char *s, const char *suf)
+{
+	size_t n = strlen(s), m = strlen(suf);
+	return n > m && strcmp(s + n - m, suf) == 0;
+}

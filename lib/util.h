@@ -46,6 +46,9 @@ int timespec_cmp(const struct timespec *a, const struct timespec *b);
 uint64_t mono_ms(void);
 uint64_t wall_ms(void);
 
+/* Does s end with suf (and hold more than it)? */
+bool has_suffix(const char *s, const char *suf);
+
 /* Copy with truncation, always terminated; returns strlen(src). */
 size_t strlcpy_s(char *dst, const char *src, size_t size);
 

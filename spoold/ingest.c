@@ -410,12 +410,6 @@ static int cmp_pending(const void *a, const void *b)
 	return c ? c : strcmp(x->name, y->name);
 }
 
-static int has_suffix(const char *s, const char *suf)
-{
-	size_t n = strlen(s), m = strlen(suf);
-	return n > m && strcmp(s + n - m, suf) == 0;
-}
-
 /* Jobs before cancels (a cancel may name a job in the same batch), then by the file's mtime
  * (set by one clock, the file server's, for every submitter) and name. */
 void ingest_incoming(struct ctl *c)

@@ -124,8 +124,7 @@ static size_t rebuild_jobs(struct ctl *c)
 
 	for (long i = 0; i < n; i++) {
 		struct stat st;
-		size_t len = strlen(names[i]);
-		if (len < 5 || strcmp(names[i] + len - 4, ".job") != 0 ||
+		if (!has_suffix(names[i], ".job") ||
 		    fstatat(c->sd.ctl_jobs, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		f[nf].name = names[i];
