@@ -6,6 +6,8 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,30 +33,83 @@ static int only_help(int argc, char **argv, const char *text)
 	return -1;
 }
 
+static const char init_usage[] =
+	"usage: spool init [--shared] [--group GROUP] DIR\n\n"
+	"Create a spool in DIR: its directories, a commented spool.conf and a random key.\n"
+	"Refuses an existing spool.\n\n"
+	"  (default)        a personal spool: only you (and root) can use it (DIR is 0700)\n"
+	"  --shared         every user who can reach DIR may submit; each sees, cancels and\n"
+	"                   collects only their own jobs. Run init, spoold and the workers as\n"
+	"                   root (tasks then run as their submitters) or as one service account\n"
+	"  --group GROUP    shared with the members of GROUP only (DIR is 0750, group GROUP)\n"
+	"  -h, --help       this help\n";
+
+static int group_id(const char *name, gid_t *gid)
+{
+	struct group *g = getgrnam(name);
+	uint64_t v;
+	if (g) {
+		*gid = g->gr_gid;
+		return 0;
+	}
+	if (parse_u64(name, UINT32_MAX - 1, &v) == 0) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	return -1;
+}
+
 int cmd_init(int argc, char **argv)
 {
-	int rc = only_help(argc, argv, "usage: spool init DIR\n\nCreate a spool in DIR: its directories, a "
-					"commented spool.conf and a random key. Refuses an existing spool.\n");
+	static const struct option opts[] = { { "shared", no_argument, NULL, 's' },
+					      { "group", required_argument, NULL, 'g' },
+					      { "dir", required_argument, NULL, 'd' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	struct spool_init_opts io = { .shared = false, .group = (gid_t)-1 };
 	struct err e;
-	if (rc >= 0)
-		return rc;
+	int o;
+	while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'h': fputs(init_usage, stdout); return 0;
+		case 'd': cli_spool_dir = optarg; break;
+		case 's': io.shared = true; break;
+		case 'g':
+			io.shared = true;
+			if (group_id(optarg, &io.group) < 0) {
+				fprintf(stderr, "spool init: no group '%s' on this node (see getent group)\n", optarg);
+				return SPOOL_EXIT_USAGE;
+			}
+			break;
+		default: fputs(init_usage, stderr); return SPOOL_EXIT_USAGE;
+		}
+	}
 	const char *dir = optind < argc ? argv[optind] : cli_spool_dir;
 	if (!dir || optind + 1 < argc) {
-		fprintf(stderr, "usage: spool init DIR\n");
+		fputs(init_usage, stderr);
 		return SPOOL_EXIT_USAGE;
 	}
-	if (spooldir_create(dir, &e) < 0) {
+	/* Records in a shared incoming/ are readable by the controller through the spool owner's
+	 * own group; if the submitters share that group they could read each other's. */
+	if (io.shared && geteuid() != 0 && (io.group == getegid() || io.group == (gid_t)-1)) {
+		fprintf(stderr, "spool init: a shared spool made by a non-root account needs --group GROUP "
+				"naming the submitters' group, different from your primary group (gid %u), which "
+				"the controller keeps to itself; or run spool init as root\n", (unsigned)getegid());
+		return SPOOL_EXIT_USAGE;
+	}
+	if (spooldir_create(dir, &io, &e) < 0) {
 		fprintf(stderr, "spool: %s\n", e.msg);
 		return SPOOL_EXIT_ERROR;
 	}
 	char *abs = realpath(dir, NULL);
-	printf("created spool %s\n"
+	printf("created %s spool %s\n"
 	       "next:\n"
 	       "  export SPOOL_DIR=%s\n"
-	       "  spoold                      # the controller, once, on one node\n"
-	       "  spool-worker -n 4           # on every node that runs tasks\n"
+	       "  spoold                      # the controller, once, on one node%s\n"
+	       "  spool-worker -n 4           # on every node that runs tasks%s\n"
 	       "  spool submit -- hostname    # then: spool collect JOB\n",
-	       abs ? abs : dir, abs ? abs : dir);
+	       io.shared ? "a shared" : "a personal", abs ? abs : dir, abs ? abs : dir,
+	       io.shared ? " (as the spool's owner or root)" : "", io.shared ? " (as root: tasks run as their submitters)" : "");
 	free(abs);
 	return 0;
 }
@@ -107,15 +162,20 @@ int cmd_doctor(int argc, char **argv)
 	printf("ok      spool %s: layout and spool.conf are valid\n", sd->path);
 	printf("%-7s filesystem %s%s\n", "info", spooldir_fstype(sd->root, &remote),
 	       remote ? ": inotify is blind to other nodes, spool relies on rescans (mount NFS 'hard', actimeo=1)" : "");
-	if (fstatat(sd->root, "key", &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
-		printf("PROBLEM key file %s/key is missing: recreate the spool with 'spool init'\n", sd->path);
-		problems++;
-	} else if (st.st_mode & 0007) {
-		printf("PROBLEM key file %s/key is readable by everyone (mode %03o): chmod o-rwx it\n", sd->path,
-		       st.st_mode & 0777);
-		problems++;
+	/* Opening the spool has refused unsafe owners and modes already (spooldir.c check_modes). */
+	printf("ok      owners and modes: files and directories belong to uid %u, key readable by it alone\n",
+	       (unsigned)sd->owner);
+	if (sd->shared) {
+		fstat(sd->root, &st);
+		printf("info    shared spool: %s may submit; each user sees, collects and cancels only their own jobs\n",
+		       (st.st_mode & 05) ? "every user of this node" : "members of the spool directory's group");
+		if (fstatat(sd->ctl, "controller", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != 0)
+			printf("info    the controller runs as uid %u, not root: it cannot give job states to their "
+			       "owners, so any user of the spool who knows a job id can read its task states (not its "
+			       "command or environment); run spoold as root to keep them private\n",
+			       (unsigned)st.st_uid);
 	} else {
-		printf("ok      key file mode %03o\n", st.st_mode & 0777);
+		printf("info    personal spool: only uid %u (and root) can use it\n", (unsigned)sd->owner);
 	}
 	if (spool_controller_running(sp, msg, sizeof msg, 1)) {
 		printf("ok      controller %s\n", msg);

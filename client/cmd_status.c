@@ -53,6 +53,8 @@ static int cmp_entry(const void *a, const void *b)
 /* Submission order: by the mtime of each job's record (the file server's clock), then name. */
 static void sort_by_submission(int dirfd, char **names, long n)
 {
+	if (n <= 0)
+		return; /* empty, or a directory we may not list (a shared spool's incoming/) */
 	struct entry *e = xcalloc((size_t)(n > 0 ? n : 1), sizeof *e);
 	for (long i = 0; i < n; i++) {
 		struct stat st;

@@ -1,6 +1,6 @@
 /* notes.c - the IPython parallel notes' walkthrough through spool's C API.
  *
- *   cc notes.c -o notes -lspool -lconfig && SPOOL_DIR=/path/to/spool ./notes
+ *   cc notes.c -o notes -lspool -lconfig -lsodium && SPOOL_DIR=/path/to/spool ./notes
  *
  * Prints the engine ids, every engine's hostname (apply), the average of 2 3 5 7 9 on every
  * engine, the squares of 2 3 5 7 9 (map, in order), and the push/apply/pull counter.

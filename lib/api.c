@@ -16,6 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Records are readable by their owner and, through the setgid incoming/ of a shared spool,
+ * by the controller's group alone: other submitters cannot read them (spool-layout.md 12). */
+#define SUBMIT_MODE 0640
+
+
 extern char **environ;
 
 struct spool {
@@ -197,7 +202,7 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		goto out;
 	}
 	/* Durable before we answer: tmp + fsync + rename + fsync of incoming/. */
-	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, 0644, 0, &e) < 0) {
+	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0) {
 		snprintf(err, errlen, "cannot submit to %s/incoming: %s (nothing was submitted)", sp->sd.path, e.msg);
 		goto out;
 	}
@@ -248,6 +253,18 @@ void spool_job_free(struct spool_job *j)
 	free(j);
 }
 
+/* A job is its owner's (and root's) to read, collect and cancel. The files enforce it on a
+ * shared spool (states are 0600 and the submitter's); this says so plainly. */
+static int not_yours(uid_t owner, const char *jobid, char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+	if (me == 0 || owner == me)
+		return 0;
+	snprintf(err, errlen, "job %s belongs to uid %u, not to you (uid %u): only its owner or root may see, "
+		 "collect or cancel it", jobid, (unsigned)owner, (unsigned)me);
+	return -1;
+}
+
 int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err, size_t errlen)
 {
 	char name[64];
@@ -268,15 +285,23 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	j = xcalloc(1, sizeof *j);
 	snprintf(j->id, sizeof j->id, "%s", jobid);
 	if (fs_read_file(sp->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, NULL, &e) < 0) {
+		struct stat st;
+		if (errno == EACCES && fstatat(sp->sd.ctl_jobs, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    not_yours(st.st_uid, jobid, err, errlen) < 0)
+			goto fail;
 		if (errno != ENOENT) {
 			snprintf(err, errlen, "cannot read the state of job %s: %s", jobid, e.msg);
 			goto fail;
 		}
 		snprintf(name, sizeof name, "%s.job", jobid);
-		if (faccessat(sp->sd.incoming, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (fstatat(sp->sd.incoming, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			j->accepted = 0;
-		} else if (faccessat(sp->sd.ctl_jobs, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (not_yours(st.st_uid, jobid, err, errlen) < 0)
+				goto fail;
+		} else if (fstatat(sp->sd.ctl_jobs, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			j->accepted = 1;
+			if (not_yours(st.st_uid, jobid, err, errlen) < 0)
+				goto fail;
 		} else {
 			snprintf(err, errlen, "no job '%s' in spool %s (list the jobs with 'spool status')", jobid,
 				 sp->sd.path);
@@ -297,6 +322,8 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	j->accepted = 1;
 	j->name = rec_get(&p->r, "name");
 	j->owner = rec_get_u64(&p->r, "owner", 0);
+	if (not_yours((uid_t)j->owner, jobid, err, errlen) < 0)
+		goto fail;
 	j->cwd = rec_get(&p->r, "cwd");
 	j->outdir = rec_get(&p->r, "outdir");
 	j->done = strcmp(rec_get(&p->r, "state"), "done") == 0;
@@ -393,7 +420,7 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
 	if (task)
 		rec_put_u64(&b, "task", task);
 	rec_end(&b);
-	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, 0644, 0, &e) < 0)
+	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0)
 		snprintf(err, errlen, "cannot write the cancel request to %s/incoming: %s", sp->sd.path, e.msg);
 	else
 		rc = 0;

@@ -49,7 +49,7 @@ int spool_controller_running(spool_t *sp, char *out, size_t outsz, int patient)
 	if (read_counter(sd, &b1) < 0) {
 		running = 0;
 	} else if (strcmp(cn, node) == 0 && strcmp(rec_get(&r, "boot"), boot) == 0) {
-		running = pid > 0 && pid < INT32_MAX && kill((pid_t)pid, 0) == 0 &&
+		running = pid > 0 && pid < INT32_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM) &&
 			  (!start || proc_start_ticks((pid_t)pid) == start);
 	} else if (patient) {
 		usleep((useconds_t)(sd->conf.heartbeat_ms + 300) * 1000);

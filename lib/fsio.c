@@ -29,6 +29,12 @@ static int write_all(int fd, const void *data, size_t len)
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags,
 		    struct err *e)
 {
+	return fs_write_atomic_owned(dirfd, name, data, len, mode, (uid_t)-1, flags, e);
+}
+
+int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t owner,
+			  unsigned flags, struct err *e)
+{
 	char tmp[300];
 	unsigned rnd = 0;
 	int fd;
@@ -40,6 +46,15 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return err_sys(e, "cannot create temporary file for %s", name);
+	/* The mode is exact, whatever the umask: readers on other accounts depend on it. */
+	if (fchmod(fd, mode) < 0) {
+		err_sys(e, "cannot set mode %04o on %s", (unsigned)mode, name);
+		goto fail;
+	}
+	if (owner != (uid_t)-1 && fchown(fd, owner, (gid_t)-1) < 0) {
+		err_sys(e, "cannot give %s to uid %u", name, (unsigned)owner);
+		goto fail;
+	}
 	if (write_all(fd, data, len) < 0) {
 		err_sys(e, "cannot write %s", name);
 		goto fail;
@@ -58,8 +73,18 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
 		err_sys(e, "cannot rename temporary file into place as %s", name);
 		goto fail;
 	}
-	if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && fsync(dirfd) < 0)
-		return err_sys(e, "cannot fsync the directory of %s", name);
+	if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && fsync(dirfd) < 0) {
+		if (errno != EBADF)
+			return err_sys(e, "cannot fsync the directory of %s", name);
+		/* A directory we may write but not read (a shared spool's incoming/) cannot be
+		 * opened to fsync: commit the filesystem the file is on instead. */
+		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		int rc = fd < 0 ? -1 : syncfs(fd);
+		if (fd >= 0)
+			close(fd);
+		if (rc < 0)
+			return err_sys(e, "cannot commit %s to disk (syncfs)", name);
+	}
 	return 0;
 fail:
 	if (fd >= 0)

@@ -25,6 +25,9 @@ enum {
 
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags,
 		    struct err *e);
+/* The same, the file given to `owner` (fchown, needs root) before it is renamed into place. */
+int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t owner,
+			  unsigned flags, struct err *e);
 /* Read a whole regular file (O_NOFOLLOW, one link, at most max bytes). Returns 0, or -1 with
  * errno set (ENOENT when absent) and e filled. st, if not NULL, receives its fstat. */
 int fs_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st, struct err *e);

@@ -45,7 +45,8 @@ SCHEMA(schema_bye, "bye", MAX_SMALL_RECORD,
 SCHEMA(schema_reg, "reg", MAX_SMALL_RECORD,
        { "wid", RF_REQ, 64, 0 },
        { "state", RF_REQ, 16, 0 },
-       { "engine", RF_MULTI, 64, 1024 });
+       { "engine", RF_MULTI, 64, 1024 },
+       { "mac", RF_REQ, 64, 0 });
 
 SCHEMA(schema_assign, "assign", MAX_ASSIGN_RECORD,
        { "job", RF_REQ, 64, 0 },
@@ -53,13 +54,15 @@ SCHEMA(schema_assign, "assign", MAX_ASSIGN_RECORD,
        { "attempt", RF_REQ | RF_NUM, 20, 0 },
        { "engine", RF_REQ | RF_NUM, 20, 0 },
        { "seq", RF_REQ | RF_NUM, 20, 0 },
+       { "uid", RF_REQ | RF_NUM, 10, 0 },
        { "name", 0, MAX_LABEL_LEN, 0 },
        { "cwd", RF_REQ, MAX_PATH_LEN, 0 },
        { "outdir", RF_REQ, MAX_PATH_LEN, 0 },
        { "timeout_ms", RF_NUM, 20, 0 },
        { "builtin", 0, 16, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
-       { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS });
+       { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
+       { "mac", RF_REQ, 64, 0 });
 
 SCHEMA(schema_vars, "vars", MAX_VARS_RECORD,
        { "var", RF_MULTI, MAX_VAR_NAME + 1 + MAX_VAR_VALUE, MAX_VARS });

@@ -25,6 +25,8 @@
 #define MAX_VARS_BYTES (512 * 1024)    /* all of an engine's NAME=VALUE: every task's environment
 				        * holds them, and saved (3x escaped) they fit MAX_VARS_RECORD */
 #define MAX_VARS_RECORD (2u * 1024 * 1024)
+#define MAX_VARS_FILE (16u * 1024 * 1024) /* a task's $SPOOL_VARS file, read whole before merging */
+#define QUARANTINE_MAX_RECORDS 1000    /* beyond this, rejected records are deleted, not kept */
 
 extern const struct rec_schema schema_job;      /* client -> spoold: a submit or a map */
 extern const struct rec_schema schema_cancel;   /* client -> spoold */

@@ -10,12 +10,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
 static const char *subdirs[] = { "incoming", "ctl", "ctl/jobs", "ctl/w", "workers", "quarantine", "vars" };
+/* Modes spool init gives them. Submitters need only incoming/ (to add records) and ctl/ and
+ * ctl/jobs/ (to read published states); the rest is for the controller and workers alone. */
+static const mode_t subdir_modes[] = { 0700, 0755, 0755, 0700, 0700, 0700, 0700 };
+/* incoming/ of a shared spool: anyone may add, no one may list, and only a record's owner (or the
+ * spool's owner) may rename or remove it; new records take the directory's group (setgid), the
+ * controller's own, so they can be made readable to the controller and no one else. */
+#define SHARED_INCOMING_MODE 03733
 
 const char *spooldir_choose(const char *arg, struct err *e)
 {
@@ -32,6 +38,73 @@ static char *absolute(const char *path)
 {
 	char *r = realpath(path, NULL);
 	return r ? r : xstrdup(path);
+}
+
+static int unsafe(struct err *e, const char *spool, const char *name, const struct stat *st, const char *why,
+		  const char *fix)
+{
+	return err_set(e, "unsafe spool %s: %s%s%s has owner uid %u and mode %04o: %s; refusing to use it (%s)",
+		       spool, spool, *name ? "/" : "", name, (unsigned)st->st_uid, (unsigned)(st->st_mode & 07777),
+		       why, fix);
+}
+
+/* Who may write where decides who can run what as whom: check the spool's files and directories
+ * are owned by the spool's owner and writable by no one else (incoming/ excepted, sticky). */
+static int check_modes(struct spooldir *sd, int **fds, struct err *e)
+{
+	struct stat st;
+	char fix[PATH_MAX + 64];
+
+	if (fstat(sd->root, &st) < 0)
+		return err_sys(e, "cannot stat spool %s", sd->path);
+	sd->owner = st.st_uid;
+	if (st.st_mode & 022) {
+		snprintf(fix, sizeof fix, "chmod go-w %s", sd->path);
+		return unsafe(e, sd->path, "", &st, "others may write there (expected 0700, or 0750/0755 shared)", fix);
+	}
+	static const char *files[] = { "format", "spool.conf", "key" };
+	for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+		if (fstatat(sd->root, files[i], &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT && strcmp(files[i], "key") == 0)
+				return err_set(e, "spool %s has no key file: it cannot authenticate its records "
+						  "(create a new spool with 'spool init')", sd->path);
+			return err_sys(e, "cannot stat %s/%s", sd->path, files[i]);
+		}
+		bool key = strcmp(files[i], "key") == 0;
+		if (!S_ISREG(st.st_mode) || st.st_uid != sd->owner || (st.st_mode & (key ? 077 : 022))) {
+			snprintf(fix, sizeof fix, "it must be a plain file owned by uid %u, mode %s: chown %u %s/%s; chmod %s %s/%s",
+				 (unsigned)sd->owner, key ? "0600" : "0644", (unsigned)sd->owner, sd->path, files[i],
+				 key ? "600" : "644", sd->path, files[i]);
+			return unsafe(e, sd->path, files[i], &st,
+				      key ? "the key must be readable by its owner only" : "only the spool's owner may change it",
+				      fix);
+		}
+	}
+	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++) {
+		if (fstat(*fds[i], &st) < 0)
+			return err_sys(e, "cannot stat %s/%s", sd->path, subdirs[i]);
+		bool incoming = fds[i] == &sd->incoming;
+		if (st.st_uid != sd->owner) {
+			snprintf(fix, sizeof fix, "chown %u %s/%s", (unsigned)sd->owner, sd->path, subdirs[i]);
+			return unsafe(e, sd->path, subdirs[i], &st, "it must belong to the spool's owner", fix);
+		}
+		if ((st.st_mode & 022) && !(incoming && (st.st_mode & S_ISVTX))) {
+			snprintf(fix, sizeof fix, "chmod %s %s/%s", incoming ? "3733" : "go-w", sd->path, subdirs[i]);
+			return unsafe(e, sd->path, subdirs[i], &st,
+				      incoming ? "writable by others without the sticky bit, so anyone could remove "
+						 "or replace others' records"
+					       : "others may write there",
+				      fix);
+		}
+		if (incoming)
+			sd->shared = (st.st_mode & 022) != 0;
+	}
+	return 0;
+}
+
+int spooldir_load_key(struct spooldir *sd, struct err *e)
+{
+	return key_load(sd->root, sd->path, sd->owner, &sd->key, e);
 }
 
 int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
@@ -97,12 +170,18 @@ int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
 	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine, &sd->vars };
 	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++) {
 		*fds[i] = openat(sd->root, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		/* A submitter on a shared spool may not list incoming/ or read the daemons'
+		 * directories; a path-only descriptor still serves openat, renameat and fstat. */
+		if (*fds[i] < 0 && errno == EACCES)
+			*fds[i] = openat(sd->root, subdirs[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (*fds[i] < 0) {
 			err_sys(e, "spool %s is damaged: cannot open %s/%s (run 'spool doctor')", sd->path, sd->path,
 				subdirs[i]);
 			goto out;
 		}
 	}
+	if (check_modes(sd, fds, e) < 0)
+		goto out;
 	rc = 0;
 out:
 	buf_free(&b);
@@ -124,14 +203,35 @@ void spooldir_close(struct spooldir *sd)
 	sd->path = NULL;
 }
 
-int spooldir_create(const char *path, struct err *e)
+/* Owners and modes of a new spool; see spool-layout.md "Threat model". */
+static int set_modes(int root, const char *path, const struct spool_init_opts *o, struct err *e)
+{
+	bool shared = o && o->shared;
+	mode_t rootmode = !shared ? 0700 : o->group != (gid_t)-1 ? 0750 : 0755;
+	if (shared && o->group != (gid_t)-1 && fchown(root, (uid_t)-1, o->group) < 0)
+		return err_sys(e, "cannot give %s to group %u", path, (unsigned)o->group);
+	if (fchmod(root, rootmode) < 0)
+		return err_sys(e, "cannot set mode %04o on %s", (unsigned)rootmode, path);
+	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++) {
+		mode_t m = subdir_modes[i];
+		if (shared && strcmp(subdirs[i], "incoming") == 0) {
+			if (fchownat(root, subdirs[i], (uid_t)-1, getegid(), AT_SYMLINK_NOFOLLOW) < 0)
+				return err_sys(e, "cannot set the group of %s/%s", path, subdirs[i]);
+			m = SHARED_INCOMING_MODE;
+		}
+		if (fchmodat(root, subdirs[i], m, 0) < 0)
+			return err_sys(e, "cannot set mode %04o on %s/%s", (unsigned)m, path, subdirs[i]);
+	}
+	return 0;
+}
+
+int spooldir_create(const char *path, const struct spool_init_opts *o, struct err *e)
 {
 	struct stat st;
 	int root, rc = -1;
-	unsigned char key[32];
-	char hex[65], fmt[64];
+	char hex[2 * SPOOL_KEY_BYTES + 2], fmt[64];
 
-	if (mkdir(path, 0755) < 0) {
+	if (mkdir(path, 0700) < 0) {
 		if (errno != EEXIST)
 			return err_sys(e, "cannot create spool directory %s", path);
 		if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
@@ -146,17 +246,17 @@ int spooldir_create(const char *path, struct err *e)
 		goto out;
 	}
 	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++)
-		if (fs_mkdir(root, subdirs[i], 0755, e) < 0)
+		if (fs_mkdir(root, subdirs[i], 0700, e) < 0)
 			goto out;
-	if (getrandom(key, sizeof key, 0) != (ssize_t)sizeof key) {
-		err_sys(e, "cannot get random bytes for the spool key");
+	if (set_modes(root, path, o, e) < 0)
 		goto out;
-	}
-	for (size_t i = 0; i < sizeof key; i++)
-		snprintf(hex + 2 * i, 3, "%02x", key[i]);
-	hex[64] = '\n';
-	if (fs_write_atomic(root, "key", hex, 65, 0600, 0, e) < 0)
+	if (key_generate(hex, e) < 0)
 		goto out;
+	rc = fs_write_atomic(root, "key", hex, 2 * SPOOL_KEY_BYTES + 1, 0600, 0, e);
+	explicit_bzero(hex, sizeof hex);
+	if (rc < 0)
+		goto out;
+	rc = -1;
 	const char *tmpl = conf_template();
 	if (fs_write_atomic(root, "spool.conf", tmpl, strlen(tmpl), 0644, 0, e) < 0)
 		goto out;

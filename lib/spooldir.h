@@ -2,8 +2,12 @@
 #ifndef SPOOL_SPOOLDIR_H
 #define SPOOL_SPOOLDIR_H
 
+#include <stdbool.h>
+#include <sys/types.h>
+
 #include "conf.h"
 #include "log.h"
+#include "mac.h"
 #include "spool.h"
 
 #define LAYOUT_VERSION 1 /* the "format" file; bump when directories or names change */
@@ -19,15 +23,27 @@ struct spooldir {
 	int quarantine;   /* quarantine/: rejected records with a .reason beside each */
 	int vars;         /* vars/: per-engine variables, NODE.SLOT, written by that engine's worker */
 	struct spool_conf conf;
+	uid_t owner;      /* owner of the spool directory: the account spoold and workers run as (or root) */
+	bool shared;      /* incoming/ takes records from other users (spool init --shared/--group) */
+	struct spool_key key; /* loaded by spooldir_load_key (spoold, workers) */
+};
+
+/* spool init options: a personal spool (only its owner uses it) unless shared. */
+struct spool_init_opts {
+	bool shared;      /* every user who can reach the directory may submit */
+	gid_t group;      /* with shared: only this group may reach it ((gid_t)-1: everyone) */
 };
 
 /* Resolve the spool path: -d argument, else $SPOOL_DIR. NULL if neither (message in e). */
 const char *spooldir_choose(const char *arg, struct err *e);
-/* Open an existing spool: check the layout version, load spool.conf, open directories. */
+/* Open an existing spool: check the layout version, load spool.conf, open directories, and
+ * refuse one whose key, files or directories have unsafe owners or modes. */
 int spooldir_open(struct spooldir *sd, const char *path, struct err *e);
 void spooldir_close(struct spooldir *sd);
-/* Create a new spool (refuses an existing one). */
-int spooldir_create(const char *path, struct err *e);
+/* The key, for the programs that seal or check MACs (spoold, spool-worker). */
+int spooldir_load_key(struct spooldir *sd, struct err *e);
+/* Create a new spool (refuses an existing one). o NULL: a personal spool. */
+int spooldir_create(const char *path, const struct spool_init_opts *o, struct err *e);
 
 /* Filesystem kind of the spool ("ext4", "nfs", "fuse", ...) and whether it is a network or
  * FUSE filesystem, where inotify is blind to other nodes. */

@@ -32,6 +32,7 @@ struct tmpl {
 	int64_t *targets; /* NULL: any engine */
 	size_t ntargets;
 	char *builtin;    /* NULL, "push" or "pull" */
+	int64_t owner;    /* the submitter: the task runs as this uid */
 };
 
 #define TMPL_CACHE 8
@@ -68,7 +69,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	for (size_t i = 0; i < TMPL_CACHE; i++)
 		if (cache[i].rid == rid && cache[i].cwd)
 			return &cache[i];
-	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin FROM jobs WHERE rid = ?");
+	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin, owner FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(st, 1, rid);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -88,6 +89,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 		targets_parse((const char *)sqlite3_column_text(st, 8), &t->targets, &t->ntargets);
 	t->builtin = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : dup_col(st, 9, NULL);
+	t->owner = sqlite3_column_int64(st, 10);
 	sqlite3_reset(st);
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
 		if (strstr(t->argv + o, "{}"))
@@ -117,8 +119,8 @@ static void put_arg(struct buf *b, const char *arg, const char *item, int64_t id
 	buf_free(&a);
 }
 
-static void build_assign(struct buf *b, const struct tmpl *t, int64_t idx, const char *item, int64_t attempt,
-			 int64_t engine, uint64_t seq)
+static void build_assign(struct buf *b, const struct spool_key *key, const struct tmpl *t, int64_t idx,
+			 const char *item, int64_t attempt, int64_t engine, uint64_t seq)
 {
 	buf_reset(b);
 	rec_begin(b, "assign");
@@ -127,6 +129,7 @@ static void build_assign(struct buf *b, const struct tmpl *t, int64_t idx, const
 	rec_put_i64(b, "attempt", attempt);
 	rec_put_i64(b, "engine", engine);
 	rec_put_u64(b, "seq", seq);
+	rec_put_i64(b, "uid", t->owner);
 	if (t->name)
 		rec_put(b, "name", t->name);
 	rec_put(b, "cwd", t->cwd);
@@ -141,7 +144,7 @@ static void build_assign(struct buf *b, const struct tmpl *t, int64_t idx, const
 		put_arg(b, t->argv + o, t->is_map ? item : NULL, idx);
 	if (t->is_map && !t->has_placeholder && item)
 		rec_put(b, "arg", item);
-	rec_end(b);
+	rec_end_sealed(b, key);
 }
 
 static int inbox_open(struct ctl *c, const char *wid)
@@ -205,9 +208,9 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 		}
 		if (fd < 0)
 			continue;
-		build_assign(&b, t, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
+		build_assign(&b, &c->sd.key, t, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
 		snprintf(name, sizeof name, "%s.%lld.%lld", t->id, (long long)p[i].idx, (long long)p[i].attempt);
-		if (fs_write_atomic(fd, name, b.p, b.len, 0644, FSW_NODIRSYNC, &e) < 0) {
+		if (fs_write_atomic(fd, name, b.p, b.len, 0600, FSW_NODIRSYNC, &e) < 0) {
 			log_err("cannot write assignment for worker %s: %s", p[i].wid, e.msg);
 			rc = -1;
 		}

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define QUARANTINE_MAX_RECORDS 1000 /* beyond this, rejected records are deleted, not kept */
 #define INGEST_BATCH 2000           /* records per pass, so one flood cannot stall the loop */
 
 static long quarantine_count = -1;

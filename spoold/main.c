@@ -167,8 +167,12 @@ int main(int argc, char **argv)
 	}
 	log_open("spoold", false, LOG_LVL_INFO);
 	memset(&c, 0, sizeof c);
-	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&c.sd, dir, &e) < 0)
+	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&c.sd, dir, &e) < 0 ||
+	    spooldir_load_key(&c.sd, &e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	/* The database and everything not published on purpose (with an explicit mode) hold
+	 * every user's commands and environments: the controller's eyes only. */
+	umask(077);
 	enum log_level lvl = LOG_LVL_INFO;
 	log_level_parse(c.sd.conf.log_level, &lvl);
 	/* Before the fork, so that a second spoold says why and exits 3 in the foreground; the

@@ -32,7 +32,7 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 {
 	struct err e;
 	char id[72], name[96];
-	int64_t ntasks, nterm;
+	int64_t ntasks, nterm, owner;
 
 	sqlite3_stmt *j = db_prep(c, "SELECT id, name, owner, cwd, outdir, ntasks, nterminal FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(j, 1, rid);
@@ -46,7 +46,8 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 	rec_put(b, "job", id);
 	if (sqlite3_column_type(j, 1) != SQLITE_NULL)
 		rec_put(b, "name", (const char *)sqlite3_column_text(j, 1));
-	rec_put_i64(b, "owner", sqlite3_column_int64(j, 2));
+	owner = sqlite3_column_int64(j, 2);
+	rec_put_i64(b, "owner", owner);
 	rec_put(b, "cwd", (const char *)sqlite3_column_text(j, 3));
 	rec_put(b, "outdir", (const char *)sqlite3_column_text(j, 4));
 	ntasks = sqlite3_column_int64(j, 5);
@@ -94,7 +95,11 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 	rec_end(b);
 	snprintf(name, sizeof name, "%s.state", id);
 	/* Only a finished job's state must survive a crash; intermediate ones are rewritten anyway. */
-	if (fs_write_atomic(c->sd.ctl_jobs, name, b->p, b->len, 0644, nterm >= ntasks ? 0 : FSW_NOSYNC, &e) < 0) {
+	/* On a shared spool a job's state is its owner's alone (a root controller can give it away;
+	 * one running as a service account cannot, and says so in spool doctor). */
+	bool give = c->sd.shared && geteuid() == 0;
+	if (fs_write_atomic_owned(c->sd.ctl_jobs, name, b->p, b->len, give ? 0600 : 0644, give ? (uid_t)owner : (uid_t)-1,
+				  nterm >= ntasks ? 0 : FSW_NOSYNC, &e) < 0) {
 		log_err("cannot publish the state of job %s: %s", id, e.msg);
 		return;
 	}

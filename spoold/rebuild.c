@@ -207,8 +207,8 @@ static size_t retire_workers(struct ctl *c)
 			rec_begin(&rb, "reg");
 			rec_put(&rb, "wid", names[i]);
 			rec_put(&rb, "state", "dead");
-			rec_end(&rb);
-			fs_write_atomic(wfd, "reg", rb.p, rb.len, 0644, 0, NULL);
+			rec_end_sealed(&rb, &c->sd.key);
+			fs_write_atomic(wfd, "reg", rb.p, rb.len, 0600, 0, NULL);
 			buf_free(&rb);
 			close(wfd);
 		}

@@ -93,8 +93,8 @@ static int write_reg(struct ctl *c, const char *wid, bool alive, struct err *e)
 	while (sqlite3_step(st) == SQLITE_ROW)
 		buf_printf(&b, "engine %lld %d\n", (long long)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1));
 	sqlite3_reset(st);
-	rec_end(&b);
-	rc = fs_write_atomic(fd, "reg", b.p, b.len, 0644, 0, e);
+	rec_end_sealed(&b, &c->sd.key);
+	rc = fs_write_atomic(fd, "reg", b.p, b.len, 0600, 0, e);
 	buf_free(&b);
 	close(fd);
 	return rc;

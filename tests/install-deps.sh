@@ -3,7 +3,7 @@
 # Run as root (apt-get); as another user it says what to install and stops.
 # Extra package names may be given as arguments (make sanitize adds clang's).
 set -e
-need="gcc make libc6-dev pkgconf libconfig-dev libsqlite3-dev python3 procps $*"
+need="gcc make libc6-dev pkgconf libconfig-dev libsqlite3-dev libsodium-dev python3 procps $*"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

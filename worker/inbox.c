@@ -3,7 +3,7 @@
  * The controller writes an assignment file per task attempt and removes it once
  * it has taken the result, or to revoke the task (cancel, requeue). So: a new
  * name is work to do; a name that vanished while queued is dropped, and while
- * running is killed. Assignments are verified (record, engine ours) before use.
+ * running is killed. Assignments are verified (MAC, record, engine ours) before use.
  */
 #include "worker.h"
 #include "fsio.h"
@@ -78,6 +78,31 @@ static bool our_engine(struct worker *w, int64_t id)
 		if (w->eng[i].id == id)
 			return true;
 	return false;
+}
+
+/* An assignment without a valid MAC was not written by the controller: keep a copy for the
+ * administrator (the inbox itself is the controller's to clean), bounded like spoold's. */
+static void quarantine_copy(struct worker *w, const char *name, const struct buf *b, const char *why)
+{
+	char **names, qname[256], rname[300], rnd[9];
+	struct err e;
+	long n = fs_list(w->sd.quarantine, &names, NULL);
+	if (n >= 0)
+		fs_list_free(names, n);
+	if (n < 0 || n / 2 >= QUARANTINE_MAX_RECORDS) {
+		log_warn("quarantine is full or unreadable: not keeping a copy of assignment %s", name);
+		return;
+	}
+	id_random(rnd, 8);
+	snprintf(qname, sizeof qname, "%s.%.60s.%.150s", rnd, w->wid, name);
+	snprintf(rname, sizeof rname, "%s.reason", qname);
+	struct buf r;
+	buf_init(&r);
+	buf_printf(&r, "assignment ctl/w/%s/inbox/%s refused by the worker: %s\n", w->wid, name, why);
+	if (fs_write_atomic(w->sd.quarantine, qname, b->p, b->len, 0600, 0, &e) < 0 ||
+	    fs_write_atomic(w->sd.quarantine, rname, r.p, r.len, 0600, 0, &e) < 0)
+		log_err("cannot keep a copy of assignment %s in quarantine: %s", name, e.msg);
+	buf_free(&r);
 }
 
 static int cmp_seq(const void *a, const void *b)
@@ -166,6 +191,14 @@ void inbox_scan(struct worker *w)
 		if (fs_read_file(w->inbox_fd, names[i], MAX_ASSIGN_RECORD, &b, NULL, &e) < 0) {
 			if (errno != ENOENT)
 				log_err("cannot read assignment %s: %s", names[i], e.msg);
+			free(a);
+			continue;
+		}
+		if (mac_check(&w->sd.key, b.p, b.len, &e) < 0) {
+			log_err("refusing assignment ctl/w/%s/inbox/%s: %s", w->wid, names[i], e.msg);
+			quarantine_copy(w, names[i], &b, e.msg);
+			run_report_refused(w, names[i], e.msg);
+			inbox_mark_finished(w, names[i]);
 			free(a);
 			continue;
 		}

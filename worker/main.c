@@ -134,10 +134,13 @@ static void check_reg(struct worker *w)
 	if (fd < 0)
 		return;
 	buf_init(&b);
-	if (fs_read_file(fd, "reg", MAX_SMALL_RECORD, &b, NULL, &e) < 0 ||
-	    rec_parse(&r, b.p, b.len, &schema_reg, &e) < 0) {
+	if (fs_read_file(fd, "reg", MAX_SMALL_RECORD, &b, NULL, &e) < 0) {
 		if (errno != ENOENT)
 			log_err("cannot read my registration ctl/w/%s/reg: %s", w->wid, e.msg);
+		goto out;
+	}
+	if (mac_check(&w->sd.key, b.p, b.len, &e) < 0 || rec_parse(&r, b.p, b.len, &schema_reg, &e) < 0) {
+		log_err("refusing my registration ctl/w/%s/reg: %s", w->wid, e.msg);
 		goto out;
 	}
 	if (strcmp(rec_get(&r, "state"), "dead") == 0) {
@@ -169,7 +172,7 @@ static void check_reg(struct worker *w)
 					buf_printf(&ids, "%s%lld", i ? "," : "", (long long)w->eng[i].id);
 				log_info("worker %s registered: engine id%s %s", w->wid, w->nslots == 1 ? "" : "s", ids.p);
 				for (int i = 0; i < w->nslots; i++)
-					vars_load(w, &w->eng[i]);
+					vars_load(w, &w->eng[i], w->sd.owner);
 				buf_free(&ids);
 				w->scan_inbox = true;
 			}
@@ -289,7 +292,10 @@ int main(int argc, char **argv)
 	log_open("spool-worker", false, LOG_LVL_INFO);
 	memset(&w, 0, sizeof w);
 	w.wfd = w.done_fd = w.inbox_fd = w.ino = w.wd_inbox = w.wd_ctlw = w.wd_reg = -1;
-	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&w.sd, dir, &e) < 0)
+	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&w.sd, dir, &e) < 0 ||
+	    spooldir_load_key(&w.sd, &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	if (cred_init(&e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
 	if (!n) {
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);

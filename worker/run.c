@@ -104,6 +104,38 @@ static int write_res(const char *path, const struct buf *b, struct err *er)
 	return rc;
 }
 
+/* Beside the data, as the task's user: the file is theirs, and written only where they may write. */
+static int write_res_as(const struct task_cred *c, const char *path, const struct buf *b, struct err *er)
+{
+	if (cred_enter(c) < 0)
+		return err_sys(er, "cannot act as uid %u", (unsigned)c->uid);
+	int rc = write_res(path, b, er);
+	cred_leave(c);
+	return rc;
+}
+
+/* The task's $SPOOL_VARS file, read as the task's user (a link to a file the user cannot read
+ * must not leak it through the engine's variables), bounded, not through a symlink. */
+static void merge_task_vars(struct worker *w, struct engine *e, struct outcome *o)
+{
+	struct buf v;
+	struct err er;
+	buf_init(&v);
+	if (cred_enter(&e->cred) < 0)
+		return;
+	int rc = fs_read_file(AT_FDCWD, e->vars_path, MAX_VARS_FILE, &v, NULL, &er);
+	int saved = errno;
+	cred_leave(&e->cred);
+	if (rc == 0) {
+		vars_merge(w, e, v.p, v.len, o->reason, sizeof o->reason);
+	} else if (saved != ENOENT) {
+		size_t used = strlen(o->reason);
+		snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: %s", used ? "; " : "",
+			 er.msg);
+	}
+	buf_free(&v);
+}
+
 /* A done record that could not be written (disk full, say) is kept and retried: the task
  * stays assigned meanwhile, and nothing half-written is ever visible to the controller. */
 void run_retry_unsent(struct worker *w)
@@ -135,11 +167,11 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	struct job_assign *a = e->run;
 	uint64_t end = wall_ms(), wall = mono_ms() - e->start_mono;
 
-	if (e->vars_path[0] && !e->revoked)
-		vars_merge_file(w, e, e->vars_path, o->reason, sizeof o->reason);
 	buf_init(&b);
+	if (e->vars_path[0] && !e->revoked)
+		merge_task_vars(w, e, o);
 	build_done(&b, w, e, o, end, wall);
-	if (e->res_path[0] && write_res(e->res_path, &b, &er) < 0) {
+	if (e->res_path[0] && write_res_as(&e->cred, e->res_path, &b, &er) < 0) {
 		/* Without its result beside the data the task did not deliver: report it failed. */
 		log_err("task %s: cannot write its result %s: %s", a->name, e->res_path, er.msg);
 		char why[MAX_REASON_LEN];
@@ -318,57 +350,132 @@ static void run_builtin(struct worker *w, struct engine *e, int ofd, int efd)
 	finish(w, e, &o);
 }
 
+/* A task's output file, opened as the task's user: created new (O_EXCL); one already there (a
+ * reused --output directory) is replaced only if it is a plain file with one link that belongs
+ * to that user. Never through a symlink, never a FIFO or device. Runs in the child too: only
+ * async-signal-safe calls. Returns an fd, or -1 with errno (ELOOP, EMLINK, EPERM, EINVAL: refused). */
 static int open_output(const char *path)
 {
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct stat st;
+	int err = 0;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0 || errno != EEXIST)
+		return fd;
+	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;
+	else if (st.st_nlink != 1)
+		err = EMLINK;
+	else if (st.st_uid != geteuid())
+		err = EPERM;
+	else if (ftruncate(fd, 0) < 0)
+		err = errno;
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
 }
 
-static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
+static const char *output_why(int err)
 {
-	const struct rec *r = &a->r;
+	switch (err) {
+	case ELOOP: return "it is a symbolic link (refused, not followed)";
+	case EMLINK: return "it has another hard link (refused)";
+	case EINVAL: return "it is not a regular file (refused)";
+	case EPERM: return "it belongs to another user (refused)";
+	default: return strerror(err);
+	}
+}
+
+/* As the task's user: its working directory exists, its output directory is made, its result
+ * paths are set. NULL, or the failed status with the reason in why. */
+static const char *prepare_files(struct worker *w, struct engine *e, char *why, size_t whysz)
+{
+	const struct rec *r = &e->run->r;
 	const char *cwd = rec_get(r, "cwd"), *outdir = rec_get(r, "outdir");
 	const char *task = rec_get(r, "task"), *attempt = rec_get(r, "attempt");
 	struct stat st;
 	struct err er;
-	int pfd[2];
-	e->run = a;
-	e->start_wall = e->start_mono = 0;
 	if (cwd[0] != '/' || stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		fail_now(w, e, "nodir", "working directory %s does not exist on node %s (or is not a directory)",
+		snprintf(why, whysz, "working directory %.700s does not exist on node %s (or is not a directory)",
 			 cwd, w->node);
-		return;
+		return "nodir";
 	}
 	/* Every task of a job shares its output directory: create it once, not per task. */
-	if (strcmp(w->last_outdir, outdir) != 0) {
+	if (strcmp(w->last_outdir, outdir) != 0 || w->last_outdir_uid != e->cred.uid) {
 		if (fs_mkdir_p(outdir, 0755, &er) < 0) {
-			fail_now(w, e, "error", "cannot create output directory on node %s: %s", w->node, er.msg);
-			return;
+			snprintf(why, whysz, "cannot create output directory on node %s: %.800s", w->node, er.msg);
+			return "error";
 		}
 		snprintf(w->last_outdir, sizeof w->last_outdir, "%s", outdir);
+		w->last_outdir_uid = e->cred.uid;
 	}
 	snprintf(e->out_path, sizeof e->out_path, "%s/%s.%s.out", outdir, task, attempt);
 	snprintf(e->err_path, sizeof e->err_path, "%s/%s.%s.err", outdir, task, attempt);
 	snprintf(e->res_path, sizeof e->res_path, "%s/%s.%s.res", outdir, task, attempt);
-	if (rec_get(r, "builtin")) {
-		int ofd = open_output(e->out_path), efd = ofd >= 0 ? open_output(e->err_path) : -1;
-		if (ofd < 0 || efd < 0) {
-			int saved = errno;
-			if (ofd >= 0)
-				close(ofd);
-			w->last_outdir[0] = '\0';
-			e->res_path[0] = '\0';
-			fail_now(w, e, "error", "cannot create %s on node %s: %s", ofd < 0 ? e->out_path : e->err_path,
-				 w->node, strerror(saved));
-			return;
-		}
-		run_builtin(w, e, ofd, efd);
-		return;
-	}
+	if (rec_get(r, "builtin"))
+		return NULL;
 	/* Created by the task itself if it sets variables; merged when it ends. A file left there
 	 * by an earlier job sharing this --output directory must not be merged. */
 	snprintf(e->vars_path, sizeof e->vars_path, "%s/%s.%s.vars", outdir, task, attempt);
 	if (unlink(e->vars_path) < 0 && errno != ENOENT)
 		log_warn("cannot remove stale %s: %s", e->vars_path, strerror(errno));
+	return NULL;
+}
+
+static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
+{
+	const struct rec *r = &a->r;
+	const char *cwd = rec_get(r, "cwd");
+	const char *task = rec_get(r, "task"), *attempt = rec_get(r, "attempt");
+	uid_t uid = (uid_t)rec_get_u64(r, "uid", 0);
+	char why[MAX_REASON_LEN];
+	int pfd[2];
+	e->run = a;
+	e->start_wall = e->start_mono = 0;
+	if (cred_for_task(uid, w->node, &e->cred, why, sizeof why) < 0) {
+		fail_now(w, e, "error", "%s", why);
+		return;
+	}
+	if (e->vars_uid != uid)
+		vars_load(w, e, uid);
+	if (cred_enter(&e->cred) < 0) {
+		fail_now(w, e, "error", "cannot act as user %s (uid %u) on node %s: %s", e->cred.name,
+			 (unsigned)uid, w->node, strerror(errno));
+		return;
+	}
+	const char *bad = prepare_files(w, e, why, sizeof why);
+	bool builtin = rec_get(r, "builtin") != NULL;
+	int bofd = -1, befd = -1, saved = 0;
+	if (!bad && builtin) {
+		bofd = open_output(e->out_path);
+		befd = bofd >= 0 ? open_output(e->err_path) : -1;
+		saved = errno;
+	}
+	cred_leave(&e->cred);
+	if (bad) {
+		fail_now(w, e, bad, "%s", why);
+		return;
+	}
+	if (builtin) {
+		if (bofd < 0 || befd < 0) {
+			const char *path = bofd < 0 ? e->out_path : e->err_path;
+			if (bofd >= 0)
+				close(bofd);
+			w->last_outdir[0] = '\0';
+			e->res_path[0] = '\0';
+			fail_now(w, e, "error", "cannot create %s on node %s: %s", path, w->node, output_why(saved));
+			return;
+		}
+		run_builtin(w, e, bofd, befd);
+		return;
+	}
 	char **argv = vec(r, "arg", 0);
 	char extra[7][4300];
 	char *xp[7];
@@ -405,6 +512,10 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		 * requeues them, so running on would only make duplicates. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 			_exit(127);
+		/* The submitter's identity before anything is opened, so the files are theirs. */
+		int uerr = cred_become(&e->cred);
+		if (uerr)
+			child_fail(pfd[1], 'u', uerr);
 		/* The child opens its own files, so the worker goes on with other engines meanwhile. */
 		int nullfd = open("/dev/null", O_RDONLY);
 		int ofd = open_output(e->out_path);
@@ -472,7 +583,13 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 		o->status = "error";
 		w->last_outdir[0] = '\0'; /* perhaps removed under us: create it again next time */
 		snprintf(o->reason, sizeof o->reason, "cannot create %.800s on node %s: %s",
-			 msg[0] == 'o' ? e->out_path : e->err_path, w->node, strerror(err));
+			 msg[0] == 'o' ? e->out_path : e->err_path, w->node, output_why(err));
+		e->res_path[0] = '\0';
+		break;
+	case 'u':
+		o->status = "error";
+		snprintf(o->reason, sizeof o->reason, "cannot switch to the submitter %s (uid %u) on node %s: %s",
+			 e->cred.name, (unsigned)e->cred.uid, w->node, strerror(err));
 		e->res_path[0] = '\0';
 		break;
 	default:

@@ -6,6 +6,10 @@
  * lines to the file named by $SPOOL_VARS; the worker merges them when the task ends,
  * whether it succeeded or not (as a Python function's globals stay changed when it
  * raises). A bad line is reported in the task's result and ignored.
+ *
+ * Variables belong to a user as well as to an engine: on a shared spool one user's
+ * push must never show up in another user's task. The spool owner's (the common, personal
+ * case) are vars/NODE.SLOT; any other user's are vars/NODE.SLOT.uUID.
  */
 #include "worker.h"
 #include "fsio.h"
@@ -35,7 +39,10 @@ void vars_free(struct vars *v)
 
 static void file_name(struct worker *w, const struct engine *e, char *out, size_t sz)
 {
-	snprintf(out, sz, "%.60s.%d", w->node, e->slot);
+	if (e->vars_uid == w->sd.owner)
+		snprintf(out, sz, "%.60s.%d", w->node, e->slot);
+	else
+		snprintf(out, sz, "%.60s.%d.u%u", w->node, e->slot, (unsigned)e->vars_uid);
 }
 
 const char *vars_get(const struct vars *v, const char *name)
@@ -80,7 +87,7 @@ int vars_set(struct vars *v, const char *kv, size_t len, struct err *e)
 	return 0;
 }
 
-void vars_load(struct worker *w, struct engine *e)
+void vars_load(struct worker *w, struct engine *e, uid_t uid)
 {
 	char name[100];
 	struct buf b;
@@ -88,6 +95,7 @@ void vars_load(struct worker *w, struct engine *e)
 	struct err er;
 
 	vars_clear(&e->vars);
+	e->vars_uid = uid;
 	file_name(w, e, name, sizeof name);
 	buf_init(&b);
 	if (fs_read_file(w->sd.vars, name, MAX_VARS_RECORD, &b, NULL, &er) < 0) {
@@ -119,39 +127,31 @@ int vars_save(struct worker *w, struct engine *e, struct err *er)
 	for (size_t i = 0; i < e->vars.n; i++)
 		rec_put(&b, "var", e->vars.kv[i]);
 	rec_end(&b);
-	rc = fs_write_atomic(w->sd.vars, name, b.p, b.len, 0644, 0, er);
+	rc = fs_write_atomic(w->sd.vars, name, b.p, b.len, 0600, 0, er);
 	buf_free(&b);
 	return rc;
 }
 
-/* Merge what a task wrote to $SPOOL_VARS. Problems go to warn (appended), never fail the task. */
-void vars_merge_file(struct worker *w, struct engine *e, const char *path, char *warn, size_t wsz)
+/* Merge what a task wrote to $SPOOL_VARS (read by the caller as the task's user). Problems go
+ * to warn (appended), never fail the task. */
+void vars_merge(struct worker *w, struct engine *e, const char *data, size_t len, char *warn, size_t wsz)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
 	unsigned lineno = 0, changed = 0;
 	struct err er;
 
-	if (!f)
-		return;
-	while ((n = getline(&line, &cap, f)) >= 0) {
+	for (const char *p = data, *end = data + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		lineno++;
-		if (n && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (n == 0)
-			continue;
-		if (vars_set(&e->vars, line, (size_t)n, &er) < 0) {
+		if (n && vars_set(&e->vars, p, n, &er) < 0) {
 			size_t used = strlen(warn);
 			snprintf(warn + used, wsz - used, "%sSPOOL_VARS line %u: %s (ignored)", used ? "; " : "", lineno,
 				 er.msg);
-			continue;
+		} else if (n) {
+			changed++;
 		}
-		changed++;
+		p += n + 1;
 	}
-	free(line);
-	fclose(f);
 	if (changed && vars_save(w, e, &er) < 0) {
 		size_t used = strlen(warn);
 		snprintf(warn + used, wsz - used, "%scannot save the engine's variables: %s", used ? "; " : "", er.msg);

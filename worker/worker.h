@@ -19,6 +19,18 @@ struct job_assign {
 	uint64_t absent_since; /* monotonic ms since its file was first missing from the inbox, or 0 */
 };
 
+#define CRED_MAX_GROUPS 256
+
+/* Who a task runs as (cred.c). */
+struct task_cred {
+	uid_t uid;
+	gid_t gid;
+	char name[64];
+	gid_t groups[CRED_MAX_GROUPS];
+	int ngroups;
+	bool switch_ids; /* false: the worker already is this user */
+};
+
 /* An engine's variables: "NAME=VALUE" strings. */
 struct vars {
 	char **kv;
@@ -29,6 +41,7 @@ struct engine {
 	int64_t id;
 	int slot;               /* 0..N-1 on this node: names its variables file */
 	struct vars vars;
+	uid_t vars_uid;         /* whose variables are loaded */
 	struct job_assign *run; /* NULL when idle */
 	pid_t pid;
 	uint64_t start_wall, start_mono;
@@ -36,6 +49,7 @@ struct engine {
 	uint64_t kill_at;       /* after TERM: when to KILL */
 	bool timed_out, revoked;
 	int errfd;              /* read end of the child's start-failure pipe, 0 when none */
+	struct task_cred cred;  /* the running task's user */
 	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
 };
 
@@ -62,6 +76,7 @@ struct worker {
 	struct unsent *unsent;
 	size_t nunsent;
 	char last_outdir[4200]; /* the output directory created last (skip mkdir -p for the next task) */
+	uid_t last_outdir_uid;  /* ... and as whom */
 	uint64_t beat;
 	int ino, wd_inbox, wd_ctlw, wd_reg;
 	bool scan_inbox;
@@ -75,12 +90,20 @@ void inbox_mark_finished(struct worker *w, const char *name);
 void job_assign_free(struct job_assign *a);
 
 /* vars.c */
-void vars_load(struct worker *w, struct engine *e);
+void vars_load(struct worker *w, struct engine *e, uid_t uid);
 int vars_save(struct worker *w, struct engine *e, struct err *er);
 int vars_set(struct vars *v, const char *kv, size_t len, struct err *e);
 const char *vars_get(const struct vars *v, const char *name);
-void vars_merge_file(struct worker *w, struct engine *e, const char *path, char *warn, size_t wsz);
+void vars_merge(struct worker *w, struct engine *e, const char *data, size_t len, char *warn, size_t wsz);
 void vars_free(struct vars *v);
+
+/* cred.c */
+int cred_init(struct err *e);
+/* The identity for a task of uid; -1 with a reason ("refused: ...") when this worker may not run it. */
+int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, size_t whysz);
+int cred_enter(const struct task_cred *c); /* act as the task's user (effective ids) */
+void cred_leave(const struct task_cred *c);
+int cred_become(const struct task_cred *c); /* in the child: become the user for good */
 
 /* run.c */
 void run_start_ready(struct worker *w);

@@ -7,7 +7,7 @@ make -s -C "$here" install PREFIX="$T/prefix" >/dev/null 2>"$T/install.log" ||
 	{ fail "make install"; cat "$T/install.log"; exit 1; }
 check "header and library installed" test -f "$T/prefix/include/spool.h" -a -f "$T/prefix/lib/libspool.a"
 cc -std=c17 -Wall -Wextra -Werror -I"$T/prefix/include" -o "$T/notes" "$here/examples/notes.c" \
-	-L"$T/prefix/lib" -lspool -lconfig 2>"$T/cc.log" || { fail "examples/notes.c builds against the install"; cat "$T/cc.log"; exit 1; }
+	-L"$T/prefix/lib" -lspool -lconfig -lsodium 2>"$T/cc.log" || { fail "examples/notes.c builds against the install"; cat "$T/cc.log"; exit 1; }
 pass "examples/notes.c builds against the installed spool.h and libspool.a"
 make_spool
 start_spoold

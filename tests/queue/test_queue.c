@@ -89,7 +89,7 @@ int main(void)
 	if (!mkdtemp(tmpl))
 		return 2;
 	snprintf(path, sizeof path, "%s/spool", tmpl);
-	if (spooldir_create(path, &e) < 0 || spooldir_open(&c.sd, path, &e) < 0) {
+	if (spooldir_create(path, NULL, &e) < 0 || spooldir_open(&c.sd, path, &e) < 0 || spooldir_load_key(&c.sd, &e) < 0) {
 		fprintf(stderr, "%s\n", e.msg);
 		return 2;
 	}

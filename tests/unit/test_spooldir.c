@@ -64,7 +64,7 @@ static void test_create_open(void)
 	bool all = true;
 
 	buf_init(&b);
-	CHECK(spooldir_create(path, &e) == 0, "spooldir_create on a fresh path");
+	CHECK(spooldir_create(path, NULL, &e) == 0, "spooldir_create on a fresh path");
 	CHECK(spooldir_open(&sd, path, &e) == 0, "spooldir_open of the new spool");
 	if (!sd.path) {
 		fprintf(stderr, "  error: %s\n", e.msg);
@@ -91,7 +91,7 @@ static void test_create_open(void)
 	spooldir_close(&sd);
 	CHECK(sd.path == NULL && sd.root == -1 && sd.quarantine == -1, "spooldir_close resets the struct");
 
-	CHECK(spooldir_create(path, &e) == -1 && unit_has(e.msg, "already holds a spool"),
+	CHECK(spooldir_create(path, NULL, &e) == -1 && unit_has(e.msg, "already holds a spool"),
 	      "create again refuses with \"already holds a spool\"");
 	CHECK(opens(path), "the spool still opens after the refused create");
 	buf_free(&b);
@@ -111,7 +111,7 @@ static void test_broken(void)
 	mkdir(empty, 0755);
 	CHECK(open_fails(empty, "it has no 'format' file"), "open of a directory without a format file");
 	put(base, "file", "x");
-	CHECK(spooldir_create(file, &e) == -1 && unit_has(e.msg, "exists and is not a directory"),
+	CHECK(spooldir_create(file, NULL, &e) == -1 && unit_has(e.msg, "exists and is not a directory"),
 	      "create over a regular file refused");
 
 	put(sp, "format", "spool-layout 99\n");
