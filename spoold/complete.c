@@ -173,9 +173,16 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 		goto out;
 	for (long i = 0; i < lim; i++) {
 		struct rec r;
-		if (fs_read_file(dfd, names[i], MAX_SMALL_RECORD, &b, NULL, &e) < 0) {
+		struct stat st;
+		if (fs_read_file(dfd, names[i], MAX_SMALL_RECORD, &b, &st, &e) < 0) {
 			if (errno != ENOENT)
 				quarantine_file(c, dfd, names[i], e.msg);
+			continue;
+		}
+		if (!worker_account(c, st.st_uid)) {
+			snprintf(e.msg, sizeof e.msg, "result written by uid %u, not by a worker account (the spool's "
+				 "owner, uid %u, or root)", (unsigned)st.st_uid, (unsigned)c->sd.owner);
+			quarantine_file(c, dfd, names[i], e.msg);
 			continue;
 		}
 		if (rec_parse(&r, b.p, b.len, &schema_done, &e) < 0) {

@@ -77,6 +77,7 @@ void rebuild_if_lost(struct ctl *c);
 
 
 /* workers.c: registration, heartbeats, liveness */
+bool worker_account(const struct ctl *c, uid_t uid);
 void workers_scan(struct ctl *c);
 void workers_check_liveness(struct ctl *c);
 struct wlive *wlive_find(struct ctl *c, const char *wid);

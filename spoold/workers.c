@@ -100,6 +100,13 @@ static int write_reg(struct ctl *c, const char *wid, bool alive, struct err *e)
 	return rc;
 }
 
+/* Only the accounts that hold the key may run workers: files in workers/ written by anyone
+ * else (possible only if its modes were loosened) are not a worker's. */
+bool worker_account(const struct ctl *c, uid_t uid)
+{
+	return uid == 0 || uid == c->sd.owner;
+}
+
 static void register_worker(struct ctl *c, const char *wid)
 {
 	char path[200];
@@ -113,9 +120,16 @@ static void register_worker(struct ctl *c, const char *wid)
 	if (wfd < 0)
 		return;
 	buf_init(&b);
-	if (fs_read_file(wfd, "hello", MAX_SMALL_RECORD, &b, NULL, &e) < 0) {
+	struct stat st;
+	if (fs_read_file(wfd, "hello", MAX_SMALL_RECORD, &b, &st, &e) < 0) {
 		if (errno != ENOENT)
 			log_warn("worker %s: cannot read its hello record: %s", wid, e.msg);
+		goto out;
+	}
+	if (!worker_account(c, st.st_uid)) {
+		snprintf(e.msg, sizeof e.msg, "hello written by uid %u, not by a worker account (the spool's owner, "
+			 "uid %u, or root)", (unsigned)st.st_uid, (unsigned)c->sd.owner);
+		quarantine_file(c, wfd, "hello", e.msg);
 		goto out;
 	}
 	if (rec_parse(&r, b.p, b.len, &schema_hello, &e) < 0) {
