@@ -112,7 +112,9 @@ static void wait_past_mtime(struct spooldir *sd, const char *name)
 	if (fstatat(sd->incoming, name, &f, AT_SYMLINK_NOFOLLOW) < 0)
 		return; /* already taken: whatever comes next is taken in a later pass */
 	for (int i = 0; i < 3000; i++) {
-		if (futimens(sd->incoming, NULL) < 0 || fstat(sd->incoming, &d) < 0)
+		/* By name: a submitter on a shared spool holds incoming/ only as an O_PATH
+		 * descriptor, which futimens refuses (EBADF); write permission suffices here. */
+		if (utimensat(sd->root, "incoming", NULL, AT_SYMLINK_NOFOLLOW) < 0 || fstat(sd->incoming, &d) < 0)
 			return;
 		if (d.st_mtim.tv_sec > f.st_mtim.tv_sec ||
 		    (d.st_mtim.tv_sec == f.st_mtim.tv_sec && d.st_mtim.tv_nsec > f.st_mtim.tv_nsec))

@@ -26,6 +26,13 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* A descriptor opened O_PATH serves openat and renameat, but not fsync. */
+static bool path_only(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && (fl & O_PATH);
+}
+
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags,
 		    struct err *e)
 {
@@ -37,7 +44,7 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 {
 	char tmp[300];
 	unsigned rnd = 0;
-	int fd;
+	int fd, keep = -1;
 
 	if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) < 0)
 		rnd = (unsigned)mono_ms();
@@ -63,6 +70,13 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		err_sys(e, "cannot fsync %s", name);
 		goto fail;
 	}
+	/* A directory we may write but not read (a shared spool's incoming/, opened O_PATH) cannot
+	 * be fsync'd: keep a descriptor of the file, to commit its filesystem after the rename. Not
+	 * reopened by name then: the controller may already have taken the record away. */
+	if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && path_only(dirfd) && (keep = dup(fd)) < 0) {
+		err_sys(e, "cannot write %s (dup)", name);
+		goto fail;
+	}
 	if (close(fd) < 0) {
 		fd = -1;
 		err_sys(e, "cannot write %s (close)", name);
@@ -73,22 +87,21 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		err_sys(e, "cannot rename temporary file into place as %s", name);
 		goto fail;
 	}
-	if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && fsync(dirfd) < 0) {
-		if (errno != EBADF)
-			return err_sys(e, "cannot fsync the directory of %s", name);
-		/* A directory we may write but not read (a shared spool's incoming/) cannot be
-		 * opened to fsync: commit the filesystem the file is on instead. */
-		fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		int rc = fd < 0 ? -1 : syncfs(fd);
-		if (fd >= 0)
-			close(fd);
+	if (keep >= 0) {
+		int rc = syncfs(keep), saved = errno;
+		close(keep);
+		errno = saved;
 		if (rc < 0)
 			return err_sys(e, "cannot commit %s to disk (syncfs)", name);
+	} else if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && fsync(dirfd) < 0) {
+		return err_sys(e, "cannot fsync the directory of %s", name);
 	}
 	return 0;
 fail:
 	if (fd >= 0)
 		close(fd);
+	if (keep >= 0)
+		close(keep);
 	unlinkat(dirfd, tmp, 0);
 	return -1;
 }
