@@ -63,6 +63,29 @@ struct spooldir *spool_dir(spool_t *sp)
 	return &sp->sd;
 }
 
+/* The environment goes into the record whole: refuse one the controller would refuse rather
+ * than drop entries silently. Captured entries that are not NAME=VALUE are skipped (they
+ * cannot be passed on); given ones (env_set) must all be NAME=VALUE. */
+static int check_env(const char *const *env, size_t n, int given, struct err *e)
+{
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *eq = strchr(env[i], '=');
+		if (!eq || eq == env[i]) {
+			if (given)
+				return err_set(e, "environment entry '%.64s' is not NAME=VALUE", env[i]);
+			continue;
+		}
+		if (strlen(env[i]) > MAX_ENV_LEN)
+			return err_set(e, "environment variable %.*s is longer than %d bytes (unset it or use --no-env)",
+				       (int)(eq - env[i] < 64 ? eq - env[i] : 64), env[i], MAX_ENV_LEN);
+		kept++;
+	}
+	if (kept > MAX_ENV)
+		return err_set(e, "%zu environment variables, limit %d (unset some or use --no-env)", kept, MAX_ENV);
+	return 0;
+}
+
 static int check_spec(const struct spool_job_spec *s, const char *cwd, struct err *e)
 {
 	if (!s->argc || !s->argv[0] || !s->argv[0][0])
@@ -72,6 +95,12 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 	for (size_t i = 0; i < s->argc; i++)
 		if (strlen(s->argv[i]) > MAX_ARG_LEN)
 			return err_set(e, "argument %zu is longer than %d bytes", i + 1, MAX_ARG_LEN);
+	size_t nenv = 0;
+	while (!s->env_set && environ && environ[nenv])
+		nenv++;
+	if (check_env(s->env_set ? s->env : (const char *const *)environ, s->env_set ? s->nenv : nenv,
+		      s->env_set, e) < 0)
+		return -1;
 	if (cwd[0] != '/')
 		return err_set(e, "working directory '%s' is not absolute: give a full path", cwd);
 	if (strlen(cwd) > MAX_PATH_LEN)
@@ -188,9 +217,8 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		for (size_t i = 0; i < s->nenv; i++)
 			rec_put(&b, "env", s->env[i]);
 	} else {
-		size_t n = 0;
-		for (char **ep = environ; *ep && n < MAX_ENV; ep++, n++)
-			if (strchr(*ep, '=') && **ep != '=' && strlen(*ep) <= MAX_ENV_LEN)
+		for (char **ep = environ; ep && *ep; ep++) /* within the limits: check_env said so */
+			if (strchr(*ep, '=') && **ep != '=')
 				rec_put(&b, "env", *ep);
 	}
 	for (size_t i = 0; i < s->argc; i++)

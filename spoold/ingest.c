@@ -23,23 +23,55 @@
 #define INGEST_BATCH 2000           /* records per pass, so one flood cannot stall the loop */
 
 static long quarantine_count = -1;
+static uint64_t quarantine_counted_at; /* c->now when quarantine_count was last listed */
+
+/* Names and reasons can carry bytes from hostile records (a job id with %0A in it, a file
+ * name with a newline): control bytes become %XX, so that each rejection stays one log line
+ * and each .reason file one line. */
+static void clean_text(char *out, size_t outsz, const char *in)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+	for (; *in && o + 4 <= outsz; in++) {
+		unsigned char ch = (unsigned char)*in;
+		if (ch < 0x20 || ch == 0x7f) {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		} else {
+			out[o++] = (char)ch;
+		}
+	}
+	out[o] = '\0';
+}
+
+/* The count is kept in memory, but listed again (at most once a second) while it is at the
+ * limit: an administrator who empties quarantine/ must get records kept again. */
+static void quarantine_recount(struct ctl *c)
+{
+	char **names;
+	if (quarantine_count >= 0 &&
+	    (quarantine_count < QUARANTINE_MAX_RECORDS || c->now - quarantine_counted_at < 1000))
+		return;
+	long n = fs_list(c->sd.quarantine, &names, NULL);
+	quarantine_count = n < 0 ? 0 : n / 2;
+	quarantine_counted_at = c->now;
+	fs_list_free(names, n);
+}
 
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason)
 {
-	char qname[256], rname[300];
-	char rnd[9];
 	struct err e;
+	char qname[256], rname[300];
+	char rnd[9], cname[3 * 256], creason[3 * sizeof e.msg];
 
-	log_warn("rejected %s/%s: %s", dirfd == c->sd.incoming ? "incoming" : "workers", name, reason);
-	if (quarantine_count < 0) {
-		char **names;
-		long n = fs_list(c->sd.quarantine, &names, NULL);
-		quarantine_count = n < 0 ? 0 : n / 2;
-		fs_list_free(names, n);
-	}
+	clean_text(cname, sizeof cname, name);
+	clean_text(creason, sizeof creason, reason);
+	log_warn("rejected %s/%s: %s", dirfd == c->sd.incoming ? "incoming" : "workers", cname, creason);
+	quarantine_recount(c);
 	if (quarantine_count >= QUARANTINE_MAX_RECORDS) {
 		log_warn("quarantine holds %d records already: deleting %s instead of keeping it "
-			 "(empty %s/quarantine to keep more)", QUARANTINE_MAX_RECORDS, name, c->sd.path);
+			 "(empty %s/quarantine to keep more)", QUARANTINE_MAX_RECORDS, cname, c->sd.path);
 		if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
 			fs_remove_tree(dirfd, name);
 		return;
@@ -48,13 +80,13 @@ void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *rea
 	snprintf(qname, sizeof qname, "%s.%.200s", rnd, name);
 	snprintf(rname, sizeof rname, "%s.reason", qname);
 	if (renameat(dirfd, name, c->sd.quarantine, qname) < 0) {
-		log_err("cannot move rejected record %s to quarantine: %s; deleting it", name, strerror(errno));
+		log_err("cannot move rejected record %s to quarantine: %s; deleting it", cname, strerror(errno));
 		unlinkat(dirfd, name, 0);
 		return;
 	}
 	struct buf b;
 	buf_init(&b);
-	buf_printf(&b, "%s\n", reason);
+	buf_printf(&b, "%s\n", creason);
 	if (fs_write_atomic(c->sd.quarantine, rname, b.p, b.len, 0644, 0, &e) < 0)
 		log_err("cannot write %s/quarantine/%s: %s", c->sd.path, rname, e.msg);
 	buf_free(&b);
@@ -76,6 +108,11 @@ int validate_job(const struct rec *r, const char *stem, struct err *e)
 
 	if (!name_ok(id) || strchr(id, '.') || strcmp(id, stem) != 0)
 		return err_set(e, "job id '%s' is invalid or does not match the file name", id);
+	/* The queue stores them as signed 64-bit integers: a larger one would turn negative. */
+	static const char *const nums[] = { "timeout_ms", "retries" };
+	for (size_t i = 0; i < ARRAY_LEN(nums); i++)
+		if (rec_get_u64(r, nums[i], 0) > INT64_MAX)
+			return err_set(e, "field '%s' is larger than %lld", nums[i], (long long)INT64_MAX);
 	if (cwd[0] != '/')
 		return err_set(e, "working directory '%s' is not absolute", cwd);
 	if (out && out[0] != '/')
@@ -377,6 +414,14 @@ static void accept_cancel(struct ctl *c, const char *name, struct buf *data, con
 		quarantine_file(c, c->sd.incoming, name, e.msg);
 		return;
 	}
+	/* As a job record's id is its file name's stem, a cancel is filed under the job it names. */
+	size_t jl = strlen(job);
+	if (strncmp(name, job, jl) != 0 || name[jl] != '.') {
+		snprintf(e.msg, sizeof e.msg, "cancel of job '%s' filed under another job's name", job);
+		rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
 	sqlite3_stmt *o = db_prep(c, "SELECT owner FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(o, 1, rid);
 	uid_t owner = sqlite3_step(o) == SQLITE_ROW ? (uid_t)sqlite3_column_int64(o, 0) : (uid_t)-1;
@@ -392,6 +437,32 @@ static void accept_cancel(struct ctl *c, const char *name, struct buf *data, con
 	rec_free(&r);
 	if (unlinkat(c->sd.incoming, name, 0) < 0)
 		log_err("cannot remove consumed cancel record incoming/%s: %s", name, strerror(errno));
+}
+
+/* One dot-free part of a name in incoming/: a job id or a cancel's random tag. */
+static int name_part_ok(const char *s, size_t n)
+{
+	char part[NAME_MAX_LEN + 1];
+	if (n == 0 || n > NAME_MAX_LEN)
+		return 0;
+	memcpy(part, s, n);
+	part[n] = '\0';
+	return name_ok(part) && !strchr(part, '.');
+}
+
+/* incoming/ holds only JOBID.job (0) and JOBID.RAND.cancel (1), as clients write them;
+ * anything else (-1) is refused before it is opened. */
+static int incoming_kind(const char *name)
+{
+	const char *d1 = strchr(name, '.'), *d2;
+	if (!d1 || !name_part_ok(name, (size_t)(d1 - name)))
+		return -1;
+	if (strcmp(d1, ".job") == 0)
+		return 0;
+	d2 = strchr(d1 + 1, '.');
+	if (d2 && strcmp(d2, ".cancel") == 0 && name_part_ok(d1 + 1, (size_t)(d2 - d1 - 1)))
+		return 1;
+	return -1;
 }
 
 struct pending {
@@ -427,9 +498,9 @@ void ingest_incoming(struct ctl *c)
 	p = xcalloc((size_t)n + 1, sizeof *p);
 	for (long i = 0; i < n; i++) {
 		struct stat st;
-		int kind = has_suffix(names[i], ".job") ? 0 : has_suffix(names[i], ".cancel") ? 1 : -1;
+		int kind = incoming_kind(names[i]);
 		if (kind < 0) {
-			quarantine_file(c, c->sd.incoming, names[i], "unexpected file name in incoming/ (expected ID.job or ID.N.cancel)");
+			quarantine_file(c, c->sd.incoming, names[i], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
 			continue;
 		}
 		if (fstatat(c->sd.incoming, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
