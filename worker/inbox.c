@@ -94,7 +94,7 @@ static void quarantine_copy(struct worker *w, const char *name, const struct buf
 		return;
 	}
 	id_random(rnd, 8);
-	snprintf(qname, sizeof qname, "%s.%.60s.%.150s", rnd, w->wid, name);
+	snprintf(qname, sizeof qname, "%s.%.200s", rnd, name); /* as spoold names them; the reason says whose */
 	snprintf(rname, sizeof rname, "%s.reason", qname);
 	struct buf r;
 	buf_init(&r);
