@@ -145,6 +145,51 @@ static int get_string(config_t *cfg, const char *name, char *out, size_t sz, con
 	return 0;
 }
 
+/* spool.conf is read whole and parsed from memory, not with config_read_file: libconfig would
+ * follow "@include" lines to other files, relative to whatever directory the program runs in (so
+ * one spool.conf would mean different things on different nodes), and on a directory or a read
+ * error its scanner exits the whole program ("input in flex scanner failed", status 2). */
+#define CONF_MAX_BYTES (1024 * 1024) /* the commented template is 3 KiB */
+
+static int read_conf(const char *path, struct buf *b, struct err *e)
+{
+	FILE *f = fopen(path, "re");
+	char chunk[4096];
+	size_t n;
+
+	if (!f)
+		return err_sys(e, "cannot read %s", path);
+	buf_add(b, "", 0); /* an empty file is an empty string */
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 && b->len + n <= CONF_MAX_BYTES)
+		buf_add(b, chunk, n);
+	if (ferror(f)) {
+		err_sys(e, "cannot read %s", path);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	if (n > 0)
+		return err_set(e, "%s is larger than %d bytes: not a spool.conf", path, CONF_MAX_BYTES);
+	/* config_read_string would stop at a NUL and silently ignore the rest. */
+	if (memchr(b->p, '\0', b->len))
+		return err_set(e, "%s holds a NUL byte: not a spool.conf", path);
+	return 0;
+}
+
+/* libconfig includes a file for a line starting with "@include" (after blanks): refuse any. */
+static int check_no_include(const char *text, const char *path, struct err *e)
+{
+	for (unsigned line = 1;; line++) {
+		if (strncmp(text + strspn(text, " \t"), "@include", 8) == 0)
+			return err_set(e, "%s:%u: @include is not supported: spool.conf holds every setting itself",
+				       path, line);
+		text = strchr(text, '\n');
+		if (!text)
+			return 0;
+		text++;
+	}
+}
+
 static const char *known[] = { "rescan_interval", "inotify", "heartbeat_interval", "dead_timeout",
 			       "kill_grace", "default_timeout", "default_retries", "prefetch",
 			       "publish_interval", "database", "log_level", "visibility_deadline", "prefetch_short" };
@@ -155,15 +200,15 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	config_setting_t *root, *s;
 	int rc = -1;
 	enum log_level lvl;
+	struct buf text;
 
 	config_init(&cfg);
-	if (!config_read_file(&cfg, path)) {
-		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO)
-			err_sys(e, "cannot read %s", path);
-		else
-			err_set(e, "%s:%d: %s (fix the file; `spool init` shows the default settings)",
-				config_error_file(&cfg) ? config_error_file(&cfg) : path, config_error_line(&cfg),
-				config_error_text(&cfg));
+	buf_init(&text);
+	if (read_conf(path, &text, e) < 0 || check_no_include(text.p, path, e) < 0)
+		goto out;
+	if (!config_read_string(&cfg, text.p)) {
+		err_set(e, "%s:%d: %s (fix the file; `spool init` shows the default settings)", path,
+			config_error_line(&cfg), config_error_text(&cfg));
 		goto out;
 	}
 	root = config_root_setting(&cfg);
@@ -224,5 +269,6 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	rc = 0;
 out:
 	config_destroy(&cfg);
+	buf_free(&text);
 	return rc;
 }

@@ -150,7 +150,7 @@ void vars_merge(struct worker *w, struct engine *e, const char *data, size_t len
 		} else if (n) {
 			changed++;
 		}
-		p += n + 1;
+		p = nl ? nl + 1 : end;
 	}
 	if (changed && vars_save(w, e, &er) < 0) {
 		size_t used = strlen(warn);

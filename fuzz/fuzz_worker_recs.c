@@ -1,0 +1,60 @@
+/* fuzz_worker_recs.c - the worker <-> controller handshake: hello, beat and bye (worker ->
+ * spoold, in workers/WID/) and reg (spoold -> worker, ctl/w/WID/reg). Every input is tried
+ * against all four schemas: the type check must refuse the wrong ones cleanly. */
+#include "fuzz.h"
+#include "ids.h"
+#include "schema.h"
+
+#include <string.h>
+
+static void use_hello(const struct rec *r)
+{
+	fuzz_use(name_ok(rec_get(r, "wid")) ? "w" : "");
+	fuzz_use(name_ok(rec_get(r, "node")) ? "n" : "");
+	fuzz_use(rec_get(r, "boot"));
+	fuzz_use(rec_get(r, "version"));
+	fuzz_use(rec_get_u64(r, "pid", 0) | rec_get_u64(r, "start", 0) | rec_get_u64(r, "slots", 0) ? "p" : "");
+}
+
+static void use_beat(const struct rec *r)
+{
+	fuzz_use(rec_get_u64(r, "count", 0) ? "c" : "");
+	FUZZ_CHECK(rec_count(r, "running") <= 1024);
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].key, "running") == 0)
+			fuzz_use(r->f[i].val);
+}
+
+static void use_reg(const struct rec *r)
+{
+	fuzz_use(name_ok(rec_get(r, "wid")) ? "w" : "");
+	fuzz_use(strcmp(rec_get(r, "state"), "alive") == 0 ? "a" : "d");
+	FUZZ_CHECK(rec_count(r, "engine") <= 1024);
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].key, "engine") == 0)
+			fuzz_use(r->f[i].val);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct rec r;
+
+	if (fuzz_rec_parse(&r, data, size, &schema_hello) == 0) {
+		use_hello(&r);
+		rec_free(&r);
+	}
+	if (fuzz_rec_parse(&r, data, size, &schema_beat) == 0) {
+		use_beat(&r);
+		rec_free(&r);
+	}
+	if (fuzz_rec_parse(&r, data, size, &schema_bye) == 0) {
+		fuzz_use(name_ok(rec_get(&r, "wid")) ? "w" : "");
+		rec_free(&r);
+	}
+	if (fuzz_rec_parse(&r, data, size, &schema_reg) == 0) {
+		use_reg(&r);
+		rec_free(&r);
+	}
+	fuzz_rec_peek(data, size);
+	return 0;
+}
