@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +18,10 @@ static void status_job_text(const struct spool_job *j)
 		printf("job %s: waiting for the controller to accept it\n", j->id);
 		return;
 	}
-	printf("job %s%s%s%s  owner uid %llu  %zu task%s  %s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
-	       j->name ? ")" : "", (unsigned long long)j->owner, j->ntasks, j->ntasks == 1 ? "" : "s",
-	       j->done ? "done" : "active");
+	struct passwd *pw = getpwuid((uid_t)j->owner);
+	printf("job %s%s%s%s  owner uid %llu (%s)  %zu task%s  %s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
+	       j->name ? ")" : "", (unsigned long long)j->owner, pw ? pw->pw_name : "no account here", j->ntasks,
+	       j->ntasks == 1 ? "" : "s", j->done ? "done" : "active");
 	printf("%6s  %-10s %7s %6s  %-12s %5s %10s  %s\n", "TASK", "STATE", "ATTEMPT", "ENGINE", "NODE", "EXIT",
 	       "WALL", "REASON");
 	for (size_t i = 0; i < j->ntasks; i++) {

@@ -178,3 +178,12 @@ const char *fuzz_tmpdir(void)
 	atexit(rm_tmpdir);
 	return tmpdir;
 }
+
+void fuzz_try(const uint8_t *data, size_t size, const struct rec_schema *s, void (*use)(const struct rec *))
+{
+	struct rec r;
+	if (fuzz_rec_parse(&r, data, size, s) == 0) {
+		use(&r);
+		rec_free(&r);
+	}
+}

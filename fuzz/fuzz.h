@@ -31,6 +31,9 @@ void fuzz_fail(const char *file, int line, const char *what) __attribute__((nore
  * result; on 0 the caller reads r and frees it with rec_free. */
 int fuzz_rec_parse(struct rec *r, const uint8_t *data, size_t size, const struct rec_schema *s);
 
+/* fuzz_rec_parse, then, for an accepted record, use(r) and rec_free. */
+void fuzz_try(const uint8_t *data, size_t size, const struct rec_schema *s, void (*use)(const struct rec *));
+
 /* rec_peek_type on the same bytes: a header it accepts is one rec_parse accepts too. */
 void fuzz_rec_peek(const uint8_t *data, size_t size);
 

@@ -38,20 +38,9 @@ static void use_ctlinfo(const struct rec *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rec r;
-
-	if (fuzz_rec_parse(&r, data, size, &schema_jobstate) == 0) {
-		use_jobstate(&r);
-		rec_free(&r);
-	}
-	if (fuzz_rec_parse(&r, data, size, &schema_engines) == 0) {
-		use_engines(&r);
-		rec_free(&r);
-	}
-	if (fuzz_rec_parse(&r, data, size, &schema_ctlinfo) == 0) {
-		use_ctlinfo(&r);
-		rec_free(&r);
-	}
+	fuzz_try(data, size, &schema_jobstate, use_jobstate);
+	fuzz_try(data, size, &schema_engines, use_engines);
+	fuzz_try(data, size, &schema_ctlinfo, use_ctlinfo);
 	fuzz_rec_peek(data, size);
 	return 0;
 }

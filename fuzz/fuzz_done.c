@@ -29,12 +29,7 @@ static void use_done(const struct rec *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rec r;
-
-	if (fuzz_rec_parse(&r, data, size, &schema_done) == 0) {
-		use_done(&r);
-		rec_free(&r);
-	}
+	fuzz_try(data, size, &schema_done, use_done);
 	fuzz_rec_peek(data, size);
 	return 0;
 }

@@ -46,16 +46,8 @@ static void use_cancel(const struct rec *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rec r;
-
-	if (fuzz_rec_parse(&r, data, size, &schema_job) == 0) {
-		use_job(&r);
-		rec_free(&r);
-	}
-	if (fuzz_rec_parse(&r, data, size, &schema_cancel) == 0) {
-		use_cancel(&r);
-		rec_free(&r);
-	}
+	fuzz_try(data, size, &schema_job, use_job);
+	fuzz_try(data, size, &schema_cancel, use_cancel);
 	fuzz_rec_peek(data, size);
 	return 0;
 }

@@ -35,26 +35,17 @@ static void use_reg(const struct rec *r)
 			fuzz_use(r->f[i].val);
 }
 
+static void use_bye(const struct rec *r)
+{
+	fuzz_use(name_ok(rec_get(r, "wid")) ? "w" : "");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct rec r;
-
-	if (fuzz_rec_parse(&r, data, size, &schema_hello) == 0) {
-		use_hello(&r);
-		rec_free(&r);
-	}
-	if (fuzz_rec_parse(&r, data, size, &schema_beat) == 0) {
-		use_beat(&r);
-		rec_free(&r);
-	}
-	if (fuzz_rec_parse(&r, data, size, &schema_bye) == 0) {
-		fuzz_use(name_ok(rec_get(&r, "wid")) ? "w" : "");
-		rec_free(&r);
-	}
-	if (fuzz_rec_parse(&r, data, size, &schema_reg) == 0) {
-		use_reg(&r);
-		rec_free(&r);
-	}
+	fuzz_try(data, size, &schema_hello, use_hello);
+	fuzz_try(data, size, &schema_beat, use_beat);
+	fuzz_try(data, size, &schema_bye, use_bye);
+	fuzz_try(data, size, &schema_reg, use_reg);
 	fuzz_rec_peek(data, size);
 	return 0;
 }
