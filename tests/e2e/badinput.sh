@@ -24,6 +24,11 @@ run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
 has() { grep -qF -- "$2" "$T/$1.err"; }
 incoming_empty() { [ -z "$(ls -A "$IN")" ]; }
 # qfile NAME: the quarantined copy of NAME (quarantine/RAND.NAME)
+eventually() { # CMD...: true within 20 s (state is published a little after the event)
+	local i
+	for i in $(seq 200); do "$@" && return 0; sleep 0.1; done
+	return 1
+}
 qfile() {
 	local f
 	for f in "$Q"/????????."$1"; do
@@ -525,7 +530,8 @@ else
 		check "  ... and logged by the worker" grep -q "$L\.1\.$a.*[Mm][Aa][Cc]" "$T/worker.log"
 		check "  ... and never run (no marker, no output file)" \
 			sh -c "test ! -e '$T/forged.$a' && test ! -e '$outdir/1.$a.out'"
-		check "  ... and the task is reported refused (attempt $a: status error)" sh -c \
+		# The refusal reaches the job's published state a moment after the quarantine copy.
+		check "  ... and the task is reported refused (attempt $a: status error)" eventually sh -c \
 			"spool collect --json --no-wait $L | python3 -c 'import json,sys; t=json.load(sys.stdin)[\"tasks\"][0]; sys.exit(not any(d[\"attempt\"] == $a and d[\"status\"] == \"error\" for d in t[\"duplicates\"]))'"
 	done
 	check "MAC: spoold and the worker are still running" sh -c "test -d /proc/$SPOOLD_PID && test -d /proc/$WORKER_PID"
