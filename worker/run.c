@@ -271,6 +271,18 @@ static void child_fail(int fd, char stage, int err)
 	_exit(127);
 }
 
+/* The task gets stdin, stdout and stderr and nothing else of the worker's: no descriptor the
+ * worker (started by root, perhaps from a shell holding other files) happened to have open.
+ * Marked close-on-exec rather than closed, so the start-failure pipe works until the exec. */
+static void close_inherited(void)
+{
+	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	for (int fd = 3; fd < 65536; fd++) /* kernels before 5.11: up to the first gap past 1024 */
+		if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 && errno == EBADF && fd > 1024)
+			break;
+}
+
 /* execve along the task's own PATH (execvpe would use the worker's). */
 static void child_exec(char **argv, char **envp, const char *path, int errfd)
 {
@@ -528,6 +540,7 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 			child_fail(pfd[1], 'c', errno);
 		if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
 			child_fail(pfd[1], 'd', errno);
+		close_inherited();
 		child_exec(argv, envp, path, pfd[1]);
 	}
 	close(pfd[1]);

@@ -27,3 +27,17 @@ spool collect --follow "$j" >"$T/f" 2>"$T/fe"; rc=$?
 check_eq "a job whose targets are all dead fails (collect exit 1)" 1 "$rc"
 check "collect --follow labels a task that never ran" grep -q "^==> task 1 (never ran): failed <==$" "$T/f"
 check "the summary says why" grep -q "none of its target engines is alive" "$T/fe"
+
+# A task inherits stdin, stdout and stderr from the worker, and no other descriptor (the worker
+# here is started with the test's own descriptors open, like one started from a shell).
+check_eq "a task has no descriptor open above 2" "open: []" \
+	"$(spool submit --wait -- python3 -c '
+import os
+def is_open(f):
+    try:
+        os.fstat(f)
+        return True
+    except OSError:
+        return False
+listed = [int(f) for f in os.listdir("/proc/self/fd")]  # includes the listing'"'"'s own, closed since
+print("open:", [f for f in sorted(listed) if f > 2 and is_open(f)])' 2>/dev/null)"
