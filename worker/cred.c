@@ -18,6 +18,19 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Users' accounts and groups, looked up once a minute at most: on a cluster they come from
+ * LDAP or NIS, and the worker (one thread for all its engines) must not wait on a directory
+ * server for every task. A uid without an account is not remembered, so a new user can
+ * submit at once. */
+#define CRED_CACHE 16
+#define CRED_CACHE_MS 60000
+
+static struct {
+	struct task_cred c;
+	uint64_t at; /* mono_ms() of the lookup; 0: empty */
+} cache[CRED_CACHE];
+static unsigned cache_next;
+
 static uid_t my_uid;
 static gid_t my_gid;
 static gid_t my_groups[CRED_MAX_GROUPS];
@@ -59,6 +72,12 @@ int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, s
 		c->gid = my_gid;
 		return 0; /* already who the task must run as */
 	}
+	uint64_t now = mono_ms();
+	for (unsigned i = 0; i < CRED_CACHE; i++)
+		if (cache[i].at && cache[i].c.uid == uid && now - cache[i].at < CRED_CACHE_MS) {
+			*c = cache[i].c;
+			return 0;
+		}
 	struct passwd *pw = getpwuid(uid);
 	if (!pw) {
 		snprintf(why, whysz, "refused: the task's submitter, uid %u, has no account on node %s "
@@ -74,6 +93,9 @@ int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, s
 		return -1;
 	}
 	c->switch_ids = true;
+	cache[cache_next].c = *c;
+	cache[cache_next].at = now ? now : 1;
+	cache_next = (cache_next + 1) % CRED_CACHE;
 	return 0;
 }
 

@@ -194,6 +194,20 @@ check_eq "A: a task on engine 1 sees x=1" "x=[1]" \
 check "A's variables are kept apart, in vars/*.u$uid_a, mode 0600" \
 	sh -c "stat -c %a '$S'/vars/*.u$uid_a | grep -qx 600"
 
+# --- the root worker looks a user up once, not for every task (accounts may come from LDAP) ---
+if strace -f -o /dev/null true 2>/dev/null; then
+	strace -p "$WORKER_PID" -e trace=openat,open,connect -o "$T/worker.strace" 2>/dev/null &
+	st_pid=$!
+	sleep 0.5
+	run lookups as "$UA" "$SP" -d "$S" map --wait -- true ::: 1 2 3 4 5 6 7 8
+	check_eq "A: a map of 8 tasks succeeds (worker traced)" 0 "$RC"
+	kill "$st_pid" 2>/dev/null; wait "$st_pid" 2>/dev/null
+	check "  ... the worker ran them without reading the passwd or group database again" \
+		sh -c "! grep -Eq 'passwd|group|nscd|sss' '$T/worker.strace' && grep -q openat '$T/worker.strace'"
+else
+	skip "worker account lookups: strace is not installed"
+fi
+
 # --- a submitter's record is durable and taken even when spoold takes it at once ---
 # The rename into incoming/ is held up (strace delays it), so spoold has taken the record by the
 # time the client commits it: the client must not look it up by name again (it used to, and then
