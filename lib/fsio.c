@@ -97,12 +97,14 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		return err_sys(e, "cannot fsync the directory of %s", name);
 	}
 	return 0;
-fail:
+fail:;
+	int saved = errno; /* callers tell EPERM, ENOSPC... apart */
 	if (fd >= 0)
 		close(fd);
 	if (keep >= 0)
 		close(keep);
 	unlinkat(dirfd, tmp, 0);
+	errno = saved;
 	return -1;
 }
 

@@ -7,6 +7,7 @@
 #include "rec.h"
 #include "spool.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,9 +98,19 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 	/* Only a finished job's state must survive a crash; intermediate ones are rewritten anyway. */
 	/* On a shared spool a job's state is its owner's alone (a root controller can give it away;
 	 * one running as a service account cannot, and says so in spool doctor). */
-	bool give = c->sd.shared && geteuid() == 0;
-	if (fs_write_atomic_owned(c->sd.ctl_jobs, name, b->p, b->len, give ? 0600 : 0644, give ? (uid_t)owner : (uid_t)-1,
-				  nterm >= ntasks ? 0 : FSW_NOSYNC, &e) < 0) {
+	static bool cannot_give; /* root squashed to nobody by an NFS server cannot chown */
+	bool give = c->sd.shared && geteuid() == 0 && !cannot_give;
+	unsigned sync = nterm >= ntasks ? 0 : FSW_NOSYNC;
+	int rc = fs_write_atomic_owned(c->sd.ctl_jobs, name, b->p, b->len, give ? 0600 : 0644,
+				       give ? (uid_t)owner : (uid_t)-1, sync, &e);
+	if (rc < 0 && give && errno == EPERM) {
+		cannot_give = true;
+		log_warn("cannot give job states to their owners (%s): the file server does not let root "
+			 "chown (NFS root_squash?); publishing them readable by every user of the spool instead "
+			 "(export the spool no_root_squash to this node to keep them private)", e.msg);
+		rc = fs_write_atomic(c->sd.ctl_jobs, name, b->p, b->len, 0644, sync, &e);
+	}
+	if (rc < 0) {
 		log_err("cannot publish the state of job %s: %s", id, e.msg);
 		return;
 	}

@@ -306,6 +306,35 @@ for p in $A_PIDS; do wait "$p" 2>/dev/null; done
 check "A's spoold and spool-worker are stopped (gone from /proc)" sh -c "[ ! -e /proc/$a_spoold ] && [ ! -e /proc/$a_worker ]"
 A_PIDS=""
 
+# ===== 4b. a root controller the file server does not let chown (NFS root_squash) =====
+# A preloaded fchown that fails with EPERM stands in for the server. The controller must still
+# publish each job's state (readable by all, and say so once), not stop publishing.
+RS="$M/squash"
+printf '#include <errno.h>\n#include <sys/types.h>\nint fchown(int f, uid_t u, gid_t g) { (void)f; (void)u; (void)g; errno = EPERM; return -1; }\n' \
+	>"$M/nochown.c"
+if ! cc -shared -fPIC -o "$M/nochown.so" "$M/nochown.c" 2>"$T/nochown.err"; then
+	fail "root_squash: cannot build the fchown shim: $(cat "$T/nochown.err")"
+else
+	"$SP" init --group "$G" "$RS" >/dev/null
+	fast_conf "$RS/spool.conf"
+	LD_PRELOAD="$M/nochown.so" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+		"$SPOOL_BIN/spoold" -f -d "$RS" 2>>"$T/squash-spoold.log" &
+	rs_spoold=$!
+	"$SPOOL_BIN/spool-worker" -f -d "$RS" -n 1 --name squash 2>>"$T/squash-worker.log" &
+	rs_worker=$!
+	A_PIDS="$rs_spoold $rs_worker"
+	jsq=$(as "$UA" "$SP" -d "$RS" submit -- echo squashed)
+	run sq as "$UA" "$SP" -d "$RS" collect --timeout 20 "$jsq"
+	check_eq "root_squash: A's job is collected all the same" "0 squashed" "$RC $(cat "$T/sq.out")"
+	check_eq "  ... its state is published readable by all (it could not be given to A)" "644 root" \
+		"$(stat -c '%a %U' "$RS/ctl/jobs/$jsq.state")"
+	check "  ... and spoold said why, once" sh -c \
+		"[ \$(grep -c 'cannot give job states to their owners.*root_squash' '$T/squash-spoold.log') = 1 ]"
+	kill -TERM $A_PIDS
+	for p in $A_PIDS; do wait "$p" 2>/dev/null; done
+	A_PIDS=""
+fi
+
 # ===== 5. programs refuse a spool with unsafe owners or modes =====
 U="$M/unsafe"
 spool init "$U" >/dev/null
