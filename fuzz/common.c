@@ -187,3 +187,11 @@ void fuzz_try(const uint8_t *data, size_t size, const struct rec_schema *s, void
 		rec_free(&r);
 	}
 }
+
+void fuzz_use_each(const struct rec *r, const char *key, size_t max)
+{
+	FUZZ_CHECK(rec_count(r, key) <= max);
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].key, key) == 0)
+			fuzz_use(r->f[i].val);
+}

@@ -31,6 +31,9 @@ void fuzz_fail(const char *file, int line, const char *what) __attribute__((nore
  * result; on 0 the caller reads r and frees it with rec_free. */
 int fuzz_rec_parse(struct rec *r, const uint8_t *data, size_t size, const struct rec_schema *s);
 
+/* Every value of a repeated key: at most max of them (the schema's bound), each read. */
+void fuzz_use_each(const struct rec *r, const char *key, size_t max);
+
 /* fuzz_rec_parse, then, for an accepted record, use(r) and rec_free. */
 void fuzz_try(const uint8_t *data, size_t size, const struct rec_schema *s, void (*use)(const struct rec *));
 

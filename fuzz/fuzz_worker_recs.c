@@ -19,20 +19,14 @@ static void use_hello(const struct rec *r)
 static void use_beat(const struct rec *r)
 {
 	fuzz_use(rec_get_u64(r, "count", 0) ? "c" : "");
-	FUZZ_CHECK(rec_count(r, "running") <= 1024);
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->f[i].key, "running") == 0)
-			fuzz_use(r->f[i].val);
+	fuzz_use_each(r, "running", 1024);
 }
 
 static void use_reg(const struct rec *r)
 {
 	fuzz_use(name_ok(rec_get(r, "wid")) ? "w" : "");
 	fuzz_use(strcmp(rec_get(r, "state"), "alive") == 0 ? "a" : "d");
-	FUZZ_CHECK(rec_count(r, "engine") <= 1024);
-	for (size_t i = 0; i < r->n; i++)
-		if (strcmp(r->f[i].key, "engine") == 0)
-			fuzz_use(r->f[i].val);
+	fuzz_use_each(r, "engine", 1024);
 }
 
 static void use_bye(const struct rec *r)
