@@ -13,20 +13,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Copy a file to a stream, optionally prefixing every line. */
-static int copy_file(const char *path, FILE *to, const char *prefix)
+/* Copy a task's file to a stream, optionally prefixing every line. The file is opened through
+ * the API, which trusts only the submitter's files; -1 with the reason in err. */
+static int copy_file(const struct spool_job *j, const struct spool_task *t, enum spool_output which, FILE *to,
+		     const char *prefix, char *err, size_t errlen)
 {
 	char buf[65536];
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = spool_task_open(j, t, which, err, errlen);
 	ssize_t n;
 	int at_start = 1;
 	if (fd < 0)
 		return -1;
 	while ((n = read(fd, buf, sizeof buf)) != 0) {
 		if (n < 0) {
-			int saved = errno;
+			snprintf(err, errlen, "cannot read %s: %s", which == SPOOL_OUT_STDOUT ? t->stdout_path : t->stderr_path,
+				 strerror(errno));
 			close(fd);
-			errno = saved;
 			return -1;
 		}
 		if (!prefix) {
@@ -76,14 +78,24 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 		else
 			printf("==> task %llu (never ran): %s <==\n", (unsigned long long)t->task, what);
 	}
-	if (t->stdout_path && copy_file(t->stdout_path, stdout, tag ? prefix : NULL) < 0 && spool_task_succeeded(t)) {
-		fprintf(stderr, "spool: task %s.%llu: cannot read its output %s: %s\n", j->id,
-			(unsigned long long)t->task, t->stdout_path, strerror(errno));
-		rc = -1;
+	char why[1200];
+	/* A missing output of a task that failed is no news; a refused one always is, and makes
+	 * the output of a task that succeeded incomplete. */
+	if (t->stdout_path && copy_file(j, t, SPOOL_OUT_STDOUT, stdout, tag ? prefix : NULL, why, sizeof why) < 0 &&
+	    (spool_task_succeeded(t) || errno != ENOENT)) {
+		fflush(stdout);
+		fprintf(stderr, "spool: task %s.%llu: cannot read its output: %s\n", j->id, (unsigned long long)t->task,
+			why);
+		if (spool_task_succeeded(t))
+			rc = -1;
 	}
 	fflush(stdout);
-	if (t->stderr_path)
-		copy_file(t->stderr_path, stderr, tag ? prefix : NULL);
+	if (t->stderr_path && copy_file(j, t, SPOOL_OUT_STDERR, stderr, tag ? prefix : NULL, why, sizeof why) < 0 &&
+	    errno != ENOENT) {
+		fprintf(stderr, "spool: task %s.%llu: %s\n", j->id, (unsigned long long)t->task, why);
+		if (spool_task_succeeded(t))
+			rc = -1;
+	}
 	fflush(stderr);
 	return rc;
 }
@@ -123,15 +135,24 @@ size_t print_summary(const struct spool_job *j)
 	return failed;
 }
 
-/* Times and usage from the task's result record beside the data, if it can be read. */
-static void json_result_fields(struct json *js, const struct spool_task *t)
+/* Times and usage from the task's result record beside the data, if it can be read (and is
+ * the submitter's: see spool_task_open). */
+static void json_result_fields(struct json *js, const struct spool_job *j, const struct spool_task *t)
 {
 	struct buf b;
 	struct rec r;
 	static const char *keys[] = { "start_ms", "end_ms", "user_ms", "sys_ms", "maxrss_kb" };
 	buf_init(&b);
-	int ok = t->result_path && fs_read_file(AT_FDCWD, t->result_path, MAX_SMALL_RECORD, &b, NULL, NULL) == 0 &&
-		 rec_parse(&r, b.p, b.len, &schema_done, NULL) == 0;
+	int fd = t->result_path ? spool_task_open(j, t, SPOOL_OUT_RESULT, NULL, 0) : -1;
+	ssize_t n = 0;
+	if (fd >= 0) {
+		buf_grow(&b, MAX_SMALL_RECORD + 1);
+		while (b.len < MAX_SMALL_RECORD && (n = read(fd, b.p + b.len, MAX_SMALL_RECORD - b.len)) > 0)
+			b.len += (size_t)n;
+		b.p[b.len] = '\0';
+		close(fd);
+	}
+	int ok = fd >= 0 && n >= 0 && b.len < MAX_SMALL_RECORD && rec_parse(&r, b.p, b.len, &schema_done, NULL) == 0;
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
 		if (ok && rec_get(&r, keys[i]))
 			json_int(js, keys[i], (int64_t)rec_get_u64(&r, keys[i], 0));
@@ -180,7 +201,7 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 			json_str(js, "node", strcmp(t->node, "-") ? t->node : NULL);
 			json_int(js, "attempt", (int64_t)t->attempt);
 			json_int_or_null(js, "wall_ms", t->wall_ms, t->wall_ms >= 0);
-			json_result_fields(js, t);
+			json_result_fields(js, j, t);
 			json_str(js, "reason", t->reason);
 			json_str(js, "stdout", t->stdout_path);
 			json_str(js, "stderr", t->stderr_path);

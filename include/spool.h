@@ -150,6 +150,15 @@ int spool_controller_running(spool_t *sp, char *out, size_t outsz, int patient);
 
 /* Ask the controller to cancel a job (task 0) or one task. */
 int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_t errlen);
+/* Open one of a finished task's files beside the data for reading. Only a regular file owned
+ * by the job's submitter (or root) is trusted, reached without following a link in the output
+ * directory's name, through a directory that belongs to one of them: the data's directory may be
+ * writable by other users. Returns an fd, or -1 with errno set (ENOENT: not there; EPERM, ELOOP,
+ * EINVAL: refused) and the reason, naming the file, in err. */
+enum spool_output { SPOOL_OUT_STDOUT, SPOOL_OUT_STDERR, SPOOL_OUT_RESULT };
+int spool_task_open(const struct spool_job *job, const struct spool_task *task, enum spool_output which,
+		    char *err, size_t errlen);
+
 /* Is a task's state terminal? Did it succeed? */
 int spool_task_terminal(const struct spool_task *t);
 int spool_task_succeeded(const struct spool_task *t);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,8 +100,13 @@ int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, s
 	return 0;
 }
 
+static mode_t my_umask;
+
+/* Also takes the submitter's umask, so what the worker creates for the task beside the data has
+ * the modes the submitter's own programs would give it. */
 int cred_enter(const struct task_cred *c)
 {
+	my_umask = umask(c->umask);
 	if (!c->switch_ids)
 		return 0;
 	if (setgroups((size_t)c->ngroups, c->groups) < 0 || setegid(c->gid) < 0 || seteuid(c->uid) < 0) {
@@ -114,6 +120,7 @@ int cred_enter(const struct task_cred *c)
 
 void cred_leave(const struct task_cred *c)
 {
+	umask(my_umask);
 	if (!c->switch_ids)
 		return;
 	/* Failing to become root again would leave the worker acting as a user: stop. */

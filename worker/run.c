@@ -32,13 +32,16 @@ int run_running(const struct worker *w)
 	return n;
 }
 
+/* e->pid is the task's shepherd (shepherd.c): SIGTERM makes it end every process of the task,
+ * SIGKILL after kill_grace. The worker's own SIGKILL to the shepherd, a second after that, is
+ * only a safety net (the task's first process dies with its shepherd). */
 void run_kill(struct worker *w, struct engine *e, int sig)
 {
 	if (!e->run || e->pid <= 0)
 		return;
-	killpg(e->pid, sig);
-	if (sig == SIGTERM)
-		e->kill_at = mono_ms() + w->sd.conf.kill_grace_ms;
+	kill(e->pid, sig);
+	if (sig == SIGTERM && !e->kill_at)
+		e->kill_at = mono_ms() + w->sd.conf.kill_grace_ms + 1000;
 }
 
 struct outcome {
@@ -89,51 +92,47 @@ static void build_done(struct buf *b, struct worker *w, struct engine *e, const 
 	rec_end(b);
 }
 
-static int write_res(const char *path, const struct buf *b, struct err *er)
+/* Beside the data, as the task's user, in the verified output directory: the file is theirs,
+ * and written only where they may write. */
+static int write_res_as(struct engine *e, const struct buf *b, struct err *er)
 {
-	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
-	*slash = '\0';
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-	if (dfd < 0)
-		rc = err_sys(er, "cannot open %s", dir);
-	else
-		rc = fs_write_atomic(dfd, slash + 1, b->p, b->len, 0644, RESULT_SYNC, er);
-	if (dfd >= 0)
-		close(dfd);
-	free(dir);
+	const char *name = strrchr(e->res_path, '/') + 1;
+	if (cred_enter(&e->cred) < 0)
+		return err_sys(er, "cannot act as uid %u", (unsigned)e->cred.uid);
+	int rc = fs_write_atomic(e->outfd, name, b->p, b->len, 0666, RESULT_SYNC, er);
+	cred_leave(&e->cred);
 	return rc;
 }
 
-/* Beside the data, as the task's user: the file is theirs, and written only where they may write. */
-static int write_res_as(const struct task_cred *c, const char *path, const struct buf *b, struct err *er)
-{
-	if (cred_enter(c) < 0)
-		return err_sys(er, "cannot act as uid %u", (unsigned)c->uid);
-	int rc = write_res(path, b, er);
-	cred_leave(c);
-	return rc;
-}
-
-/* The task's $SPOOL_VARS file, read as the task's user (a link to a file the user cannot read
- * must not leak it through the engine's variables), bounded, not through a symlink. */
+/* The task's $SPOOL_VARS, read back through the descriptor the worker created (never by name:
+ * a file planted under that name is never merged), bounded. */
 static void merge_task_vars(struct worker *w, struct engine *e, struct outcome *o)
 {
-	struct buf v;
-	struct err er;
-	buf_init(&v);
-	if (cred_enter(&e->cred) < 0)
+	struct stat st;
+	size_t used = strlen(o->reason);
+	if (fstat(e->vars_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: cannot stat %.600s",
+			 used ? "; " : "", e->vars_path);
 		return;
-	int rc = fs_read_file(AT_FDCWD, e->vars_path, MAX_VARS_FILE, &v, NULL, &er);
-	int saved = errno;
-	cred_leave(&e->cred);
-	if (rc == 0) {
-		vars_merge(w, e, v.p, v.len, o->reason, sizeof o->reason);
-	} else if (saved != ENOENT) {
-		size_t used = strlen(o->reason);
-		snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: %s", used ? "; " : "",
-			 er.msg);
 	}
-	buf_free(&v);
+	if (st.st_size == 0)
+		return;
+	if (st.st_size > (off_t)MAX_VARS_FILE) {
+		snprintf(o->reason + used, sizeof o->reason - used,
+			 "%sSPOOL_VARS not merged: %.600s is %lld bytes, more than %u", used ? "; " : "", e->vars_path,
+			 (long long)st.st_size, MAX_VARS_FILE);
+		return;
+	}
+	char *data = xmalloc((size_t)st.st_size);
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = pread(e->vars_fd, data + got, (size_t)st.st_size - got, (off_t)got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	vars_merge(w, e, data, got, o->reason, sizeof o->reason);
+	free(data);
 }
 
 /* A done record that could not be written (disk full, say) is kept and retried: the task
@@ -168,10 +167,10 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	uint64_t end = wall_ms(), wall = mono_ms() - e->start_mono;
 
 	buf_init(&b);
-	if (e->vars_path[0] && !e->revoked)
+	if (e->vars_fd >= 0 && !e->revoked)
 		merge_task_vars(w, e, o);
 	build_done(&b, w, e, o, end, wall);
-	if (e->res_path[0] && write_res_as(&e->cred, e->res_path, &b, &er) < 0) {
+	if (e->res_path[0] && e->outfd >= 0 && write_res_as(e, &b, &er) < 0) {
 		/* Without its result beside the data the task did not deliver: report it failed. */
 		log_err("task %s: cannot write its result %s: %s", a->name, e->res_path, er.msg);
 		char why[MAX_REASON_LEN];
@@ -197,6 +196,11 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	e->deadline = e->kill_at = 0;
 	e->timed_out = e->revoked = false;
 	e->out_path[0] = e->err_path[0] = e->res_path[0] = e->vars_path[0] = '\0';
+	if (e->outfd >= 0)
+		close(e->outfd);
+	if (e->vars_fd >= 0)
+		close(e->vars_fd);
+	e->outfd = e->vars_fd = -1;
 }
 
 static void fail_now(struct worker *w, struct engine *e, const char *status, const char *fmt, ...)
@@ -362,89 +366,88 @@ static void run_builtin(struct worker *w, struct engine *e, int ofd, int efd)
 	finish(w, e, &o);
 }
 
-/* A task's output file, opened as the task's user: created new (O_EXCL); one already there (a
- * reused --output directory) is replaced only if it is a plain file with one link that belongs
- * to that user. Never through a symlink, never a FIFO or device. Runs in the child too: only
- * async-signal-safe calls. Returns an fd, or -1 with errno (ELOOP, EMLINK, EPERM, EINVAL: refused). */
-static int open_output(const char *path)
-{
-	struct stat st;
-	int err = 0;
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd >= 0 || errno != EEXIST)
-		return fd;
-	fd = open(path, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0)
-		err = errno;
-	else if (!S_ISREG(st.st_mode))
-		err = EINVAL;
-	else if (st.st_nlink != 1)
-		err = EMLINK;
-	else if (st.st_uid != geteuid())
-		err = EPERM;
-	else if (ftruncate(fd, 0) < 0)
-		err = errno;
-	if (err) {
-		close(fd);
-		errno = err;
-		return -1;
-	}
-	return fd;
-}
-
-static const char *output_why(int err)
-{
-	switch (err) {
-	case ELOOP: return "it is a symbolic link (refused, not followed)";
-	case EMLINK: return "it has another hard link (refused)";
-	case EINVAL: return "it is not a regular file (refused)";
-	case EPERM: return "it belongs to another user (refused)";
-	default: return strerror(err);
-	}
-}
-
-/* As the task's user: its working directory exists, its output directory is made, its result
- * paths are set. NULL, or the failed status with the reason in why. */
+/* As the task's user (the caller acts as them, with their umask): its working directory exists,
+ * its output directory is verified and held open (outdir.c), its result paths are set and its
+ * $SPOOL_VARS made. NULL, or the failed status with the reason in why. */
 static const char *prepare_files(struct worker *w, struct engine *e, char *why, size_t whysz)
 {
 	const struct rec *r = &e->run->r;
 	const char *cwd = rec_get(r, "cwd"), *outdir = rec_get(r, "outdir");
 	const char *task = rec_get(r, "task"), *attempt = rec_get(r, "attempt");
 	struct stat st;
-	struct err er;
+	char where[MAX_REASON_LEN];
 	if (cwd[0] != '/' || stat(cwd, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		snprintf(why, whysz, "working directory %.700s does not exist on node %s (or is not a directory)",
 			 cwd, w->node);
 		return "nodir";
 	}
-	/* Every task of a job shares its output directory: create it once, not per task. */
-	if (strcmp(w->last_outdir, outdir) != 0 || w->last_outdir_uid != e->cred.uid) {
-		if (fs_mkdir_p(outdir, 0755, &er) < 0) {
-			snprintf(why, whysz, "cannot create output directory on node %s: %.800s", w->node, er.msg);
-			return "error";
-		}
-		snprintf(w->last_outdir, sizeof w->last_outdir, "%s", outdir);
-		w->last_outdir_uid = e->cred.uid;
+	e->outfd = outdir_open(outdir, where, sizeof where);
+	if (e->outfd < 0) {
+		snprintf(why, whysz, "%.900s (node %s)", where, w->node);
+		return "error";
 	}
 	snprintf(e->out_path, sizeof e->out_path, "%s/%s.%s.out", outdir, task, attempt);
 	snprintf(e->err_path, sizeof e->err_path, "%s/%s.%s.err", outdir, task, attempt);
 	snprintf(e->res_path, sizeof e->res_path, "%s/%s.%s.res", outdir, task, attempt);
 	if (rec_get(r, "builtin"))
 		return NULL;
-	/* Created by the task itself if it sets variables; merged when it ends. A file left there
-	 * by an earlier job sharing this --output directory must not be merged. */
 	snprintf(e->vars_path, sizeof e->vars_path, "%s/%s.%s.vars", outdir, task, attempt);
-	if (unlink(e->vars_path) < 0 && errno != ENOENT)
-		log_warn("cannot remove stale %s: %s", e->vars_path, strerror(errno));
+	e->vars_fd = outdir_vars_file(e->outfd, strrchr(e->vars_path, '/') + 1);
+	if (e->vars_fd < 0) {
+		snprintf(why, whysz, "cannot create %.800s on node %s: %s", e->vars_path, w->node, outdir_why(errno));
+		e->vars_path[0] = '\0';
+		return "error";
+	}
 	return NULL;
+}
+
+/* What the task's first process needs, prepared before the forks (nothing is looked up after). */
+struct launch {
+	struct engine *e;
+	char **argv, **envp;
+	const char *path, *cwd;
+	int errfd;
+};
+
+/* In the task's first process, forked by its shepherd. Only async-signal-safe calls: reports a
+ * failed step over errfd and exits 127. */
+static void start_task(void *arg)
+{
+	const struct launch *l = arg;
+	struct engine *e = l->e;
+	pid_t shepherd = getppid();
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	setpgid(0, 0);
+	/* The submitter's identity before anything is opened, so the files are theirs. */
+	int uerr = cred_become(&e->cred);
+	if (uerr)
+		child_fail(l->errfd, 'u', uerr);
+	/* Set after the switch: changing credentials clears the parent-death signal. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != shepherd)
+		_exit(127);
+	umask(e->cred.umask);
+	/* The child opens its own files, so the worker goes on with other engines meanwhile. */
+	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int ofd = outdir_create(e->outfd, strrchr(e->out_path, '/') + 1, 0666);
+	if (ofd < 0)
+		child_fail(l->errfd, 'o', errno);
+	int efd = outdir_create(e->outfd, strrchr(e->err_path, '/') + 1, 0666);
+	if (efd < 0)
+		child_fail(l->errfd, 'O', errno);
+	if (chdir(l->cwd) < 0)
+		child_fail(l->errfd, 'c', errno);
+	if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
+		child_fail(l->errfd, 'd', errno);
+	close_inherited();
+	child_exec(l->argv, l->envp, l->path, l->errfd);
 }
 
 static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 {
 	const struct rec *r = &a->r;
-	const char *cwd = rec_get(r, "cwd");
 	const char *task = rec_get(r, "task"), *attempt = rec_get(r, "attempt");
 	uid_t uid = (uid_t)rec_get_u64(r, "uid", 0);
 	char why[MAX_REASON_LEN];
@@ -455,6 +458,7 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		fail_now(w, e, "error", "%s", why);
 		return;
 	}
+	e->cred.umask = (mode_t)(rec_get_u64(r, "umask", 022) & 0777);
 	if (e->vars_uid != uid)
 		vars_load(w, e, uid);
 	if (cred_enter(&e->cred) < 0) {
@@ -466,8 +470,8 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	bool builtin = rec_get(r, "builtin") != NULL;
 	int bofd = -1, befd = -1, saved = 0;
 	if (!bad && builtin) {
-		bofd = open_output(e->out_path);
-		befd = bofd >= 0 ? open_output(e->err_path) : -1;
+		bofd = outdir_create(e->outfd, strrchr(e->out_path, '/') + 1, 0666);
+		befd = bofd >= 0 ? outdir_create(e->outfd, strrchr(e->err_path, '/') + 1, 0666) : -1;
 		saved = errno;
 	}
 	cred_leave(&e->cred);
@@ -480,15 +484,13 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 			const char *path = bofd < 0 ? e->out_path : e->err_path;
 			if (bofd >= 0)
 				close(bofd);
-			w->last_outdir[0] = '\0';
 			e->res_path[0] = '\0';
-			fail_now(w, e, "error", "cannot create %s on node %s: %s", path, w->node, output_why(saved));
+			fail_now(w, e, "error", "cannot create %s on node %s: %s", path, w->node, outdir_why(saved));
 			return;
 		}
 		run_builtin(w, e, bofd, befd);
 		return;
 	}
-	char **argv = vec(r, "arg", 0);
 	char extra[7][4300];
 	char *xp[7];
 	snprintf(extra[0], sizeof extra[0], "SPOOL_JOB=%s", rec_get(r, "job"));
@@ -500,52 +502,27 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	snprintf(extra[6], sizeof extra[6], "SPOOL_VARS=%s", e->vars_path);
 	for (int i = 0; i < 7; i++)
 		xp[i] = extra[i];
-	char **envp = build_env(r, &e->vars, xp, 7);
-	const char *path = env_lookup(envp, "PATH");
-	if (!path)
-		path = "/usr/local/bin:/usr/bin:/bin";
+	struct launch l = { .e = e, .argv = vec(r, "arg", 0), .cwd = rec_get(r, "cwd") };
+	l.envp = build_env(r, &e->vars, xp, 7);
+	l.path = env_lookup(l.envp, "PATH");
+	if (!l.path)
+		l.path = "/usr/local/bin:/usr/bin:/bin";
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		free(argv);
-		free(envp);
+		free(l.argv);
+		free(l.envp);
 		fail_now(w, e, "error", "cannot create a pipe on node %s: %s", w->node, strerror(errno));
 		return;
 	}
+	l.errfd = pfd[1];
 	e->start_wall = wall_ms();
 	e->start_mono = mono_ms();
 	pid_t parent = getpid();
 	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setpgid(0, 0);
-		/* A worker killed with SIGKILL takes its tasks' leaders with it: the controller
-		 * requeues them, so running on would only make duplicates. */
-		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-			_exit(127);
-		/* The submitter's identity before anything is opened, so the files are theirs. */
-		int uerr = cred_become(&e->cred);
-		if (uerr)
-			child_fail(pfd[1], 'u', uerr);
-		/* The child opens its own files, so the worker goes on with other engines meanwhile. */
-		int nullfd = open("/dev/null", O_RDONLY);
-		int ofd = open_output(e->out_path);
-		if (ofd < 0)
-			child_fail(pfd[1], 'o', errno);
-		int efd = open_output(e->err_path);
-		if (efd < 0)
-			child_fail(pfd[1], 'O', errno);
-		if (chdir(cwd) < 0)
-			child_fail(pfd[1], 'c', errno);
-		if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
-			child_fail(pfd[1], 'd', errno);
-		close_inherited();
-		child_exec(argv, envp, path, pfd[1]);
-	}
+	if (pid == 0)
+		shepherd_main(parent, pfd[1], w->sd.conf.kill_grace_ms, start_task, &l);
 	close(pfd[1]);
-	free(argv);
-	free(envp);
+	free(l.argv);
+	free(l.envp);
 	if (pid < 0) {
 		close(pfd[0]);
 		fail_now(w, e, "error", "cannot fork on node %s: %s", w->node, strerror(errno));
@@ -553,65 +530,91 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	}
 	setpgid(pid, pid);
 	e->pid = pid;
-	/* Not read now: a failed chdir, open or exec is written before the child exits, so the
-	 * reaper finds it there. */
+	/* Not read now: the shepherd writes the task's status (or a failed chdir, open or exec)
+	 * before it exits, so the reaper finds it there. */
+	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
 	e->errfd = pfd[0];
 	uint64_t tmo = rec_get_u64(r, "timeout_ms", 0);
 	e->deadline = tmo ? e->start_mono + tmo : 0;
-	log_debug("engine %lld started %s (pid %d)", (long long)e->id, a->name, (int)pid);
+	log_debug("engine %lld started %s (shepherd pid %d)", (long long)e->id, a->name, (int)pid);
 }
 
-/* After the task's leader exited: did it fail to start? Fills o and returns 1 if so. */
+/* After the task's shepherd exited: the task's own wait status ('x'), or why it never started
+ * (a stage letter and an errno). Fills o; returns 1 if the task did not start. */
 static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 {
 	char msg[1 + sizeof(int)];
-	int err;
+	int err, failed = 0;
 	ssize_t n;
 	if (e->errfd <= 0)
 		return 0;
-	do
-		n = read(e->errfd, msg, sizeof msg);
-	while (n < 0 && errno == EINTR);
+	for (;;) {
+		do
+			n = read(e->errfd, msg, sizeof msg);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof msg)
+			break;
+		memcpy(&err, msg + 1, sizeof err);
+		if (msg[0] == 'x') {
+			if (failed) {
+				/* the task's 127 after a failed start: the failure says more */
+			} else if (WIFEXITED(err)) {
+				o->status = "exited";
+				o->exit_code = WEXITSTATUS(err);
+				o->sig = 0;
+			} else if (WIFSIGNALED(err)) {
+				o->status = "signaled";
+				o->exit_code = -1;
+				o->sig = WTERMSIG(err);
+			}
+			continue;
+		}
+		if (failed)
+			continue; /* the first failure is the one to tell */
+		failed = 1;
+		const struct rec *r = &e->run->r;
+		o->exit_code = -1;
+		o->sig = 0;
+		switch (msg[0]) {
+		case 'c':
+			o->status = "nodir";
+			snprintf(o->reason, sizeof o->reason, "cannot enter working directory %.800s on node %s: %s",
+				 rec_get(r, "cwd"), w->node, strerror(err));
+			break;
+		case 'e':
+			o->status = "noexec";
+			snprintf(o->reason, sizeof o->reason, "cannot execute '%.200s' on node %s: %s%s",
+				 rec_get(r, "arg"), w->node, strerror(err),
+				 err == ENOENT ? " (command not found in the task's PATH)" : "");
+			break;
+		case 'o':
+		case 'O':
+			o->status = "error";
+			snprintf(o->reason, sizeof o->reason, "cannot create %.800s on node %s: %s",
+				 msg[0] == 'o' ? e->out_path : e->err_path, w->node, outdir_why(err));
+			e->res_path[0] = '\0';
+			break;
+		case 'u':
+			o->status = "error";
+			snprintf(o->reason, sizeof o->reason,
+				 "cannot switch to the submitter %s (uid %u) on node %s: %s", e->cred.name,
+				 (unsigned)e->cred.uid, w->node, strerror(err));
+			e->res_path[0] = '\0';
+			break;
+		default:
+			o->status = "error";
+			snprintf(o->reason, sizeof o->reason, "cannot set up the task's files on node %s: %s",
+				 w->node, strerror(err));
+		}
+	}
 	close(e->errfd);
 	e->errfd = 0;
-	if (n != (ssize_t)sizeof msg)
-		return 0;
-	memcpy(&err, msg + 1, sizeof err);
-	const struct rec *r = &e->run->r;
-	o->exit_code = -1;
-	o->sig = 0;
-	switch (msg[0]) {
-	case 'c':
-		o->status = "nodir";
-		snprintf(o->reason, sizeof o->reason, "cannot enter working directory %.800s on node %s: %s",
-			 rec_get(r, "cwd"), w->node, strerror(err));
-		break;
-	case 'e':
-		o->status = "noexec";
-		snprintf(o->reason, sizeof o->reason, "cannot execute '%.200s' on node %s: %s%s", rec_get(r, "arg"),
-			 w->node, strerror(err), err == ENOENT ? " (command not found in the task's PATH)" : "");
-		break;
-	case 'o':
-	case 'O':
-		o->status = "error";
-		w->last_outdir[0] = '\0'; /* perhaps removed under us: create it again next time */
-		snprintf(o->reason, sizeof o->reason, "cannot create %.800s on node %s: %s",
-			 msg[0] == 'o' ? e->out_path : e->err_path, w->node, output_why(err));
-		e->res_path[0] = '\0';
-		break;
-	case 'u':
-		o->status = "error";
-		snprintf(o->reason, sizeof o->reason, "cannot switch to the submitter %s (uid %u) on node %s: %s",
-			 e->cred.name, (unsigned)e->cred.uid, w->node, strerror(err));
-		e->res_path[0] = '\0';
-		break;
-	default:
-		o->status = "error";
-		snprintf(o->reason, sizeof o->reason, "cannot set up the task's files on node %s: %s", w->node,
-			 strerror(err));
+	if (failed) {
+		o->exit_code = -1;
+		o->sig = 0;
+		log_info("task %s failed to start: %s", e->run->name, o->reason);
 	}
-	log_info("task %s failed to start: %s", e->run->name, o->reason);
-	return 1;
+	return failed;
 }
 
 /* An assignment we cannot use still gets an answer, or its task would stay assigned forever. */
@@ -677,8 +680,6 @@ void run_reap(struct worker *w)
 			struct engine *e = &w->eng[i];
 			if (e->pid != pid || !e->run)
 				continue;
-			/* Stray children of the task die with it, as with a batch system's job step. */
-			killpg(pid, SIGKILL);
 			struct outcome o = { .exit_code = -1 };
 			o.user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000;
 			o.sys_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
@@ -713,10 +714,12 @@ void run_check_timeouts(struct worker *w)
 		if (!e->run || e->pid <= 0)
 			continue;
 		if (e->kill_at && now >= e->kill_at) {
-			killpg(e->pid, SIGKILL);
+			log_warn("task %s: its shepherd (pid %d) did not end it within kill_grace: SIGKILL",
+				 e->run->name, (int)e->pid);
+			kill(e->pid, SIGKILL);
 			e->kill_at = 0;
 		} else if (e->deadline && !e->timed_out && now >= e->deadline) {
-			log_info("task %s on engine %lld overran its timeout: SIGTERM to its process group",
+			log_info("task %s on engine %lld overran its timeout: SIGTERM to all its processes",
 				 e->run->name, (long long)e->id);
 			e->timed_out = true;
 			run_kill(w, e, SIGTERM);
@@ -724,7 +727,9 @@ void run_check_timeouts(struct worker *w)
 	}
 }
 
-/* Shutdown: TERM every task's group, wait out the grace, KILL what is left. */
+/* Shutdown: TERM every task's shepherd, which ends all the task's processes (SIGKILL after
+ * kill_grace); a shepherd still there a second later is killed, and its task's first process
+ * with it (its parent-death signal). So the worker ends within kill_grace plus a second. */
 void run_stop_all(struct worker *w)
 {
 	for (int i = 0; i < w->nslots; i++)
@@ -732,14 +737,14 @@ void run_stop_all(struct worker *w)
 			w->eng[i].revoked = true;
 			run_kill(w, &w->eng[i], SIGTERM);
 		}
-	uint64_t until = mono_ms() + w->sd.conf.kill_grace_ms;
+	uint64_t until = mono_ms() + w->sd.conf.kill_grace_ms + 1000;
 	while (run_running(w) && mono_ms() < until) {
 		run_reap(w);
 		usleep(10000);
 	}
 	for (int i = 0; i < w->nslots; i++)
-		if (w->eng[i].run)
-			killpg(w->eng[i].pid, SIGKILL);
+		if (w->eng[i].run && w->eng[i].pid > 0)
+			kill(w->eng[i].pid, SIGKILL);
 	while (run_running(w)) {
 		run_reap(w);
 		usleep(1000);

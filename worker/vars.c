@@ -28,8 +28,47 @@ static void vars_clear(struct vars *v)
 	for (size_t i = 0; i < v->n; i++)
 		free(v->kv[i]);
 	free(v->kv);
+	free(v->slot);
 	v->kv = NULL;
-	v->n = 0;
+	v->slot = NULL;
+	v->n = v->bytes = 0;
+}
+
+static uint32_t name_hash(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* The slot of NAME: the one holding it, or the empty one where it would go. */
+static uint32_t *find_slot(const struct vars *v, const char *name, size_t len)
+{
+	for (uint32_t i = name_hash(name, len) & (VARS_SLOTS - 1);; i = (i + 1) & (VARS_SLOTS - 1)) {
+		uint32_t k = v->slot[i];
+		if (!k || (strncmp(v->kv[k - 1], name, len) == 0 && v->kv[k - 1][len] == '='))
+			return &v->slot[i];
+	}
+}
+
+/* Variables that change how the dynamic loader or a shell starts a program: a task's own
+ * $SPOOL_VARS may not set them for the engine's later tasks (only `spool push` may). The
+ * loader's list is glibc's for set-user-ID programs (UNSECURE_ENVVARS), less TMPDIR. */
+bool vars_protected(const char *name, size_t len)
+{
+	static const char *const exact[] = {
+		"GCONV_PATH", "GETCONF_DIR", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "MALLOC_TRACE", "NIS_PATH",
+		"NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS", "TZDIR", "BASH_ENV", "ENV", "IFS", "SHELLOPTS",
+		"BASHOPTS", "PS4", "CDPATH", "GLOBIGNORE", "PROMPT_COMMAND", "BASH_XTRACEFD", "PYTHONSTARTUP",
+		"PERL5OPT", "PERL5LIB", "PYTHONPATH", "PYTHONHOME", "NODE_OPTIONS", "RUBYOPT",
+	};
+	if (len >= 3 && strncmp(name, "LD_", 3) == 0)
+		return true;
+	for (size_t i = 0; i < ARRAY_LEN(exact); i++)
+		if (strlen(exact[i]) == len && strncmp(exact[i], name, len) == 0)
+			return true;
+	return false;
 }
 
 void vars_free(struct vars *v)
@@ -47,11 +86,11 @@ static void file_name(struct worker *w, const struct engine *e, char *out, size_
 
 const char *vars_get(const struct vars *v, const char *name)
 {
+	if (!v->slot)
+		return NULL;
 	size_t n = strlen(name);
-	for (size_t i = 0; i < v->n; i++)
-		if (strncmp(v->kv[i], name, n) == 0 && v->kv[i][n] == '=')
-			return v->kv[i] + n + 1;
-	return NULL;
+	uint32_t k = *find_slot(v, name, n);
+	return k ? v->kv[k - 1] + n + 1 : NULL;
 }
 
 /* Set from "NAME=VALUE"; checks the name, the sizes and the count. */
@@ -65,25 +104,26 @@ int vars_set(struct vars *v, const char *kv, size_t len, struct err *e)
 		return err_set(e, "the value of %.*s is longer than %d bytes", (int)(eq - kv), kv, MAX_VAR_VALUE);
 	if (memchr(kv, '\0', len))
 		return err_set(e, "NUL byte in a variable");
-	size_t kl = (size_t)(eq - kv) + 1, total = len + 1, at = v->n;
-	for (size_t i = 0; i < v->n; i++) {
-		if (at == v->n && strncmp(v->kv[i], kv, kl) == 0)
-			at = i;
-		else
-			total += strlen(v->kv[i]) + 1;
-	}
+	size_t nl = (size_t)(eq - kv);
+	if (!v->slot)
+		v->slot = xcalloc(VARS_SLOTS, sizeof *v->slot);
+	uint32_t *slot = find_slot(v, kv, nl);
+	size_t old = *slot ? strlen(v->kv[*slot - 1]) + 1 : 0, total = v->bytes - old + len + 1;
 	if (total > MAX_VARS_BYTES)
 		return err_set(e, "setting %.*s would make the engine's variables %zu bytes in all, more than %d "
-			       "(every task gets them in its environment)", (int)(eq - kv), kv, total, MAX_VARS_BYTES);
-	if (at < v->n) {
-		free(v->kv[at]);
-		v->kv[at] = xstrndup(kv, len);
+			       "(every task gets them in its environment)", (int)nl, kv, total, MAX_VARS_BYTES);
+	if (*slot) {
+		free(v->kv[*slot - 1]);
+		v->kv[*slot - 1] = xstrndup(kv, len);
+		v->bytes = total;
 		return 0;
 	}
 	if (v->n >= MAX_VARS)
 		return err_set(e, "more than %d variables on one engine", MAX_VARS);
 	v->kv = xrealloc(v->kv, (v->n + 1) * sizeof *v->kv);
 	v->kv[v->n++] = xstrndup(kv, len);
+	*slot = (uint32_t)v->n;
+	v->bytes = total;
 	return 0;
 }
 
@@ -132,28 +172,45 @@ int vars_save(struct worker *w, struct engine *e, struct err *er)
 	return rc;
 }
 
-/* Merge what a task wrote to $SPOOL_VARS (read by the caller as the task's user). Problems go
- * to warn (appended), never fail the task. */
+/* Merge what a task wrote to $SPOOL_VARS. Problems go to warn (appended: the first ones in
+ * full, then a count), never fail the task. Linear in the file's size: each line costs one
+ * hashed lookup, and the warning is not re-measured per line. */
 void vars_merge(struct worker *w, struct engine *e, const char *data, size_t len, char *warn, size_t wsz)
 {
-	unsigned lineno = 0, changed = 0;
+	unsigned lineno = 0, changed = 0, ignored = 0;
+	size_t used = strlen(warn);
 	struct err er;
 
 	for (const char *p = data, *end = data + len; p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		const char *eq = memchr(p, '=', n);
+		char why[300];
 		lineno++;
-		if (n && vars_set(&e->vars, p, n, &er) < 0) {
-			size_t used = strlen(warn);
-			snprintf(warn + used, wsz - used, "%sSPOOL_VARS line %u: %s (ignored)", used ? "; " : "", lineno,
-				 er.msg);
-		} else if (n) {
+		why[0] = '\0';
+		if (!n) {
+			/* blank line */
+		} else if (eq && vars_protected(p, (size_t)(eq - p))) {
+			snprintf(why, sizeof why, "%.*s changes how programs start and is set only by 'spool push'",
+				 (int)(eq - p > MAX_VAR_NAME ? MAX_VAR_NAME : eq - p), p);
+		} else if (vars_set(&e->vars, p, n, &er) < 0) {
+			snprintf(why, sizeof why, "%.290s", er.msg);
+		} else {
 			changed++;
+		}
+		if (why[0] && ignored++ < 3 && used + 1 < wsz) {
+			int k = snprintf(warn + used, wsz - used, "%sSPOOL_VARS line %u: %s (ignored)", used ? "; " : "",
+					 lineno, why);
+			used += k > 0 ? (size_t)k : 0;
+			used = used < wsz ? used : wsz - 1;
 		}
 		p = nl ? nl + 1 : end;
 	}
-	if (changed && vars_save(w, e, &er) < 0) {
-		size_t used = strlen(warn);
-		snprintf(warn + used, wsz - used, "%scannot save the engine's variables: %s", used ? "; " : "", er.msg);
+	if (ignored > 3 && used + 1 < wsz) {
+		int k = snprintf(warn + used, wsz - used, "; %u more lines of SPOOL_VARS ignored", ignored - 3);
+		used += k > 0 ? (size_t)k : 0;
+		used = used < wsz ? used : wsz - 1;
 	}
+	if (changed && vars_save(w, e, &er) < 0 && used + 1 < wsz)
+		snprintf(warn + used, wsz - used, "%scannot save the engine's variables: %s", used ? "; " : "", er.msg);
 }

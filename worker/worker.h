@@ -29,12 +29,17 @@ struct task_cred {
 	gid_t groups[CRED_MAX_GROUPS];
 	int ngroups;
 	bool switch_ids; /* false: the worker already is this user */
+	mode_t umask;    /* the submitter's, sent in the job record */
 };
 
-/* An engine's variables: "NAME=VALUE" strings. */
+/* An engine's variables: "NAME=VALUE" strings, with an index by name (open addressing, twice
+ * MAX_VARS slots) and their total size, so that setting one costs O(1), not O(variables). */
+#define VARS_SLOTS 2048
 struct vars {
 	char **kv;
 	size_t n;
+	size_t bytes;     /* sum of strlen(kv[i]) + 1 */
+	uint32_t *slot;   /* VARS_SLOTS entries: index + 1 into kv, 0 empty; NULL until the first set */
 };
 
 struct engine {
@@ -50,6 +55,8 @@ struct engine {
 	bool timed_out, revoked;
 	int errfd;              /* read end of the child's start-failure pipe, 0 when none */
 	struct task_cred cred;  /* the running task's user */
+	int outfd;              /* the verified output directory (outdir.c), -1 when none */
+	int vars_fd;            /* the task's $SPOOL_VARS, created by the worker, -1 when none */
 	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
 };
 
@@ -75,8 +82,6 @@ struct worker {
 	size_t nfin, capfin;
 	struct unsent *unsent;
 	size_t nunsent;
-	char last_outdir[4200]; /* the output directory created last (skip mkdir -p for the next task) */
-	uid_t last_outdir_uid;  /* ... and as whom */
 	uint64_t beat;
 	int ino, wd_inbox, wd_ctlw, wd_reg;
 	bool scan_inbox;
@@ -95,6 +100,7 @@ int vars_save(struct worker *w, struct engine *e, struct err *er);
 int vars_set(struct vars *v, const char *kv, size_t len, struct err *e);
 const char *vars_get(const struct vars *v, const char *name);
 void vars_merge(struct worker *w, struct engine *e, const char *data, size_t len, char *warn, size_t wsz);
+bool vars_protected(const char *name, size_t len);
 void vars_free(struct vars *v);
 
 /* cred.c */
@@ -104,6 +110,17 @@ int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, s
 int cred_enter(const struct task_cred *c); /* act as the task's user (effective ids) */
 void cred_leave(const struct task_cred *c);
 int cred_become(const struct task_cred *c); /* in the child: become the user for good */
+
+/* outdir.c */
+int outdir_open(const char *path, char *why, size_t whysz); /* as the task's user: verified fd or -1 */
+int outdir_create(int dirfd, const char *name, mode_t mode); /* async-signal-safe; -1 with errno */
+const char *outdir_why(int err);
+int outdir_vars_file(int dirfd, const char *name);
+
+/* shepherd.c: in the worker's child; forks the task (start_task does not return), ends every
+ * process it leaves, reports its wait status on errfd ('x'), and exits. */
+void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, void (*start_task)(void *), void *arg)
+	__attribute__((noreturn));
 
 /* run.c */
 void run_start_ready(struct worker *w);

@@ -64,8 +64,10 @@ j=$(spool submit --timeout 0.5 -- sleep 30)
 wait_sleep "$j"
 pg=$sp
 check "timeout: the task's sleep 30 was seen running" test -n "$sp"
-check_eq "timeout: it is the worker's child and leads its own process group" "$WORKER_PID ${sp:-none}" \
-	"$(ps -o ppid=,pgid= -p "${sp:-0}" | awk '{ print $1, $2 }')"
+# The task runs under its shepherd (worker/shepherd.c), the worker's child.
+shep=$(ps -o ppid= -p "${sp:-0}" | tr -d ' ')
+check_eq "timeout: it is the child of the worker's shepherd and leads its own process group" \
+	"$WORKER_PID ${sp:-none}" "$(ps -o ppid= -p "${shep:-0}" | tr -d ' ') $(ps -o pgid= -p "${sp:-0}" | tr -d ' ')"
 spool collect "$j" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "timeout: collect exits 1" 1 "$rc"
 check "timeout: summary says timed out" grep -q "task 1: timed out on testnode" "$T/e"
@@ -79,7 +81,8 @@ j=$(spool submit --timeout 1.5 -- sh -c 'sleep 30; echo never')
 wait_sleep "$j"
 pg=$(ps -o ppid= -p "${sp:-0}" | tr -d ' ')
 check "timeout of a shell: its sleep 30 was seen" test -n "$sp"
-check_eq "timeout of a shell: the sleep's parent is the worker's child" "$WORKER_PID" "$(ps -o ppid= -p "${pg:-0}" | tr -d ' ')"
+check_eq "timeout of a shell: the sleep's parent is the child of the worker's shepherd" "$WORKER_PID" \
+	"$(ps -o ppid= -p "$(ps -o ppid= -p "${pg:-0}" | tr -d ' ')" | tr -d ' ')"
 check_eq "timeout of a shell: the sleep is in that shell's process group" "${pg:-none}" "$(ps -o pgid= -p "${sp:-0}" | tr -d ' ')"
 spool collect "$j" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "timeout of a shell: collect exits 1" 1 "$rc"

@@ -1,0 +1,116 @@
+/* api_output.c - read a task's files beside the data, trusting only its submitter's.
+ *
+ * The data's directory may be writable by other users, who could plant a spool-JOB/ of their
+ * own, swap it for a link, or replace a .out or .res. A file is read only if it is a regular
+ * file owned by the job's submitter (or root), reached through an output directory that is not
+ * a symbolic link and belongs to one of them too; anything else is refused with a reason that
+ * names the file, so `spool collect` never prints what another user wrote.
+ */
+#include "spool.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int trusted(const struct spool_job *j, uid_t uid)
+{
+	return uid == (uid_t)j->owner || uid == 0;
+}
+
+static int refuse(char *err, size_t errlen, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int refuse(char *err, size_t errlen, int errnum, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	if (err && errlen)
+		vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	errno = errnum;
+	return -1;
+}
+
+/* The output directory: its parent is the submitter's own path; its last component must not be
+ * a link and must belong to the submitter (or root). */
+static int open_outdir(const struct spool_job *j, const char *path, char *err, size_t errlen)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int pfd = -1, fd = -1;
+	struct stat st;
+	if (!slash || slash == dir) {
+		refuse(err, errlen, EINVAL, "output directory %s is not a directory below /", path);
+		goto out;
+	}
+	*slash = '\0';
+	pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0) {
+		refuse(err, errlen, errno, "cannot open %s: %s", dir, strerror(errno));
+		goto out;
+	}
+	fd = openat(pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		bool link = fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
+		refuse(err, errlen, saved, link ? "refused output directory %s: it is a symbolic link (not followed)"
+						: "cannot open output directory %s: %s",
+		       path, strerror(saved));
+		goto out;
+	}
+	if (fstat(fd, &st) < 0 || !trusted(j, st.st_uid)) {
+		refuse(err, errlen, EPERM,
+		       "refused output directory %s: it belongs to uid %u, not to the job's submitter (uid %llu)", path,
+		       (unsigned)st.st_uid, (unsigned long long)j->owner);
+		close(fd);
+		fd = -1;
+	}
+out:
+	if (pfd >= 0)
+		close(pfd);
+	free(dir);
+	return fd;
+}
+
+int spool_task_open(const struct spool_job *j, const struct spool_task *t, enum spool_output which, char *err,
+		    size_t errlen)
+{
+	const char *path = which == SPOOL_OUT_STDOUT ? t->stdout_path
+			 : which == SPOOL_OUT_STDERR ? t->stderr_path
+						     : t->result_path;
+	if (!path)
+		return refuse(err, errlen, ENOENT, "task %s.%llu never ran: it has no output", j->id,
+			      (unsigned long long)t->task);
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	*slash = '\0';
+	int dfd = open_outdir(j, dir, err, errlen), fd = -1;
+	struct stat st;
+	if (dfd < 0)
+		goto out;
+	/* Non-blocking, so a FIFO planted under the name cannot hang the reader. */
+	fd = openat(dfd, slash + 1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int saved = errno;
+		refuse(err, errlen, saved, saved == ELOOP ? "refused %s: it is a symbolic link (not followed)"
+							  : "cannot open %s: %s",
+		       path, strerror(saved));
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		refuse(err, errlen, EINVAL, "refused %s: it is not a regular file", path);
+	} else if (!trusted(j, st.st_uid)) {
+		refuse(err, errlen, EPERM, "refused %s: it belongs to uid %u, not to the job's submitter (uid %llu)", path,
+		       (unsigned)st.st_uid, (unsigned long long)j->owner);
+	} else {
+		fcntl(fd, F_SETFL, 0);
+		goto out;
+	}
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+out:
+	if (dfd >= 0)
+		close(dfd);
+	free(dir);
+	return fd;
+}

@@ -1,0 +1,201 @@
+/* shepherd.c - one small process per task, between the worker and the task, that ends every
+ * process the task started.
+ *
+ * A process group is not enough: a task may move itself or a child to another group or session
+ * (setsid, a daemonising double fork), and would then outlive its timeout, its cancel and the
+ * worker. So the worker forks a shepherd for each task, which makes itself a child subreaper
+ * (PR_SET_CHILD_SUBREAPER): every orphan the task leaves is re-parented to the shepherd, never to
+ * init. The shepherd forks the task, reaps whatever is re-parented to it, and:
+ *   - when the task's first process ends, kills everything that is left of it (the way a batch
+ *     system ends a job step), and reaps it;
+ *   - on SIGTERM (a timeout, a cancel, the worker stopping, or the worker's death: it is the
+ *     shepherd's parent-death signal) sends SIGTERM to every descendant, and SIGKILL to every
+ *     descendant kill_grace later.
+ * It stays the worker's identity (a user's task cannot signal a root shepherd) and reports the
+ * task's wait status to the worker over the start-failure pipe, then exits.
+ *
+ * Descendants are found by walking /proc (parent pids), so a process in any group or session is
+ * found as long as its ancestry leads to the shepherd, which the subreaper guarantees.
+ */
+#include "worker.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct proc {
+	pid_t pid, ppid;
+};
+
+/* Every process's parent, from /proc/N/stat ("N (comm) S PPID ..."; comm may hold spaces and
+ * parentheses, so parse after the last ')'). Zombies are left out: they cannot be signalled
+ * and are reaped by whoever's child they are. */
+static size_t list_procs(struct proc **out)
+{
+	DIR *d = opendir("/proc");
+	size_t n = 0, cap = 256;
+	struct proc *p = xcalloc(cap, sizeof *p);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		char path[300], buf[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		ssize_t len = read(fd, buf, sizeof buf - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		char *rp = strrchr(buf, ')'), st;
+		int ppid;
+		if (!rp || sscanf(rp + 1, " %c %d", &st, &ppid) != 2 || st == 'Z' || st == 'X')
+			continue;
+		if (n == cap)
+			p = xrealloc(p, (cap *= 2) * sizeof *p);
+		p[n].pid = atoi(de->d_name);
+		p[n++].ppid = ppid;
+	}
+	if (d)
+		closedir(d);
+	*out = p;
+	return n;
+}
+
+/* Signal every live descendant of this process; returns how many there were. */
+static size_t signal_descendants(int sig)
+{
+	struct proc *p;
+	size_t n = list_procs(&p), found = 0;
+	pid_t *tree = xcalloc(n + 1, sizeof *tree);
+	size_t nt = 0;
+	tree[nt++] = getpid();
+	/* Grow the set to a fixed point: a child can be listed before its parent. */
+	for (bool grew = true; grew;) {
+		grew = false;
+		for (size_t i = 0; i < n; i++) {
+			if (!p[i].pid)
+				continue;
+			for (size_t k = 0; k < nt; k++)
+				if (p[i].ppid == tree[k]) {
+					tree[nt++] = p[i].pid;
+					p[i].pid = 0;
+					grew = true;
+					break;
+				}
+		}
+	}
+	for (size_t k = 1; k < nt; k++)
+		if (kill(tree[k], sig) == 0)
+			found++;
+	free(tree);
+	free(p);
+	return found;
+}
+
+static void report(int fd, char what, int value)
+{
+	char msg[1 + sizeof(int)];
+	msg[0] = what;
+	memcpy(msg + 1, &value, sizeof value);
+	if (write(fd, msg, sizeof msg) < 0) {
+		/* the worker is gone: nothing to tell */
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The task has ended: SIGKILL what is left of it until nothing is. Each round kills every
+ * descendant seen; one forked meanwhile is re-parented to us when its parent dies, and is
+ * seen in the next round. */
+static void end_the_rest(void)
+{
+	int st;
+	for (;;) {
+		pid_t p = waitpid(-1, &st, WNOHANG);
+		if (p < 0 && errno == ECHILD)
+			return; /* no child left, so no descendant: the usual case costs no /proc walk */
+		if (p > 0)
+			continue;
+		signal_descendants(SIGKILL);
+		if (waitpid(-1, &st, 0) < 0 && errno == ECHILD)
+			return;
+	}
+}
+
+void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, void (*start_task)(void *), void *arg)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	setpgid(0, 0);
+	/* The worker's death (even by SIGKILL) reaches us as SIGTERM: the task is ended as on a
+	 * cancel. Checked after setting it, in case the worker died before. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != worker)
+		_exit(127);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		_exit(127);
+	pid_t task = fork();
+	if (task < 0) {
+		report(errfd, 'f', errno);
+		_exit(127);
+	}
+	if (task == 0)
+		start_task(arg); /* does not return */
+
+	int status = 0;
+	bool ended = false, term = false;
+	uint64_t kill_at = 0;
+	for (;;) {
+		int st;
+		pid_t p;
+		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+			if (p == task) {
+				status = st;
+				ended = true;
+			}
+		if (ended)
+			break;
+		struct timespec ts, *tmo = NULL;
+		if (term) {
+			uint64_t now = now_ms(), left = kill_at > now ? kill_at - now : 0;
+			ts.tv_sec = (time_t)(left / 1000);
+			ts.tv_nsec = (long)(left % 1000) * 1000000;
+			tmo = &ts;
+		}
+		int sig = sigtimedwait(&set, NULL, tmo);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			if (!term) {
+				term = true;
+				kill_at = now_ms() + grace_ms;
+				signal_descendants(SIGTERM);
+			}
+		} else if (sig < 0 && errno == EAGAIN) {
+			signal_descendants(SIGKILL);
+			kill_at = now_ms() + 1000; /* and again, should anything have forked meanwhile */
+		}
+	}
+	end_the_rest();
+	report(errfd, 'x', status);
+	_exit(0);
+}
