@@ -213,6 +213,10 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 	if (s->builtin)
 		rec_put(&b, "builtin", s->builtin);
 	rec_put(&b, "client_node", node);
+	/* The submitter's umask: the task and its files beside the data get it, as at a login. */
+	mode_t mask = umask(0);
+	umask(mask);
+	rec_put_u64(&b, "umask", (uint64_t)(mask & 0777));
 	if (s->env_set) {
 		for (size_t i = 0; i < s->nenv; i++)
 			rec_put(&b, "env", s->env[i]);

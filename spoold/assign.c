@@ -33,6 +33,7 @@ struct tmpl {
 	size_t ntargets;
 	char *builtin;    /* NULL, "push" or "pull" */
 	int64_t owner;    /* the submitter: the task runs as this uid */
+	int64_t umask;    /* the submitter's umask, -1 when the record had none */
 };
 
 #define TMPL_CACHE 8
@@ -69,7 +70,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	for (size_t i = 0; i < TMPL_CACHE; i++)
 		if (cache[i].rid == rid && cache[i].cwd)
 			return &cache[i];
-	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin, owner FROM jobs WHERE rid = ?");
+	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin, owner, umask FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(st, 1, rid);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -90,6 +91,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 		targets_parse((const char *)sqlite3_column_text(st, 8), &t->targets, &t->ntargets);
 	t->builtin = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : dup_col(st, 9, NULL);
 	t->owner = sqlite3_column_int64(st, 10);
+	t->umask = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
 	sqlite3_reset(st);
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
 		if (strstr(t->argv + o, "{}"))
@@ -130,6 +132,8 @@ static void build_assign(struct buf *b, const struct spool_key *key, const struc
 	rec_put_i64(b, "engine", engine);
 	rec_put_u64(b, "seq", seq);
 	rec_put_i64(b, "uid", t->owner);
+	if (t->umask >= 0)
+		rec_put_i64(b, "umask", t->umask);
 	if (t->name)
 		rec_put(b, "name", t->name);
 	rec_put(b, "cwd", t->cwd);

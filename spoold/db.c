@@ -19,7 +19,7 @@ static const char schema_sql[] =
 	"  retries INTEGER NOT NULL, is_map INTEGER NOT NULL, argv BLOB NOT NULL, env BLOB NOT NULL,"
 	"  ntasks INTEGER NOT NULL, nterminal INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 1,"
 	"  targets TEXT, builtin TEXT,"
-	"  published_ms INTEGER NOT NULL DEFAULT 0);"
+	"  published_ms INTEGER NOT NULL DEFAULT 0, umask INTEGER);"
 	"CREATE TABLE IF NOT EXISTS tasks("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
 	"  attempt INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, engine INTEGER, wid TEXT,"
@@ -55,6 +55,36 @@ static uint64_t fnv1a(const char *s)
 		h *= 1099511628211ull;
 	}
 	return h;
+}
+
+/* Columns added since the first schema, for databases made before them: (table, column, type). */
+static const char *const added_columns[][3] = {
+	{ "jobs", "umask", "INTEGER" }, /* the submitter's umask (NULL: 022, as before it was sent) */
+};
+
+static int db_upgrade(struct ctl *c, struct err *e)
+{
+	for (size_t i = 0; i < ARRAY_LEN(added_columns); i++) {
+		char sql[200];
+		sqlite3_stmt *st = NULL;
+		snprintf(sql, sizeof sql, "SELECT %s FROM %s LIMIT 0", added_columns[i][1], added_columns[i][0]);
+		int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+		sqlite3_finalize(st);
+		if (rc == SQLITE_OK)
+			continue;
+		char *msg = NULL;
+		snprintf(sql, sizeof sql, "ALTER TABLE %s ADD COLUMN %s %s", added_columns[i][0], added_columns[i][1],
+			 added_columns[i][2]);
+		if (sqlite3_exec(c->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+			err_set(e, "cannot upgrade the queue database %s (%s): %s (move it away to rebuild it)", c->dbpath,
+				sql, msg ? msg : sqlite3_errmsg(c->db));
+			sqlite3_free(msg);
+			sqlite3_close(c->db);
+			c->db = NULL;
+			return -1;
+		}
+	}
+	return 0;
 }
 
 static void choose_path(struct ctl *c)
@@ -106,7 +136,7 @@ int db_open(struct ctl *c, struct err *e)
 		c->db = NULL;
 		return -1;
 	}
-	return 0;
+	return db_upgrade(c, e);
 }
 
 void db_close(struct ctl *c)

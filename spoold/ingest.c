@@ -222,8 +222,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 	join_field(r, "arg", &argv);
 	join_field(r, "env", &env);
 	sqlite3_stmt *st = db_prep(c,
-		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets, builtin)"
-		" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets, builtin,"
+		" umask) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, owner);
 	if (name)
@@ -240,6 +240,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 		sqlite3_bind_text(st, 12, targets, -1, SQLITE_STATIC);
 	if (rec_get(r, "builtin"))
 		sqlite3_bind_text(st, 13, rec_get(r, "builtin"), -1, SQLITE_STATIC);
+	if (rec_get(r, "umask"))
+		sqlite3_bind_int64(st, 14, (int64_t)(rec_get_u64(r, "umask", 022) & 0777));
 	if (sqlite3_step(st) != SQLITE_DONE) {
 		log_err("database: cannot insert job %s: %s", id, sqlite3_errmsg(c->db));
 		goto out;
