@@ -4,6 +4,7 @@
 #include "json.h"
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -94,8 +95,13 @@ static void status_all(spool_t *sp, struct json *js)
 			if (!has_suffix(names[i], suffix[d]))
 				continue;
 			names[i][strlen(names[i]) - strlen(suffix[d])] = '\0';
-			if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0)
+			if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0) {
+				/* Other users' jobs are not listed, silently; a state that is not the
+				 * controller's (or unreadable) is worth a word to whoever may see it. */
+				if (d == 1 && !nf && errno != EACCES && errno != ENOENT)
+					fprintf(stderr, "spool: warning: not listed: %s\n", shown(err));
 				continue;
+			}
 			if (d == 0 && j->ntasks) {
 				spool_job_free(j); /* accepted meanwhile: listed from ctl/jobs */
 				continue;
