@@ -163,6 +163,19 @@ check "root: spool status does not list the forged job" sh -c "! grep -q '^$ja' 
 check "  ... but says on stderr that it ignored it" has ls-r "$S/ctl/jobs/$ja.state"
 check "  ... and still lists B's job" grep -q "^$jb" "$T/ls-r.out"
 
+# A controller that rebuilds a lost database does not take the forged state for its own.
+kill -TERM "$SPOOLD_PID"; wait "$SPOOLD_PID" 2>/dev/null
+db="$S/ctl/queue.db"
+rm -f "$db" "$db-wal" "$db-shm"
+start_spoold
+for i in $(seq 300); do grep -q "rebuild: ignoring ctl/jobs/$ja.state" "$T/spoold.log" && break; sleep 0.1; done
+check "rebuild: spoold ignores the forged state of $ja, saying so" grep -q "rebuild: ignoring ctl/jobs/$ja.state" "$T/spoold.log"
+check "  ... but takes B's own state as it is" sh -c "! grep -q 'ignoring ctl/jobs/$jb.state' '$T/spoold.log'"
+for i in $(seq 300); do [ "$(stat -c %U "$f")" = "$UA" ] && grep -qx "owner $uid_a" "$f" && break; sleep 0.1; done
+check "  ... runs A's task again and publishes A's state anew (owner $uid_a, A's file, 0600)" \
+	sh -c "grep -qx 'owner $uid_a' '$f' && [ \"\$(stat -c '%U %a' '$f')\" = '$UA 600' ]"
+as "$UA" sh -c 'sed "s/^owner .*/owner $1/" "$2" >"$3" && cat "$3" >"$2" && chmod 644 "$2"' sh "$uid_b" "$f" "$M/$UA/forged"
+
 # A state made writable by others is not believed either, whatever it says.
 as "$UA" sh -c 'sed "s/^owner .*/owner $1/" "$2" >"$3" && cat "$3" >"$2" && chmod 666 "$2"' sh "$uid_a" "$f" "$M/$UA/honest"
 run st-w spool status "$ja"
