@@ -30,6 +30,11 @@ struct collect_flags {
 int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f);
 
 /* output.c */
+/* s made safe for a terminal (text_clean: control bytes, C1, invalid UTF-8 as %XX). The result
+ * lives until eight more calls: enough for one printf. Single-threaded, like the command. */
+const char *shown(const char *s);
+/* "spool: MSG" on stderr, cleaned: API errors quote paths, names and reasons. */
+void cli_error(const char *msg);
 struct json;
 void describe_task(const struct spool_task *t, char *out, size_t sz);
 int print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header);

@@ -77,7 +77,7 @@ int cmd_init(int argc, char **argv)
 		case 'g':
 			io.shared = true;
 			if (group_id(optarg, &io.group) < 0) {
-				fprintf(stderr, "spool init: no group '%s' on this node (see getent group)\n", optarg);
+				fprintf(stderr, "spool init: no group '%s' on this node (see getent group)\n", shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			break;
@@ -98,7 +98,7 @@ int cmd_init(int argc, char **argv)
 		return SPOOL_EXIT_USAGE;
 	}
 	if (spooldir_create(dir, &io, &e) < 0) {
-		fprintf(stderr, "spool: %s\n", e.msg);
+		cli_error(e.msg);
 		return SPOOL_EXIT_ERROR;
 	}
 	char *abs = realpath(dir, NULL);
@@ -108,7 +108,7 @@ int cmd_init(int argc, char **argv)
 	       "  spoold                      # the controller, once, on one node%s\n"
 	       "  spool-worker -n 4           # on every node that runs tasks%s\n"
 	       "  spool submit -- hostname    # then: spool collect JOB\n",
-	       io.shared ? "a shared" : "a personal", abs ? abs : dir, abs ? abs : dir,
+	       io.shared ? "a shared" : "a personal", shown(abs ? abs : dir), shown(abs ? abs : dir),
 	       io.shared ? " (as the spool's owner or root)" : "", io.shared ? " (as root: tasks run as their submitters)" : "");
 	free(abs);
 	return 0;
@@ -128,14 +128,14 @@ int cmd_cancel(int argc, char **argv)
 		return SPOOL_EXIT_USAGE;
 	}
 	if (jobref_parse(argv[optind], job, sizeof job, &task) < 0) {
-		fprintf(stderr, "spool: '%s' is not JOB or JOB.TASK (tasks count from 1)\n", argv[optind]);
+		fprintf(stderr, "spool: '%s' is not JOB or JOB.TASK (tasks count from 1)\n", shown(argv[optind]));
 		return SPOOL_EXIT_USAGE;
 	}
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
 	if (spool_cancel(sp, job, task, err, sizeof err) < 0) {
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 		rc = strstr(err, "no job") || strstr(err, "not a job") || strstr(err, "no task") ? SPOOL_EXIT_NO_JOB
 											 : SPOOL_EXIT_ERROR;
 	} else {
@@ -159,7 +159,7 @@ int cmd_doctor(int argc, char **argv)
 	struct stat st;
 	char msg[512];
 	int problems = 0, remote;
-	printf("ok      spool %s: layout and spool.conf are valid\n", sd->path);
+	printf("ok      spool %s: layout and spool.conf are valid\n", shown(sd->path));
 	printf("%-7s filesystem %s%s\n", "info", spooldir_fstype(sd->root, &remote),
 	       remote ? ": inotify is blind to other nodes, spool relies on rescans (mount NFS 'hard', actimeo=1)" : "");
 	/* Opening the spool has refused unsafe owners and modes already (spooldir.c check_modes). */
@@ -178,16 +178,16 @@ int cmd_doctor(int argc, char **argv)
 		printf("info    personal spool: only uid %u (and root) can use it\n", (unsigned)sd->owner);
 	}
 	if (spool_controller_running(sp, msg, sizeof msg, 1)) {
-		printf("ok      controller %s\n", msg);
+		printf("ok      controller %s\n", shown(msg));
 	} else {
-		printf("PROBLEM controller %s\n", msg);
+		printf("PROBLEM controller %s\n", shown(msg));
 		problems++;
 	}
 	char **names;
 	long n = fs_list(sd->quarantine, &names, NULL);
 	if (n > 0) {
 		printf("info    %ld rejected record%s in %s/quarantine (see the .reason files)\n", n / 2,
-		       n / 2 == 1 ? "" : "s", sd->path);
+		       n / 2 == 1 ? "" : "s", shown(sd->path));
 		fs_list_free(names, n);
 	} else if (n == 0) {
 		free(names);

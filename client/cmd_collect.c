@@ -61,7 +61,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 	if (p.tty)
 		progress_clear();
 	if (!j) {
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 		return rc;
 	}
 	if (f->json) {
@@ -77,7 +77,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 		print_summary(j);
 	}
 	if (err[0] && rc == SPOOL_EXIT_PENDING)
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 	/* Output that was lost on the way is an I/O error, never a success. */
 	if (p.unread && (rc == SPOOL_EXIT_OK || rc == SPOOL_EXIT_TASK_FAILED)) {
 		fprintf(stderr, "spool: job %s: the output of %zu succeeded task%s could not be read (see above)\n",
@@ -106,7 +106,7 @@ int cmd_collect(int argc, char **argv)
 		case 'n': f.wait = 0; break;
 		case 't':
 			if (parse_seconds_ms(optarg, 366ull * 86400 * 1000, &f.timeout_ms) < 0 || f.timeout_ms == 0) {
-				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", optarg);
+				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			break;

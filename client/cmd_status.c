@@ -4,6 +4,7 @@
 #include "json.h"
 #include "util.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -19,8 +20,8 @@ static void status_job_text(const struct spool_job *j)
 		return;
 	}
 	struct passwd *pw = getpwuid((uid_t)j->owner);
-	printf("job %s%s%s%s  owner uid %llu (%s)  %zu task%s  %s\n", j->id, j->name ? " (" : "", j->name ? j->name : "",
-	       j->name ? ")" : "", (unsigned long long)j->owner, pw ? pw->pw_name : "no account here", j->ntasks,
+	printf("job %s%s%s%s  owner uid %llu (%s)  %zu task%s  %s\n", j->id, j->name ? " (" : "", j->name ? shown(j->name) : "",
+	       j->name ? ")" : "", (unsigned long long)j->owner, pw ? shown(pw->pw_name) : "no account here", j->ntasks,
 	       j->ntasks == 1 ? "" : "s", j->done ? "done" : "active");
 	printf("%6s  %-10s %7s %6s  %-12s %5s %10s  %s\n", "TASK", "STATE", "ATTEMPT", "ENGINE", "NODE", "EXIT",
 	       "WALL", "REASON");
@@ -35,8 +36,8 @@ static void status_job_text(const struct spool_job *j)
 			snprintf(ex, sizeof ex, "sig%d", t->signal);
 		if (t->wall_ms >= 0)
 			snprintf(wall, sizeof wall, "%.3fs", t->wall_ms / 1000.0);
-		printf("%6llu  %-10s %7llu %6s  %-12s %5s %10s  %s\n", (unsigned long long)t->task, t->state,
-		       (unsigned long long)t->attempt, eng, t->node, ex, wall, t->reason ? t->reason : "");
+		printf("%6llu  %-10s %7llu %6s  %-12s %5s %10s  %s\n", (unsigned long long)t->task, shown(t->state),
+		       (unsigned long long)t->attempt, eng, shown(t->node), ex, wall, t->reason ? shown(t->reason) : "");
 	}
 }
 
@@ -94,8 +95,13 @@ static void status_all(spool_t *sp, struct json *js)
 			if (!has_suffix(names[i], suffix[d]))
 				continue;
 			names[i][strlen(names[i]) - strlen(suffix[d])] = '\0';
-			if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0)
+			if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0) {
+				/* Other users' jobs are not listed, silently; a state that is not the
+				 * controller's (or unreadable) is worth a word to whoever may see it. */
+				if (d == 1 && !nf && errno != EACCES && errno != ENOENT)
+					fprintf(stderr, "spool: warning: not listed: %s\n", shown(err));
 				continue;
+			}
 			if (d == 0 && j->ntasks) {
 				spool_job_free(j); /* accepted meanwhile: listed from ctl/jobs */
 				continue;
@@ -119,7 +125,7 @@ static void status_all(spool_t *sp, struct json *js)
 						f++;
 				}
 				printf("%-12s %-16.16s %6llu %6zu %8zu %8zu %10zu %7zu  %s\n", j->id,
-				       j->name ? j->name : "-", (unsigned long long)j->owner, j->ntasks, q, r, s, f,
+				       j->name ? shown(j->name) : "-", (unsigned long long)j->owner, j->ntasks, q, r, s, f,
 				       j->done ? "done" : "active");
 			}
 			spool_job_free(j);
@@ -161,7 +167,7 @@ int cmd_status(int argc, char **argv)
 		struct spool_job *j;
 		int nf;
 		if (spool_job_get(sp, argv[optind], &j, &nf, err, sizeof err) < 0) {
-			fprintf(stderr, "spool: %s\n", err);
+			cli_error(err);
 			spool_close(sp);
 			return nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
 		}
@@ -199,8 +205,8 @@ int cmd_status(int argc, char **argv)
 		json_print(&js);
 		json_free(&js);
 	} else {
-		printf("spool %s (%s%s)\ncontroller: %s\n", sd->path, fs,
-		       remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "", st);
+		printf("spool %s (%s%s)\ncontroller: %s\n", shown(sd->path), fs,
+		       remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "", shown(st));
 		status_all(sp, NULL);
 	}
 	spool_close(sp);
@@ -224,13 +230,13 @@ int cmd_workers(int argc, char **argv)
 		case 'j': as_json = 1; break;
 		case 'w':
 			if (parse_u64(optarg, 1000000, &want) < 0 || !want) {
-				fprintf(stderr, "spool: --wait wants a number of engines, not '%s'\n", optarg);
+				fprintf(stderr, "spool: --wait wants a number of engines, not '%s'\n", shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			break;
 		case 't':
 			if (parse_seconds_ms(optarg, 366ull * 86400 * 1000, &tmo) < 0 || !tmo) {
-				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", optarg);
+				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			break;
@@ -252,14 +258,14 @@ int cmd_workers(int argc, char **argv)
 		return SPOOL_EXIT_ERROR;
 	char err[SPOOL_ERRLEN];
 	if (want && spool_wait_engines(sp, (size_t)want, tmo, err, sizeof err) < 0) {
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 		spool_close(sp);
 		return strstr(err, "alive after") ? SPOOL_EXIT_PENDING : SPOOL_EXIT_ERROR;
 	}
 	struct spool_engine *e;
 	size_t n;
 	if (spool_engines(sp, &e, &n, err, sizeof err) < 0) {
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 		spool_close(sp);
 		return SPOOL_EXIT_ERROR;
 	}
@@ -292,8 +298,8 @@ int cmd_workers(int argc, char **argv)
 		char ago[32] = "-";
 		if (e[i].beat_age_ms >= 0)
 			snprintf(ago, sizeof ago, "%.1fs ago", e[i].beat_age_ms / 1000.0);
-		printf("%6lld  %-16s %8lld  %-5s %-16s %9s\n", (long long)e[i].id, e[i].node, (long long)e[i].pid,
-		       e[i].state, e[i].task, ago);
+		printf("%6lld  %-16s %8lld  %-5s %-16s %9s\n", (long long)e[i].id, shown(e[i].node), (long long)e[i].pid,
+		       shown(e[i].state), shown(e[i].task), ago);
 	}
 	if (as_json) {
 		json_arr_end(&js);

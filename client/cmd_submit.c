@@ -68,14 +68,14 @@ static int read_items(const char *path, struct strv *items)
 	size_t cap = 0;
 	ssize_t n;
 	if (!f) {
-		fprintf(stderr, "spool: cannot open input file %s: %s\n", path, strerror(errno));
+		fprintf(stderr, "spool: cannot open input file %s: %s\n", shown(path), strerror(errno));
 		return -1;
 	}
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		if (n && line[n - 1] == '\n')
 			line[--n] = '\0';
 		if (items->n >= MAX_ITEMS) {
-			fprintf(stderr, "spool: %s has more than %d items, the limit per job: split it\n", path, MAX_ITEMS);
+			fprintf(stderr, "spool: %s has more than %d items, the limit per job: split it\n", shown(path), MAX_ITEMS);
 			free(line);
 			if (f != stdin)
 				fclose(f);
@@ -155,7 +155,7 @@ static int submit_common(int argc, char **argv, int kind)
 			if (optarg[0] != '/') {
 				if (!getcwd(cwdabs, sizeof cwdabs) ||
 				    strlen(cwdabs) + strlen(optarg) + 2 > sizeof cwdabs) {
-					fprintf(stderr, "spool: --cwd %s: cannot make it absolute\n", optarg);
+					fprintf(stderr, "spool: --cwd %s: cannot make it absolute\n", shown(optarg));
 					goto out;
 				}
 				strcat(cwdabs, "/");
@@ -167,7 +167,7 @@ static int submit_common(int argc, char **argv, int kind)
 			break;
 		case 'e':
 			if (!strchr(optarg, '=') || optarg[0] == '=') {
-				fprintf(stderr, "spool: --env wants NAME=VALUE, not '%s'\n", optarg);
+				fprintf(stderr, "spool: --env wants NAME=VALUE, not '%s'\n", shown(optarg));
 				goto out;
 			}
 			strv_add(&extra, xstrdup(optarg));
@@ -175,7 +175,7 @@ static int submit_common(int argc, char **argv, int kind)
 		case 'E': no_env = 1; break;
 		case 't':
 			if (parse_seconds_ms(optarg, 31ull * 86400 * 1000, &v) < 0 || v == 0) {
-				fprintf(stderr, "spool: --timeout wants seconds (for example 30 or 0.5), not '%s'\n", optarg);
+				fprintf(stderr, "spool: --timeout wants seconds (for example 30 or 0.5), not '%s'\n", shown(optarg));
 				goto out;
 			}
 			s.timeout_ms = v;
@@ -192,7 +192,7 @@ static int submit_common(int argc, char **argv, int kind)
 		case 'o': s.outdir = optarg; break;
 		case 'r':
 			if (parse_u64(optarg, 100, &v) < 0) {
-				fprintf(stderr, "spool: --retries wants a number from 0 to 100, not '%s'\n", optarg);
+				fprintf(stderr, "spool: --retries wants a number from 0 to 100, not '%s'\n", shown(optarg));
 				goto out;
 			}
 			s.retries = (int)v;
@@ -200,7 +200,7 @@ static int submit_common(int argc, char **argv, int kind)
 		case 'T':
 			if (targets_parse(optarg, &tids, &ntids) < 0) {
 				fprintf(stderr, "spool: --targets wants 'all' or distinct engine ids like 3,4,9, not '%s'\n",
-					optarg);
+					shown(optarg));
 				goto out;
 			}
 			free(tids);
@@ -212,7 +212,7 @@ static int submit_common(int argc, char **argv, int kind)
 				goto out;
 			}
 			if (strcmp(optarg, "static") != 0 && strcmp(optarg, "balanced") != 0) {
-				fprintf(stderr, "spool: --schedule wants static or balanced, not '%s'\n", optarg);
+				fprintf(stderr, "spool: --schedule wants static or balanced, not '%s'\n", shown(optarg));
 				goto out;
 			}
 			s.schedule = optarg;
@@ -257,7 +257,7 @@ static int submit_common(int argc, char **argv, int kind)
 	char outabs[MAX_PATH_LEN + 1];
 	if (s.outdir && s.outdir[0] != '/') {
 		if (!getcwd(outabs, sizeof outabs) || strlen(outabs) + strlen(s.outdir) + 2 > sizeof outabs) {
-			fprintf(stderr, "spool: --output %s: cannot make it absolute\n", s.outdir);
+			fprintf(stderr, "spool: --output %s: cannot make it absolute\n", shown(s.outdir));
 			goto out;
 		}
 		strcat(outabs, "/");
@@ -287,7 +287,7 @@ static int submit_common(int argc, char **argv, int kind)
 	}
 	char id[16], err[SPOOL_ERRLEN];
 	if (spool_submit(sp, &s, id, err, sizeof err) < 0) {
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 		rc = SPOOL_EXIT_ERROR;
 	} else if (wait) {
 		fprintf(stderr, "spool: job %s submitted, waiting for it\n", id);

@@ -29,7 +29,7 @@ static int vars_cmd(int argc, char **argv, int push)
 		case 'T':
 			if (targets_parse(optarg, &tids, &ntids) < 0) {
 				fprintf(stderr, "spool: --targets wants 'all' or distinct engine ids like 3,4,9, not '%s'\n",
-					optarg);
+					shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			free(tids);
@@ -63,7 +63,7 @@ static int vars_cmd(int argc, char **argv, int push)
 	int rc = push ? spool_push(sp, targets, args, n, id, err, sizeof err)
 		      : spool_pull(sp, targets, args, n, id, err, sizeof err);
 	if (rc < 0) {
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 		rc = strstr(err, "not NAME") ? SPOOL_EXIT_USAGE : SPOOL_EXIT_ERROR;
 	} else if (wait) {
 		rc = collect_job(sp, id, &cf);

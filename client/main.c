@@ -42,7 +42,7 @@ spool_t *cli_open(void)
 	char err[SPOOL_ERRLEN];
 	spool_t *sp = spool_open(cli_spool_dir, err, sizeof err);
 	if (!sp)
-		fprintf(stderr, "spool: %s\n", err);
+		cli_error(err);
 	return sp;
 }
 

@@ -13,8 +13,26 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Copy a task's file to a stream, optionally prefixing every line. The file is opened through
- * the API, which trusts only the submitter's files; -1 with the reason in err. */
+const char *shown(const char *s)
+{
+	static struct buf ring[8];
+	static unsigned next;
+	struct buf *b = &ring[next++ % ARRAY_LEN(ring)];
+	if (!s)
+		return "(null)";
+	buf_reset(b);
+	buf_add_clean(b, s, strlen(s));
+	return b->p;
+}
+
+void cli_error(const char *msg)
+{
+	fprintf(stderr, "spool: %s\n", shown(msg));
+}
+
+/* Copy a task's file to a stream, optionally prefixing every line (the task's own bytes, as they
+ * are). The file is opened through the API, which trusts only the submitter's files; -1 with the
+ * reason in err. */
 static int copy_file(const struct spool_job *j, const struct spool_task *t, enum spool_output which, FILE *to,
 		     const char *prefix, char *err, size_t errlen)
 {
@@ -67,16 +85,16 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 	int rc = 0;
 	char prefix[160];
 	(void)j;
-	snprintf(prefix, sizeof prefix, "[%lld %s] ", (long long)t->engine, t->node);
+	snprintf(prefix, sizeof prefix, "[%lld %s] ", (long long)t->engine, shown(t->node));
 	fflush(stderr);
 	if (header) {
 		char what[128];
 		describe_task(t, what, sizeof what);
 		if (t->engine >= 0)
 			printf("==> task %llu (engine %lld on %s): %s <==\n", (unsigned long long)t->task,
-			       (long long)t->engine, t->node, what);
+			       (long long)t->engine, shown(t->node), shown(what));
 		else
-			printf("==> task %llu (never ran): %s <==\n", (unsigned long long)t->task, what);
+			printf("==> task %llu (never ran): %s <==\n", (unsigned long long)t->task, shown(what));
 	}
 	char why[1200];
 	/* A missing output of a task that failed is no news; a refused one always is, and makes
@@ -85,14 +103,15 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 	    (spool_task_succeeded(t) || errno != ENOENT)) {
 		fflush(stdout);
 		fprintf(stderr, "spool: task %s.%llu: cannot read its output: %s\n", j->id, (unsigned long long)t->task,
-			why);
+			shown(why));
 		if (spool_task_succeeded(t))
 			rc = -1;
 	}
 	fflush(stdout);
 	if (t->stderr_path && copy_file(j, t, SPOOL_OUT_STDERR, stderr, tag ? prefix : NULL, why, sizeof why) < 0 &&
 	    errno != ENOENT) {
-		fprintf(stderr, "spool: task %s.%llu: %s\n", j->id, (unsigned long long)t->task, why);
+		fprintf(stderr, "spool: task %s.%llu: cannot read its error output: %s\n", j->id, (unsigned long long)t->task,
+			shown(why));
 		if (spool_task_succeeded(t))
 			rc = -1;
 	}
@@ -119,15 +138,15 @@ size_t print_summary(const struct spool_job *j)
 			if (!spool_task_terminal(t) || spool_task_succeeded(t))
 				continue;
 			describe_task(t, what, sizeof what);
-			fprintf(stderr, "  task %llu: %s%s%s%s%s\n", (unsigned long long)t->task, what,
-				strcmp(t->node, "-") ? " on " : "", strcmp(t->node, "-") ? t->node : "",
-				t->reason ? ": " : "", t->reason ? t->reason : "");
+			fprintf(stderr, "  task %llu: %s%s%s%s%s\n", (unsigned long long)t->task, shown(what),
+				strcmp(t->node, "-") ? " on " : "", strcmp(t->node, "-") ? shown(t->node) : "",
+				t->reason ? ": " : "", t->reason ? shown(t->reason) : "");
 		}
 	}
 	for (size_t i = 0; i < j->ntasks; i++) {
 		const struct spool_task *t = &j->tasks[i];
 		if (spool_task_succeeded(t) && t->reason)
-			fprintf(stderr, "spool: task %llu: warning: %s\n", (unsigned long long)t->task, t->reason);
+			fprintf(stderr, "spool: task %llu: warning: %s\n", (unsigned long long)t->task, shown(t->reason));
 	}
 	if (pending)
 		fprintf(stderr, "spool: job %s: %zu of %zu task%s still pending\n", j->id, pending, j->ntasks,

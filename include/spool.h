@@ -100,7 +100,9 @@ struct spool_job {
 	void *priv;
 };
 
-/* Read a job's published state. Returns 0, or -1 with *notfound = 1 when no such job. */
+/* Read a job's published state. Returns 0, or -1 with *notfound = 1 when no such job, errno
+ * EACCES when it is another user's, EBADMSG when its state file is not as the controller wrote
+ * it (another owner than the file's, or writable by others: spool-layout.md 12). */
 int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err,
 		  size_t errlen);
 void spool_job_free(struct spool_job *job);

@@ -288,7 +288,8 @@ void spool_job_free(struct spool_job *j)
 }
 
 /* A job is its owner's (and root's) to read, collect and cancel. The files enforce it on a
- * shared spool (states are 0600 and the submitter's); this says so plainly. */
+ * shared spool (states are 0600 and the submitter's); this says so plainly. errno EACCES: a
+ * listing skips such jobs without a word. */
 static int not_yours(uid_t owner, const char *jobid, char *err, size_t errlen)
 {
 	uid_t me = geteuid();
@@ -296,6 +297,42 @@ static int not_yours(uid_t owner, const char *jobid, char *err, size_t errlen)
 		return 0;
 	snprintf(err, errlen, "job %s belongs to uid %u, not to you (uid %u): only its owner or root may see, "
 		 "collect or cancel it", jobid, (unsigned)owner, (unsigned)me);
+	errno = EACCES;
+	return -1;
+}
+
+/* Only the controller writes job states, but a root controller gives each one to the job's owner
+ * (so that no one else reads it), and that owner can then rewrite its content (never replace the
+ * file: ctl/jobs/ is the controller's). So a state is believed only as the controller could have
+ * written it (spool-layout.md 12): a file of the controller's account (or root's) says whose job
+ * it is; any other file is its owner's job and must say so; and no one else may write it.
+ * Before parsing: the file's owner, when it decides alone. errno EBADMSG: refused. */
+static int state_file_ok(const struct spooldir *sd, const struct stat *st, const char *jobid, const char *name,
+			 char *err, size_t errlen)
+{
+	bool given = st->st_uid != sd->owner && st->st_uid != 0;
+	if (given && not_yours(st->st_uid, jobid, err, errlen) < 0)
+		return -1;
+	if (st->st_mode & (S_IWGRP | S_IWOTH)) {
+		snprintf(err, errlen, "the state of job %s, %s/ctl/jobs/%s, is writable by others (mode %04o, owner uid "
+			 "%u): not believed, only the controller writes job states (its owner may 'chmod go-w' it)",
+			 jobid, sd->path, name, (unsigned)(st->st_mode & 07777), (unsigned)st->st_uid);
+		errno = EBADMSG;
+		return -1;
+	}
+	return 0;
+}
+
+/* After parsing: the owner the state names must be the file's, unless the controller owns it. */
+static int state_owner_ok(const struct spooldir *sd, const struct stat *st, uint64_t said, const char *jobid,
+			  const char *name, char *err, size_t errlen)
+{
+	if (st->st_uid == sd->owner || st->st_uid == 0 || said == (uint64_t)st->st_uid)
+		return 0;
+	snprintf(err, errlen, "the state of job %s, %s/ctl/jobs/%s, belongs to uid %u but says its owner is uid %llu: "
+		 "it was not written by the controller (only the file's owner can have rewritten it), so it is "
+		 "not believed", jobid, sd->path, name, (unsigned)st->st_uid, (unsigned long long)said);
+	errno = EBADMSG;
 	return -1;
 }
 
@@ -306,6 +343,7 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	struct err e;
 	struct spool_job *j;
 	struct job_priv *p;
+	int saved;
 
 	*out = NULL;
 	*notfound = 0;
@@ -318,7 +356,8 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	snprintf(name, sizeof name, "%s.state", jobid);
 	j = xcalloc(1, sizeof *j);
 	snprintf(j->id, sizeof j->id, "%s", jobid);
-	if (fs_read_file(sp->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, NULL, &e) < 0) {
+	struct stat fst;
+	if (fs_read_file(sp->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, &fst, &e) < 0) {
 		struct stat st;
 		if (errno == EACCES && fstatat(sp->sd.ctl_jobs, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 		    not_yours(st.st_uid, jobid, err, errlen) < 0)
@@ -346,6 +385,8 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 		*out = j;
 		return 0;
 	}
+	if (state_file_ok(&sp->sd, &fst, jobid, name, err, errlen) < 0)
+		goto fail;
 	p = xcalloc(1, sizeof *p);
 	j->priv = p;
 	if (rec_parse(&p->r, b.p, b.len, &schema_jobstate, &e) < 0) {
@@ -356,7 +397,8 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	j->accepted = 1;
 	j->name = rec_get(&p->r, "name");
 	j->owner = rec_get_u64(&p->r, "owner", 0);
-	if (not_yours((uid_t)j->owner, jobid, err, errlen) < 0)
+	if (state_owner_ok(&sp->sd, &fst, j->owner, jobid, name, err, errlen) < 0 ||
+	    not_yours((uid_t)j->owner, jobid, err, errlen) < 0)
 		goto fail;
 	j->cwd = rec_get(&p->r, "cwd");
 	j->outdir = rec_get(&p->r, "outdir");
@@ -410,8 +452,10 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	*out = j;
 	return 0;
 fail:
+	saved = errno;
 	buf_free(&b);
 	spool_job_free(j);
+	errno = saved;
 	return -1;
 }
 

@@ -26,10 +26,19 @@ static void escape(struct buf *b, const char *s)
 		case '\t': buf_adds(b, "\\t"); break;
 		case '\r': buf_adds(b, "\\r"); break;
 		default:
-			if (*p < 0x20 || *p == 0x7f)
+			if (*p < 0x20 || *p == 0x7f) {
 				buf_printf(b, "\\u%04x", *p);
-			else
+			} else if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+				buf_printf(b, "\\u%04x", p[1]); /* C1 controls: a terminal's CSI too */
+				p++;
+			} else if (p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae) ||
+						    (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+				/* line separators and bidirectional overrides, as text_clean */
+				buf_printf(b, "\\u%04x", 0x2000 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f));
+				p += 2;
+			} else {
 				buf_addc(b, (char)*p);
+			}
 		}
 	}
 	buf_addc(b, '"');

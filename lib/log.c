@@ -1,5 +1,10 @@
-/* log.c - logging to stderr (foreground, tools) or syslog (daemons in the background). */
+/* log.c - logging to stderr (foreground, tools) or syslog (daemons in the background).
+ *
+ * Messages carry paths, names and reasons that users chose (a working directory with a newline
+ * and an escape sequence in its name): every message and every struct err sentence is passed
+ * through text_clean, so a log line is always one line and drives no terminal. */
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -13,14 +18,24 @@ static const char *prog = "spool";
 static bool use_syslog;
 static enum log_level max_level = LOG_LVL_INFO;
 
+/* An error sentence may end in a reason file, a result or a terminal: cleaned once, here. */
+static void err_fill(struct err *e, const char *fmt, va_list ap)
+{
+	char raw[sizeof e->msg];
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	text_clean(e->msg, sizeof e->msg, raw);
+}
+
 int err_set(struct err *e, const char *fmt, ...)
 {
+	int saved = errno;
 	va_list ap;
 	if (!e)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	err_fill(e, fmt, ap);
 	va_end(ap);
+	errno = saved;
 	return -1;
 }
 
@@ -32,7 +47,7 @@ int err_sys(struct err *e, const char *fmt, ...)
 	if (!e)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+	err_fill(e, fmt, ap);
 	va_end(ap);
 	n = strlen(e->msg);
 	snprintf(e->msg + n, sizeof e->msg - n, ": %s", strerror(saved));
@@ -64,11 +79,12 @@ static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	static const char *tag[] = { "error: ", "warning: ", "", "debug: " };
-	char line[2048];
+	char raw[2048], line[3 * sizeof raw];
 
 	if (lvl > max_level)
 		return;
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
+	text_clean(line, sizeof line, raw);
 	if (use_syslog) {
 		syslog(prio[lvl], "%s", line);
 		return;

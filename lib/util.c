@@ -248,3 +248,87 @@ bool has_suffix(const char *s, const char *suf)
 	size_t n = strlen(s), m = strlen(suf);
 	return n > m && strcmp(s + n - m, suf) == 0;
 }
+
+/* The length of the valid UTF-8 sequence at p (n bytes left), 0 if there is none; *cp its code
+ * point. Overlong forms, surrogates and code points above U+10FFFF are not valid. */
+static size_t utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
+{
+	size_t len;
+	uint32_t c, min;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if ((p[0] & 0xe0) == 0xc0) {
+		len = 2, c = p[0] & 0x1fu, min = 0x80;
+	} else if ((p[0] & 0xf0) == 0xe0) {
+		len = 3, c = p[0] & 0x0fu, min = 0x800;
+	} else if ((p[0] & 0xf8) == 0xf0) {
+		len = 4, c = p[0] & 0x07u, min = 0x10000;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (p[i] & 0x3fu);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+/* What a terminal or a log reader may take as a command or a line break, or that reorders
+ * what is shown (a path that displays as another). */
+static bool code_point_unsafe(uint32_t c)
+{
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
+	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Clean n bytes of in into out (room for outsz - 1 bytes and the NUL); returns bytes written. */
+static size_t clean_into(char *out, size_t outsz, const char *in, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)in;
+	size_t i = 0, o = 0;
+
+	while (i < n) {
+		uint32_t cp;
+		size_t len = utf8_seq(p + i, n - i, &cp);
+		bool esc = len == 0 || code_point_unsafe(cp);
+		if (len == 0)
+			len = 1;
+		size_t need = esc ? 3 * len : len;
+		if (o + need + 1 > outsz)
+			break;
+		for (size_t k = 0; k < len; k++) {
+			if (esc) {
+				out[o++] = '%';
+				out[o++] = hex[p[i + k] >> 4];
+				out[o++] = hex[p[i + k] & 15];
+			} else {
+				out[o++] = (char)p[i + k];
+			}
+		}
+		i += len;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+char *text_clean(char *out, size_t outsz, const char *in)
+{
+	clean_into(out, outsz, in, strlen(in));
+	return out;
+}
+
+void buf_add_clean(struct buf *b, const char *s, size_t n)
+{
+	buf_grow(b, 3 * n);
+	b->len += clean_into(b->p + b->len, b->cap - b->len, s, n);
+}

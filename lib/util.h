@@ -49,6 +49,16 @@ uint64_t wall_ms(void);
 /* Does s end with suf (and hold more than it)? */
 bool has_suffix(const char *s, const char *suf);
 
+/* Text from users (paths, names, reasons) made safe to print or log as part of one line: C0
+ * controls (tab and newline too), DEL, C1 controls (U+0080-U+009F), the Unicode line and
+ * paragraph separators and bidirectional overrides, and every byte that is not part of valid
+ * UTF-8 become %XX (upper-case hex, each byte); valid UTF-8 is kept. '%' itself is kept, so
+ * escaping twice changes nothing; the result is for people, not to be decoded.
+ * text_clean writes into out (outsz > 0), stopping before an escape that would not fit, and
+ * returns out; buf_add_clean appends all of it. */
+char *text_clean(char *out, size_t outsz, const char *in);
+void buf_add_clean(struct buf *b, const char *s, size_t n);
+
 /* Copy with truncation, always terminated; returns strlen(src). */
 size_t strlcpy_s(char *dst, const char *src, size_t size);
 

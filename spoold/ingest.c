@@ -25,26 +25,6 @@
 static long quarantine_count = -1;
 static uint64_t quarantine_counted_at; /* c->now when quarantine_count was last listed */
 
-/* Names and reasons can carry bytes from hostile records (a job id with %0A in it, a file
- * name with a newline): control bytes become %XX, so that each rejection stays one log line
- * and each .reason file one line. */
-static void clean_text(char *out, size_t outsz, const char *in)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-	for (; *in && o + 4 <= outsz; in++) {
-		unsigned char ch = (unsigned char)*in;
-		if (ch < 0x20 || ch == 0x7f) {
-			out[o++] = '%';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 15];
-		} else {
-			out[o++] = (char)ch;
-		}
-	}
-	out[o] = '\0';
-}
-
 /* The count is kept in memory, but listed again (at most once a second) while it is at the
  * limit: an administrator who empties quarantine/ must get records kept again. */
 static void quarantine_recount(struct ctl *c)
@@ -65,8 +45,10 @@ void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *rea
 	char qname[256], rname[300];
 	char rnd[9], cname[3 * 256], creason[3 * sizeof e.msg];
 
-	clean_text(cname, sizeof cname, name);
-	clean_text(creason, sizeof creason, reason);
+	/* Names and reasons can carry bytes from hostile records (a file name with a newline):
+	 * cleaned, so that each rejection stays one log line and each .reason file one line. */
+	text_clean(cname, sizeof cname, name);
+	text_clean(creason, sizeof creason, reason);
 	log_warn("rejected %s/%s: %s", dirfd == c->sd.incoming ? "incoming" : "workers", cname, creason);
 	quarantine_recount(c);
 	if (quarantine_count >= QUARANTINE_MAX_RECORDS) {

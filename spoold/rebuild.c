@@ -38,18 +38,39 @@ static int state_code(const char *s)
 	return T_QUEUED;
 }
 
+/* A state given to the job's owner may have been rewritten by that owner (spool-layout.md 12):
+ * one that names another owner, or that another account holds or may write, is not ours. */
+static bool state_is_ours(struct ctl *c, const struct stat *st, const struct rec *r, uid_t owner)
+{
+	bool given = st->st_uid != c->sd.owner && st->st_uid != 0 && st->st_uid != geteuid();
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return false;
+	if (given && st->st_uid != owner)
+		return false;
+	return rec_get_u64(r, "owner", 0) == (uint64_t)owner;
+}
+
 /* Apply a published state to the freshly inserted tasks of one job. */
-static void apply_state(struct ctl *c, const char *id)
+static void apply_state(struct ctl *c, const char *id, uid_t owner)
 {
 	char name[96];
 	struct buf b;
 	struct rec r;
+	struct stat fst;
 	int64_t rid = db_job_rid(c, id);
 
 	snprintf(name, sizeof name, "%s.state", id);
 	buf_init(&b);
-	if (rid < 0 || fs_read_file(c->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, NULL, NULL) < 0 ||
+	if (rid < 0 || fs_read_file(c->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, &fst, NULL) < 0 ||
 	    rec_parse(&r, b.p, b.len, &schema_jobstate, NULL) < 0) {
+		buf_free(&b);
+		return;
+	}
+	if (!state_is_ours(c, &fst, &r, owner)) {
+		log_warn("rebuild: ignoring ctl/jobs/%s (owner uid %u, mode %04o): it is not as this controller "
+			 "wrote it; the tasks of job %s are queued again", name, (unsigned)fst.st_uid,
+			 (unsigned)(fst.st_mode & 07777), id);
+		rec_free(&r);
 		buf_free(&b);
 		return;
 	}
@@ -145,7 +166,7 @@ static size_t rebuild_jobs(struct ctl *c)
 		}
 		if (validate_job(&r, stem, &e) == 0 && db_begin(c) == 0) {
 			if (insert_job(c, &r, st.st_uid) == 0) {
-				apply_state(c, stem);
+				apply_state(c, stem, st.st_uid);
 				if (db_commit(c) == 0)
 					done++;
 			} else {

@@ -203,10 +203,42 @@ static void test_ids(void)
 	CHECK(mono_ms() >= m && wall_ms() > 1577836800000ull, "clocks");
 }
 
+static bool clean_is(const char *in, const char *want)
+{
+	char out[256];
+	struct buf b;
+	buf_init(&b);
+	buf_add_clean(&b, in, strlen(in));
+	bool ok = strcmp(text_clean(out, sizeof out, in), want) == 0 && strcmp(b.p, want) == 0;
+	buf_free(&b);
+	return ok;
+}
+
+static void test_clean(void)
+{
+	char small[8];
+	CHECK(clean_is("/data/run 1/x_y-z.txt", "/data/run 1/x_y-z.txt"), "text_clean keeps plain text");
+	CHECK(clean_is("a\nFORGED\033[31m\tb\r\x7f", "a%0AFORGED%1B[31m%09b%0D%7F"),
+	      "text_clean escapes C0 controls, tab and DEL");
+	CHECK(clean_is("caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80"),
+	      "text_clean keeps valid UTF-8 (2, 3 and 4 bytes)");
+	CHECK(clean_is("x\xc2\x9b" "31m\xc2\x85", "x%C2%9B31m%C2%85"), "text_clean escapes C1 controls (CSI, NEL)");
+	CHECK(clean_is("\x9b\xff\xc3(\xe2\x82", "%9B%FF%C3(%E2%82"), "text_clean escapes bytes that are not UTF-8");
+	CHECK(clean_is("\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80", "%C0%AF%ED%A0%80%F4%90%80%80"),
+	      "text_clean escapes overlong forms, surrogates and code points above U+10FFFF");
+	CHECK(clean_is("a\xe2\x80\xa8" "b\xe2\x80\xae" "c\xe2\x81\xa6", "a%E2%80%A8b%E2%80%AEc%E2%81%A6"),
+	      "text_clean escapes line separators and bidi overrides");
+	CHECK(clean_is("50% done %0A", "50% done %0A"), "text_clean keeps '%' (cleaning twice changes nothing)");
+	CHECK(strcmp(text_clean(small, sizeof small, "abcde\n"), "abcde") == 0,
+	      "text_clean stops before an escape that does not fit");
+	CHECK(strcmp(text_clean(small, sizeof small, "ab\ncdefgh"), "ab%0Acd") == 0, "text_clean truncates to the buffer");
+}
+
 int main(void)
 {
 	test_numbers();
 	test_buf();
+	test_clean();
 	test_names();
 	test_jobref();
 	test_ids();
