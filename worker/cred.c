@@ -94,6 +94,7 @@ int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, s
 		return -1;
 	}
 	c->switch_ids = true;
+	limits_for_user(c, &c->limits);
 	cache[cache_next].c = *c;
 	cache[cache_next].at = now ? now : 1;
 	cache_next = (cache_next + 1) % CRED_CACHE;

@@ -428,6 +428,8 @@ static void start_task(void *arg)
 	/* Set after the switch: changing credentials clears the parent-death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != shepherd)
 		_exit(127);
+	if (e->cred.switch_ids)
+		limits_apply(&e->cred.limits);
 	umask(e->cred.umask);
 	/* The child opens its own files, so the worker goes on with other engines meanwhile. */
 	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -21,6 +21,13 @@ struct job_assign {
 
 #define CRED_MAX_GROUPS 256
 
+/* Resource limits from /etc/security/limits.conf for a task's user (limits.c). */
+#define LIMIT_ITEMS 13
+struct task_limits {
+	unsigned char set[LIMIT_ITEMS]; /* bit 1: soft given, bit 2: hard given */
+	unsigned long long soft[LIMIT_ITEMS], hard[LIMIT_ITEMS];
+};
+
 /* Who a task runs as (cred.c). */
 struct task_cred {
 	uid_t uid;
@@ -30,6 +37,7 @@ struct task_cred {
 	int ngroups;
 	bool switch_ids; /* false: the worker already is this user */
 	mode_t umask;    /* the submitter's, sent in the job record */
+	struct task_limits limits; /* applied in the task's process when switch_ids */
 };
 
 /* An engine's variables: "NAME=VALUE" strings, with an index by name (open addressing, twice
@@ -110,6 +118,10 @@ int cred_for_task(uid_t uid, const char *node, struct task_cred *c, char *why, s
 int cred_enter(const struct task_cred *c); /* act as the task's user (effective ids) */
 void cred_leave(const struct task_cred *c);
 int cred_become(const struct task_cred *c); /* in the child: become the user for good */
+
+/* limits.c */
+void limits_for_user(const struct task_cred *c, struct task_limits *l);
+void limits_apply(const struct task_limits *l);
 
 /* outdir.c */
 int outdir_open(const char *path, char *why, size_t whysz); /* as the task's user: verified fd or -1 */
