@@ -27,6 +27,7 @@ static const char schema_sql[] =
 	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS tasks_queued ON tasks(rid, idx) WHERE state = 0;"
 	"CREATE INDEX IF NOT EXISTS tasks_pinned ON tasks(pin, rid, idx) WHERE state = 0 AND pin IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS tasks_free ON tasks(rid, idx) WHERE state = 0 AND pin IS NULL;"
 	"CREATE INDEX IF NOT EXISTS tasks_by_worker ON tasks(wid) WHERE state IN (1, 2);"
 	"CREATE TABLE IF NOT EXISTS workers("
 	"  wid TEXT PRIMARY KEY, node TEXT NOT NULL, pid INTEGER NOT NULL, boot TEXT NOT NULL,"
@@ -101,6 +102,21 @@ int db_open(struct ctl *c, struct err *e)
 	    sqlite3_exec(c->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
 		err_set(e, "cannot set up the queue database %s: %s (is it a spool database? move it away to rebuild)",
 			c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
+		sqlite3_free(msg);
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return -1;
+	}
+	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
+	 * NULL, and the scheduler scanned past them): mark them once. */
+	if (sqlite3_exec(c->db,
+			 "BEGIN;"
+			 "UPDATE tasks SET pin = 0 WHERE pin IS NULL AND state < 3 AND rid IN"
+			 " (SELECT rid FROM jobs WHERE targets IS NOT NULL) AND NOT EXISTS"
+			 " (SELECT 1 FROM meta WHERE k = 'pin_targets');"
+			 "INSERT OR IGNORE INTO meta(k, v) VALUES('pin_targets', 1);"
+			 "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, "cannot upgrade the queue database %s: %s", c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
 		sqlite3_free(msg);
 		sqlite3_close(c->db);
 		c->db = NULL;
