@@ -63,14 +63,14 @@ check "  ... quarantine/ holds its record with the same reason" sh -c "cat $Q/??
 check "  ... no assignment over 4 MiB was ever written" inbox_ok
 check "  ... spoold is still running" test -d "/proc/$SPOOLD_PID"
 
-# A whole-record amplification: 40 arguments of 3,000 {} with 1 KiB items: 123 MB, every argument
+# A whole-record amplification: 50 arguments of 120 {} with 1 KiB items: 6 MB, every argument
 # under 128 KiB.
 long 1024 >"$T/items2"; echo >>"$T/items2"
-ph3=$(printf '{}%.0s' $(seq 3000))
-args=(); for k in $(seq 40); do args+=("$ph3"); done
+ph3=$(printf '{}%.0s' $(seq 120))
+args=(); for k in $(seq 50); do args+=("$ph3"); done
 j2=$(spool map --no-env --input "$T/items2" -- echo "${args[@]}")
 sp collect "$j2" >/dev/null 2>&1; rc=$?
-check_eq "a map whose 40 arguments expand to 123 MB in all is refused (collect exits 1)" 1 "$rc"
+check_eq "a map whose 50 arguments expand to 6 MB in all is refused (collect exits 1)" 1 "$rc"
 check "  ... its reason names the assignment size and the limit" \
 	sh -c "spool collect --json --no-wait $j2 | grep -q 'would expand to an assignment of [0-9]* bytes.*limit 4194304'"
 check "  ... no assignment over 4 MiB was ever written" inbox_ok
@@ -78,7 +78,7 @@ check_eq "a good map after them completes" "x y" "$(sp map --wait --no-env -- ec
 
 # --- 2. output directory at the path limit: refused at accept, never assigned for ever ---
 o=$T/o; while [ ${#o} -lt 3900 ]; do o=$o/$(long 200); done
-o=$o/$(long $((4090 - ${#o})))
+o=$o/$(long $((4089 - ${#o})))
 j3=$(spool submit --no-env --output "$o" -- echo hi)
 sp collect "$j3" >/dev/null 2>&1; rc=$?
 check_eq "an output directory of 4,090 bytes (its files' paths past 4,096) fails the job (collect exits 1)" 1 "$rc"
