@@ -109,11 +109,11 @@ int db_open(struct ctl *c, struct err *e)
 	}
 	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
 	 * NULL, and the scheduler scanned past them): mark them once. */
-	if (sqlite3_exec(c->db,
+	if (db_meta_get(c, "pin_targets", 0) == 0 &&
+	    sqlite3_exec(c->db,
 			 "BEGIN;"
 			 "UPDATE tasks SET pin = 0 WHERE pin IS NULL AND state < 3 AND rid IN"
-			 " (SELECT rid FROM jobs WHERE targets IS NOT NULL) AND NOT EXISTS"
-			 " (SELECT 1 FROM meta WHERE k = 'pin_targets');"
+			 " (SELECT rid FROM jobs WHERE targets IS NOT NULL);"
 			 "INSERT OR IGNORE INTO meta(k, v) VALUES('pin_targets', 1);"
 			 "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
 		err_set(e, "cannot upgrade the queue database %s: %s", c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
