@@ -36,9 +36,9 @@ state_is() { [ "$(task1 "$1" state)" = "$2" ]; }
 max_inbox() { find "$SPOOL_DIR/ctl/w" -path '*/inbox/*' -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1; }
 inbox_ok() { local m; m=$(max_inbox); [ -z "$m" ] || [ "$m" -le 4194304 ]; }
 long() { head -c "$1" /dev/zero | tr '\0' a; }
-# No assertion depends on an ASan build's address space; the other builds get a 1 GiB cap, so that
+# No assertion depends on the address space of an ASan or valgrind run; others get a 1 GiB cap, so that
 # a controller that tried to build a multi-gigabyte assignment dies instead of taking the machine.
-if grep -q AddressSanitizer "$SPOOL_BIN/spoold" 2>/dev/null; then CAP=unlimited; else CAP=1048576; fi
+if [ -n "$VG" ] || grep -q AddressSanitizer "$SPOOL_BIN/spoold" 2>/dev/null; then CAP=unlimited; else CAP=1048576; fi
 start_capped_spoold() {
 	(ulimit -v "$CAP"; exec $VG spoold -f -d "$SPOOL_DIR" 2>>"$T/spoold.log") &
 	SPOOLD_PID=$!
