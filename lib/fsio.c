@@ -306,25 +306,144 @@ void fs_list_free(char **names, long n)
 	free(names);
 }
 
-int fs_remove_tree(int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
+/* The directories between the top of a tree and the one being emptied: their identities (to
+ * check that ".." leads back where we came from) and the names to remove on the way up. */
+struct tree_path {
+	dev_t *dev;
+	ino_t *ino;
+	size_t *name_at; /* offsets into names */
+	struct buf names;
+	size_t n, cap;
+};
 
-	if (fd < 0)
-		return unlinkat(dirfd, name, 0);
-	d = fdopendir(fd);
+static int path_push(struct tree_path *p, int fd, const char *name)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->dev = xrealloc(p->dev, p->cap * sizeof *p->dev);
+		p->ino = xrealloc(p->ino, p->cap * sizeof *p->ino);
+		p->name_at = xrealloc(p->name_at, p->cap * sizeof *p->name_at);
+	}
+	p->dev[p->n] = st.st_dev;
+	p->ino[p->n] = st.st_ino;
+	p->name_at[p->n] = p->names.len;
+	buf_add(&p->names, name, strlen(name) + 1);
+	p->n++;
+	return 0;
+}
+
+/* Empty the directory cur of everything but one non-empty subdirectory, which it opens and
+ * returns in *child (with its name pushed on p). Returns 0 (empty, or *child set), 1 when the
+ * budget ran out, -1 on error. */
+static int empty_dir(int cur, struct tree_path *p, int *child, size_t *removed, size_t budget)
+{
+	int dfd = dup(cur);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+	int rc = 0;
+	*child = -1;
 	if (!d) {
-		close(fd);
+		if (dfd >= 0)
+			close(dfd);
 		return -1;
 	}
+	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (unlinkat(fd, de->d_name, 0) < 0 && (errno == EISDIR || errno == EPERM))
-			fs_remove_tree(fd, de->d_name);
+		if (budget && *removed >= budget) {
+			rc = 1;
+			break;
+		}
+		if (unlinkat(cur, de->d_name, 0) == 0 || errno == ENOENT) {
+			++*removed;
+			continue;
+		}
+		if (errno != EISDIR && errno != EPERM) {
+			rc = -1;
+			break;
+		}
+		if (unlinkat(cur, de->d_name, AT_REMOVEDIR) == 0 || errno == ENOENT) {
+			++*removed;
+			continue;
+		}
+		if (errno != ENOTEMPTY && errno != EEXIST) {
+			rc = -1;
+			break;
+		}
+		*child = openat(cur, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (*child < 0 || path_push(p, cur, de->d_name) < 0) {
+			if (*child >= 0)
+				close(*child);
+			*child = -1;
+			rc = -1;
+		}
+		break;
 	}
 	closedir(d);
-	return unlinkat(dirfd, name, AT_REMOVEDIR);
+	return rc;
+}
+
+int fs_remove_tree_some(int dirfd, const char *name, size_t budget)
+{
+	struct tree_path p = { 0 };
+	size_t removed = 0;
+	int cur = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = -1;
+
+	if (cur < 0)
+		return errno == ENOTDIR || errno == ELOOP ? unlinkat(dirfd, name, 0) : -1;
+	buf_init(&p.names);
+	for (;;) {
+		int child, r = empty_dir(cur, &p, &child, &removed, budget);
+		if (r != 0) {
+			rc = r;
+			break;
+		}
+		if (child >= 0) { /* go down: only two descriptors open at any depth */
+			close(cur);
+			cur = child;
+			continue;
+		}
+		if (p.n == 0) { /* the top is empty */
+			rc = unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
+			break;
+		}
+		/* Back up through "..", which must be the directory we came down from: a subtree
+		 * moved elsewhere meanwhile must not lead us out of the tree. */
+		struct stat st;
+		int up = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		p.n--;
+		if (up < 0 || fstat(up, &st) < 0 || st.st_dev != p.dev[p.n] || st.st_ino != p.ino[p.n]) {
+			if (up >= 0)
+				close(up);
+			errno = ESTALE;
+			break;
+		}
+		close(cur);
+		cur = up;
+		if (unlinkat(cur, p.names.p + p.name_at[p.n], AT_REMOVEDIR) < 0 && errno != ENOENT)
+			break;
+		removed++;
+		p.names.len = p.name_at[p.n];
+		if (budget && removed >= budget) {
+			rc = 1;
+			break;
+		}
+	}
+	int saved = errno;
+	close(cur);
+	free(p.dev);
+	free(p.ino);
+	free(p.name_at);
+	buf_free(&p.names);
+	errno = saved;
+	return rc;
+}
+
+int fs_remove_tree(int dirfd, const char *name)
+{
+	return fs_remove_tree_some(dirfd, name, 0);
 }

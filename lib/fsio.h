@@ -45,7 +45,12 @@ bool fs_skip_name(const char *name);
 /* Collect the entry names of a directory (skipping fs_skip_name), sorted; returns count or -1. */
 long fs_list(int dirfd, char ***names, struct err *e);
 void fs_list_free(char **names, long n);
-/* Remove a directory tree below dirfd (used only on directories a program owns). */
+/* Remove a directory tree below dirfd without following links, with two descriptors open
+ * whatever its depth (it climbs back through "..", checked against where it came from).
+ * Returns 0 when gone, -1 on error (errno). */
 int fs_remove_tree(int dirfd, const char *name);
+/* The same, stopping after `budget` removals (0: no bound): returns 1 when some of the tree
+ * remains (call again), so a huge tree is removed over several passes of a loop. */
+int fs_remove_tree_some(int dirfd, const char *name, size_t budget);
 
 #endif

@@ -289,6 +289,17 @@ void rec_escape(struct buf *b, const char *val, size_t n)
 	}
 }
 
+size_t rec_escaped_len(const char *val, size_t n)
+{
+	size_t len = n;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)val[i];
+		if (ch < 0x20 || ch == 0x7f || ch == '%')
+			len += 2;
+	}
+	return len;
+}
+
 void rec_putn(struct buf *b, const char *key, const char *val, size_t n)
 {
 	buf_adds(b, key);

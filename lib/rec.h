@@ -75,5 +75,7 @@ void rec_end(struct buf *b);
 
 /* The escaping alone, for values embedded in other text (published task lines). */
 void rec_escape(struct buf *b, const char *val, size_t n);
+/* How many bytes rec_escape writes for these n bytes (sizes computed without building). */
+size_t rec_escaped_len(const char *val, size_t n);
 
 #endif

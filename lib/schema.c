@@ -112,3 +112,8 @@ SCHEMA(schema_ctlinfo, "controller", MAX_SMALL_RECORD,
 
 SCHEMA(schema_engines, "engines", 64u * 1024 * 1024,
        { "engine", RF_MULTI, 512, 1000000 });
+
+SCHEMA(schema_inflight, "inflight", MAX_SMALL_RECORD,
+       { "step", RF_REQ, 16, 0 },
+       { "job", RF_REQ, 64, 0 },
+       { "count", RF_REQ | RF_NUM, 20, 0 });

@@ -12,6 +12,11 @@
 #define MAX_ITEMS 1000000
 #define MAX_ITEM_LEN (64 * 1024)
 #define MAX_PATH_LEN 4096
+/* A task's files are OUTDIR/TASK.ATTEMPT.{out,err,res,vars}: the name takes at most
+ * 1 + 20 + 1 + 20 + 5 bytes, so an output directory of MAX_OUTDIR_LEN keeps every such path
+ * (and the done record's stdout/stderr) within MAX_PATH_LEN, and within PATH_MAX with its NUL. */
+#define OUTFILE_NAME_MAX 47
+#define MAX_OUTDIR_LEN (MAX_PATH_LEN - OUTFILE_NAME_MAX - 1)
 #define MAX_LABEL_LEN 128
 #define MAX_REASON_LEN 1024
 #define MAX_JOB_RECORD (256u * 1024 * 1024)
@@ -26,6 +31,7 @@
 				        * holds them, and saved (3x escaped) they fit MAX_VARS_RECORD */
 #define MAX_VARS_RECORD (2u * 1024 * 1024)
 #define MAX_VARS_FILE (16u * 1024 * 1024) /* a task's $SPOOL_VARS file, read whole before merging */
+#define POISON_LIMIT 3                 /* deaths of spoold in a row while handling one job: it fails */
 #define QUARANTINE_MAX_RECORDS 1000    /* beyond this, rejected records are deleted, not kept */
 
 extern const struct rec_schema schema_job;      /* client -> spoold: a submit or a map */
@@ -40,5 +46,6 @@ extern const struct rec_schema schema_done;     /* worker -> spoold, and the .re
 extern const struct rec_schema schema_jobstate; /* spoold -> clients: a job's tasks */
 extern const struct rec_schema schema_ctlinfo;  /* spoold -> clients: who runs the controller */
 extern const struct rec_schema schema_engines;  /* spoold -> clients: the engine table */
+extern const struct rec_schema schema_inflight; /* spoold -> itself: the job it was handling (ctl/inflight) */
 
 #endif

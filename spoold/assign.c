@@ -10,6 +10,7 @@
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
+#include "assignrec.h"
 #include "rec.h"
 
 #include <errno.h>
@@ -22,18 +23,12 @@
 struct tmpl {
 	int64_t rid;
 	char id[72];
+	struct assign_tmpl a; /* points into the strings below */
 	char *name, *cwd, *outdir;
-	int64_t timeout_ms;
-	int is_map, has_placeholder;
-	char *argv;
-	size_t argv_len;
-	char *env;
-	size_t env_len;
+	char *argv, *env;
 	int64_t *targets; /* NULL: any engine */
 	size_t ntargets;
 	char *builtin;    /* NULL, "push" or "pull" */
-	int64_t owner;    /* the submitter: the task runs as this uid */
-	int64_t umask;    /* the submitter's umask, -1 when the record had none */
 };
 
 #define TMPL_CACHE 8
@@ -83,72 +78,39 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	t->name = sqlite3_column_type(st, 1) == SQLITE_NULL ? NULL : dup_col(st, 1, NULL);
 	t->cwd = dup_col(st, 2, NULL);
 	t->outdir = dup_col(st, 3, NULL);
-	t->timeout_ms = sqlite3_column_int64(st, 4);
-	t->is_map = sqlite3_column_int(st, 5);
-	t->argv = dup_col(st, 6, &t->argv_len);
-	t->env = dup_col(st, 7, &t->env_len);
+	t->a.timeout_ms = sqlite3_column_int64(st, 4);
+	t->a.is_map = sqlite3_column_int(st, 5);
+	t->argv = dup_col(st, 6, &t->a.argv_len);
+	t->env = dup_col(st, 7, &t->a.env_len);
 	if (sqlite3_column_type(st, 8) != SQLITE_NULL)
 		targets_parse((const char *)sqlite3_column_text(st, 8), &t->targets, &t->ntargets);
 	t->builtin = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : dup_col(st, 9, NULL);
-	t->owner = sqlite3_column_int64(st, 10);
-	t->umask = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
+	t->a.owner = sqlite3_column_int64(st, 10);
+	t->a.umask = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
 	sqlite3_reset(st);
-	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
-		if (strstr(t->argv + o, "{}"))
-			t->has_placeholder = 1;
+	t->a.id = t->id;
+	t->a.name = t->name;
+	t->a.cwd = t->cwd;
+	t->a.outdir = t->outdir;
+	t->a.argv = t->argv;
+	t->a.env = t->env;
+	t->a.builtin = t->builtin;
 	return t;
 }
 
-/* {} -> the item, {#} -> the task number; without any {} the item becomes the last argument. */
-static void put_arg(struct buf *b, const char *arg, const char *item, int64_t idx)
+/* A task whose assignment would break the limits is failed, never built: jobs are checked when
+ * they are accepted, but one accepted by an older spoold may still be in the queue, and building
+ * it could take gigabytes (and again at every restart). */
+static int task_too_big(const struct tmpl *t, int64_t idx, const char *item, char *why, size_t whysz)
 {
-	struct buf a;
+	struct err e;
+	size_t n = item ? strlen(item) : 0;
 	char num[24];
+	if (assign_check(&t->a, n, item ? rec_escaped_len(item, n) : 0, (uint64_t)(idx > 0 ? idx : 1), &e) == 0)
+		return 0;
 	snprintf(num, sizeof num, "%lld", (long long)idx);
-	buf_init(&a);
-	for (const char *p = arg; *p;) {
-		if (item && strncmp(p, "{}", 2) == 0) {
-			buf_adds(&a, item);
-			p += 2;
-		} else if (item && strncmp(p, "{#}", 3) == 0) {
-			buf_adds(&a, num);
-			p += 3;
-		} else {
-			buf_addc(&a, *p++);
-		}
-	}
-	rec_putn(b, "arg", a.p ? a.p : "", a.len);
-	buf_free(&a);
-}
-
-static void build_assign(struct buf *b, const struct spool_key *key, const struct tmpl *t, int64_t idx,
-			 const char *item, int64_t attempt, int64_t engine, uint64_t seq)
-{
-	buf_reset(b);
-	rec_begin(b, "assign");
-	rec_put(b, "job", t->id);
-	rec_put_i64(b, "task", idx);
-	rec_put_i64(b, "attempt", attempt);
-	rec_put_i64(b, "engine", engine);
-	rec_put_u64(b, "seq", seq);
-	rec_put_i64(b, "uid", t->owner);
-	if (t->umask >= 0)
-		rec_put_i64(b, "umask", t->umask);
-	if (t->name)
-		rec_put(b, "name", t->name);
-	rec_put(b, "cwd", t->cwd);
-	rec_put(b, "outdir", t->outdir);
-	if (t->timeout_ms)
-		rec_put_i64(b, "timeout_ms", t->timeout_ms);
-	if (t->builtin)
-		rec_put(b, "builtin", t->builtin);
-	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)
-		rec_put(b, "env", t->env + o);
-	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
-		put_arg(b, t->argv + o, t->is_map ? item : NULL, idx);
-	if (t->is_map && !t->has_placeholder && item)
-		rec_put(b, "arg", item);
-	rec_end_sealed(b, key);
+	snprintf(why, whysz, "refused: task %s.%s: %.900s", t->id, num, e.msg);
+	return 1;
 }
 
 static int inbox_open(struct ctl *c, const char *wid)
@@ -179,6 +141,7 @@ struct slot {
 struct pick {
 	int64_t rid, idx, attempt, engine;
 	char *item;
+	char *refused;    /* not NULL: the task is failed with this reason instead of assigned */
 	char wid[72];
 	uint64_t seq;
 };
@@ -195,8 +158,9 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 	buf_init(&b);
 	for (size_t i = 0; i < n; i++) {
 		const struct tmpl *t = tmpl_get(c, p[i].rid);
-		if (!t)
+		if (!t || p[i].refused)
 			continue;
+		inflight_set(c, "assign", t->id);
 		if (strcmp(fd_wid, p[i].wid) != 0) {
 			if (fd >= 0) {
 				fsync(fd);
@@ -212,7 +176,7 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 		}
 		if (fd < 0)
 			continue;
-		build_assign(&b, &c->sd.key, t, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
+		assign_build(&b, &c->sd.key, &t->a, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
 		snprintf(name, sizeof name, "%s.%lld.%lld", t->id, (long long)p[i].idx, (long long)p[i].attempt);
 		if (fs_write_atomic(fd, name, b.p, b.len, 0600, FSW_NODIRSYNC, &e) < 0) {
 			log_err("cannot write assignment for worker %s: %s", p[i].wid, e.msg);
@@ -223,6 +187,7 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 		fsync(fd);
 		close(fd);
 	}
+	inflight_clear(c);
 	buf_free(&b);
 	return rc;
 }
@@ -238,9 +203,120 @@ static void take(struct pick *p, sqlite3_stmt *q, struct slot *s)
 	s->load++;
 }
 
+static void mark_refused(struct ctl *c, struct pick *p, size_t n)
+{
+	char why[MAX_REASON_LEN];
+	for (size_t i = 0; i < n; i++) {
+		const struct tmpl *t = tmpl_get(c, p[i].rid);
+		if (t && task_too_big(t, p[i].idx, p[i].item, why, sizeof why)) {
+			log_err("job %s: %s", t->id, why);
+			p[i].refused = xstrdup(why);
+		}
+	}
+}
+
+/* Inside the caller's transaction. */
+static int fail_refused(struct ctl *c, const struct pick *p)
+{
+	sqlite3_stmt *f = db_prep(c, "UPDATE tasks SET state = 4, reason = ?, engine = NULL, wid = NULL WHERE rid = ? AND idx = ?");
+	sqlite3_bind_text(f, 1, p->refused, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(f, 2, p->rid);
+	sqlite3_bind_int64(f, 3, p->idx);
+	int rc = sqlite3_step(f) == SQLITE_DONE ? 0 : -1;
+	if (rc < 0)
+		log_err("database: cannot fail task %lld of job rid %lld: %s", (long long)p->idx, (long long)p->rid,
+			sqlite3_errmsg(c->db));
+	sqlite3_reset(f);
+	db_job_recount(c, p->rid);
+	return rc;
+}
+
 static int cmp_pick(const void *a, const void *b)
 {
 	return strcmp(((const struct pick *)a)->wid, ((const struct pick *)b)->wid);
+}
+
+#define RESTRICTED_SKIPS 256
+
+/* A queued task: the head of one of phase 2's streams. */
+struct head {
+	sqlite3_stmt *q;
+	bool ok;
+	int64_t rid, idx;
+};
+
+static void head_step(struct head *h)
+{
+	h->ok = sqlite3_step(h->q) == SQLITE_ROW;
+	if (h->ok) {
+		h->rid = sqlite3_column_int64(h->q, 0);
+		h->idx = sqlite3_column_int64(h->q, 1);
+	}
+}
+
+/* The least loaded engine with a free slot among ids (n == 0: any). */
+static struct slot *best_slot(struct slot *s, size_t ns, const int64_t *ids, size_t n)
+{
+	struct slot *best = NULL;
+	for (size_t i = 0; i < ns; i++)
+		if (s[i].load < s[i].maxload && targets_has(ids, n, s[i].engine) && (!best || s[i].load < best->load))
+			best = &s[i];
+	return best;
+}
+
+static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick *p, size_t np, size_t want)
+{
+	struct head any = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin IS NULL"
+				       " ORDER BY rid, idx LIMIT ?"), false, 0, 0 };
+	struct head res = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin = 0 AND rid >= ?"
+				       " ORDER BY rid, idx"), false, 0, 0 };
+	sqlite3_stmt *tq = db_prep(c, "SELECT targets FROM jobs WHERE rid = ?");
+	int64_t *ids = NULL, ids_rid = -1;
+	size_t nids = 0, skips = 0;
+
+	sqlite3_bind_int64(any.q, 1, (int64_t)(want - np));
+	sqlite3_bind_int64(res.q, 1, 0);
+	head_step(&any);
+	head_step(&res);
+	while (np < want && (any.ok || res.ok)) {
+		bool use_res = res.ok && (!any.ok || res.rid < any.rid || (res.rid == any.rid && res.idx < any.idx));
+		if (!use_res) {
+			struct slot *b = best_slot(s, ns, NULL, 0);
+			if (!b)
+				break;
+			take(&p[np++], any.q, b);
+			head_step(&any);
+			continue;
+		}
+		if (ids_rid != res.rid) {
+			free(ids);
+			ids = NULL;
+			nids = 0;
+			ids_rid = res.rid;
+			sqlite3_bind_int64(tq, 1, res.rid);
+			if (sqlite3_step(tq) == SQLITE_ROW && sqlite3_column_type(tq, 0) != SQLITE_NULL)
+				targets_parse((const char *)sqlite3_column_text(tq, 0), &ids, &nids);
+			sqlite3_reset(tq);
+		}
+		struct slot *b = nids ? best_slot(s, ns, ids, nids) : NULL;
+		if (b) {
+			take(&p[np++], res.q, b);
+			head_step(&res);
+			continue;
+		}
+		/* None of this job's engines is free: skip the rest of it in one seek. */
+		if (++skips > RESTRICTED_SKIPS) {
+			res.ok = false;
+			break;
+		}
+		sqlite3_reset(res.q);
+		sqlite3_bind_int64(res.q, 1, res.rid + 1);
+		head_step(&res);
+	}
+	sqlite3_reset(any.q);
+	sqlite3_reset(res.q);
+	free(ids);
+	return np;
 }
 
 void assign_tasks(struct ctl *c)
@@ -293,28 +369,27 @@ void assign_tasks(struct ctl *c)
 	}
 	sqlite3_reset(pq);
 	/* Phase 2: the rest, FIFO, each to the least loaded eligible engine (lowest id first):
-	 * every engine's first slot fills before anyone's second. */
-	size_t window = (want - np) * 4 + 64;
-	sqlite3_stmt *q = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin IS NULL ORDER BY rid, idx LIMIT ?");
-	sqlite3_bind_int64(q, 1, (int64_t)window);
-	while (np < want && sqlite3_step(q) == SQLITE_ROW) {
-		const struct tmpl *t = tmpl_get(c, sqlite3_column_int64(q, 0));
-		struct slot *best = NULL;
-		for (size_t i = 0; t && i < ns; i++)
-			if (s[i].load < s[i].maxload && targets_has(t->targets, t->ntargets, s[i].engine) &&
-			    (!best || s[i].load < best->load))
-				best = &s[i];
-		if (best)
-			take(&p[np++], q, best);
-	}
-	sqlite3_reset(q);
+	 * every engine's first slot fills before anyone's second. Two streams merged in (rid, idx)
+	 * order, each read through its own index: tasks any engine may run (pin NULL), and tasks
+	 * restricted to their job's targets (pin PIN_TARGETS). A restricted job none of whose
+	 * targets has a free slot is skipped whole (one index seek), so tasks aimed at busy engines
+	 * never keep an idle one from other work; at most RESTRICTED_SKIPS such jobs per pass. */
+	np = assign_free(c, s, ns, p, np, want);
 	if (np == 0)
 		goto out;
+	mark_refused(c, p, np);
 	uint64_t seq = db_meta_get(c, "assign_seq", 0);
 	if (db_begin(c) < 0)
 		goto out;
 	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 1, attempt = ?, engine = ?, wid = ?, node = (SELECT node FROM workers WHERE wid = ?3), seq = ? WHERE rid = ? AND idx = ?");
 	for (size_t i = 0; i < np; i++) {
+		if (p[i].refused) {
+			if (fail_refused(c, &p[i]) < 0) {
+				db_rollback(c);
+				goto out;
+			}
+			continue;
+		}
 		p[i].seq = ++seq;
 		sqlite3_reset(up);
 		sqlite3_bind_int64(up, 1, p[i].attempt);
@@ -349,8 +424,10 @@ void assign_tasks(struct ctl *c)
 	write_assignments(c, p, np);
 	c->engines_dirty = true;
 out:
-	for (size_t i = 0; i < np; i++)
+	for (size_t i = 0; i < np; i++) {
 		free(p[i].item);
+		free(p[i].refused);
+	}
 	free(p);
 	free(s);
 }
@@ -396,11 +473,27 @@ void assign_reconcile(struct ctl *c)
 		}
 		p[keep++] = p[i];
 	}
-	if (keep) {
-		log_info("rewriting %zu assignment file%s lost in a crash", keep, keep == 1 ? "" : "s");
+	mark_refused(c, p, keep);
+	size_t nref = 0;
+	for (size_t i = 0; i < keep; i++)
+		nref += p[i].refused != NULL;
+	if (nref && db_begin(c) == 0) {
+		int ok = 1;
+		for (size_t i = 0; ok && i < keep; i++)
+			if (p[i].refused && fail_refused(c, &p[i]) < 0)
+				ok = 0;
+		if (ok)
+			db_commit(c);
+		else
+			db_rollback(c);
+	}
+	if (keep > nref) {
+		log_info("rewriting %zu assignment file%s lost in a crash", keep - nref, keep - nref == 1 ? "" : "s");
 		write_assignments(c, p, keep);
 	}
-	for (size_t i = 0; i < keep; i++)
+	for (size_t i = 0; i < keep; i++) {
 		free(p[i].item);
+		free(p[i].refused);
+	}
 	free(p);
 }

@@ -14,6 +14,9 @@
 /* Task states as stored in SQLite and published; terminal states are >= T_SUCCEEDED. */
 enum task_state { T_QUEUED, T_ASSIGNED, T_RUNNING, T_SUCCEEDED, T_FAILED, T_TIMEDOUT, T_CANCELLED, T_ABANDONED };
 const char *task_state_name(int s);
+/* tasks.pin: NULL any engine; an engine id (ids start at 1): that engine only; PIN_TARGETS: any of
+ * its job's targets (so the scheduler reads those through their own index, see assign.c). */
+#define PIN_TARGETS 0
 
 /* What the controller remembers of a worker process between scans (not persisted: after a
  * restart every worker gets a fresh grace period of dead_timeout). */
@@ -69,7 +72,9 @@ void ingest_incoming(struct ctl *c);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
 size_t live_targets(struct ctl *c, const char *targets, int64_t **out);
 int validate_job(const struct rec *r, const char *stem, struct err *e);
-int insert_job(struct ctl *c, const struct rec *r, uid_t owner);
+/* 0 queued; 1 refused whole (its tasks would break the limits: refused->msg says why, the job is
+ * stored with one failed task); -1 database error. Inside the caller's transaction. */
+int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refused);
 
 /* rebuild.c: a lost database rebuilt from the spool */
 void rebuild_if_lost(struct ctl *c);
@@ -91,8 +96,15 @@ void assign_tasks(struct ctl *c);
 void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt);
 void assign_reconcile(struct ctl *c);
 
+/* poison.c: ctl/inflight, the job a step was handling when spoold died */
+void inflight_set(struct ctl *c, const char *step, const char *job); /* step: "ingest" or "assign" */
+void inflight_clear(struct ctl *c);  /* the step is over */
+void inflight_check(struct ctl *c);  /* at start-up: count the death, fail the job at POISON_LIMIT */
+void inflight_settle(struct ctl *c); /* after the first pass: the start-up mark has served */
+
 /* publish.c: files clients read */
 void publish_jobs(struct ctl *c, bool force);
+void publish_job(struct ctl *c, int64_t rid); /* now, whatever the rate limit */
 void publish_engines(struct ctl *c);
 int publish_controller(struct ctl *c, struct err *e);
 void publish_beat(struct ctl *c);

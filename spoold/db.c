@@ -27,6 +27,7 @@ static const char schema_sql[] =
 	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
 	"CREATE INDEX IF NOT EXISTS tasks_queued ON tasks(rid, idx) WHERE state = 0;"
 	"CREATE INDEX IF NOT EXISTS tasks_pinned ON tasks(pin, rid, idx) WHERE state = 0 AND pin IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS tasks_free ON tasks(rid, idx) WHERE state = 0 AND pin IS NULL;"
 	"CREATE INDEX IF NOT EXISTS tasks_by_worker ON tasks(wid) WHERE state IN (1, 2);"
 	"CREATE TABLE IF NOT EXISTS workers("
 	"  wid TEXT PRIMARY KEY, node TEXT NOT NULL, pid INTEGER NOT NULL, boot TEXT NOT NULL,"
@@ -136,7 +137,24 @@ int db_open(struct ctl *c, struct err *e)
 		c->db = NULL;
 		return -1;
 	}
-	return db_upgrade(c, e);
+	if (db_upgrade(c, e) < 0)
+		return -1;
+	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
+	 * NULL, and the scheduler scanned past them): mark them once. */
+	if (db_meta_get(c, "pin_targets", 0) == 0 &&
+	    sqlite3_exec(c->db,
+			 "BEGIN;"
+			 "UPDATE tasks SET pin = 0 WHERE pin IS NULL AND state < 3 AND rid IN"
+			 " (SELECT rid FROM jobs WHERE targets IS NOT NULL);"
+			 "INSERT OR IGNORE INTO meta(k, v) VALUES('pin_targets', 1);"
+			 "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, "cannot upgrade the queue database %s: %s", c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
+		sqlite3_free(msg);
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 void db_close(struct ctl *c)

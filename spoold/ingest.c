@@ -7,11 +7,13 @@
  * Anything that fails validation goes to quarantine/ with a reason beside it.
  */
 #include "ctl.h"
+#include "assignrec.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +23,9 @@
 #include <unistd.h>
 
 #define INGEST_BATCH 2000           /* records per pass, so one flood cannot stall the loop */
+#define JUNK_PER_PASS 1000          /* bad names quarantined per pass, after the good records */
+#define JUNK_PASS_MS 50             /* ... and for at most this long (the first 1,000 are fsync'd) */
+#define TRASH_PER_PASS 5000         /* entries of rejected directory trees removed per pass */
 
 static long quarantine_count = -1;
 static uint64_t quarantine_counted_at; /* c->now when quarantine_count was last listed */
@@ -39,6 +44,54 @@ static void quarantine_recount(struct ctl *c)
 	fs_list_free(names, n);
 }
 
+/* A rejected directory (of any size or depth) leaves incoming/ at once, renamed to
+ * quarantine/.trash.RAND (hidden from readers), and is removed from there a bounded number of
+ * entries per pass, so no tree can stall the loop. */
+static bool trash_pending = true; /* at start-up: look for trees a previous run left */
+
+static void trash_dir(struct ctl *c, int dirfd, const char *name)
+{
+	char rnd[9], tname[32];
+	id_random(rnd, 8);
+	snprintf(tname, sizeof tname, ".trash.%s", rnd);
+	if (renameat(dirfd, name, c->sd.quarantine, tname) < 0) {
+		log_err("cannot move rejected directory %s to quarantine/%s: %s; removing it in place", name, tname,
+			strerror(errno));
+		fs_remove_tree(dirfd, name);
+		return;
+	}
+	trash_pending = true;
+}
+
+/* Returns true when trees remain for the next pass. */
+static bool trash_sweep(struct ctl *c)
+{
+	if (!trash_pending)
+		return false;
+	int fd = dup(c->sd.quarantine);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	bool more = false;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return false;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, ".trash.", 7) != 0)
+			continue;
+		int rc = more ? 1 : fs_remove_tree_some(c->sd.quarantine, de->d_name, TRASH_PER_PASS);
+		if (rc < 0)
+			log_err("cannot remove rejected directory %s/quarantine/%s: %s (remove it by hand)", c->sd.path,
+				de->d_name, strerror(errno));
+		more |= rc == 1;
+	}
+	closedir(d);
+	trash_pending = more;
+	return more;
+}
+
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason)
 {
 	struct err e;
@@ -55,7 +108,7 @@ void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *rea
 		log_warn("quarantine holds %d records already: deleting %s instead of keeping it "
 			 "(empty %s/quarantine to keep more)", QUARANTINE_MAX_RECORDS, cname, c->sd.path);
 		if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
-			fs_remove_tree(dirfd, name);
+			trash_dir(c, dirfd, name);
 		return;
 	}
 	id_random(rnd, 8);
@@ -163,7 +216,66 @@ size_t live_targets(struct ctl *c, const char *targets, int64_t **out)
 	return n;
 }
 
-int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
+/* The expanded size of every task, computed from the record (the longest item makes the largest
+ * task): 0 if they all fit the assign schema, else -1 with the reason. O(record), builds nothing. */
+static int check_expansion(const struct rec *r, const char *outdir, const struct buf *argv, const struct buf *env,
+			   size_t ntasks, struct err *e)
+{
+	const char *id = rec_get(r, "id");
+	struct assign_tmpl t = { .id = id, .name = rec_get(r, "name"), .cwd = rec_get(r, "cwd"), .outdir = outdir,
+				 .builtin = rec_get(r, "builtin"),
+				 .timeout_ms = (int64_t)rec_get_u64(r, "timeout_ms", 1), .owner = 0, .umask = 0777,
+				 .is_map = rec_get_u64(r, "map", 0) != 0,
+				 .argv = argv->p ? argv->p : "", .argv_len = argv->len,
+				 .env = env->p ? env->p : "", .env_len = env->len };
+	uint64_t max_len = 0, max_esc = 0;
+	for (size_t i = 0; t.is_map && i < r->n; i++) {
+		if (strcmp(r->f[i].key, "item") != 0)
+			continue;
+		uint64_t esc = rec_escaped_len(r->f[i].val, r->f[i].len);
+		if (r->f[i].len > max_len)
+			max_len = r->f[i].len;
+		if (esc > max_esc)
+			max_esc = esc;
+	}
+	return assign_check(&t, max_len, max_esc, ntasks ? ntasks : 1, e);
+}
+
+/* A job whose tasks would not fit the limits is refused whole but still gets a state: one task,
+ * failed with the reason (as an apply with no live engine), so `spool collect` says why. Nothing
+ * of its command, environment or items is kept. Inside the caller's transaction. */
+static int insert_refused(struct ctl *c, const struct rec *r, uid_t owner, const char *outdir, const char *why)
+{
+	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *name = rec_get(r, "name");
+	char reason[MAX_REASON_LEN];
+	snprintf(reason, sizeof reason, "job refused: %s", why);
+	sqlite3_stmt *st = db_prep(c,
+		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, nterminal)"
+		" VALUES(?,?,?,?,?,0,0,0,x'',x'',1,1)");
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, owner);
+	if (name)
+		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, cwd, -1, SQLITE_STATIC);
+	/* The published state holds at most MAX_PATH_LEN: a default outdir past it is shown as cwd. */
+	sqlite3_bind_text(st, 5, strlen(outdir) <= MAX_PATH_LEN ? outdir : cwd, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	if (rc == 0) {
+		sqlite3_stmt *ti = db_prep(c, "INSERT INTO tasks(rid, idx, state, reason) VALUES(?, 1, 4, ?)");
+		sqlite3_bind_int64(ti, 1, sqlite3_last_insert_rowid(c->db));
+		sqlite3_bind_text(ti, 2, reason, -1, SQLITE_STATIC);
+		rc = sqlite3_step(ti) == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(ti);
+	}
+	if (rc < 0)
+		log_err("database: cannot insert refused job %s: %s", id, sqlite3_errmsg(c->db));
+	else
+		log_warn("refused job %s of uid %u: %s", id, (unsigned)owner, why);
+	return rc;
+}
+
+int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refused)
 {
 	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
 	const char *name = rec_get(r, "name"), *targets = rec_get(r, "targets");
@@ -203,6 +315,15 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 	buf_init(&env);
 	join_field(r, "arg", &argv);
 	join_field(r, "env", &env);
+	if (check_expansion(r, outdir, &argv, &env, ntasks, refused) < 0) {
+		rc = insert_refused(c, r, owner, outdir, refused->msg) < 0 ? -1 : 1;
+		buf_free(&argv);
+		buf_free(&env);
+		free(outdir);
+		free(live);
+		return rc;
+	}
+	refused->msg[0] = '\0';
 	sqlite3_stmt *st = db_prep(c,
 		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets, builtin,"
 		" umask) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -248,6 +369,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 				sqlite3_bind_int(ti, 5, T_FAILED);
 				sqlite3_bind_text(ti, 6, targets ? "none of the target engines is alive"
 								 : "no live engines (start spool-worker)", -1, SQLITE_STATIC);
+			} else if (targets) {
+				sqlite3_bind_int64(ti, 4, PIN_TARGETS);
 			}
 			if (sqlite3_step(ti) != SQLITE_DONE)
 				goto dberr;
@@ -264,6 +387,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner)
 			sqlite3_bind_int64(ti, 4, live[(idx - 1) * nlive / nitems]);
 		else if (one)
 			sqlite3_bind_int64(ti, 4, one);
+		else if (targets)
+			sqlite3_bind_int64(ti, 4, PIN_TARGETS);
 		sqlite3_bind_int(ti, 5, doomed ? T_FAILED : T_QUEUED);
 		if (doomed)
 			sqlite3_bind_text(ti, 6, DOOMED_REASON, -1, SQLITE_STATIC);
@@ -292,7 +417,20 @@ out:
 	return rc;
 }
 
-static void accept_job(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+/* A job in the queue that was refused at ingest: its one task's reason starts "job refused: ". */
+static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
+{
+	sqlite3_stmt *q = db_prep(c, "SELECT t.reason FROM jobs j JOIN tasks t ON t.rid = j.rid AND t.idx = 1"
+				     " WHERE j.id = ? AND j.ntasks = 1 AND t.reason LIKE 'job refused: %'");
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	int found = sqlite3_step(q) == SQLITE_ROW;
+	if (found)
+		snprintf(e->msg, sizeof e->msg, "%s", (const char *)sqlite3_column_text(q, 0) + strlen("job refused: "));
+	sqlite3_reset(q);
+	return found;
+}
+
+static void accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
 {
 	char stem[80], dest[96];
 	struct rec r;
@@ -312,26 +450,48 @@ static void accept_job(struct ctl *c, const char *name, struct buf *data, const 
 		return;
 	}
 	snprintf(dest, sizeof dest, "%s.job", stem);
+	struct err refused;
 	if (db_job_rid(c, stem) >= 0) {
-		/* Already in the queue: either we crashed after the commit (finish the move), or a
-		 * different record reuses an id (refuse it). */
+		/* Already in the queue: either we crashed after the commit (finish the move, or the
+		 * quarantine of a refused job), or a different record reuses an id (refuse it). */
 		if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
+		else if (job_refused_reason(c, stem, &refused)) {
+			publish_job(c, db_job_rid(c, stem));
+			quarantine_file(c, c->sd.incoming, name, refused.msg);
+		}
 		else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
 			log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
 		rec_free(&r);
 		return;
 	}
-	if (db_begin(c) < 0 || insert_job(c, &r, st->st_uid) < 0 || db_commit(c) < 0) {
+	int rc = -1;
+	if (db_begin(c) < 0 || (rc = insert_job(c, &r, st->st_uid, &refused)) < 0 || db_commit(c) < 0) {
 		db_rollback(c);
 		log_err("job %s stays in incoming/ and will be retried", stem);
 		rec_free(&r);
 		return;
 	}
 	rec_free(&r);
-	if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
+	/* Refused whole: its state says why (published before the record leaves incoming/, so a
+	 * client never finds the job nowhere); the record goes where bad records go. */
+	if (rc == 1) {
+		publish_job(c, db_job_rid(c, stem));
+		quarantine_file(c, c->sd.incoming, name, refused.msg);
+	}
+	else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
 		log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
 	c->want_assign = true;
+}
+
+/* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */
+static void accept_job(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+{
+	char stem[80];
+	snprintf(stem, sizeof stem, "%.*s", (int)(strlen(name) - 4), name);
+	inflight_set(c, "ingest", stem);
+	accept_job_step(c, name, data, st);
+	inflight_clear(c);
 }
 
 static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, uid_t by)
@@ -480,11 +640,13 @@ void ingest_incoming(struct ctl *c)
 		return;
 	}
 	p = xcalloc((size_t)n + 1, sizeof *p);
+	char **bad = xcalloc((size_t)n + 1, sizeof *bad);
+	size_t nbad = 0;
 	for (long i = 0; i < n; i++) {
 		struct stat st;
 		int kind = incoming_kind(names[i]);
 		if (kind < 0) {
-			quarantine_file(c, c->sd.incoming, names[i], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
+			bad[nbad++] = names[i];
 			continue;
 		}
 		if (fstatat(c->sd.incoming, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -509,7 +671,12 @@ void ingest_incoming(struct ctl *c)
 		else
 			accept_cancel(c, p[i].name, &data, &st);
 	}
-	if (np > INGEST_BATCH)
+	/* Junk after the good records, and bounded: a flood of bad names delays no good job. */
+	uint64_t t0 = mono_ms();
+	size_t k = 0;
+	for (; k < nbad && k < JUNK_PER_PASS && mono_ms() - t0 < JUNK_PASS_MS; k++)
+		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
+	if (np > INGEST_BATCH || k < nbad || trash_sweep(c))
 		c->scan_incoming = true; /* more next time round */
 	if (np) {
 		fsync(c->sd.incoming);
@@ -517,5 +684,6 @@ void ingest_incoming(struct ctl *c)
 	}
 	buf_free(&data);
 	free(p);
+	free(bad);
 	fs_list_free(names, n);
 }

@@ -209,6 +209,7 @@ int main(int argc, char **argv)
 
 	c.now = mono_ms();
 	rebuild_if_lost(&c);
+	inflight_check(&c);
 	workers_scan(&c);
 	assign_reconcile(&c);
 	c.scan_incoming = c.scan_done = c.want_assign = c.engines_dirty = true;
@@ -269,7 +270,9 @@ int main(int argc, char **argv)
 		}
 		if (c.ino >= 0 && (p[1].revents & POLLIN))
 			drain_inotify(&c);
+		inflight_settle(&c);
 	}
+	inflight_settle(&c);
 	publish_jobs(&c, true);
 	log_info("stopping on signal; the queue is saved in %s", c.dbpath);
 	unlinkat(c.sd.ctl, "beat", 0);

@@ -121,6 +121,16 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 	sqlite3_reset(u);
 }
 
+void publish_job(struct ctl *c, int64_t rid)
+{
+	struct buf b;
+	buf_init(&b);
+	db_begin_lazy(c);
+	publish_one(c, rid, &b);
+	db_commit_lazy(c);
+	buf_free(&b);
+}
+
 /* Rewriting a job's state costs O(tasks): big jobs are rewritten less often, finished ones at once. */
 void publish_jobs(struct ctl *c, bool force)
 {

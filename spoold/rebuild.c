@@ -165,7 +165,8 @@ static size_t rebuild_jobs(struct ctl *c)
 			continue;
 		}
 		if (validate_job(&r, stem, &e) == 0 && db_begin(c) == 0) {
-			if (insert_job(c, &r, st.st_uid) == 0) {
+			struct err refused;
+			if (insert_job(c, &r, st.st_uid, &refused) >= 0) {
 				apply_state(c, stem, st.st_uid);
 				if (db_commit(c) == 0)
 					done++;

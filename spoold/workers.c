@@ -321,9 +321,9 @@ static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool c
 	/* A clean shutdown does not count against the task's retries; a lost node does. */
 	sqlite3_stmt *up = db_prep(c,
 		"UPDATE tasks SET lost = lost + ?3,"
-		" state = CASE WHEN pin IS NOT NULL THEN 4"
+		" state = CASE WHEN pin > 0 THEN 4"
 		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN 7 ELSE 0 END,"
-		" reason = CASE WHEN pin IS NOT NULL THEN ?5"
+		" reason = CASE WHEN pin > 0 THEN ?5"
 		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
 		" engine = NULL, wid = NULL WHERE rid = ?1 AND idx = ?2 RETURNING state");
 	for (size_t i = 0; i < nt; i++) {

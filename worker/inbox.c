@@ -189,8 +189,13 @@ void inbox_scan(struct worker *w)
 		struct job_assign *a = xcalloc(1, sizeof *a);
 		snprintf(a->name, sizeof a->name, "%s", names[i]);
 		if (fs_read_file(w->inbox_fd, names[i], MAX_ASSIGN_RECORD, &b, NULL, &e) < 0) {
-			if (errno != ENOENT)
-				log_err("cannot read assignment %s: %s", names[i], e.msg);
+			/* Too big, a link, unreadable: answered once, or its task would stay assigned for
+			 * ever (and be read again at every scan). */
+			if (errno != ENOENT) {
+				log_err("refusing assignment ctl/w/%s/inbox/%s: %s", w->wid, names[i], e.msg);
+				run_report_refused(w, names[i], e.msg);
+				inbox_mark_finished(w, names[i]);
+			}
 			free(a);
 			continue;
 		}
@@ -216,6 +221,7 @@ void inbox_scan(struct worker *w)
 			 rec_get(&a->r, "attempt"));
 		if (!our_engine(w, a->engine) || strcmp(expect, names[i]) != 0 || !name_ok(rec_get(&a->r, "job"))) {
 			log_err("refusing assignment %s: not for one of my engines or its name does not match", names[i]);
+			run_report_refused(w, names[i], "not for one of this worker's engines, or its name does not match its fields");
 			inbox_mark_finished(w, names[i]);
 			job_assign_free(a);
 			continue;

@@ -5,8 +5,9 @@
 # runs (no job state, no output, no marker its command would have written). Covered: broken
 # encodings, every size limit (refused, never truncated), wrong types, ids and file names
 # that try to leave the spool, links, FIFOs and directories in incoming/, a symlink or hard
-# link planted where a task's output goes, huge argv/environment at `spool submit`, and a
-# flood of 10,000 bad records. spoold stays up and later good jobs complete throughout.
+# link planted where a task's output goes, huge argv/environment at `spool submit`, a
+# flood of 10,000 bad records, and records whose tasks would expand past the limits ({} with long
+# items, too many arguments, output paths past 4,096 bytes). spoold stays up and later good jobs complete throughout.
 # The last section (MACs on assignments, records of another user) depends on work not on
 # this branch yet and prints SKIP with the reason while that is absent.
 . "$(dirname "$0")/../lib.sh"
@@ -505,6 +506,44 @@ sleep 1.1 # spoold lists quarantine/ again at most once a second while it is ful
 rec x >"$IN/.tmp.after" && mv "$IN/.tmp.after" "$IN/after.txt"
 wait_q after.txt
 check "once quarantine/ is emptied, a rejected record is kept there again" grep -qF "unexpected file name" "$(qfile after.txt).reason"
+
+# --- amplification and output paths: records within every field limit whose tasks would not be ---
+# Refused whole when accepted: the record goes to quarantine/ with the reason, the job gets a
+# state (one task failed with "job refused: " and the reason), nothing of it runs, and no
+# assignment is ever built for it (a 30,000-{} map would be 1.9 GB per task).
+AMP=() AMPWHY=() AMPDESC=()
+amp() { mv "$T/rec" "$T/cases/$1.job"; AMP+=("$1"); AMPWHY+=("$2"); AMPDESC+=("$3"); }
+rec ampl1 'map 1' "arg $(printf '{}%.0s' $(seq 30000))" "item $(long 65536)" >"$T/rec"
+amp ampl1 "argument 4 of a task would be 1966080000 bytes after {} and {#} are replaced" \
+	"30,000 {} in one argument with a 64 KiB item (1.9 GB per task)"
+ph=$(printf '{}%.0s' $(seq 60))
+lines=(); for k in $(seq 40); do lines+=("arg $ph"); done
+rec ampl2 'map 1' "${lines[@]}" "item $(long 2048)" >"$T/rec"
+amp ampl2 "a task would expand to an assignment of" "40 arguments of 60 {} with a 2 KiB item (4.9 MB per task, each argument under 128 KiB)"
+{ rec ampl4 'map 1' 'item x' | sed '$d'; yes 'arg x' | head -n $((4096 - $(grep -c '^arg ' "$T/template"))); echo end; } >"$T/rec"
+amp ampl4 "its tasks would have 4097 arguments" "a map of 4,096 arguments without {} (the item makes 4,097)"
+rec outl1 "outdir /$(long 4048)" >"$T/rec"
+amp outl1 "output directory is 4049 bytes, limit 4048" "an output directory one byte past 4,048 (its files' paths past 4,096)"
+rec outl2 | sed "s|^cwd .*|cwd /$(long 4080)|" >"$T/rec"
+amp outl2 "output directory is 4093 bytes, limit 4048" "a 4,081-byte cwd, so that the default CWD/spool-ID is too long"
+for n in "${AMP[@]}"; do cp "$T/cases/$n.job" "$IN/.tmp.case" && mv "$IN/.tmp.case" "$IN/$n.job"; done
+for n in "${AMP[@]}"; do wait_q "$n.job"; done
+refused_reason() { # ID: the reason of task 1 in the job's published state
+	spool collect --json --no-wait "$1" 2>/dev/null | python3 -c 'import json, sys; print(json.load(sys.stdin)["tasks"][0]["reason"] or "")'
+}
+for i in "${!AMP[@]}"; do
+	n=${AMP[$i]} why=${AMPWHY[$i]} d=${AMPDESC[$i]}
+	check "$d: quarantined with a .reason saying '$why'" grep -qF -- "$why" "$(qfile "$n.job").reason"
+	r=$(refused_reason "$n")
+	case $r in "job refused: "*"$why"*) pass "  ... its published state gives the reason";; *) fail "  ... its published state gives the reason (got '$r')";; esac
+	sp collect "$n" >/dev/null 2>&1; rc=$?
+	check_eq "  ... collect exits 1 (its one task failed)" 1 "$rc"
+	check "  ... and nothing of it ran (no marker, no output directory)" sh -c "test ! -e '$W/ran.$n' && test ! -e '$W/spool-$n'"
+done
+no_big_inbox() { ! find "$SPOOL_DIR/ctl/w" -path '*/inbox/*' -type f -size +4096k | grep -q .; }
+check "no assignment over 4 MiB was written for them" no_big_inbox
+check "spoold is still running after the amplification cases" test -d "/proc/$SPOOLD_PID"
+check_eq "a good job after them completes" "amp ok" "$(sp submit --wait -- echo amp ok 2>/dev/null)"
 
 # === Depends on work not on this branch yet ===
 

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static int dfd = -1;
@@ -194,6 +195,46 @@ static void test_remove_tree(void)
 	CHECK(fs_remove_tree(dfd, "absent") == -1 && errno == ENOENT, "fs_remove_tree of an absent name");
 }
 
+/* name/d/d/d... LEVELS deep, with a file at the bottom; built with one descriptor at a time. */
+static void make_deep(const char *name, int levels)
+{
+	struct err e;
+	fs_mkdir(dfd, name, 0755, &e);
+	int fd = fs_open_dir(dfd, name, &e);
+	for (int i = 0; i < levels && fd >= 0; i++) {
+		fs_mkdir(fd, "d", 0755, &e);
+		int nfd = fs_open_dir(fd, "d", &e);
+		close(fd);
+		fd = nfd;
+	}
+	if (fd >= 0) {
+		fs_write_atomic(fd, "bottom", "b", 1, 0644, 0, &e);
+		close(fd);
+	}
+}
+
+/* A tree deeper than the descriptor limit is removed: the walk needs two descriptors at any
+ * depth (the recursive one needed one per level and stopped at EMFILE). */
+static void test_remove_deep(void)
+{
+	struct rlimit old, low;
+	getrlimit(RLIMIT_NOFILE, &old);
+	low = old;
+	low.rlim_cur = 64;
+	make_deep("deep", 25000);
+	setrlimit(RLIMIT_NOFILE, &low);
+	int rc = fs_remove_tree(dfd, "deep");
+	setrlimit(RLIMIT_NOFILE, &old);
+	CHECK(rc == 0 && !exists(dfd, "deep"), "fs_remove_tree removes a 25,000-level tree with 64 descriptors");
+
+	make_deep("deep2", 3000);
+	int calls = 0;
+	while ((rc = fs_remove_tree_some(dfd, "deep2", 1000)) == 1 && calls < 100)
+		calls++;
+	CHECK(rc == 0 && !exists(dfd, "deep2") && calls >= 2 && calls <= 4,
+	      "fs_remove_tree_some removes a 3,000-level tree 1,000 entries at a time");
+}
+
 int main(void)
 {
 	char base[] = "/tmp/spool-test-fsio-XXXXXX";
@@ -208,6 +249,7 @@ int main(void)
 	test_list();
 	test_mkdir(base);
 	test_remove_tree();
+	test_remove_deep();
 	close(dfd);
 	CHECK(fs_remove_tree(AT_FDCWD, base) == 0 && access(base, F_OK) < 0, "temp dir cleaned up");
 	return unit_done();

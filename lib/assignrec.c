@@ -1,0 +1,191 @@
+/* assignrec.c - build an assignment record, and measure it without building it. */
+#include "assignrec.h"
+#include "rec.h"
+#include "schema.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* What one argument becomes: its literal bytes, and how many {} and {#} it holds. */
+struct argcount {
+	uint64_t lit, lit_esc, ci, cn;
+};
+
+/* The one substitution rule, left to right: in a map, {} -> item and {#} -> num. Appends the
+ * result to out when out is not NULL; counts into c when c is not NULL. */
+static void scan_arg(const char *arg, int is_map, const char *item, const char *num, struct buf *out,
+		     struct argcount *c)
+{
+	for (const char *p = arg; *p;) {
+		if (is_map && p[0] == '{' && p[1] == '}') {
+			if (out)
+				buf_adds(out, item);
+			if (c)
+				c->ci++;
+			p += 2;
+		} else if (is_map && p[0] == '{' && p[1] == '#' && p[2] == '}') {
+			if (out)
+				buf_adds(out, num);
+			if (c)
+				c->cn++;
+			p += 3;
+		} else {
+			if (out)
+				buf_addc(out, *p);
+			if (c) {
+				c->lit++;
+				c->lit_esc += rec_escaped_len(p, 1);
+			}
+			p++;
+		}
+	}
+}
+
+int assign_has_placeholder(const struct assign_tmpl *t)
+{
+	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
+		if (strstr(t->argv + o, "{}"))
+			return 1;
+	return 0;
+}
+
+/* "KEY VALUE\n" with a value of vlen (escaped) bytes. */
+static uint64_t line(const char *key, uint64_t vlen)
+{
+	return strlen(key) + 1 + vlen + 1;
+}
+
+static uint64_t str_line(const char *key, const char *val)
+{
+	return line(key, rec_escaped_len(val, strlen(val)));
+}
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a + b < a ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return b && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
+
+void assign_measure(const struct assign_tmpl *t, uint64_t item_len, uint64_t item_esc, unsigned idx_digits,
+		    struct assign_size *s)
+{
+	struct buf h;
+	buf_init(&h);
+	rec_begin(&h, "assign");
+	uint64_t n = h.len;
+	buf_free(&h);
+
+	n += str_line("job", t->id);
+	n += 5 * line("task", 20); /* task, attempt, engine, seq, uid: at most 20 characters each */
+	if (t->name)
+		n += str_line("name", t->name);
+	n += str_line("cwd", t->cwd) + str_line("outdir", t->outdir);
+	if (t->timeout_ms)
+		n += line("timeout_ms", 20);
+	if (t->umask >= 0)
+		n += line("umask", 20);
+	if (t->builtin)
+		n += str_line("builtin", t->builtin);
+	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)
+		n = sat_add(n, str_line("env", t->env + o));
+	n += line("mac", 64) + strlen("end\n");
+
+	memset(s, 0, sizeof *s);
+	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1) {
+		struct argcount c = { 0 };
+		scan_arg(t->argv + o, t->is_map, NULL, NULL, NULL, &c);
+		uint64_t dec = sat_add(sat_add(c.lit, sat_mul(c.ci, item_len)), sat_mul(c.cn, idx_digits));
+		uint64_t esc = sat_add(sat_add(c.lit_esc, sat_mul(c.ci, item_esc)), sat_mul(c.cn, idx_digits));
+		n = sat_add(n, line("arg", esc));
+		s->nargs++;
+		if (dec > s->max_arg) {
+			s->max_arg = dec;
+			s->arg_at = s->nargs;
+		}
+	}
+	if (t->is_map && !assign_has_placeholder(t)) {
+		n = sat_add(n, line("arg", item_esc));
+		s->nargs++;
+		if (item_len > s->max_arg) {
+			s->max_arg = item_len;
+			s->arg_at = s->nargs;
+		}
+	}
+	s->record = n;
+}
+
+static unsigned digits(uint64_t v)
+{
+	unsigned d = 1;
+	while (v >= 10) {
+		v /= 10;
+		d++;
+	}
+	return d;
+}
+
+int assign_check(const struct assign_tmpl *t, uint64_t max_item_len, uint64_t max_item_esc, uint64_t ntasks,
+		 struct err *e)
+{
+	struct assign_size s;
+	size_t olen = strlen(t->outdir);
+	if (olen > MAX_OUTDIR_LEN)
+		return err_set(e, "output directory is %zu bytes, limit %d (so that OUTDIR/TASK.ATTEMPT.out fits %d bytes)",
+			       olen, MAX_OUTDIR_LEN, MAX_PATH_LEN);
+	assign_measure(t, max_item_len, max_item_esc, digits(ntasks), &s);
+	if (s.nargs > MAX_ARGS)
+		return err_set(e, "its tasks would have %zu arguments (the item is appended when no argument holds {}), "
+			       "limit %d", s.nargs, MAX_ARGS);
+	if (s.max_arg > MAX_ARG_LEN)
+		return err_set(e, "argument %zu of a task would be %" PRIu64 " bytes after {} and {#} are replaced "
+			       "(items of up to %" PRIu64 " bytes), limit %d", s.arg_at, s.max_arg, max_item_len,
+			       MAX_ARG_LEN);
+	if (s.record > MAX_ASSIGN_RECORD)
+		return err_set(e, "a task would expand to an assignment of %" PRIu64 " bytes (arguments after {} is "
+			       "replaced, environment and paths), limit %u", s.record, MAX_ASSIGN_RECORD);
+	return 0;
+}
+
+void assign_build(struct buf *b, const struct spool_key *key, const struct assign_tmpl *t, int64_t idx,
+		  const char *item, int64_t attempt, int64_t engine, uint64_t seq)
+{
+	char num[24];
+	struct buf a;
+	snprintf(num, sizeof num, "%" PRId64, idx);
+	buf_reset(b);
+	rec_begin(b, "assign");
+	rec_put(b, "job", t->id);
+	rec_put_i64(b, "task", idx);
+	rec_put_i64(b, "attempt", attempt);
+	rec_put_i64(b, "engine", engine);
+	rec_put_u64(b, "seq", seq);
+	rec_put_i64(b, "uid", t->owner);
+	if (t->umask >= 0)
+		rec_put_i64(b, "umask", t->umask);
+	if (t->name)
+		rec_put(b, "name", t->name);
+	rec_put(b, "cwd", t->cwd);
+	rec_put(b, "outdir", t->outdir);
+	if (t->timeout_ms)
+		rec_put_i64(b, "timeout_ms", t->timeout_ms);
+	if (t->builtin)
+		rec_put(b, "builtin", t->builtin);
+	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)
+		rec_put(b, "env", t->env + o);
+	buf_init(&a);
+	int is_map = t->is_map && item;
+	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1) {
+		buf_reset(&a);
+		scan_arg(t->argv + o, is_map, item, num, &a, NULL);
+		rec_putn(b, "arg", a.p ? a.p : "", a.len);
+	}
+	buf_free(&a);
+	if (is_map && !assign_has_placeholder(t))
+		rec_put(b, "arg", item);
+	rec_end_sealed(b, key);
+}

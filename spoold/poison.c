@@ -1,0 +1,160 @@
+/* poison.c - a job that keeps killing the controller is failed, not retried for ever.
+ *
+ * Before spoold works on one job's data at a size that grows with the job (ingesting its
+ * record, writing its assignments), it names the job in ctl/inflight, and removes the file when
+ * the step is over. A spoold that finds the file at start-up died during that step: it counts
+ * the death in the file, and at the POISON_LIMIT-th death in a row on the same job it fails the
+ * job (or quarantines its record) with the reason instead of running the step again.
+ * The file is written without fsync (a crash of the process keeps it; a power cut may lose
+ * one count, which only delays the verdict).
+ */
+#include "ctl.h"
+#include "fsio.h"
+#include "ids.h"
+#include "log.h"
+#include "rec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define INFLIGHT "inflight"
+
+static struct {
+	char step[16], job[72];
+	uint64_t count; /* deaths so far of the job named in carry (kept while it is marked again) */
+	bool set;       /* ctl/inflight names step/job now */
+} mark, carry;
+
+void inflight_set(struct ctl *c, const char *step, const char *job)
+{
+	struct buf b;
+	struct err e;
+	if (mark.set && strcmp(mark.step, step) == 0 && strcmp(mark.job, job) == 0)
+		return;
+	snprintf(mark.step, sizeof mark.step, "%s", step);
+	snprintf(mark.job, sizeof mark.job, "%s", job);
+	mark.count = strcmp(carry.step, step) == 0 && strcmp(carry.job, job) == 0 ? carry.count : 0;
+	buf_init(&b);
+	rec_begin(&b, "inflight");
+	rec_put(&b, "step", step);
+	rec_put(&b, "job", job);
+	rec_put_u64(&b, "count", mark.count);
+	rec_end(&b);
+	if (fs_write_atomic(c->sd.ctl, INFLIGHT, b.p, b.len, 0600, FSW_NOSYNC, &e) < 0)
+		log_err("cannot write %s/ctl/%s: %s", c->sd.path, INFLIGHT, e.msg);
+	mark.set = true;
+	buf_free(&b);
+}
+
+void inflight_clear(struct ctl *c)
+{
+	if (!mark.set)
+		return;
+	if (unlinkat(c->sd.ctl, INFLIGHT, 0) < 0 && errno != ENOENT)
+		log_err("cannot remove %s/ctl/%s: %s", c->sd.path, INFLIGHT, strerror(errno));
+	mark.set = false;
+	/* The step went through: a later death is not this job's fault. */
+	if (strcmp(carry.job, mark.job) == 0)
+		carry.job[0] = '\0';
+}
+
+void inflight_settle(struct ctl *c)
+{
+	if (!mark.set)
+		return;
+	if (unlinkat(c->sd.ctl, INFLIGHT, 0) < 0 && errno != ENOENT)
+		log_err("cannot remove %s/ctl/%s: %s", c->sd.path, INFLIGHT, strerror(errno));
+	mark.set = false;
+}
+
+/* Every task of the job not yet terminal fails with why; assigned ones are revoked. */
+static void fail_job(struct ctl *c, const char *job, const char *why)
+{
+	int64_t rid = db_job_rid(c, job);
+	struct { char wid[72]; int64_t idx, attempt; } *kill = NULL;
+	size_t nk = 0;
+	if (rid < 0 || db_begin(c) < 0)
+		return;
+	sqlite3_stmt *sel = db_prep(c, "SELECT idx, wid, attempt FROM tasks WHERE rid = ? AND state IN (1, 2)");
+	sqlite3_bind_int64(sel, 1, rid);
+	while (sqlite3_step(sel) == SQLITE_ROW) {
+		kill = xrealloc(kill, (nk + 1) * sizeof *kill);
+		snprintf(kill[nk].wid, sizeof kill[nk].wid, "%s", (const char *)sqlite3_column_text(sel, 1));
+		kill[nk].idx = sqlite3_column_int64(sel, 0);
+		kill[nk].attempt = sqlite3_column_int64(sel, 2);
+		nk++;
+	}
+	sqlite3_reset(sel);
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 4, reason = ?, engine = NULL, wid = NULL WHERE rid = ? AND state < 3");
+	sqlite3_bind_text(up, 1, why, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 2, rid);
+	int ok = sqlite3_step(up) == SQLITE_DONE;
+	sqlite3_reset(up);
+	db_job_recount(c, rid);
+	if (!ok || db_commit(c) < 0) {
+		log_err("database: cannot fail job %s: %s", job, sqlite3_errmsg(c->db));
+		db_rollback(c);
+		nk = 0;
+	}
+	for (size_t i = 0; i < nk; i++)
+		inbox_remove(c, kill[i].wid, job, kill[i].idx, kill[i].attempt);
+	free(kill);
+}
+
+void inflight_check(struct ctl *c)
+{
+	struct buf b;
+	struct rec r;
+	struct err e;
+	buf_init(&b);
+	if (fs_read_file(c->sd.ctl, INFLIGHT, MAX_SMALL_RECORD, &b, NULL, &e) < 0) {
+		if (errno != ENOENT)
+			log_err("cannot read %s/ctl/%s: %s (removing it)", c->sd.path, INFLIGHT, e.msg);
+		buf_free(&b);
+		unlinkat(c->sd.ctl, INFLIGHT, 0);
+		return;
+	}
+	if (rec_parse(&r, b.p, b.len, &schema_inflight, &e) < 0 || !name_ok(rec_get(&r, "job"))) {
+		/* Torn by the crash it records: nothing to count. */
+		log_warn("ignoring %s/ctl/%s: %s", c->sd.path, INFLIGHT, r.mem ? "bad job id" : e.msg);
+		if (r.mem)
+			rec_free(&r);
+		buf_free(&b);
+		unlinkat(c->sd.ctl, INFLIGHT, 0);
+		return;
+	}
+	const char *step = rec_get(&r, "step"), *job = rec_get(&r, "job");
+	uint64_t deaths = rec_get_u64(&r, "count", 0) + 1;
+	bool ingest = strcmp(step, "ingest") == 0;
+	const char *what = ingest ? "ingesting" : "writing the assignments of";
+	char why[400];
+	snprintf(why, sizeof why, "spoold stopped %llu times in a row while %s this job (it may crash the controller)",
+		 (unsigned long long)deaths, what);
+	if (deaths < POISON_LIMIT) {
+		log_warn("spoold stopped while %s job %s (%llu time%s in a row; at %d it is failed)", what, job,
+			 (unsigned long long)deaths, deaths == 1 ? "" : "s", POISON_LIMIT);
+		snprintf(carry.step, sizeof carry.step, "%s", step);
+		snprintf(carry.job, sizeof carry.job, "%s", job);
+		carry.count = deaths;
+		/* Counted now: the next death must see it even if this run dies before marking the job.
+		 * The file is removed after the first pass (inflight_settle); the count stays in memory
+		 * for when the job is marked again. */
+		inflight_set(c, step, job);
+	} else {
+		log_err("spoold stopped %llu times in a row while %s job %s: failing it", (unsigned long long)deaths,
+			what, job);
+		char name[96];
+		snprintf(name, sizeof name, "%s.job", job);
+		if (ingest && faccessat(c->sd.incoming, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			quarantine_file(c, c->sd.incoming, name, why);
+		else
+			fail_job(c, job, why);
+		unlinkat(c->sd.ctl, INFLIGHT, 0);
+	}
+	rec_free(&r);
+	buf_free(&b);
+}
