@@ -95,7 +95,7 @@ import json, sys
 t = json.load(sys.stdin)["tasks"][int(sys.argv[1]) - 1]
 print("%s\t%s" % (t["state"], t["reason"] or ""))' "$2" 2>/dev/null
 }
-# engine_of NODE: the id of the live engine of the worker started with --name NODE
+# engine_of NODE: the ids of the live engines of the worker started with --name NODE
 engine_of() {
 	"$SP" workers --json 2>/dev/null | python3 -c '
 import json, sys
@@ -113,10 +113,8 @@ gone() {
 		fail "$1 (pid $2 still runs 10 s later: $(ps -o pid=,pgid=,sid=,user=,args= -p "$2" 2>/dev/null))"
 	fi
 }
-has_engine() { [ -n "$(engine_of "$1")" ]; }
 # A task that waits for root's release file $M/rel/NAME, then prints its environment.
 WAITER='while [ ! -e "$0" ]; do sleep 0.05; done; env'
-
 release() { touch "$M/rel/$1"; }
 # files_not_of USER DIR: the entries in DIR (recursively) USER does not own, one a line
 files_not_of() { find "$1" -mindepth 1 ! -user "$2" 2>/dev/null; }
@@ -145,7 +143,7 @@ extra_worker() {
 }
 
 # ============ class 3: a task cannot outlive its timeout, its cancel or its worker ============
-# (first: a leftover of class 1 must not be what kills or keeps these)
+# (first, so that nothing planted by class 1 is in these tasks' way)
 # esc: the task's child leaves for a session of its own (setsid); $0 the pid file, $1 a marker.
 esc='setsid sleep "$1" & echo $! >"$0"; sleep 1000'
 # leader_moves: the task's leader itself leaves its process group for its parent's (the worker's).
@@ -286,7 +284,8 @@ check "5c: spool collect $j5c2 prints no raw ESC byte and no line starting with 
 bad1d="LD_PRELOAD LD_AUDIT LD_LIBRARY_PATH BASH_ENV ENV IFS"
 run t1d as "$UC" timeout 40 "$SP" -d "$S" submit --targets 2 --wait -- sh -c \
 	'for n in LD_PRELOAD LD_AUDIT LD_LIBRARY_PATH BASH_ENV ENV IFS; do echo "$n=/x1d"; done >"$SPOOL_VARS"; echo SAFE1D=ok >>"$SPOOL_VARS"'
-check_eq "1d: a task writing LD_*, BASH_ENV, ENV, IFS and SAFE1D to \$SPOOL_VARS completes" 0 "$RC"
+check "1d: a task writing LD_*, BASH_ENV, ENV, IFS and SAFE1D to \$SPOOL_VARS ran (collect exits 0 or 1, got $RC)" \
+	test "$RC" -le 1
 check_eq "1d: an ordinary variable from \$SPOOL_VARS is kept (SAFE1D=ok)" ok \
 	"$(as "$UC" "$SP" -d "$S" pull --targets 2 --wait SAFE1D 2>/dev/null)"
 for n in $bad1d; do
@@ -372,7 +371,7 @@ check_eq "1c: $UA's job in the project directory succeeds" "0 victim-1c" "$RC $(
 j1c2=$(as "$UA" "$SP" -d "$S" submit --cwd "$M/proj" -- echo victim-1c2)
 run co1c20 as "$UA" timeout 40 "$SP" -d "$S" collect --timeout 30 "$j1c2"
 forge='mv "$1" "$1.moved" && mkdir -m 755 "$2" && echo ATTACKER-1C >"$2/1.1.out" && : >"$2/1.1.err" &&
-	cp "$1.moved/1.1.res" "$2/1.1.res" && chmod 644 "$2"/*'
+	{ cp "$1.moved/1.1.res" "$2/1.1.res" 2>/dev/null || :; } && chmod 644 "$2"/*'
 # (i) replaced by B's own directory; (ii) by a symlink to B's directory with the same forged files
 run forge1c as "$UB" sh -c "$forge" sh "$M/proj/spool-$j1c" "$M/proj/spool-$j1c"
 run forge1c2 as "$UB" sh -c "$forge && ln -s \"\$2\" \"\$1\"" sh "$M/proj/spool-$j1c2" "$M/$UB/lair1c2"
@@ -383,38 +382,49 @@ for k in 1c 1c2; do
 	run "co$k" as "$UA" timeout 40 "$SP" -d "$S" collect --timeout 30 "$j"
 	check "$k: $UA's spool collect of results replaced by $UB exits non-zero (got $RC)" test "$RC" -ne 0
 	check "$k: ... and never prints $UB's content" eval "! grep -q ATTACKER-1C '$T/co$k.out' '$T/co$k.err'"
-	check "$k: ... it says which file it refused ($M/proj/spool-$j/1.1.out)" \
-		grep -qF "$M/proj/spool-$j/1.1.out" "$T/co$k.err"
+	check "$k: ... it says which file it refused ($M/proj/spool-$j/1.1.out or .res)" \
+		grep -qF -e "$M/proj/spool-$j/1.1.out" -e "$M/proj/spool-$j/1.1.res" "$T/co$k.err"
 done
 
 # ============ 1e: a race loop, for at least 30 s ============
 # B watches ctl/jobs/ and, for every new job, plants spool-JOB/ (1777, with vars files) in the
-# sticky and the project directory before the worker makes it, and swaps the worker's own
-# spool-JOB in the project directory for a link to a directory of forged results.
+# sticky directory (and for half the jobs in the project directory) before the worker makes it,
+# and swaps every spool-JOB the worker made in the project directory for a link to a directory
+# of forged results (it may: the directory is the group's and not sticky); it puts back every
+# vars file a task removed from the directories it planted.
 cat >"$M/attacker.sh" <<'EOF'
-S=$1 M=$2 me=$(id -u)
+S=$1 M=$2
 declare -A seen
 for f in "$S"/ctl/jobs/*.state; do f=${f##*/}; seen[${f%.state}]=old; done
-planted=0 swapped=0
+planted=0 swapped=0 replanted=0
 while [ ! -e "$M/stop-attack" ]; do
 	for f in "$S"/ctl/jobs/*.state; do
 		id=${f##*/}; id=${id%.state}
 		[ "${seen[$id]:-}" = old ] && continue
 		for d in "$M/tmp" "$M/proj"; do
 			p=$d/spool-$id
-			if [ ! -e "$p" ] && [ ! -L "$p" ]; then
+			# In the project directory only about half the jobs are planted in advance: the
+			# others are left for the worker to make their directory, which is then swapped.
+			if [ ! -e "$p" ] && [ ! -L "$p" ] && { [ "$d" = "$M/tmp" ] || [[ $id == [0-9a-h]* ]]; }; then
 				if mkdir -m 1777 "$p" 2>/dev/null; then
 					for t in 1 2 3; do printf 'RACE_PLANTED=yes\nLD_PRELOAD=/nonexistent-race.so\n' >"$p/$t.1.vars"; done
 					chmod 644 "$p"/*.vars; planted=$((planted + 1))
 				fi
-			elif [ "$d" = "$M/proj" ] && [ -d "$p" ] && [ ! -L "$p" ] && [ "$(stat -c %u "$p")" != "$me" ]; then
+			elif [ -d "$p" ] && [ ! -L "$p" ] && [ -O "$p" ]; then
+				# B's own: put back the vars files a task removed (root may, even here)
+				for t in 1 2 3; do
+					[ -e "$p/$t.1.vars" ] && continue
+					printf 'RACE_PLANTED=yes\nLD_PRELOAD=/nonexistent-race.so\n' >"$p/$t.1.vars" &&
+						chmod 644 "$p/$t.1.vars" && replanted=$((replanted + 1))
+				done
+			elif [ "$d" = "$M/proj" ] && [ -d "$p" ] && [ ! -L "$p" ]; then
 				l="$M/sptest_b/trap-$id-$RANDOM"
 				mkdir -m 777 "$l" && for t in 1 2 3; do echo "ATTACKER-RACE $t" >"$l/$t.1.out"; chmod 666 "$l/$t.1.out"; done
 				mv "$p" "$p.moved$RANDOM" 2>/dev/null && ln -s "$l" "$p" && swapped=$((swapped + 1))
 			fi
 		done
 	done
-	echo "$planted $swapped" >"$M/sptest_b/attack-count.tmp" && mv "$M/sptest_b/attack-count.tmp" "$M/sptest_b/attack-count"
+	echo "$planted $swapped $replanted" >"$M/sptest_b/attack-count.tmp" && mv "$M/sptest_b/attack-count.tmp" "$M/sptest_b/attack-count"
 	sleep 0.02
 done
 EOF
@@ -440,15 +450,15 @@ done
 touch "$M/stop-attack"
 wait_until 10 eval "! alive $att" || kill -KILL "$att"
 wait "$att" 2>/dev/null
-read -r planted swapped <"$M/sptest_b/attack-count" 2>/dev/null || planted=0 swapped=0
-echo "race: $rounds rounds, $jobs jobs; the attacker planted $planted directories and swapped $swapped"
+read -r planted swapped replanted <"$M/sptest_b/attack-count" 2>/dev/null || planted=0 swapped=0 replanted=0
+echo "race: $rounds rounds, $jobs jobs; the attacker planted $planted directories, swapped $swapped, re-planted $replanted vars files"
 check "1e: the race was on: $jobs jobs, $planted planted directories, $swapped swapped links (each > 0)" \
 	test "$jobs" -gt 0 -a "${planted:-0}" -gt 0 -a "${swapped:-0}" -gt 0
 written=$( { for p in "$M/tmp"/spool-* "$M/proj"/spool-* "$M/$UB"/trap-*; do
 	[ -d "$p" ] && [ ! -L "$p" ] && [ "$(stat -c %U "$p")" = "$UB" ] && files_not_of "$p" "$UB"; done; } | wc -l)
 check_eq "1e: files of the victims' tasks written into $UB's directories" 0 "$written"
 check_eq "1e: lines of $UB's forged results printed by collect" 0 "$(grep -c ATTACKER-RACE "$T/race.out")"
-check_eq "1e: tasks that saw a planted variable" 0 "$(grep -c -e RACE_PLANTED -e nonexistent-race "$T/race.out")"
+check_eq "1e: output lines of tasks that saw a planted variable (RACE_PLANTED or its LD_PRELOAD)" 0 "$(grep -c -e RACE_PLANTED -e nonexistent-race "$T/race.out")"
 for who in "$UA" root; do
 	if [ "$who" = root ]; then pre=(); else pre=(as "$UA"); fi
 	run "pull1e-$who" "${pre[@]}" timeout 40 "$SP" -d "$S" pull --wait RACE_PLANTED LD_PRELOAD
