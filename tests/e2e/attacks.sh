@@ -121,6 +121,7 @@ files_not_of() { find "$1" -mindepth 1 ! -user "$2" 2>/dev/null; }
 # lair NAME: a directory of the attacker's that anyone may write in, but (sticky) not delete B's files from
 lair() { install -d -o "$UB" -g "$UB" -m 1777 "$M/$UB/$1"; echo "$M/$UB/$1"; }
 
+cd "$T" || exit 1 # root's own jobs (pull, apply) put their spool-JOB/ here, not in the checkout
 run init "$SP" init --group "$G" "$S"
 check_eq "spool init --group $G exits 0" 0 "$RC"
 sed -i -e 's/^rescan_interval.*/rescan_interval = 0.2;/' -e 's/^heartbeat_interval.*/heartbeat_interval = 0.2;/' \
