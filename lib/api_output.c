@@ -42,7 +42,7 @@ static int open_outdir(const struct spool_job *j, const char *path, char *err, s
 	int pfd = -1, fd = -1;
 	struct stat st;
 	if (!slash || slash == dir) {
-		refuse(err, errlen, EINVAL, "output directory %s is not a directory below /", path);
+		refuse(err, errlen, EINVAL, "its output directory %s is not a directory below /", path);
 		goto out;
 	}
 	*slash = '\0';
@@ -55,15 +55,14 @@ static int open_outdir(const struct spool_job *j, const char *path, char *err, s
 	if (fd < 0) {
 		int saved = errno;
 		bool link = fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
-		refuse(err, errlen, saved, link ? "refused output directory %s: it is a symbolic link (not followed)"
-						: "cannot open output directory %s: %s",
+		refuse(err, errlen, saved, link ? "its output directory %s is a symbolic link (not followed)"
+						: "cannot open its output directory %s: %s",
 		       path, strerror(saved));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0 || !trusted(j, st.st_uid)) {
-		refuse(err, errlen, EPERM,
-		       "refused output directory %s: it belongs to uid %u, not to the job's submitter (uid %llu)", path,
-		       (unsigned)st.st_uid, (unsigned long long)j->owner);
+		refuse(err, errlen, EPERM, "its output directory %s belongs to uid %u, not to the job's submitter (uid %llu)",
+		       path, (unsigned)st.st_uid, (unsigned long long)j->owner);
 		close(fd);
 		fd = -1;
 	}
@@ -85,10 +84,13 @@ int spool_task_open(const struct spool_job *j, const struct spool_task *t, enum 
 			      (unsigned long long)t->task);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	*slash = '\0';
-	int dfd = open_outdir(j, dir, err, errlen), fd = -1;
+	char why[1024];
+	int dfd = open_outdir(j, dir, why, sizeof why), fd = -1;
 	struct stat st;
-	if (dfd < 0)
+	if (dfd < 0) {
+		refuse(err, errlen, errno, "%s %s: %s", errno == ENOENT ? "cannot read" : "refused", path, why);
 		goto out;
+	}
 	/* Non-blocking, so a FIFO planted under the name cannot hang the reader. */
 	fd = openat(dfd, slash + 1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
