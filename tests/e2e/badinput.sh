@@ -39,7 +39,11 @@ qfile() {
 }
 # in_q NAME: NAME is in quarantine/ with its .reason (spoold moves the record, then writes that)
 in_q() { local f; f=$(qfile "$1") && [ -e "$f.reason" ]; }
-wait_q() { local i; for i in $(seq 200); do in_q "$1" && return 0; sleep 0.05; done; return 1; }
+wait_q() { # NAME: quarantined within 60 s (generous: the machine may be busy)
+	local end=$(( $(date +%s) + 60 ))
+	while [ "$(date +%s)" -le "$end" ]; do in_q "$1" && return 0; sleep 0.05; done
+	return 1
+}
 
 # --- the template: a real record written by `spool submit` while no controller runs ---
 # Its command leaves a marker, so a record derived from it that ran by mistake shows.
@@ -553,6 +557,9 @@ if [ ! -s "$T/assign.sample" ]; then
 elif ! grep -q '^mac ' "$T/assign.sample"; then
 	skip "MAC: assignments carry no 'mac' line on this branch (MACs on assignments are issue 5): forged and missing MACs not tested"
 else
+	# The worker's current id: on a busy machine it may have been declared dead (missed
+	# heartbeats) and registered again under a new one since $wid was read.
+	wid=$(sed -n 's/.*worker \([^ ]*\) registered: .*/\1/p' "$T/worker.log" | tail -n 1)
 	inbox=$SPOOL_DIR/ctl/w/$wid/inbox
 	outdir=$(sed -n 's/^outdir //p' "$T/assign.sample")
 	forge() { # ATTEMPT SED: the sample as attempt ATTEMPT of its task, its command a marker, then SED
