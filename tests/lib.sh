@@ -68,3 +68,25 @@ wait_engines() {
 	done
 	fail "no $n engines came up"; cat "$T/spoold.log" "$T/worker.log" | tail -20; return 1
 }
+
+# test_users WHAT USER...: the accounts of the multi-user tests. Skips WHAT (and ends the script)
+# unless it runs as root with useradd, groupadd, usermod and setpriv; creates each USER, a member
+# of the group sptest_g, if missing. They are LEFT IN PLACE, so the tests are idempotent and other
+# checkouts running them at the same time share them.
+test_users() {
+	local what=$1 u c; shift
+	if [ "$(id -u)" != 0 ]; then
+		skip "$what: needs root to create users and act as them (uid $(id -u) here)"
+		exit 0
+	fi
+	for c in useradd groupadd usermod setpriv; do
+		command -v "$c" >/dev/null || { skip "$what: $c is missing: cannot create users or act as them"; exit 0; }
+	done
+	getent group sptest_g >/dev/null || groupadd sptest_g 2>/dev/null || getent group sptest_g >/dev/null ||
+		{ fail "cannot create group sptest_g"; exit 1; }
+	for u in "$@"; do
+		id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh -G sptest_g "$u" 2>/dev/null || id "$u" >/dev/null 2>&1 ||
+			{ fail "cannot create user $u"; exit 1; }
+		id -nG "$u" | tr ' ' '\n' | grep -qx sptest_g || usermod -aG sptest_g "$u"
+	done
+}

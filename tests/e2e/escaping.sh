@@ -84,24 +84,9 @@ for p in $PIDS; do wait "$p" 2>/dev/null; done
 PIDS=""
 
 # ===== 2. a state file rewritten by its owner (root controller, shared spool) =====
-if [ "$(id -u)" != 0 ]; then
-	skip "forged job states: needs root (a root controller gives states to their owners; uid $(id -u) here)"
-	exit 0
-fi
-for c in useradd groupadd usermod setpriv; do
-	if ! command -v "$c" >/dev/null; then
-		skip "forged job states: $c is missing: cannot create users or act as them"
-		exit 0
-	fi
-done
+# (A root controller gives states to their owners.)
 UA=sptest_a UB=sptest_b G=sptest_g
-getent group "$G" >/dev/null || groupadd "$G" 2>/dev/null || getent group "$G" >/dev/null ||
-	{ fail "cannot create group $G"; exit 1; }
-for u in "$UA" "$UB"; do
-	id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh -G "$G" "$u" 2>/dev/null || id "$u" >/dev/null 2>&1 ||
-		{ fail "cannot create user $u"; exit 1; }
-	id -nG "$u" | tr ' ' '\n' | grep -qx "$G" || usermod -aG "$G" "$u"
-done
+test_users "forged job states" "$UA" "$UB"
 uid_a=$(id -u "$UA") uid_b=$(id -u "$UB")
 M=$(mktemp -d /tmp/spool-esc.XXXXXX)
 chmod 755 "$M"

@@ -8,21 +8,8 @@
 # the users sptest_a and sptest_b, created as tests/e2e/multiuser.sh does).
 . "$(dirname "$0")/../lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "needs root: it writes /etc/security/limits.d and runs tasks as other users (uid $(id -u) here)"
-	exit 0
-fi
-for c in useradd groupadd usermod setpriv; do
-	command -v "$c" >/dev/null || { skip "$c is missing: cannot create users or act as them"; exit 0; }
-done
 UA=sptest_a UB=sptest_b G=sptest_g
-getent group "$G" >/dev/null || groupadd "$G" 2>/dev/null || getent group "$G" >/dev/null ||
-	{ fail "cannot create group $G"; exit 1; }
-for u in "$UA" "$UB"; do
-	id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh -G "$G" "$u" 2>/dev/null || id "$u" >/dev/null 2>&1 ||
-		{ fail "cannot create user $u"; exit 1; }
-	id -nG "$u" | tr ' ' '\n' | grep -qx "$G" || usermod -aG "$G" "$u"
-done
+test_users "limits from limits.d (it writes /etc/security/limits.d)" "$UA" "$UB"
 
 # One file of our own, unique to this run (other checkouts may run this test at the same time;
 # their lines name the same users with the same values, so they cannot disturb ours).

@@ -11,25 +11,8 @@
 # is idempotent and other checkouts running it at the same time share them.
 . "$(dirname "$0")/../lib.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	skip "needs root: it creates users and runs tasks as them (uid $(id -u) here)"
-	exit 0
-fi
-for c in useradd groupadd usermod setpriv; do
-	if ! command -v "$c" >/dev/null; then
-		skip "$c is missing: cannot create users or act as them"
-		exit 0
-	fi
-done
-
 UA=sptest_a UB=sptest_b G=sptest_g
-getent group "$G" >/dev/null || groupadd "$G" 2>/dev/null || getent group "$G" >/dev/null ||
-	{ fail "cannot create group $G"; exit 1; }
-for u in "$UA" "$UB"; do
-	id "$u" >/dev/null 2>&1 || useradd -m -s /bin/sh -G "$G" "$u" 2>/dev/null || id "$u" >/dev/null 2>&1 ||
-		{ fail "cannot create user $u"; exit 1; }
-	id -nG "$u" | tr ' ' '\n' | grep -qx "$G" || usermod -aG "$G" "$u"
-done
+test_users "a shared spool used by two users" "$UA" "$UB"
 uid_a=$(id -u "$UA") uid_b=$(id -u "$UB") gid_g=$(getent group "$G" | cut -d: -f3)
 
 # lib.sh's $T is 0700: the users need a directory they can reach. One data directory each.
