@@ -338,6 +338,7 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	w.cg_fd = cgroup_init();
 
 	if (w.sd.conf.use_inotify) {
 		w.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -400,6 +401,7 @@ int main(int argc, char **argv)
 	log_info("stopping: %d running task%s get SIGTERM, then SIGKILL after %.1f s; the controller requeues them",
 		 run_running(&w), run_running(&w) == 1 ? "" : "s", w.sd.conf.kill_grace_ms / 1000.0);
 	run_stop_all(&w);
+	cgroup_fini(w.cg_fd);
 	struct buf b;
 	buf_init(&b);
 	rec_begin(&b, "bye");

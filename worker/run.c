@@ -521,7 +521,7 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		shepherd_main(parent, pfd[1], w->sd.conf.kill_grace_ms, start_task, &l);
+		shepherd_main(parent, pfd[1], w->sd.conf.kill_grace_ms, w->cg_fd, start_task, &l);
 	close(pfd[1]);
 	free(l.argv);
 	free(l.envp);

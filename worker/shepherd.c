@@ -73,9 +73,14 @@ static size_t list_procs(struct proc **out)
 	return n;
 }
 
-/* Signal every live descendant of this process; returns how many there were. */
+static int task_cg = -1; /* the task's cgroup (cgroup.c), -1 when none */
+
+/* Signal every live descendant of this process, through the task's cgroup first where there is
+ * one, then by the /proc walk (which also finds a process that could not be moved into it);
+ * returns how many the walk found. */
 static size_t signal_descendants(int sig)
 {
+	cgroup_task_signal(task_cg, sig);
 	struct proc *p;
 	size_t n = list_procs(&p), found = 0;
 	pid_t *tree = xcalloc(n + 1, sizeof *tree);
@@ -139,7 +144,7 @@ static void end_the_rest(void)
 	}
 }
 
-void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, void (*start_task)(void *), void *arg)
+void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*start_task)(void *), void *arg)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -155,13 +160,22 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, void (*start_task
 		_exit(127);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		_exit(127);
+	int procs;
+	task_cg = cgroup_task_make(cgfd, &procs);
 	pid_t task = fork();
 	if (task < 0) {
 		report(errfd, 'f', errno);
 		_exit(127);
 	}
-	if (task == 0)
+	if (task == 0) {
+		/* Into the task's cgroup before anything of the task runs, so all it forks is there. */
+		if (procs >= 0 && write(procs, "0", 1) < 0) {
+			/* the shepherd's /proc walk still finds every process */
+		}
 		start_task(arg); /* does not return */
+	}
+	if (procs >= 0)
+		close(procs);
 
 	int status = 0;
 	bool ended = false, term = false;
@@ -196,6 +210,7 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, void (*start_task
 		}
 	}
 	end_the_rest();
+	cgroup_task_remove(cgfd, task_cg);
 	report(errfd, 'x', status);
 	_exit(0);
 }

@@ -83,6 +83,7 @@ struct worker {
 	int wfd;              /* workers/WID */
 	int done_fd;          /* workers/WID/done */
 	int inbox_fd;         /* ctl/w/WID/inbox, -1 until registered */
+	int cg_fd;            /* this worker's cgroup for its tasks (cgroup.c), -1 when none */
 	struct job_assign **queue; /* assignments not yet started, any engine */
 	size_t nq, capq;
 	char **finished;      /* names this process completed whose inbox file is not gone yet */
@@ -131,8 +132,15 @@ int outdir_vars_file(int dirfd, const char *name);
 
 /* shepherd.c: in the worker's child; forks the task (start_task does not return), ends every
  * process it leaves, reports its wait status on errfd ('x'), and exits. */
-void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, void (*start_task)(void *), void *arg)
+void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*start_task)(void *), void *arg)
 	__attribute__((noreturn));
+
+/* cgroup.c: a cgroup per task where the worker may make one (-1: none; the shepherd alone) */
+int cgroup_init(void);
+void cgroup_fini(int cgfd);
+int cgroup_task_make(int cgfd, int *procs);
+void cgroup_task_signal(int tfd, int sig);
+void cgroup_task_remove(int cgfd, int tfd);
 
 /* run.c */
 void run_start_ready(struct worker *w);

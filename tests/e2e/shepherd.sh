@@ -1,0 +1,67 @@
+#!/bin/bash
+# shepherd.sh - every process of a task ends with it (spool-layout.md section 7): a task runs under
+# its shepherd, a child subreaper, and where the worker may make cgroups, in a cgroup of its own.
+# Checked here: which of the two the worker says it uses, and that it is so; a process the task
+# moved to another session is ended when the task ends; and when the worker AND the shepherd are
+# killed with SIGKILL (nothing of spool left to end the task), the next worker started on the node
+# ends what was left, where there are cgroups (without them it cannot: the layout says so, and the
+# check says which case ran).
+. "$(dirname "$0")/../lib.sh"
+
+make_spool
+start_spoold
+start_worker 1
+wait_engines 1 || exit 1
+W1=$WORKER_PID
+mkdir -p "$T/work" && cd "$T/work" || exit 1
+
+cg=0
+if grep -q 'each task runs in a cgroup of its own' "$T/worker.log"; then
+	cg=1
+	echo "# this worker runs each task in a cgroup of its own"
+elif grep -q 'tasks get no cgroup of their own' "$T/worker.log"; then
+	echo "# this worker uses its shepherds alone: $(grep -o 'tasks get no cgroup of their own.*' "$T/worker.log")"
+else
+	fail "the worker says neither that it uses cgroups nor why it does not"
+fi
+
+# deadline SECONDS CMD...: CMD succeeds within SECONDS.
+deadline() {
+	local end=$(( $(date +%s) + $1 )); shift
+	while [ "$(date +%s)" -le "$end" ]; do "$@" && return 0; sleep 0.1; done
+	return 1
+}
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# --- 1. the task's processes are where the worker said, and a setsid child ends with the task ---
+j=$(spool submit -- sh -c 'setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! >esc.pid; cat /proc/self/cgroup; sleep 1')
+spool collect --timeout 120 "$j" >"$T/o1" 2>"$T/e1"; rc=$?
+check_eq "a task that leaves a setsid child succeeds" 0 "$rc"
+esc=$(cat esc.pid 2>/dev/null)
+check "  ... its child was started" test -n "$esc"
+check "  ... and does not outlive the task" deadline 30 gone "${esc:-0}"
+if [ $cg = 1 ]; then
+	check "  ... it ran in its task's cgroup (spool-worker-$W1/t...)" grep -q "^0::.*/spool-worker-$W1/t[0-9]*\$" "$T/o1"
+	check "  ... which is removed after the task" deadline 30 sh -c "! ls -d /sys/fs/cgroup/*/spool-worker-$W1/t* /sys/fs/cgroup/spool-worker-$W1/t* 2>/dev/null | grep -q ."
+else
+	check "  ... it ran in the worker's own cgroup (none of its own)" sh -c "! grep -q spool-worker- '$T/o1'"
+fi
+
+# --- 2. the worker and the shepherd killed with SIGKILL ---
+j=$(spool submit -- sh -c 'setsid sleep 600 </dev/null >/dev/null 2>&1 & echo $! >esc2.pid; exec sleep 600')
+deadline 60 test -s esc2.pid || fail "the second task did not start"
+esc2=$(cat esc2.pid 2>/dev/null)
+shep=$(ps -o pid= --ppid "$W1" | tr -d ' ' | head -n 1)
+check "the task's shepherd is the worker's child" test -n "$shep"
+kill -KILL "$W1" ${shep:+"$shep"}
+deadline 30 gone "$W1"
+if [ $cg = 1 ]; then
+	check "with the worker and the shepherd killed, the setsid child still runs (nothing of spool is left)" \
+		kill -0 "${esc2:-0}"
+	start_worker 1
+	check "the next worker started on the node ends it (its cgroup's cgroup.kill)" deadline 60 gone "${esc2:-0}"
+	check "  ... and says so" grep -q "removed the task cgroups of worker pid $W1" "$T/worker.log"
+else
+	echo "# without cgroups a process of a task whose shepherd was killed with SIGKILL is not found again"
+	kill -KILL "${esc2:-0}" 2>/dev/null
+fi
