@@ -2,7 +2,9 @@
 """syscall_order.py JOB CLIENT_TRACE SPOOLD_TRACE WORKER_TRACE - check the order of fsync,
 rename and directory fsync around every rename that matters for job JOB (a one-task job), from
 `strace -f -y` output (tests/e2e/durability.sh). Prints "ok WHAT" or "bad WHAT" per check, and
-exits 2 when a trace cannot be read at all. What is checked is what spool-layout.md promises:
+exits 2 when a trace cannot be read at all.
+`syscall_order.py --shared-submit JOB CLIENT_TRACE` checks only the submit of a user on a shared
+spool, who may not read incoming/ and so commits the rename with syncfs (section 12). What is checked is what spool-layout.md promises:
   job record (3.1, 7 Submit): tmp fsync'd < rename into incoming/ < incoming/ fsync'd (or syncfs)
   ingest (7 Ingest): a database sync after the record is opened < its move to ctl/jobs/
   assignment (7 Assign): database sync after the ingest < tmp created; tmp fsync'd < rename <
@@ -102,7 +104,20 @@ def check_write(evs, who, d, name, dir_sync=True, file_sync=True, use_last=False
     return r
 
 
+def shared_submit(job, ct):
+    client = parse(ct)
+    if not client:
+        print("the trace %s is empty" % ct)
+        sys.exit(2)
+    r = check_write(client, "spool submit (shared spool)", "incoming", job + ".job", dir_sync=False)
+    if r is not None:
+        s = first(client, lambda e: e["pid"] == r["pid"] and e["call"] == "syncfs" and e["ret"] == 0, r["n"])
+        say(s is not None, "spool submit (shared spool): the filesystem is synced (syncfs) after the rename of %s.job" % job)
+
+
 def main():
+    if sys.argv[1] == "--shared-submit":
+        return shared_submit(sys.argv[2], sys.argv[3])
     job, ct, st, wt = sys.argv[1:5]
     try:
         client, spoold, worker = parse(ct), parse(st), parse(wt)
