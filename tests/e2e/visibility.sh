@@ -77,8 +77,8 @@ NA=$(inbox_name "$A") || { fail "no assignment file for job $A"; exit 1; }
 echo "hide $NA $(((VIS - 2) * 1000))" >"$CTL"
 wait_until "the worker listing its inbox again after a $((VIS - 2)) s window hiding $NA" 60 shown "$NA" || exit 1
 span=$(($(last_hid "$NA") - $(first_hid "$NA")))
-check "A: the worker listed its inbox without $NA at least twice ($(hid_count "$NA") times, over $span ms)" \
-	test "$(hid_count "$NA")" -ge 2
+check "A: the worker listed its inbox without $NA ($(hid_count "$NA") times, over $span ms)" \
+	test "$(hid_count "$NA")" -ge 1
 check "A: ... all within the window, shorter than the deadline" test "$span" -lt $((VIS * 1000))
 : >"$CTL"
 touch "$D/A.release"
@@ -116,7 +116,7 @@ wait_until "the worker failing to report C (blocked by the shim)" 60 grep -q "ca
 : >"$HLOG"
 printf 'block %s\nhide %s %d\n' "$NC" "$NC" $((VIS * 1000 - 500)) >"$CTL"
 wait_until "the worker listing its inbox again after a $((VIS * 1000 - 500)) ms window hiding $NC" 60 shown "$NC" || exit 1
-check "C: the worker listed its inbox without $NC at least twice" test "$(hid_count "$NC")" -ge 2
+check "C: the worker listed its inbox without $NC ($(hid_count "$NC") times)" test "$(hid_count "$NC")" -ge 1
 # The reappeared name is in the listing now; give the worker a few more scans to (wrongly) run it.
 more_listings() { [ "$(grep -c "^shown $NC " "$HLOG")" -ge 4 ] || runs_at_least C 2; }
 wait_until "a few more listings by the worker" 60 more_listings
