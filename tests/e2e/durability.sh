@@ -65,15 +65,17 @@ if ! command -v strace >/dev/null 2>&1; then
 else
 	make_spool
 	TR="trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,openat,unlink,unlinkat"
+	# LeakSanitizer cannot run under ptrace (make sanitize): off for the traced programs only.
+	NOLEAK="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	# `exec` keeps the pid: the pid file names the traced program itself, not strace.
-	strace -f -y -qq -e "$TR" -o "$T/st.spoold" sh -c 'echo $$ >"$0"; exec spoold -f -d "$SPOOL_DIR"' \
+	strace -f -y -qq -e "$TR" -o "$T/st.spoold" env "$NOLEAK" sh -c 'echo $$ >"$0"; exec spoold -f -d "$SPOOL_DIR"' \
 		"$T/spoold.pid" 2>>"$T/spoold.log" &
-	strace -f -y -qq -e "$TR" -o "$T/st.worker" sh -c 'echo $$ >"$0"; exec spool-worker -f -d "$SPOOL_DIR" -n 1' \
+	strace -f -y -qq -e "$TR" -o "$T/st.worker" env "$NOLEAK" sh -c 'echo $$ >"$0"; exec spool-worker -f -d "$SPOOL_DIR" -n 1' \
 		"$T/worker.pid" 2>>"$T/worker.log" &
 	wait_until "spoold and the worker started" 30 sh -c "test -s '$T/spoold.pid' && test -s '$T/worker.pid'"
 	PIDS="$PIDS $(cat "$T/spoold.pid") $(cat "$T/worker.pid")"
 	wait_engines 1
-	job=$(cd "$T" && strace -f -y -qq -e "$TR" -o "$T/st.client" spool submit -- true)
+	job=$(cd "$T" && strace -f -y -qq -e "$TR" -o "$T/st.client" env "$NOLEAK" spool submit -- true)
 	check_eq "crash consistency: spool submit under strace exits 0" 0 $?
 	wait_until "job $job done" 60 job_done "$job"
 	# The final state is written once the job is done; stop the programs so the traces are whole.
@@ -94,7 +96,7 @@ if command -v strace >/dev/null 2>&1; then
 		chmod 755 "$M" && mkdir -m 777 "$M/data"
 		spool init --shared "$M/spool" >/dev/null || fail "spool init --shared"
 		job=$(cd "$M/data" && strace -f -y -qq -e "$TR" -o "$T/st.shared" \
-			setpriv --reuid nobody --regid "$(id -g nobody)" --clear-groups -- "$SPOOL_BIN/spool" -d "$M/spool" submit -- true)
+			setpriv --reuid nobody --regid "$(id -g nobody)" --clear-groups -- env "$NOLEAK" "$SPOOL_BIN/spool" -d "$M/spool" submit -- true)
 		check_eq "crash consistency (shared spool): spool submit as nobody exits 0" 0 $?
 		python3 "$here/syscall_order.py" --shared-submit "$job" "$T/st.shared" | report_checks
 		[ "${PIPESTATUS[0]}" = 0 ] || fail "crash consistency: the trace checker failed (see above)"
