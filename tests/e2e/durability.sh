@@ -17,11 +17,15 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 b=$(basename "$SPOOL_BIN")
 SHIM="${SPOOL_SHIM_DIR:-${UNIT_DIR:-$SPOOL_BIN/../${b/bin/build}/tests}/preload}/durable.so"
 
-wait_until() { # description, seconds, command...
-	local what=$1 secs=$2 i; shift 2
-	for i in $(seq $((secs * 10))); do "$@" && return 0; sleep 0.1; done
-	fail "timed out after ${secs}s waiting for: $what"
-	return 1
+wait_until() { # description, seconds, command...: the deadline is in seconds, whatever the command costs
+	local what=$1 secs=$2 end=$((SECONDS + $2)); shift 2
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			fail "timed out after ${secs}s waiting for: $what"
+			return 1
+		fi
+		sleep 0.1
+	done
 }
 # "STATE COUNT-OF-TERMINAL-TASKS/NTASKS" of a job, from its published state.
 job_state() { spool status --json "$1" 2>/dev/null | python3 -c '
@@ -180,7 +184,7 @@ power_cut_round() { # N, "down" or the delay (ms) of the cut after the first acc
 		pass "power cut $n ($mode): all $acc jobs accepted before the cut reached a terminal state"
 	else
 		ROUND_FAILED=1
-		fail "power cut $n ($mode): of ${acc:-0} accepted jobs, lost:$lost"
+		fail "power cut $n ($mode): of ${acc:-0} accepted jobs, never done (lost, or stuck):$lost"
 		for j in $(echo $lost | tr ' ' '\n' | head -5); do
 			echo "  $j: $(job_state "$j"); on disk:"
 			find "$SPOOL_DIR" -name "$j*" -printf '    %p %s bytes\n'
