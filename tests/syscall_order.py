@@ -1,0 +1,173 @@
+#!/usr/bin/env python3
+"""syscall_order.py JOB CLIENT_TRACE SPOOLD_TRACE WORKER_TRACE - check the order of fsync,
+rename and directory fsync around every rename that matters for job JOB (a one-task job), from
+`strace -f -y` output (tests/e2e/durability.sh). Prints "ok WHAT" or "bad WHAT" per check, and
+exits 2 when a trace cannot be read at all.
+`syscall_order.py --shared-submit JOB CLIENT_TRACE` checks only the submit of a user on a shared
+spool, who may not read incoming/ and so commits the rename with syncfs (section 12). What is checked is what spool-layout.md promises:
+  job record (3.1, 7 Submit): tmp fsync'd < rename into incoming/ < incoming/ fsync'd (or syncfs)
+  ingest (7 Ingest): a database sync after the record is opened < its move to ctl/jobs/
+  assignment (7 Assign): database sync after the ingest < tmp created; tmp fsync'd < rename <
+      inbox/ fsync'd
+  done record (4, 7 Complete): renamed into place from a temporary (not fsync'd, on purpose);
+      spoold: database sync after opening it < assignment removed < done record removed
+  final job state (3.10): tmp fsync'd < rename < ctl/jobs/ fsync'd
+"""
+import re
+import sys
+
+LINE = re.compile(r"^(\d+)\s+(\w+)\((.*)\)\s+=\s+(-?\d+)")
+FDPATH = re.compile(r"(-?\d+|AT_FDCWD)<([^>]*)>")
+STR = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def parse(path):
+    """Events in order: dicts with pid, call, fds (paths), strs, ret, ret_path."""
+    pending, out = {}, []
+    with open(path, errors="replace") as fh:
+        for raw in fh:
+            raw = raw.rstrip("\n")
+            m = re.match(r"^(\d+)\s+(.*) <unfinished \.\.\.>$", raw)
+            if m:
+                pending[m.group(1)] = m.group(2)
+                continue
+            m = re.match(r"^(\d+)\s+<\.\.\. \w+ resumed>(.*)$", raw)
+            if m:
+                raw = m.group(1) + " " + pending.pop(m.group(1), "") + m.group(2)
+            m = LINE.match(raw)
+            if not m:
+                continue
+            pid, call, args, ret = m.groups()
+            rest = raw[m.end():]
+            rp = FDPATH.match(rest)
+            out.append({"pid": pid, "call": call, "fds": [p for _, p in FDPATH.findall(args)],
+                        "strs": STR.findall(args), "ret": int(ret), "ret_path": rp.group(2) if rp else None,
+                        "n": len(out)})
+    return out
+
+
+def first(evs, pred, after=-1, before=None):
+    for e in evs:
+        if e["n"] > after and (before is None or e["n"] < before) and pred(e):
+            return e
+    return None
+
+
+def last(evs, pred):
+    found = None
+    for e in evs:
+        if pred(e):
+            found = e
+    return found
+
+
+def is_sync(e):
+    return e["call"] in ("fsync", "fdatasync") and e["ret"] == 0
+
+
+def synced(evs, path, after, before=None):
+    return first(evs, lambda e: is_sync(e) and e["fds"] and e["fds"][0] == path, after, before)
+
+
+def db_sync(e):
+    return is_sync(e) and e["fds"] and re.search(r"\.db(-wal|-journal)?$", e["fds"][0])
+
+
+def renamed_to(d, name):
+    """renameat(DIR, tmp, DIR, NAME) = 0 from a .tmp. file in the same directory."""
+    def pred(e):
+        return (e["call"] in ("rename", "renameat", "renameat2") and e["ret"] == 0 and len(e["fds"]) >= 2
+                and e["fds"][1].endswith(d) and len(e["strs"]) >= 2 and e["strs"][1] == name)
+    return pred
+
+
+def say(ok, what):
+    print(("ok " if ok else "bad ") + what)
+
+
+def check_write(evs, who, d, name, dir_sync=True, file_sync=True, use_last=False):
+    """A file written tmp + (fsync) + rename + (directory fsync); returns the rename event."""
+    r = (last if use_last else first)(evs, renamed_to(d, name))
+    say(r is not None and r["strs"][0].startswith(".tmp."), "%s: %s/%s is renamed into place from a temporary" % (who, d, name))
+    if r is None:
+        return None
+    src_dir = r["fds"][0]
+    tmp = src_dir + "/" + r["strs"][0]
+    if file_sync:
+        s = last([e for e in evs if e["n"] < r["n"] and e["pid"] == r["pid"]],
+                 lambda e: is_sync(e) and e["fds"] and e["fds"][0] == tmp)
+        say(s is not None, "%s: the temporary of %s/%s is fsync'd before the rename" % (who, d, name))
+    if dir_sync:
+        s = first(evs, lambda e: e["pid"] == r["pid"] and ((is_sync(e) and e["fds"] and e["fds"][0] == r["fds"][1])
+                                                           or (e["call"] == "syncfs" and e["ret"] == 0)), r["n"])
+        say(s is not None, "%s: %s/ is fsync'd (or its filesystem synced) after the rename of %s" % (who, d, name))
+    return r
+
+
+def shared_submit(job, ct):
+    client = parse(ct)
+    if not client:
+        print("the trace %s is empty" % ct)
+        sys.exit(2)
+    r = check_write(client, "spool submit (shared spool)", "incoming", job + ".job", dir_sync=False)
+    if r is not None:
+        s = first(client, lambda e: e["pid"] == r["pid"] and e["call"] == "syncfs" and e["ret"] == 0, r["n"])
+        say(s is not None, "spool submit (shared spool): the filesystem is synced (syncfs) after the rename of %s.job" % job)
+
+
+def main():
+    if sys.argv[1] == "--shared-submit":
+        return shared_submit(sys.argv[2], sys.argv[3])
+    job, ct, st, wt = sys.argv[1:5]
+    try:
+        client, spoold, worker = parse(ct), parse(st), parse(wt)
+    except OSError as e:
+        print("cannot read a trace: %s" % e)
+        sys.exit(2)
+    if not client or not spoold or not worker:
+        print("a trace is empty: client %d, spoold %d, worker %d events" % (len(client), len(spoold), len(worker)))
+        sys.exit(2)
+    task = job + ".1.1"
+
+    # The job record, by spool submit.
+    check_write(client, "spool submit", "incoming", job + ".job")
+
+    # Ingest: committed before the record leaves incoming/.
+    opened = first(spoold, lambda e: e["call"] == "openat" and e["ret"] >= 0 and e["strs"][:1] == [job + ".job"]
+                   and e["fds"] and e["fds"][0].endswith("/incoming"))
+    mv = first(spoold, lambda e: e["call"] in ("rename", "renameat", "renameat2") and e["ret"] == 0
+               and e["strs"][:2] == [job + ".job", job + ".job"] and e["fds"][1:2] and e["fds"][1].endswith("/ctl/jobs"))
+    say(opened is not None and mv is not None, "spoold: reads incoming/%s.job and moves it to ctl/jobs/" % job)
+    if opened and mv:
+        say(first(spoold, db_sync, opened["n"], mv["n"]) is not None,
+            "spoold: the job is committed to the database before its record leaves incoming/")
+
+    # The assignment: committed, then written tmp + fsync + rename, inbox fsync'd.
+    r = check_write(spoold, "spoold (assignment)", "inbox", task)
+    if r is not None and mv is not None:
+        made = last([e for e in spoold if e["n"] < r["n"]],
+                    lambda e: e["call"] == "openat" and e["ret"] >= 0 and e["strs"][:1] == [r["strs"][0]])
+        say(made is not None and first(spoold, db_sync, mv["n"], made["n"]) is not None,
+            "spoold: the assignment is committed to the database before its file is created")
+
+    # The done record: whole (tmp + rename), not fsync'd on purpose; spoold commits, then removes.
+    check_write(worker, "worker (done record)", "done", task, dir_sync=False, file_sync=False)
+    seen = first(spoold, lambda e: e["call"] == "openat" and e["ret"] >= 0 and e["strs"][:1] == [task]
+                 and e["fds"] and e["fds"][0].endswith("/done"))
+    rm_in = first(spoold, lambda e: e["call"] in ("unlink", "unlinkat") and e["ret"] == 0 and e["strs"][:1] == [task]
+                  and e["fds"] and e["fds"][0].endswith("/inbox"))
+    rm_done = first(spoold, lambda e: e["call"] in ("unlink", "unlinkat") and e["ret"] == 0 and e["strs"][:1] == [task]
+                    and e["fds"] and e["fds"][0].endswith("/done"))
+    say(seen is not None and rm_in is not None and rm_done is not None,
+        "spoold: reads done/%s, then removes the assignment and the done record" % task)
+    if seen and rm_in and rm_done:
+        say(first(spoold, db_sync, seen["n"], rm_in["n"]) is not None,
+            "spoold: the result is committed to the database before the assignment is removed")
+        say(rm_in["n"] < rm_done["n"], "spoold: the assignment is removed before the done record")
+
+    # The job's final state: durable.
+    check_write(spoold, "spoold (final state)", "ctl/jobs", job + ".state", use_last=True)
+
+
+if __name__ == "__main__":
+    main()
