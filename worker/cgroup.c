@@ -6,12 +6,16 @@
  * that outlives the worker, so the next worker on the node can end what a worker killed with
  * SIGKILL (and its shepherds with it) left running.
  *
- * The worker makes spool-worker-PID below its own cgroup (cgroup2 only: the unified hierarchy),
- * each shepherd makes tSHEPHERDPID in it and moves the task's first process there before anything
- * runs. Where the worker may not (not root, no cgroup2, a read-only or undelegated hierarchy),
- * it says so once and the shepherd works alone. Nothing here is required for correctness.
+ * The worker makes spool-worker-RANDOM below its own cgroup (cgroup2 only: the unified
+ * hierarchy) and moves itself into its "w" child; each shepherd (forked there) makes tPID beside
+ * it and moves the task's first process there before anything runs. A worker is alive while "w"
+ * holds a process (itself or its shepherds): that test needs no pid, so it holds across pid
+ * namespaces (containers, simulated nodes) that share one cgroup tree. Where the worker may not
+ * make cgroups (not root, no cgroup2, a read-only or undelegated hierarchy), it says so once and
+ * the shepherd works alone. Nothing here is required for correctness.
  */
 #include "worker.h"
+#include "ids.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -22,9 +26,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PREFIX "spool-worker-"
+#define STALE_AFTER_S 10 /* a younger directory may be a worker's that has not moved into it yet */
+
+static int base_fd = -1;     /* the worker's own cgroup, where it makes PREFIX... */
+static char my_name[64];     /* PREFIX + random */
+static char base_path[4200]; /* base_fd's path (for messages: the worker itself moves below it) */
 
 /* The cgroup2 directory of this process: the mount point of the unified hierarchy (from
  * /proc/self/mountinfo) joined with the "0::PATH" line of /proc/self/cgroup. */
@@ -58,21 +68,18 @@ static int own_cgroup(char *out, size_t sz, char *why, size_t whysz)
 	return 0;
 }
 
-/* Is pid a running spool-worker (not a zombie, not a process that reused the pid)? */
-static bool is_live_worker(pid_t pid)
+/* Does the cgroup dir/name/w hold a process (a worker or one of its shepherds)? */
+static bool populated(int dirfd, const char *name)
 {
-	char path[64], buf[256];
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char path[300], buf[256];
+	snprintf(path, sizeof path, "%s/w/cgroup.events", name);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
 	ssize_t n = read(fd, buf, sizeof buf - 1);
 	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	char *rp = strrchr(buf, ')');
-	return rp && strstr(buf, "(spool-worker") && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+	buf[n > 0 ? n : 0] = '\0';
+	return strstr(buf, "populated 1") != NULL;
 }
 
 /* Kill everything in the cgroup dir/name and remove it (waiting up to a second for it to
@@ -102,41 +109,56 @@ static int kill_and_remove(int dirfd, const char *name)
 
 /* A worker that died without its shepherds ending their tasks (all of them killed with SIGKILL)
  * left its cgroups behind, perhaps with processes in them: end those, as the shepherds would
- * have. Only cgroups of workers that are not running any more are touched. */
+ * have. Only cgroups of workers with no process left (none in their "w") are touched. */
 static void remove_stale(int basefd, const char *base)
 {
 	DIR *d = fdopendir(dup(basefd));
 	struct dirent *de;
+	struct stat st;
 	if (!d)
 		return;
+	rewinddir(d); /* the duplicate shares base_fd's offset, left at the end by the last listing */
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, PREFIX, strlen(PREFIX)) != 0)
-			continue;
-		pid_t pid = (pid_t)atoi(de->d_name + strlen(PREFIX));
-		if (pid <= 0 || pid == getpid() || is_live_worker(pid))
+		if (strncmp(de->d_name, PREFIX, strlen(PREFIX)) != 0 || strcmp(de->d_name, my_name) == 0 ||
+		    fstatat(basefd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode) ||
+		    time(NULL) - st.st_mtime < STALE_AFTER_S || populated(basefd, de->d_name))
 			continue;
 		int wfd = openat(basefd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		DIR *td = wfd >= 0 ? fdopendir(wfd) : NULL;
 		struct dirent *te;
 		int left = 0;
 		while (td && (te = readdir(td)))
-			if (te->d_name[0] == 't' && kill_and_remove(wfd, te->d_name) < 0)
+			if ((te->d_name[0] == 't' || strcmp(te->d_name, "w") == 0) && kill_and_remove(wfd, te->d_name) < 0)
 				left++;
 		if (td)
 			closedir(td);
 		if (!left && unlinkat(basefd, de->d_name, AT_REMOVEDIR) == 0)
-			log_info("removed the task cgroups of worker pid %d, which is not running any more "
-				 "(anything its tasks left running was killed)", (int)pid);
+			log_info("removed the task cgroups %s/%s of a worker that is not running any more (anything "
+				 "its tasks left running was killed)", base, de->d_name);
 		else
-			log_warn("cannot remove the task cgroups of the dead worker pid %d in %s/%s: %s", (int)pid, base,
-				 de->d_name, strerror(errno));
+			log_warn("cannot remove the task cgroups of a worker that is not running any more, %s/%s: %s",
+				 base, de->d_name, strerror(errno));
 	}
 	closedir(d);
 }
 
+/* Move this process into the cgroup dirfd/path. */
+static int move_self(int dirfd, const char *path)
+{
+	char buf[32];
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC), rc = -1;
+	if (fd < 0)
+		return -1;
+	int n = snprintf(buf, sizeof buf, "%d", (int)getpid());
+	if (write(fd, buf, (size_t)n) == n)
+		rc = 0;
+	close(fd);
+	return rc;
+}
+
 int cgroup_init(void)
 {
-	char base[4200], why[300], name[64];
+	char base[4200], why[4600], rnd[12];
 	if (geteuid() != 0) {
 		log_info("tasks get no cgroup of their own (the worker is not root): its shepherds track their processes");
 		return -1;
@@ -145,44 +167,64 @@ int cgroup_init(void)
 		log_info("tasks get no cgroup of their own (%s): the shepherds track their processes", why);
 		return -1;
 	}
-	int basefd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (basefd < 0) {
+	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (base_fd < 0) {
 		log_info("tasks get no cgroup of their own (cannot open %s: %s): the shepherds track their processes",
 			 base, strerror(errno));
 		return -1;
 	}
-	remove_stale(basefd, base);
-	snprintf(name, sizeof name, PREFIX "%d", (int)getpid());
+	snprintf(base_path, sizeof base_path, "%s", base);
+	if (id_random(rnd, 10) < 0)
+		snprintf(rnd, sizeof rnd, "%d", (int)getpid());
+	snprintf(my_name, sizeof my_name, PREFIX "%s", rnd);
+	remove_stale(base_fd, base);
 	int fd = -1;
-	if (mkdirat(basefd, name, 0755) < 0 && errno != EEXIST)
-		log_info("tasks get no cgroup of their own (cannot create %s/%s: %s): the shepherds track their "
-			 "processes", base, name, strerror(errno));
-	else if ((fd = openat(basefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-		log_info("tasks get no cgroup of their own (cannot open %s/%s: %s)", base, name, strerror(errno));
-	else if (faccessat(fd, "cgroup.kill", F_OK, 0) < 0) {
-		log_info("tasks get no cgroup of their own (%s/%s has no cgroup.kill: Linux before 5.14?)", base, name);
-		close(fd);
-		fd = -1;
-		unlinkat(basefd, name, AT_REMOVEDIR);
+	if (mkdirat(base_fd, my_name, 0755) < 0) {
+		snprintf(why, sizeof why, "cannot create %s/%s: %s", base, my_name, strerror(errno));
+	} else if ((fd = openat(base_fd, my_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		snprintf(why, sizeof why, "cannot open %s/%s: %s", base, my_name, strerror(errno));
+	} else if (faccessat(fd, "cgroup.kill", F_OK, 0) < 0) {
+		snprintf(why, sizeof why, "%s/%s has no cgroup.kill: Linux before 5.14?", base, my_name);
+	} else if (mkdirat(fd, "w", 0755) < 0 || move_self(fd, "w/cgroup.procs") < 0) {
+		snprintf(why, sizeof why, "cannot move the worker into %s/%s/w: %s", base, my_name, strerror(errno));
 	} else {
-		log_info("each task runs in a cgroup of its own below %s/%s", base, name);
+		log_info("each task runs in a cgroup of its own below %s/%s", base, my_name);
+		return fd;
 	}
-	close(basefd);
-	return fd;
+	log_info("tasks get no cgroup of their own (%s): the shepherds track their processes", why);
+	if (fd >= 0) {
+		unlinkat(fd, "w", AT_REMOVEDIR);
+		close(fd);
+	}
+	unlinkat(base_fd, my_name, AT_REMOVEDIR);
+	close(base_fd);
+	base_fd = -1;
+	return -1;
 }
 
-/* At exit: the worker's cgroup is empty once its shepherds are gone. */
+/* Now and then (every STALE_AFTER_S): a worker that died since start-up, or whose cgroup was too
+ * young to judge then, is cleaned up while this one runs. */
+void cgroup_tick(int cgfd)
+{
+	static uint64_t next;
+	uint64_t now = mono_ms();
+	if (cgfd < 0 || now < next)
+		return;
+	next = now + STALE_AFTER_S * 1000;
+	remove_stale(base_fd, base_path);
+}
+
+/* At exit, once the shepherds are gone: the worker moves back to its own cgroup and removes its. */
 void cgroup_fini(int cgfd)
 {
-	char base[4200], why[300], name[4300];
 	if (cgfd < 0)
 		return;
+	if (move_self(base_fd, "cgroup.procs") < 0 || unlinkat(cgfd, "w", AT_REMOVEDIR) < 0 ||
+	    unlinkat(base_fd, my_name, AT_REMOVEDIR) < 0)
+		log_warn("cannot remove the worker's cgroup %s: %s (the next worker on this node removes it)", my_name,
+			 strerror(errno));
 	close(cgfd);
-	if (own_cgroup(base, sizeof base, why, sizeof why) < 0)
-		return;
-	snprintf(name, sizeof name, "%s/" PREFIX "%d", base, (int)getpid());
-	if (rmdir(name) < 0 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", name, strerror(errno));
+	close(base_fd);
 }
 
 /* In the shepherd: a cgroup for this task, tPID in the worker's. Returns its directory fd and

@@ -397,6 +397,7 @@ int main(int argc, char **argv)
 				check_reg(&w);
 		}
 		run_check_timeouts(&w);
+		cgroup_tick(w.cg_fd);
 	}
 	log_info("stopping: %d running task%s get SIGTERM, then SIGKILL after %.1f s; the controller requeues them",
 		 run_running(&w), run_running(&w) == 1 ? "" : "s", w.sd.conf.kill_grace_ms / 1000.0);

@@ -138,6 +138,7 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*
 /* cgroup.c: a cgroup per task where the worker may make one (-1: none; the shepherd alone) */
 int cgroup_init(void);
 void cgroup_fini(int cgfd);
+void cgroup_tick(int cgfd); /* now and then: end what dead workers' tasks left */
 int cgroup_task_make(int cgfd, int *procs);
 void cgroup_task_signal(int tfd, int sig);
 void cgroup_task_remove(int cgfd, int tfd);
