@@ -10,6 +10,7 @@
 #  - an assignment a worker cannot take (too big, a link) is answered with a refused result;
 #  - tasks restricted (--targets) to busy engines do not keep an idle engine from other work;
 #  - 100,000 bad names and a 25,000-level directory in incoming/ do not stall spoold.
+# checks: 36
 . "$(dirname "$0")/../lib.sh"
 make_spool
 IN=$SPOOL_DIR/incoming

@@ -10,7 +10,7 @@
 # items, too many arguments, output paths past 4,096 bytes). spoold stays up and later good jobs complete throughout.
 # The last section: MACs on assignments (forged and missing MACs refused), records of another
 # user (skipped, and only that, when not root).
-# checks: 200
+# checks: 284
 . "$(dirname "$0")/../lib.sh"
 make_spool
 IN=$SPOOL_DIR/incoming

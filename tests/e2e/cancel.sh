@@ -2,7 +2,7 @@
 # cancel.sh - spool cancel: queued tasks never start; a running task is killed with every
 # process it spawned; collect reports the tasks cancelled (exit 1); JOB.TASK cancels one
 # task only.
-# checks: 30
+# checks: 31
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

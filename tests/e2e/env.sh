@@ -2,6 +2,7 @@
 # env.sh - what a task sees (SPOOL_JOB, SPOOL_TASK, SPOOL_ENGINE, SPOOL_NODE, SPOOL_ATTEMPT,
 # SPOOL_VARS, its --cwd), collect --follow's headers, collect --no-wait on a running job,
 # and workers --wait giving up.
+# checks: 27
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

@@ -2,6 +2,7 @@
 # errors.sh - clear messages and the documented exit codes for what users get wrong: no
 # spool, a newer spool, a broken spool.conf, bad working directories, unknown jobs, a
 # second init or controller, records the controller cannot read; and --help/--version.
+# checks: 82
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"

@@ -9,6 +9,7 @@
 #
 # Part 2 needs root (it uses the users sptest_a and sptest_b of multiuser.sh, creating them if
 # missing and leaving them in place); it is skipped, with the reason, otherwise.
+# checks: 51
 . "$(dirname "$0")/../lib.sh"
 
 run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }

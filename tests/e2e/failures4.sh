@@ -7,6 +7,7 @@
 #   (c) the disk fills while submitting: a clear error, exit 3, no partial record;
 #   (d) the disk fills while a worker writes results: the task fails with a reason, spoold goes on;
 #   (e) inotify limits: a warning naming the sysctl, and tasks still complete.
+# checks: 67
 . "$(dirname "$0")/../lib.sh"
 MOUNTS=""
 f4_cleanup() {

@@ -1,7 +1,7 @@
 #!/bin/bash
 # noinotify.sh - with inotify = false (as on NFS, where it is blind to other nodes) every
 # watcher relies on rescans alone, and work still completes correctly.
-# checks: 11
+# checks: 13
 . "$(dirname "$0")/../lib.sh"
 make_spool "inotify=false"
 start_spoold

@@ -2,7 +2,7 @@
 # worker_restart.sh - a worker stopped with SIGTERM in the middle of a job kills its running
 # tasks, the controller requeues them, and a new worker finishes the job: every task
 # succeeds exactly once, and the new worker's engine ids are new (never reused).
-# checks: 25
+# checks: 28
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
