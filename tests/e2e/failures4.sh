@@ -46,7 +46,7 @@ jq_() { # FILE PYTHON-EXPR over the JSON object j
 # Live processes whose environment says they run task TASK of job JOB (attempt ATTEMPT if given).
 task_procs() { # JOB TASK [ATTEMPT]
 	local p e
-	for p in $(pgrep -x sleep); do
+	for p in $(pgrep -x 'sleep|sh'); do
 		e=$( { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null)
 		grep -qx "SPOOL_JOB=$1" <<<"$e" && grep -qx "SPOOL_TASK=$2" <<<"$e" || continue
 		[ -z "${3:-}" ] || grep -qx "SPOOL_ATTEMPT=$3" <<<"$e" || continue
@@ -82,8 +82,8 @@ wait_engines 2 || exit 1
 cd "$T"
 old_a=$(ids_of nodea)
 # Task 1 ends while its worker is stopped (it waits for $T/release-1, created once the worker is
-# stopped); task 2 (attempt 1 only) would run on for a minute.
-j=$(spool map -- sh -c 'if [ {} = 1 ]; then sleep 0.1; n=0; while [ ! -e "$0" ] && [ $n -lt 3000 ]; do sleep 0.1; n=$((n + 1)); done; echo one; elif [ $SPOOL_ATTEMPT = 1 ]; then sleep 60; else echo two; fi' "$T/release-1" {} ::: 1 2)
+# stopped); task 2 (attempt 1 only) would run on for half an hour.
+j=$(spool map -- sh -c 'if [ {} = 1 ]; then sleep 0.1; n=0; while [ ! -e "$0" ] && [ $n -lt 3000 ]; do sleep 0.1; n=$((n + 1)); done; echo one; elif [ $SPOOL_ATTEMPT = 1 ]; then sleep 1800; else echo two; fi' "$T/release-1" {} ::: 1 2)
 check "(a) a map of 2 tasks is submitted" test -n "$j"
 wait_procs "$j" 1 1 && wait_procs "$j" 2 1
 check "(a) both tasks run on worker nodea" test -n "$(task_procs "$j" 2 1)" -a -n "$(task_procs "$j" 1 1)"
@@ -142,7 +142,7 @@ part retries "dead_timeout=600.0"
 start_spoold
 start_worker 1
 wait_engines 1 || exit 1
-j=$(spool submit --retries 1 -- sleep 60)
+j=$(spool submit --retries 1 -- sleep 1800)
 check "(b) a task with --retries 1 is submitted" test -n "$j"
 for round in 1 2; do
 	wait_procs "$j" 1 "$round"
@@ -268,7 +268,7 @@ limited() { # WATCHES INSTANCES LOG
 		spoold -f -d "$SPOOL_DIR" 2>>"$2" & exec spool-worker -f -d "$SPOOL_DIR" -n 2 2>>"$2"' "$@" &
 	LPID=$!
 	PIDS="$PIDS $LPID"
-	for i in $(seq 50); do
+	for i in $(seq 600); do
 		SPID=$(pgrep -P "$LPID" -x spoold) && break
 		sleep 0.1
 	done

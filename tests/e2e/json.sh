@@ -85,8 +85,8 @@ spool collect --json "$k" >"$T/k.json" 2>/dev/null
 check_eq "a task killed by a signal: signal 9, exit_code null, state failed" "9 None failed" \
 	"$(python3 -c 'import json,sys; t = json.load(sys.stdin)["tasks"][0]; print(t["signal"], t["exit_code"], t["state"])' <"$T/k.json")"
 # A job still running: null where nothing is known yet.
-r=$(spool submit --name slowjob -- sleep 30)
-for i in $(seq 250); do spool status "$r" 2>/dev/null | grep -q ' running ' && break; sleep 0.02; done
+r=$(spool submit --name slowjob -- sleep 1800) # cancelled below
+for i in $(seq 600); do spool status "$r" 2>/dev/null | grep -q ' running ' && break; sleep 0.1; done
 spool collect --no-wait --json "$r" >"$T/r.json" 2>/dev/null; rc=$?
 check_eq "collect --no-wait --json of a running job exits 5" 5 "$rc"
 check_eq "a running task: state running, nulls for what is not known yet" ok "$(pycheck '
@@ -138,7 +138,7 @@ check_eq "status --json: a job not yet accepted has state submitted and no owner
 # The engine table is republished at most every publish_interval: let the short job's engine
 # show idle again before looking.
 spool collect "$p" >/dev/null 2>&1
-for i in $(seq 50); do
+for i in $(seq 600); do
 	[ "$(spool workers | awk 'NR > 1 && $4 == "busy"' | wc -l)" -eq 1 ] && break
 	sleep 0.1
 done
