@@ -8,6 +8,7 @@ set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 ref=${UNDER_LOAD_REF:-HEAD}
 W=$(mktemp -d /tmp/spool-under-load.XXXXXX)
+chmod 755 "$W" # the tests run programs of the tree as other users (multiuser.sh, escaping.sh)
 # The simulated nodes' script lives beside the project, not in it: point the copies at ours.
 FAKE_NODES=${FAKE_NODES:-$(cd "$here/.." && pwd)/shared/tools/fake-nodes.sh}
 export FAKE_NODES
