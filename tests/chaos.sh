@@ -95,16 +95,17 @@ wait_gone() { # PID [tenths]
 }
 wait_node_pid() { # I NAME: wait until it runs, print its pid
 	local i p
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		p=$(node_pid "$1" "$2") && { echo "$p"; return 0; }
 		sleep 0.1
 	done
 	return 1
 }
 # A worker on node I under a skewed wall clock.
+SKEW_WORKER=spool-worker
 start_worker_skewed() { # I N SKEW
 	bash "$FAKE_NODES" run "$F" "$1" --skew "$3" -- env PATH="$PATH" SPOOL_DIR="$SPOOL_DIR" \
-		spool-worker -f -n "$2" 2>>"$T/worker-node$1.log" &
+		"$SKEW_WORKER" -f -n "$2" 2>>"$T/worker-node$1.log" &
 	PIDS="$PIDS $!"
 }
 # Tasks that reached a terminal state, from the published job state on the server's disk.
@@ -112,12 +113,13 @@ ndone() {
 	awk '$1 == "task" && $3 ~ /^(succeeded|failed|timedout|cancelled|abandoned)$/ { n++ } END { print n + 0 }' \
 		"$HOSTSPOOL/ctl/jobs/$J.state" 2>/dev/null || echo 0
 }
-wait_done() { # COUNT: until that many tasks are done (or the map is)
+wait_done() { # COUNT: until that many tasks are done (5 min), else a failure saying so
 	local i
 	for i in $(seq 3000); do
 		[ "$(ndone)" -ge "$1" ] && return 0
 		sleep 0.1
 	done
+	fail "waited 300 s for $1 of $N tasks to be done: only $(ndone) are (tasks lost? workers stuck?)"
 	return 1
 }
 # The live worker (WID) on node I and its engine ids, from the published engine table.
@@ -133,7 +135,7 @@ print(" ".join(str(x["id"]) for x in sorted(json.load(sys.stdin), key=lambda x: 
 }
 wait_new_wid() { # I OLDWID: until node I has a live worker other than OLDWID; print it
 	local i w
-	for i in $(seq 300); do
+	for i in $(seq 1200); do
 		w=$(live_wid "$1")
 		[ -n "$w" ] && [ "$w" != "$2" ] && { echo "$w"; return 0; }
 		sleep 0.1
@@ -205,8 +207,8 @@ check "(b) a new worker registered on node 2 ($new_b)" test -n "$new_b"
 new_b_ids=$(wid_ids "$new_b")
 check "(b) its engine ids ($new_b_ids) are new (old: $old_b_ids)" \
 	test "${new_b_ids%% *}" -gt "${old_b_ids##* }"
-check "(b) the controller declared $old_b dead within dead_timeout + 10 s" \
-	wait_log "$T/spoold.log" "worker $old_b on node2 is dead" $((DEAD + 10))
+check "(b) the controller declared $old_b dead (waited dead_timeout + 120 s)" \
+	wait_log "$T/spoold.log" "worker $old_b on node2 is dead" $((DEAD + 120))
 event b end
 note "(b) worker on node 2 killed and replaced"
 
@@ -221,15 +223,15 @@ d0=$(ndone)
 held c "$old_c"
 kill -STOP "$p"
 event c stop "$old_c"
-check "(c) worker $old_c is stopped (after $d0 of $N tasks)" \
-	sh -c "sleep 0.2; grep -q '^State:.*T' /proc/$p/status"
+stopped() { grep -q '^State:.*T' "/proc/$1/status"; }
+check "(c) worker $old_c is stopped (after $d0 of $N tasks)" wait_for 60 stopped "$p"
 check "(c) the controller declared the stopped worker dead" \
-	wait_log "$T/spoold.log" "worker $old_c on node3 is dead" $((DEAD + 10))
+	wait_log "$T/spoold.log" "worker $old_c on node3 is dead" $((DEAD + 120))
 sleep 0.5
 kill -CONT "$p"
 event c cont "$old_c"
 check "(c) after SIGCONT the worker says it was declared dead and kills its tasks" \
-	wait_log "$T/worker-node3.log" "worker $old_c was declared dead by the controller: killing its tasks" 15
+	wait_log "$T/worker-node3.log" "worker $old_c was declared dead by the controller: killing its tasks" 120
 new_c=$(wait_new_wid 3 "$old_c")
 check "(c) the same process registered again under a new id ($new_c)" test -n "$new_c"
 check_eq "(c) it is the same process (pid unchanged)" "$p" "$(node_pid 3 spool-worker)"
@@ -244,10 +246,15 @@ FT=$(ls /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1 
 new_d=""
 if [ -z "$FT" ]; then
 	skip "(d) a worker with a skewed clock: libfaketime is not installed (apt-get install faketime)"
-elif grep -q __asan_init "$(command -v spool-worker)"; then
+elif grep -q __asan_init "$(command -v spool-worker)" &&
+	! { SKEW_WORKER=$(cd "$SPOOL_BIN/.." && pwd)/bin/spool-worker; [ -x "$SKEW_WORKER" ] && ! grep -q __asan_init "$SKEW_WORKER"; }; then
 	# Measured: an ASan-instrumented program preloaded with libfaketime hangs before main.
-	skip "(d) a worker with a skewed clock: libfaketime hangs ASan-instrumented programs (covered by make check)"
+	skip "(d) a worker with a skewed clock: libfaketime hangs ASan-instrumented programs and no uninstrumented build is in ../bin (run make all first)"
 else
+	# Under ASan (make sanitize) the reduced variant: the skewed worker is the uninstrumented
+	# build from bin/ (libfaketime hangs an instrumented one); the controller and the other
+	# workers stay instrumented.
+	[ "$SKEW_WORKER" = spool-worker ] || note "(d) reduced variant: the skewed worker is $SKEW_WORKER (uninstrumented)"
 	event d start
 	old_d=$(live_wid 4)
 	p=$(node_pid 4 spool-worker)
@@ -262,7 +269,7 @@ else
 	d0=$(ndone)
 	sk=0
 	touch "$T/skew-start"
-	for i in $(seq 100); do
+	for i in $(seq 600); do
 		sk=$(find "$B/data/spool-$J" -name '*.res' -newer "$T/skew-start" -exec grep -l "^wid $new_d\$" {} + 2>/dev/null | wc -l)
 		[ "$sk" -ge 20 ] && break
 		sleep 0.1
@@ -278,7 +285,9 @@ check "every scenario ran while the map was still running ($d_end of $N done aft
 on 3 spool collect --timeout 600 "$J" >"$T/out" 2>"$T/collect.err"; rc=$?
 check_eq "collect (on node 3) exits 0" 0 "$rc"
 event all collected
-sleep 1 # late duplicates reach the database
+# Late duplicates reach the database: wait until no result waits in workers/*/done/.
+done_empty() { [ -z "$(ls "$HOSTSPOOL"/workers/*/done/ 2>/dev/null | grep -v ':$' | grep .)" ]; }
+wait_for 60 done_empty || fail "results still unconsumed in workers/*/done/ 60 s after collect"
 on 3 spool collect --json "$J" >"$T/json" 2>>"$T/collect.err"
 engines_json >"$T/engines.json"
 [ -z "$new_d" ] || check_eq "(d) the skewed worker was never declared dead" 0 \
@@ -350,7 +359,8 @@ try:
         accepted_db[idx] = cnt
     con.close()
 except Exception as ex:
-    print("# cannot read the database %s: %s" % (db, ex), file=sys.stderr)
+    # Not a reason to drop the check: an unreadable database is a failure.
+    bad.append("cannot read the database %s (one accepted attempt per task unchecked): %s" % (db, ex))
     accepted_db = None
 for i in range(1, n + 1):
     t = tasks.get(i)

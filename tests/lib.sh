@@ -13,8 +13,11 @@ VG=""
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	if grep -l -E 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$T"/*.log >/dev/null 2>&1; then
-		echo "FAIL: $TEST_NAME: a sanitizer reported errors:"; grep -h -A15 -E 'ERROR: |runtime error:' "$T"/*.log | head -60
+	# The programs' logs: $T/*.log and those a test kept per scenario in $T/*/*.log.
+	local san='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
+	if find "$T" -maxdepth 2 -name '*.log' -type f -exec grep -l -E "$san" {} + 2>/dev/null | grep -q .; then
+		echo "FAIL: $TEST_NAME: a sanitizer reported errors:"
+		find "$T" -maxdepth 2 -name '*.log' -type f -exec grep -h -A15 -E 'ERROR: |runtime error:' {} + | head -60
 	fi
 	if [ -n "$VG" ] && cat "$T"/vg.* 2>/dev/null | grep -q .; then
 		echo "FAIL: $TEST_NAME: valgrind reported errors:"; cat "$T"/vg.*
@@ -22,6 +25,21 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
+
+# Every client call has a deadline (SPOOL_TEST_WAIT seconds, default 300): a lost task or a
+# hung client fails the test, naming what it waited for, instead of hanging the suite. The FAIL
+# goes to fd 9 (the script's own stdout) so that it is seen even from inside $(...).
+SPOOL_TEST_WAIT=${SPOOL_TEST_WAIT:-300}
+exec 9>&1
+spool() {
+	timeout --foreground --kill-after=5 "$SPOOL_TEST_WAIT" "$SPOOL_BIN/spool" "$@"
+	local rc=$?
+	if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
+		echo "FAIL: $TEST_NAME: 'spool $*' still had no answer after $SPOOL_TEST_WAIT s (waiting for its job or engines; killed)" >&9
+		timeout 20 "$SPOOL_BIN/spool" status 2>&1 | head -20 | sed 's/^/#   /' >&9
+	fi
+	return $rc
+}
 
 pass() { echo "PASS: $TEST_NAME: $*"; }
 fail() { echo "FAIL: $TEST_NAME: $*"; }
@@ -32,6 +50,16 @@ check() { # description, then a command that must succeed
 }
 check_eq() { # description, expected, actual
 	if [ "$2" = "$3" ]; then pass "$1"; else fail "$1 (expected '$2', got '$3')"; fi
+}
+
+# wait_for SECONDS CMD...: poll CMD (every 0.1 s) until it succeeds; 1 when SECONDS of wall
+# time pass first. Deadlines are generous: the machine may be shared and loaded.
+wait_for() {
+	local end=$(( $(date +%s) + $1 )); shift
+	while ! "$@"; do
+		[ "$(date +%s)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
 }
 
 # A fresh spool with fast timers for tests; extra "name = value;" lines may follow.
@@ -59,10 +87,10 @@ start_worker() { # N [name]
 	PIDS="$PIDS $WORKER_PID"
 }
 
-# Wait until `spool workers` lists at least N live engines (or fail after ~20 s).
+# Wait until `spool workers` lists at least N live engines (or fail after ~120 s).
 wait_engines() {
 	local n=$1 i
-	for i in $(seq 200); do
+	for i in $(seq 1200); do
 		[ "$(spool workers 2>/dev/null | awk 'NR>1 && $4 != "dead"' | wc -l)" -ge "$n" ] && return 0
 		sleep 0.1
 	done

@@ -1,5 +1,6 @@
 #!/bin/bash
 # basic.sh - submit, map and collect through real spoold and spool-worker processes.
+# checks: 11
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

@@ -1,6 +1,7 @@
 #!/bin/bash
 # capi.sh - the README's C example built against the installed header and library, run on
 # real engines: the notes' walkthrough through include/spool.h.
+# checks: 4
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 make -s -C "$here" install PREFIX="$T/prefix" >/dev/null 2>"$T/install.log" ||

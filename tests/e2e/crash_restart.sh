@@ -2,6 +2,7 @@
 # crash_restart.sh - spoold killed with SIGKILL in the middle of a 2,000-task map while the
 # workers keep running; after a restart every task has exactly one accepted result, and
 # the output is complete and in order.
+# checks: 14
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

@@ -2,6 +2,7 @@
 # env.sh - what a task sees (SPOOL_JOB, SPOOL_TASK, SPOOL_ENGINE, SPOOL_NODE, SPOOL_ATTEMPT,
 # SPOOL_VARS, its --cwd), collect --follow's headers, collect --no-wait on a running job,
 # and workers --wait giving up.
+# checks: 27
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -20,7 +21,7 @@ ms=$(( ($(date +%s%N) - start) / 1000000 ))
 check_eq "workers --wait $((n + 1)) --timeout 1 with $n engines exits 5" 5 "$rc"
 [ "$rc" = 5 ] || cat "$T/e"
 check "it says how many are alive" grep -q "only $n of $((n + 1)) engines alive after 1.0 s" "$T/e"
-check "it waited about 1 s ($ms ms)" test "$ms" -ge 900 -a "$ms" -lt 5000
+check "it waited its 1 s, no less ($ms ms; at most a minute on a loaded machine)" test "$ms" -ge 900 -a "$ms" -lt 60000
 spool workers --wait "$n" --timeout 1 >"$T/o" 2>"$T/e"; rc=$?
 check_eq "workers --wait $n exits 0 at once and lists them" "0 $n" "$rc $(awk 'NR > 1' "$T/o" | wc -l)"
 
@@ -54,14 +55,18 @@ out=$(SPOOL_JOB=fake SPOOL_ENGINE=99 spool submit --wait -- sh -c 'echo $SPOOL_J
 check "SPOOL_JOB and SPOOL_ENGINE are the task's, not the submitter's ($out)" \
 	sh -c "echo '$out' | grep -Eq '^[a-z0-9]+ [0-9]+$' && ! echo '$out' | grep -q fake && [ '${out#* }' != 99 ]"
 # --- collect --follow: a header per task as they finish ---
-j=$(spool map -- sh -c 'sleep 0.$0; echo item $0' {} ::: 3 1 2)
+# The order the tasks finish in is forced through the published state, not by sleeps: item 1
+# (task 2) ends at once, item 2 (task 3) once task 2 is published succeeded, item 3 (task 1)
+# once task 3 is.
+j=$(spool map -- sh -c 'after() { n=0; until spool status "$SPOOL_JOB" | grep -Eq "^ *$1  succeeded " || [ $n -ge 3000 ]; do sleep 0.1; n=$((n + 1)); done; }
+	case $0 in 2) after 2 ;; 3) after 3 ;; esac; echo item $0' {} ::: 3 1 2)
 spool collect --follow "$j" >"$T/f" 2>"$T/fe"; rc=$?
 check_eq "collect --follow exits 0" 0 "$rc"
 check_eq "one '==> task N' header per task" "1 2 3" "$(grep -o '^==> task [0-9]*' "$T/f" | awk '{ print $3 }' | sort -n | tr '\n' ' ' | sed 's/ $//')"
 check "headers give engine, node and state" grep -Eq '^==> task 2 \(engine [0-9]+ on node[A-C]\): succeeded <==$' "$T/f"
 check_eq "each header is followed by its task's output" "" \
 	"$(awk '/^==> task/ { t = $3; next } { if ($0 != "item " (t == 1 ? 3 : t == 2 ? 1 : 2)) print "bad: " $0 }' "$T/f")"
-check_eq "the fastest task (item 1, task 2) is printed first" "==> task 2" "$(head -1 "$T/f" | cut -c1-10)"
+check_eq "the tasks are printed in the order they finished (2, 3, 1)" "2 3 1" "$(grep -o '^==> task [0-9]*' "$T/f" | awk '{ print $3 }' | tr '\n' ' ' | sed 's/ $//')"
 check_eq "collect --follow off a terminal writes no terminal control codes" "" "$(grep -l $'\033' "$T/f" "$T/fe")"
 # On a terminal a waiting collect draws a progress line on stderr; it is cleared before the
 # first output, which starts its own line.
@@ -75,8 +80,8 @@ else
 fi
 
 # --- collect --no-wait on a running job: exit 5, how many are pending ---
-j=$(spool map -- sh -c '[ $0 = 1 ] || sleep 30' {} ::: 1 2 3)
-for i in $(seq 250); do spool status "$j" 2>/dev/null | grep -q ' succeeded ' && break; sleep 0.02; done
+j=$(spool map -- sh -c '[ $0 = 1 ] || sleep 1800' {} ::: 1 2 3) # cancelled below
+for i in $(seq 600); do spool status "$j" 2>/dev/null | grep -q ' succeeded ' && break; sleep 0.1; done
 spool collect --no-wait "$j" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "collect --no-wait of a running job exits 5" 5 "$rc"
 check "it says 2 of 3 tasks are still pending" grep -q "job $j: 2 of 3 tasks still pending" "$T/e"
@@ -87,13 +92,13 @@ spool cancel "$j"
 
 
 # --- a task requeued after its worker stopped runs again with SPOOL_ATTEMPT=2 ---
-j=$(spool submit -- sh -c 'echo attempt $SPOOL_ATTEMPT; [ $SPOOL_ATTEMPT -gt 1 ] || { echo "$SPOOL_NODE" >"$0"; sleep 30; }' "$T/first")
-for i in $(seq 250); do [ -s "$T/first" ] && break; sleep 0.02; done
+j=$(spool submit -- sh -c 'echo attempt $SPOOL_ATTEMPT; [ $SPOOL_ATTEMPT -gt 1 ] || { echo "$SPOOL_NODE" >"$0"; sleep 1800; }' "$T/first")
+for i in $(seq 600); do [ -s "$T/first" ] && break; sleep 0.1; done
 n=$(cat "$T/first")
 check "the first attempt started on nodeA or nodeB ($n)" test "$n" = nodeA -o "$n" = nodeB
 if [ "$n" = nodeA ]; then P=$PA other=nodeB; else P=$PB other=nodeA; fi
 kill -TERM "$P"; wait "$P"
-out=$(spool collect --timeout 10 "$j" 2>/dev/null)
+out=$(spool collect --timeout 120 "$j" 2>/dev/null)
 check_eq "the requeued task ran again with SPOOL_ATTEMPT=2" "attempt 2" "$out"
 check_eq "on the other node, as attempt 2" "2 $other" \
 	"$(spool collect --json "$j" | python3 -c 'import json,sys; t = json.load(sys.stdin)["tasks"][0]; print(t["attempt"], t["node"])')"

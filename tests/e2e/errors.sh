@@ -2,6 +2,7 @@
 # errors.sh - clear messages and the documented exit codes for what users get wrong: no
 # spool, a newer spool, a broken spool.conf, bad working directories, unknown jobs, a
 # second init or controller, records the controller cannot read; and --help/--version.
+# checks: 82
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
@@ -119,7 +120,7 @@ drop() { # NAME: move $T/rec into incoming/NAME whole, as a client would
 }
 wait_quarantined() { # NAME: wait until NAME left incoming/ and its .reason exists
 	local i
-	for i in $(seq 100); do
+	for i in $(seq 1200); do
 		[ ! -e "$SPOOL_DIR/incoming/$1" ] && ls "$SPOOL_DIR/quarantine/"*".$1.reason" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done

@@ -9,6 +9,7 @@
 #
 # Part 2 needs root (it uses the users sptest_a and sptest_b of multiuser.sh, creating them if
 # missing and leaving them in place); it is skipped, with the reason, otherwise.
+# checks: 51
 . "$(dirname "$0")/../lib.sh"
 
 run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
@@ -156,7 +157,11 @@ start_spoold
 for i in $(seq 300); do grep -q "rebuild: ignoring ctl/jobs/$ja.state" "$T/spoold.log" && break; sleep 0.1; done
 check "rebuild: spoold ignores the forged state of $ja, saying so" grep -q "rebuild: ignoring ctl/jobs/$ja.state" "$T/spoold.log"
 check "  ... but takes B's own state as it is" sh -c "! grep -q 'ignoring ctl/jobs/$jb.state' '$T/spoold.log'"
-for i in $(seq 300); do [ "$(stat -c %U "$f")" = "$UA" ] && grep -qx "owner $uid_a" "$f" && break; sleep 0.1; done
+# (until its task is done: a state still to be republished would undo the tampering below)
+for i in $(seq 1200); do
+	[ "$(stat -c %U "$f")" = "$UA" ] && grep -qx "owner $uid_a" "$f" && grep -q '^task 1 succeeded ' "$f" && break
+	sleep 0.1
+done
 check "  ... runs A's task again and publishes A's state anew (owner $uid_a, A's file, 0600)" \
 	sh -c "grep -qx 'owner $uid_a' '$f' && [ \"\$(stat -c '%U %a' '$f')\" = '$UA 600' ]"
 as "$UA" sh -c 'sed "s/^owner .*/owner $1/" "$2" >"$3" && cat "$3" >"$2" && chmod 644 "$2"' sh "$uid_b" "$f" "$M/$UA/forged"

@@ -7,6 +7,7 @@
 #   (c) the disk fills while submitting: a clear error, exit 3, no partial record;
 #   (d) the disk fills while a worker writes results: the task fails with a reason, spoold goes on;
 #   (e) inotify limits: a warning naming the sysctl, and tasks still complete.
+# checks: 67
 . "$(dirname "$0")/../lib.sh"
 MOUNTS=""
 f4_cleanup() {
@@ -33,7 +34,7 @@ tstate() { # JOB TASK: its state in spool status
 }
 wait_state() { # JOB TASK STATE [tenths]
 	local i
-	for i in $(seq "${4:-200}"); do
+	for i in $(seq "${4:-600}"); do
 		[ "$(tstate "$1" "$2")" = "$3" ] && return 0
 		sleep 0.1
 	done
@@ -45,7 +46,7 @@ jq_() { # FILE PYTHON-EXPR over the JSON object j
 # Live processes whose environment says they run task TASK of job JOB (attempt ATTEMPT if given).
 task_procs() { # JOB TASK [ATTEMPT]
 	local p e
-	for p in $(pgrep -x sleep); do
+	for p in $(pgrep -x 'sleep|sh'); do
 		e=$( { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null)
 		grep -qx "SPOOL_JOB=$1" <<<"$e" && grep -qx "SPOOL_TASK=$2" <<<"$e" || continue
 		[ -z "${3:-}" ] || grep -qx "SPOOL_ATTEMPT=$3" <<<"$e" || continue
@@ -54,7 +55,7 @@ task_procs() { # JOB TASK [ATTEMPT]
 }
 wait_procs() { # JOB TASK [ATTEMPT]
 	local i
-	for i in $(seq 200); do
+	for i in $(seq 1200); do
 		[ -n "$(task_procs "$@")" ] && return 0
 		sleep 0.05
 	done
@@ -80,19 +81,20 @@ A=$WORKER_PID
 wait_engines 2 || exit 1
 cd "$T"
 old_a=$(ids_of nodea)
-# Task 1 ends while its worker is stopped; task 2 (attempt 1 only) would run on for a minute.
-j=$(spool map -- sh -c 'if [ {} = 1 ]; then sleep 1.5; echo one; elif [ $SPOOL_ATTEMPT = 1 ]; then sleep 60; else echo two; fi' ::: 1 2)
+# Task 1 ends while its worker is stopped (it waits for $T/release-1, created once the worker is
+# stopped); task 2 (attempt 1 only) would run on for half an hour.
+j=$(spool map -- sh -c 'if [ {} = 1 ]; then sleep 0.1; n=0; while [ ! -e "$0" ] && [ $n -lt 3000 ]; do sleep 0.1; n=$((n + 1)); done; echo one; elif [ $SPOOL_ATTEMPT = 1 ]; then sleep 1800; else echo two; fi' "$T/release-1" {} ::: 1 2)
 check "(a) a map of 2 tasks is submitted" test -n "$j"
 wait_procs "$j" 1 1 && wait_procs "$j" 2 1
 check "(a) both tasks run on worker nodea" test -n "$(task_procs "$j" 2 1)" -a -n "$(task_procs "$j" 1 1)"
 kill -STOP "$A"
-t0=$(date +%s)
+touch "$T/release-1"
 start_worker 2 nodeb
 B=$WORKER_PID
 check "(a) the stopped worker is declared dead after dead_timeout" \
-	wait_grep "$T/spoold.log" "worker nodea-.* is dead (no heartbeat change" 150
+	wait_grep "$T/spoold.log" "worker nodea-.* is dead (no heartbeat change" 600
 # The engine table is republished at most every publish_interval: give it a few seconds.
-no_engines_of() { local i; for i in $(seq 50); do [ -z "$(ids_of "$1")" ] && return 0; sleep 0.1; done; return 1; }
+no_engines_of() { local i; for i in $(seq 600); do [ -z "$(ids_of "$1")" ] && return 0; sleep 0.1; done; return 1; }
 check "(a) ... and its engines are gone from spool workers" no_engines_of nodea
 check "(a) task 1 runs again elsewhere and succeeds" wait_state "$j" 1 succeeded
 check "(a) task 2 runs again elsewhere and succeeds" wait_state "$j" 2 succeeded
@@ -102,16 +104,16 @@ check_eq "(a) task 2 was accepted from attempt 2 on nodeb" "2 nodeb" "$(jq_ "$T/
 check "(a) the stopped worker's task 2 still runs (stopped workers do not kill)" test -n "$(task_procs "$j" 2 1)"
 kill -CONT "$A"
 check "(a) after SIGCONT the worker says it was declared dead and kills its tasks" \
-	wait_grep "$T/worker.log" "was declared dead by the controller: killing its tasks and registering again" 100
-for i in $(seq 100); do [ -n "$(ids_of nodea)" ] && break; sleep 0.1; done
+	wait_grep "$T/worker.log" "was declared dead by the controller: killing its tasks and registering again" 600
+for i in $(seq 600); do [ -n "$(ids_of nodea)" ] && break; sleep 0.1; done
 new_a=$(ids_of nodea)
 check "(a) the worker registered again with new engine ids ($new_a; old: $old_a)" \
 	test -n "$new_a" -a "${new_a%% *}" -gt "$(echo $old_a | tr ' ' '\n' | tail -1)"
 check "(a) it is the same process" kill -0 "$A"
-for i in $(seq 50); do [ -z "$(task_procs "$j" 2 1)" ] && break; sleep 0.1; done
+for i in $(seq 600); do [ -z "$(task_procs "$j" 2 1)" ] && break; sleep 0.1; done
 check_eq "(a) the stopped worker's run of task 2 was killed" "" "$(task_procs "$j" 2 1)"
 # The run of task 1 that ended while the worker was stopped is reported late: a duplicate.
-for i in $(seq 100); do
+for i in $(seq 300); do
 	spool collect --json "$j" >"$T/a.json"
 	[ "$(jq_ "$T/a.json" 'len(j["tasks"][0]["duplicates"])')" -ge 1 ] && break
 	sleep 0.1
@@ -133,25 +135,34 @@ check "(a) nothing was quarantined" test -z "$(ls "$SPOOL_DIR/quarantine")"
 check_eq "(a) spoold logged no error" "" "$(grep -m3 '^spoold: error' "$T/spoold.log")"
 
 # --- (b) --retries 1: the worker killed -9 twice in a row --------------------------------------
-# Workers without --name run as this machine's node: the controller proves them gone at once.
-part retries
+# Workers without --name run as this machine's node: the controller proves them gone at once,
+# without waiting for the heartbeat. dead_timeout is 600 s here, so a task requeued within the
+# 60 s waited for can only have been requeued by that proof (the latency is bench's business).
+part retries "dead_timeout=600.0"
 start_spoold
 start_worker 1
 wait_engines 1 || exit 1
-j=$(spool submit --retries 1 -- sleep 60)
+j=$(spool submit --retries 1 -- sleep 1800)
 check "(b) a task with --retries 1 is submitted" test -n "$j"
 for round in 1 2; do
 	wait_procs "$j" 1 "$round"
 	check "(b) round $round: attempt $round runs" test -n "$(task_procs "$j" 1 "$round")"
+	st=$(tstate "$j" 1)
+	check "(b) round $round: ... and is published as given to the worker before the kill ($st)" \
+		test "$st" = assigned -o "$st" = running
 	kill -KILL "$WORKER_PID"
 	wait "$WORKER_PID" 2>/dev/null
 	t0=$(date +%s%N)
 	want=queued
 	[ $round = 2 ] && want=abandoned
-	wait_state "$j" 1 $want 100
+	wait_state "$j" 1 $want 600
 	dt=$(( ($(date +%s%N) - t0) / 1000000 ))
-	check "(b) round $round: after kill -9 the task is $want at once (${dt} ms; dead_timeout is 3 s)" \
-		test "$(tstate "$j" 1)" = $want -a "$dt" -lt 2500
+	echo "# (b) round $round: $want ${dt} ms after kill -9" >&2
+	check "(b) round $round: after kill -9 the task is $want long before dead_timeout (600 s)" \
+		test "$(tstate "$j" 1)" = $want
+	check_eq "(b) round $round: the controller proved the worker gone (log lines so far)" "$round" \
+		"$(grep -c 'is gone (its process no longer exists on this node)' "$T/spoold.log")"
+	for i in $(seq 200); do [ -z "$(task_procs "$j" 1)" ] && break; sleep 0.1; done
 	check_eq "(b) round $round: the killed worker's task is gone too" "" "$(task_procs "$j" 1)"
 	[ $round = 1 ] && start_worker 1
 done
@@ -161,8 +172,7 @@ check "(b) collect says why: its node was lost too often" grep -q "task 1: .*los
 spool collect --json "$j" >"$T/b.json"
 check_eq "(b) JSON: abandoned after 2 attempts, with a reason" "abandoned 2 True" \
 	"$(jq_ "$T/b.json" 'j["tasks"][0]["state"], j["tasks"][0]["attempt"], "lost too often" in (j["tasks"][0]["reason"] or "")' | tr -d "(),'")"
-check "(b) the controller proved the workers gone without waiting for the heartbeat" \
-	test "$(grep -c 'is gone (its process no longer exists on this node)' "$T/spoold.log")" -eq 2
+check_eq "(b) no worker was declared dead by the heartbeat" 0 "$(grep -c 'is dead (no heartbeat change' "$T/spoold.log")"
 
 # --- (c) disk full while submitting ------------------------------------------------------------
 small_fs() { # DIR: a 1 MiB tmpfs there (root only); returns 1 with WHY set when it cannot
@@ -212,7 +222,7 @@ if small_fs "$T/small"; then
 	export SPOOL_DIR="$s"
 	start_spoold
 	start_worker 1
-	check_eq "(c) the small job runs" small "$(spool collect --timeout 30 "$j1" 2>/dev/null)"
+	check_eq "(c) the small job runs" small "$(spool collect --timeout 120 "$j1" 2>/dev/null)"
 else
 	skip "(c) disk full while submitting: $WHY"
 fi
@@ -226,7 +236,7 @@ if small_fs "$T/outfs"; then
 	mkdir -p "$T/outfs/out"
 	fill "$T/outfs"
 	j=$(spool submit --output "$T/outfs/out" -- sh -c 'echo hello')
-	spool collect --timeout 30 "$j" >"$T/d.out" 2>"$T/d.err"; rc=$?
+	spool collect --timeout 120 "$j" >"$T/d.out" 2>"$T/d.err"; rc=$?
 	check_eq "(d) the task whose results cannot be written fails: collect exits 1" 1 "$rc"
 	check_eq "(d) status says failed" failed "$(tstate "$j" 1)"
 	spool collect --json "$j" >"$T/d.json"
@@ -239,7 +249,7 @@ if small_fs "$T/outfs"; then
 	check_eq "(d) once space is back a new task succeeds" hello \
 		"$(spool submit --wait --output "$T/outfs/out" -- sh -c 'echo hello' 2>"$T/d2.err")"
 	j=$(spool map --output "$T/outfs/out" -- sh -c 'echo {}' ::: 1 2 3)
-	check_eq "(d) ... and a map too" "1 2 3" "$(spool collect --timeout 30 "$j" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+	check_eq "(d) ... and a map too" "1 2 3" "$(spool collect --timeout 120 "$j" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 	# Output lost beside the data after the fact: collect must not call that a success.
 	rm -f "$T/outfs/out/2.1.out"
 	spool collect "$j" >"$T/d.out" 2>"$T/d.err"; rc=$?
@@ -258,7 +268,7 @@ limited() { # WATCHES INSTANCES LOG
 		spoold -f -d "$SPOOL_DIR" 2>>"$2" & exec spool-worker -f -d "$SPOOL_DIR" -n 2 2>>"$2"' "$@" &
 	LPID=$!
 	PIDS="$PIDS $LPID"
-	for i in $(seq 50); do
+	for i in $(seq 600); do
 		SPID=$(pgrep -P "$LPID" -x spoold) && break
 		sleep 0.1
 	done
@@ -274,11 +284,11 @@ else
 		wait_engines 2 || { cat "$T/limited-$3.log"; exit 1; }
 		check "(e) $3 limited to $1/$2: spoold and the worker run (pids ${SPID:-none} $LPID)" kill -0 "$LPID" "${SPID:-0}"
 		check "(e) $3: a warning names the sysctl fs.inotify.$4" \
-			wait_grep "$T/limited-$3.log" "warning: .*rescan.*raise sysctl fs.inotify.$4" 50
+			wait_grep "$T/limited-$3.log" "warning: .*rescan.*raise sysctl fs.inotify.$4" 300
 		cd "$T"
 		j=$(spool map -- sh -c 'echo {}' ::: $(seq 20))
 		check_eq "(e) $3: a map of 20 tasks still completes" "$(seq 20 | tr '\n' ' ')" \
-			"$(spool collect --timeout 30 "$j" 2>/dev/null | tr '\n' ' ')"
+			"$(spool collect --timeout 120 "$j" 2>/dev/null | tr '\n' ' ')"
 		grep warning "$T/limited-$3.log" | sed 's/^/# /' >&2
 	done
 fi

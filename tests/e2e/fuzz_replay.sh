@@ -3,6 +3,7 @@
 # seed corpus (fuzz/corpus/NAME) and every input that once made it fail (fuzz/regress/NAME), so a
 # parser bug found by `make fuzz` stays fixed. The replay programs are built by `make` beside the
 # unit tests: BUILD/fuzz/replay-NAME (UNIT_DIR/../fuzz, as tests/run.sh finds the unit tests).
+# checks: 8
 . "$(dirname "$0")/../lib.sh"
 root=$(cd "$(dirname "$0")/../.." && pwd)
 bindir=$(dirname "${UNIT_DIR:-$root/build/tests}")/fuzz

@@ -2,6 +2,7 @@
 # json.sh - the --json output of status (all jobs and one job), workers and collect, read
 # with python3's json module: field names, types and values, and the paths it gives. At the
 # end, with no engine left: apply fails at once with its reason, static map waits as balanced.
+# checks: 30
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -9,11 +10,16 @@ start_worker 2 nodeA
 wait_engines 2 || exit 1
 cd "$T"
 
-# Run python3 on stdin's JSON with the program in $1; it prints problems, one per line.
+# Run python3 on stdin's JSON with the program in $1; it prints problems, one per line, or
+# "ok" when there are none. Anything else fails the check: empty input (a command that printed
+# nothing), input that is not JSON, or an exception in the program (its traceback is printed).
 pycheck() {
 	python3 -c "
 import json, sys
-d = json.load(sys.stdin)
+raw = sys.stdin.read()
+if not raw.strip():
+    sys.exit('no JSON at all: the command printed nothing')
+d = json.loads(raw)
 bad = []
 def want(cond, what):
     if not cond: bad.append(what)
@@ -21,7 +27,7 @@ def typ(o, k, *types):
     want(k in o, 'missing field %s' % k)
     if k in o: want(type(o[k]) in types, 'field %s is %r' % (k, type(o[k]).__name__))
 $1
-print('\n'.join(bad))"
+print('\n'.join(bad) if bad else 'ok')" 2>&1
 }
 
 j=$(spool map -- sh -c 'echo "out $0"; echo "err $0" >&2; exit $(( $0 == 2 ))' {} ::: 1 2)
@@ -31,7 +37,7 @@ spool collect "$j" >/dev/null 2>&1
 spool collect --json "$j" >"$T/c.json" 2>"$T/e"; rc=$?
 check_eq "collect --json exits 1 (task 2 exited 1)" 1 "$rc"
 check "collect --json is one JSON document" python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$T/c.json"
-check_eq "collect --json: job fields and types" "" "$(pycheck '
+check_eq "collect --json: job fields and types" ok "$(pycheck '
 typ(d, "job", str); typ(d, "name", type(None)); typ(d, "owner", int); typ(d, "state", str)
 typ(d, "cwd", str); typ(d, "outdir", str); typ(d, "ntasks", int); typ(d, "counts", dict); typ(d, "tasks", list)
 want(d["state"] == "done", "state %r" % d["state"])
@@ -39,7 +45,7 @@ want(d["ntasks"] == 2 and len(d["tasks"]) == 2, "two tasks")
 want(d["counts"] == {"queued": 0, "assigned": 0, "running": 0, "succeeded": 1, "failed": 1, "timedout": 0,
     "cancelled": 0, "abandoned": 0}, "counts %r" % d["counts"])
 ' <"$T/c.json")"
-check_eq "collect --json: every task has exactly the documented fields" "" "$(pycheck '
+check_eq "collect --json: every task has exactly the documented fields" ok "$(pycheck '
 keys = ["task", "state", "exit_code", "signal", "engine", "node", "attempt", "wall_ms", "start_ms", "end_ms",
         "user_ms", "sys_ms", "maxrss_kb", "reason", "stdout", "stderr", "result", "duplicates"]
 for t in d["tasks"]:
@@ -79,11 +85,11 @@ spool collect --json "$k" >"$T/k.json" 2>/dev/null
 check_eq "a task killed by a signal: signal 9, exit_code null, state failed" "9 None failed" \
 	"$(python3 -c 'import json,sys; t = json.load(sys.stdin)["tasks"][0]; print(t["signal"], t["exit_code"], t["state"])' <"$T/k.json")"
 # A job still running: null where nothing is known yet.
-r=$(spool submit --name slowjob -- sleep 30)
-for i in $(seq 250); do spool status "$r" 2>/dev/null | grep -q ' running ' && break; sleep 0.02; done
+r=$(spool submit --name slowjob -- sleep 1800) # cancelled below
+for i in $(seq 600); do spool status "$r" 2>/dev/null | grep -q ' running ' && break; sleep 0.1; done
 spool collect --no-wait --json "$r" >"$T/r.json" 2>/dev/null; rc=$?
 check_eq "collect --no-wait --json of a running job exits 5" 5 "$rc"
-check_eq "a running task: state running, nulls for what is not known yet" "" "$(pycheck '
+check_eq "a running task: state running, nulls for what is not known yet" ok "$(pycheck '
 t = d["tasks"][0]
 want(d["state"] == "active", "job state %r" % d["state"])
 want(d["name"] == "slowjob", "name %r" % d["name"])
@@ -96,7 +102,7 @@ typ(t, "engine", int)
 # --- status --json (one job) ---
 spool status --json "$j" >"$T/s1.json"; rc=$?
 check_eq "status --json JOB exits 0" 0 "$rc"
-check_eq "status --json JOB: the same job and tasks as collect --json" "" "$(pycheck "
+check_eq "status --json JOB: the same job and tasks as collect --json" ok "$(pycheck "
 c = json.load(open('$T/c.json'))
 want(d == c, 'differs from collect --json')
 " <"$T/s1.json")"
@@ -104,7 +110,7 @@ want(d == c, 'differs from collect --json')
 # --- status --json (every job) ---
 spool status --json >"$T/s.json"; rc=$?
 check_eq "status --json exits 0" 0 "$rc"
-check_eq "status --json: spool, controller and the 3 jobs with their counts" "" "$(pycheck "
+check_eq "status --json: spool, controller and the 3 jobs with their counts" ok "$(pycheck "
 typ(d, 'spool', str); typ(d, 'filesystem', str); typ(d, 'relies_on_rescans', bool)
 typ(d, 'controller', dict); typ(d, 'jobs', list)
 want(d['spool'] == '$SPOOL_DIR', 'spool %r' % d['spool'])
@@ -132,14 +138,14 @@ check_eq "status --json: a job not yet accepted has state submitted and no owner
 # The engine table is republished at most every publish_interval: let the short job's engine
 # show idle again before looking.
 spool collect "$p" >/dev/null 2>&1
-for i in $(seq 50); do
+for i in $(seq 600); do
 	[ "$(spool workers | awk 'NR > 1 && $4 == "busy"' | wc -l)" -eq 1 ] && break
 	sleep 0.1
 done
 spool workers --json >"$T/w.json"; rc=$?
 check_eq "workers --json exits 0" 0 "$rc"
 ids=$(spool workers | awk 'NR > 1 { print $1 }' | sort -n | tr '\n' ' ')
-check_eq "workers --json: one object per engine with the documented fields" "" "$(pycheck "
+check_eq "workers --json: one object per engine with the documented fields" ok "$(pycheck "
 want(type(d) is list and len(d) == 2, 'not a list of 2')
 for e in d:
     want(sorted(e) == sorted(['id', 'node', 'pid', 'worker', 'state', 'task', 'heartbeat_age_s']), 'fields %r' % sorted(e))

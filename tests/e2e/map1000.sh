@@ -1,5 +1,6 @@
 #!/bin/bash
 # map1000.sh - a map of 1,000 items on 2 engines, collected in input order.
+# checks: 9
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

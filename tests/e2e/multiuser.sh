@@ -9,6 +9,7 @@
 # Needs root (it creates the users sptest_a and sptest_b and the group sptest_g, and acts as
 # them with setpriv). They are created only if missing and LEFT IN PLACE afterwards, so the test
 # is idempotent and other checkouts running it at the same time share them.
+# checks: 116
 . "$(dirname "$0")/../lib.sh"
 
 UA=sptest_a UB=sptest_b G=sptest_g

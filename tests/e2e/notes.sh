@@ -3,6 +3,7 @@
 # workers ("nodes") of two engines each. apply runs once per engine and prints in engine id
 # order, map keeps the input order under both schedules, and push/apply/pull keep a counter
 # per engine that never appears in the submitter's own environment.
+# checks: 18
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

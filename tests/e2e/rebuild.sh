@@ -1,6 +1,7 @@
 #!/bin/bash
 # rebuild.sh - the queue database deleted while spoold is down: spoold rebuilds it from the
 # spool, the running job completes with one result per task, engine ids are not reused.
+# checks: 8
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

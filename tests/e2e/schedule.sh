@@ -4,6 +4,7 @@
 # next task to the first free engine (LoadBalancedView), so a fast engine does more; and
 # --targets keeps map, submit and apply on the chosen engines. The engine of each task is
 # read from `spool collect --json`.
+# checks: 37
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

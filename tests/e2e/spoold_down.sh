@@ -1,6 +1,7 @@
 #!/bin/bash
 # spoold_down.sh - submitting while the controller is not running: the job waits in the
 # spool, status and collect say so, and it runs once spoold starts.
+# checks: 24
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"

@@ -3,6 +3,7 @@
 # task writes to $SPOOL_VARS is merged when it ends (also when it fails), bad lines are
 # reported and ignored; pull of a missing variable fails with a reason; and a worker
 # restarted with the same --name and engine count finds its variables again.
+# checks: 34
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold

@@ -5,6 +5,9 @@
 #include "unit.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,8 +89,24 @@ static void test_create_open(void)
 	CHECK(b.len == 65 && strspn(b.p, "0123456789abcdef") == 64 && b.p[64] == '\n', "key is 64 hex chars");
 	CHECK(fs_read_file(sd.root, "format", 1024, &b, NULL, &e) == 0 && strcmp(b.p, "spool-layout 1\n") == 0,
 	      "format file says spool-layout 1");
-	CHECK(fs_read_file(sd.root, "spool.conf", 65536, &b, NULL, &e) == 0 && strcmp(b.p, conf_template()) == 0,
-	      "spool.conf is the template");
+	/* The spool.conf written is the one read: a value changed in it changes what open gives (the
+	 * defaults alone would give the same figures as the template). */
+	bool edited = false;
+	if (fs_read_file(sd.root, "spool.conf", 65536, &b, NULL, &e) == 0) {
+		char *at = strstr(b.p, "rescan_interval = 0.5;");
+		if (at) {
+			char *conf = xasprintf("%.*srescan_interval = 0.25;%s", (int)(at - b.p), b.p,
+					       at + strlen("rescan_interval = 0.5;"));
+			put(path, "spool.conf", conf);
+			free(conf);
+			struct spooldir sd2;
+			if (spooldir_open(&sd2, path, &e) == 0) {
+				edited = sd2.conf.rescan_ms == 250 && sd2.conf.dead_ms == 30000;
+				spooldir_close(&sd2);
+			}
+		}
+	}
+	CHECK(edited, "the spool.conf created is the one read: rescan_interval 0.5 -> 0.25 gives 250 ms");
 	spooldir_close(&sd);
 	CHECK(sd.path == NULL && sd.root == -1 && sd.quarantine == -1, "spooldir_close resets the struct");
 
@@ -148,10 +167,35 @@ static void test_choose(void)
 	unsetenv("SPOOL_DIR");
 	CHECK(spooldir_choose(NULL, &e) == NULL && unit_has(e.msg, "no spool given"), "spooldir_choose with neither");
 
-	int remote = -1, fd = open(base, O_RDONLY | O_DIRECTORY);
+	/* Filesystems whose type is known here: /proc (local, not one it names) and a tmpfs. */
+	int remote = -1, fd = open("/proc", O_RDONLY | O_DIRECTORY);
 	const char *kind = spooldir_fstype(fd, &remote);
-	CHECK(kind && kind[0] && (remote == 0 || remote == 1), "spooldir_fstype answers");
-	close(fd);
+	CHECK(fd >= 0 && strcmp(kind, "other") == 0 && remote == 0, "spooldir_fstype: /proc is a local 'other'");
+	if (fd >= 0)
+		close(fd);
+	char *tm = xasprintf("%s/tmpfs", base);
+	struct statfs sf;
+	const char *tdir = "/dev/shm";
+	if (mkdir(tm, 0700) == 0 && mount("spool-test", tm, "tmpfs", 0, "size=64k") == 0)
+		tdir = tm; /* root: a tmpfs of our own */
+	fd = open(tdir, O_RDONLY | O_DIRECTORY);
+	if (fd >= 0 && fstatfs(fd, &sf) == 0 && sf.f_type == 0x01021994) {
+		remote = -1;
+		kind = spooldir_fstype(fd, &remote);
+		CHECK(strcmp(kind, "tmpfs") == 0 && remote == 0, "spooldir_fstype: a tmpfs is a local 'tmpfs'");
+	} else {
+		printf("SKIP: test_spooldir: spooldir_fstype on a tmpfs: none here (not root, no tmpfs /dev/shm)\n");
+	}
+	if (fd >= 0)
+		close(fd);
+	if (tdir == tm)
+		umount(tm);
+	rmdir(tm);
+	free(tm);
+	/* A file descriptor that is not open answers "unknown", local. */
+	remote = -1;
+	kind = spooldir_fstype(-1, &remote);
+	CHECK(strcmp(kind, "unknown") == 0 && remote == 0, "spooldir_fstype of a closed descriptor: unknown");
 }
 
 int main(void)
