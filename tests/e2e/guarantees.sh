@@ -280,8 +280,17 @@ lose() {
 		test "$seq" -ge "$before"
 	rm -f "$db" "$db-wal" "$db-shm" "$@"
 	check "engine ids ($name): the database is gone" test ! -e "$db"
-	start_spoold
-	start_worker "$n" "$name"
+	# seqA's worker starts first, while spoold is down (it waits for its registration), as
+	# "neither side needs the other up to start" allows.
+	if [ "$name" = seqA ]; then
+		start_worker "$n" "$name"
+		until_ok 60 sh -c "ls '$SPOOL_DIR'/workers/$name-*/hello" >/dev/null 2>&1 ||
+			fail "engine ids ($name): the worker wrote no hello within 60 s"
+		start_spoold
+	else
+		start_spoold
+		start_worker "$n" "$name"
+	fi
 	until_ok 60 has_ids "$name" "$n" || fail "engine ids ($name): $n engines on $name did not come up"
 	local got; got=$(ids "$name")
 	check "engine ids ($name): the new engines' ids ($got) are all above $before" \
