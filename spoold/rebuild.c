@@ -195,6 +195,11 @@ static size_t retire_workers(struct ctl *c)
 		struct rec r;
 		if (!name_ok(names[i]))
 			continue;
+		/* A worker the lost database never answered (no reg: it started while spoold was down)
+		 * holds no engine id and ran nothing: left out here, it is registered as a new one. */
+		snprintf(path, sizeof path, "%s/reg", names[i]);
+		if (faccessat(c->sd.ctl_w, path, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+			continue;
 		snprintf(path, sizeof path, "%s/hello", names[i]);
 		if (fs_read_file(c->sd.workers, path, MAX_SMALL_RECORD, &b, NULL, NULL) < 0 ||
 		    rec_parse(&r, b.p, b.len, &schema_hello, NULL) < 0)

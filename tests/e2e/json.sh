@@ -27,7 +27,7 @@ def typ(o, k, *types):
     want(k in o, 'missing field %s' % k)
     if k in o: want(type(o[k]) in types, 'field %s is %r' % (k, type(o[k]).__name__))
 $1
-print('\n'.join(bad) if bad else 'ok')" 2>&1
+print('\n'.join(bad) if bad else 'ok')" 2>&1 || echo "python3 could not read the JSON (exit $?): an empty or broken output is a failure"
 }
 
 j=$(spool map -- sh -c 'echo "out $0"; echo "err $0" >&2; exit $(( $0 == 2 ))' {} ::: 1 2)

@@ -189,8 +189,14 @@ int main(void)
 	CHECK(n == 0, "inbox emptied when the worker is declared dead");
 	fs_list_free(names, n);
 
-	/* Engine ids are never reused, even if the sequence row is lost. */
+	/* Engine ids are never reused, even if the database lost every engine row and the sequence:
+	 * with no row left, AUTOINCREMENT alone would start again at 1, so only ctl/engine-seq can
+	 * keep the new id above the two handed out before. */
+	CHECK(count("SELECT max(id) FROM engines") == 2, "two engine ids handed out before the loss");
+	db_exec(&c, "DELETE FROM engines");
 	db_exec(&c, "DELETE FROM sqlite_sequence");
+	CHECK(count("SELECT count(*) FROM engines") == 0 && count("SELECT count(*) FROM sqlite_sequence") == 0,
+	      "no engine row and no sequence left in the database");
 	fs_mkdir(c.sd.workers, "node1-bbbbbbbb", 0755, NULL);
 	int w2 = fs_open_dir(c.sd.workers, "node1-bbbbbbbb", NULL);
 	buf_reset(&b);
