@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: 77
 # attacks.sh - a shared spool attacked the way issue 9 describes, with three ordinary users and
 # root daemons. Each scenario asserts what must hold, not what happens to hold today:
 #   1a  a spool-JOB/ directory planted before the task (with a T.A.vars file) is refused, and its

@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: 27
 # durability.sh - every rename that matters is durable where spool-layout.md (sections 3.1, 4,
 # 7, 8) says it is, and a power cut loses nothing that was accepted.
 # 1. Crash consistency, from the system calls of the real programs (strace -f -y): for a job

@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: 48
 # guarantees.sh - guarantees that must hold whatever else changes, each checked so that the
 # check FAILS when the guarantee is removed from the code (tests/README.md, "Guarantees and the
 # tests that hold them", says how to break each one and watch this script fail):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: 3
 # limits.sh - a root worker's task gets no more than a login of its submitter would: the limits of
 # /etc/security/limits.conf and limits.d (spool-layout.md section 7, "Resource limits") are
 # applied in the task's process, only ever lowering the worker's own; a user the files do not name

@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: 5
 # shepherd.sh - every process of a task ends with it (spool-layout.md section 7): a task runs under
 # its shepherd, a child subreaper, and where the worker may make cgroups, in a cgroup of its own.
 # Checked here: which of the two the worker says it uses, and that it is so; a process the task

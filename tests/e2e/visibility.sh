@@ -1,4 +1,5 @@
 #!/bin/bash
+# checks: 10
 # visibility.sh - the visibility deadline (spool-layout.md section 10) on simulated nodes.
 # spoold runs on node 1, one worker on node 2, each through its own FUSE mount of the share.
 # The worker preloads tests/preload/hide.c, which makes its listings of the inbox leave out a
