@@ -62,6 +62,18 @@ wait_for() {
 	done
 }
 
+# wait_until DESCRIPTION SECONDS CMD...: wait_for, and a FAIL saying what was awaited if it times out.
+wait_until() { # description, seconds, command...: the deadline is in seconds, whatever the command costs
+	local what=$1 secs=$2 end=$((SECONDS + $2)); shift 2
+	until "$@"; do
+		if [ "$SECONDS" -ge "$end" ]; then
+			fail "timed out after ${secs}s waiting for: $what"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
 # A fresh spool with fast timers for tests; extra "name = value;" lines may follow.
 make_spool() {
 	spool init "$SPOOL_DIR" >/dev/null || { fail "spool init"; exit 1; }

@@ -266,12 +266,7 @@ static const char *env_lookup(char **env, const char *name)
 /* Child side: report (stage, errno) and exit. Only async-signal-safe calls. */
 static void child_fail(int fd, char stage, int err)
 {
-	char msg[1 + sizeof(int)];
-	msg[0] = stage;
-	memcpy(msg + 1, &err, sizeof err);
-	if (write(fd, msg, sizeof msg) < 0) {
-		/* nothing more we can do */
-	}
+	start_pipe_send(fd, stage, err);
 	_exit(127);
 }
 

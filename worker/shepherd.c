@@ -109,7 +109,9 @@ static size_t signal_descendants(int sig)
 	return found;
 }
 
-static void report(int fd, char what, int value)
+/* One message on the task's start pipe: a letter and an int (an errno for a failed start step,
+ * the task's wait status for 'x'). Read by start_failure in run.c. Async-signal-safe. */
+void start_pipe_send(int fd, char what, int value)
 {
 	char msg[1 + sizeof(int)];
 	msg[0] = what;
@@ -164,7 +166,7 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*
 	task_cg = cgroup_task_make(cgfd, &procs);
 	pid_t task = fork();
 	if (task < 0) {
-		report(errfd, 'f', errno);
+		start_pipe_send(errfd, 'f', errno);
 		_exit(127);
 	}
 	if (task == 0) {
@@ -211,6 +213,6 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*
 	}
 	end_the_rest();
 	cgroup_task_remove(cgfd, task_cg);
-	report(errfd, 'x', status);
+	start_pipe_send(errfd, 'x', status);
 	_exit(0);
 }

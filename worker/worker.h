@@ -135,6 +135,8 @@ int outdir_vars_file(int dirfd, const char *name);
 void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*start_task)(void *), void *arg)
 	__attribute__((noreturn));
 
+void start_pipe_send(int fd, char what, int value);
+
 /* cgroup.c: a cgroup per task where the worker may make one (-1: none; the shepherd alone) */
 int cgroup_init(void);
 void cgroup_fini(int cgfd);

@@ -18,16 +18,6 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 b=$(basename "$SPOOL_BIN")
 SHIM="${SPOOL_SHIM_DIR:-${UNIT_DIR:-$SPOOL_BIN/../${b/bin/build}/tests}/preload}/durable.so"
 
-wait_until() { # description, seconds, command...: the deadline is in seconds, whatever the command costs
-	local what=$1 secs=$2 end=$((SECONDS + $2)); shift 2
-	until "$@"; do
-		if [ "$SECONDS" -ge "$end" ]; then
-			fail "timed out after ${secs}s waiting for: $what"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 # "STATE COUNT-OF-TERMINAL-TASKS/NTASKS" of a job, from its published state.
 job_state() { spool status --json "$1" 2>/dev/null | python3 -c '
 import json, sys

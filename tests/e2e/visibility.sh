@@ -42,17 +42,6 @@ while [ ! -e "$d/$n.release" ]; do sleep 0.1; done
 echo ok >"$d/$n.finished"
 EOF
 
-# Wait up to $2 seconds for a command to succeed; say what was awaited when it does not.
-wait_until() { # description, seconds, command...: the deadline is in seconds, whatever the command costs
-	local what=$1 secs=$2 end=$((SECONDS + $2)); shift 2
-	until "$@"; do
-		if [ "$SECONDS" -ge "$end" ]; then
-			fail "timed out after ${secs}s waiting for: $what"
-			return 1
-		fi
-		sleep 0.1
-	done
-}
 uptime_ms() { awk '{printf "%d", $1 * 1000}' /proc/uptime; }
 runs() { if [ -f "$D/$1.runs" ]; then wc -l <"$D/$1.runs"; else echo 0; fi; }
 inbox_name() { # JOB: the assignment's name, from the server's disk
