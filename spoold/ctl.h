@@ -70,6 +70,8 @@ void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
+int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum task_state state,
+	      const char *reason, bool forget_engine);
 size_t live_targets(struct ctl *c, const char *targets, int64_t **out);
 int validate_job(const struct rec *r, const char *stem, struct err *e);
 /* 0 queued; 1 refused whole (its tasks would break the limits: refused->msg says why, the job is

@@ -494,50 +494,75 @@ static void accept_job(struct ctl *c, const char *name, struct buf *data, const 
 	inflight_clear(c);
 }
 
-static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, uid_t by)
+/* End the tasks of job rid that are not terminal yet (all of them, or only task when it is not 0)
+ * in state, with reason, in one transaction; assigned and running ones are revoked after the
+ * commit (removing the assignment is what tells the worker to kill the task). forget_engine: also
+ * clear which engine had them. Returns how many tasks changed, or -1 (logged, rolled back). */
+int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum task_state state,
+	      const char *reason, bool forget_engine)
 {
-	sqlite3_stmt *sel = db_prep(c, "SELECT idx, state, wid, attempt FROM tasks WHERE rid = ? AND state < 3 AND (?2 = 0 OR idx = ?2)");
 	struct { char *wid; int64_t idx, attempt; } *kill = NULL;
 	size_t nk = 0, ck = 0;
-	char reason[64];
+	int changed = -1, rc;
 
-	snprintf(reason, sizeof reason, "cancelled by uid %u", (unsigned)by);
 	if (db_begin(c) < 0)
-		return;
+		return -1;
+	sqlite3_stmt *sel = db_prep(c, "SELECT idx, wid, attempt FROM tasks WHERE rid = ?1 AND state IN (?3, ?4)"
+				       " AND (?2 = 0 OR idx = ?2)");
 	sqlite3_bind_int64(sel, 1, rid);
 	sqlite3_bind_int64(sel, 2, (int64_t)task);
-	while (sqlite3_step(sel) == SQLITE_ROW) {
-		if (sqlite3_column_int(sel, 1) == T_QUEUED)
-			continue;
+	sqlite3_bind_int(sel, 3, T_ASSIGNED);
+	sqlite3_bind_int(sel, 4, T_RUNNING);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
 		if (nk == ck) {
 			ck = ck ? ck * 2 : 16;
 			kill = xrealloc(kill, ck * sizeof *kill);
 		}
 		kill[nk].idx = sqlite3_column_int64(sel, 0);
-		kill[nk].wid = xstrdup((const char *)sqlite3_column_text(sel, 2));
-		kill[nk].attempt = sqlite3_column_int64(sel, 3);
+		kill[nk].wid = xstrdup((const char *)sqlite3_column_text(sel, 1));
+		kill[nk].attempt = sqlite3_column_int64(sel, 2);
 		nk++;
 	}
 	sqlite3_reset(sel);
-	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 6, reason = ? WHERE rid = ? AND state < 3 AND (?3 = 0 OR idx = ?3)");
-	sqlite3_bind_text(up, 1, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(up, 2, rid);
-	sqlite3_bind_int64(up, 3, (int64_t)task);
-	sqlite3_step(up);
-	int changed = sqlite3_changes(c->db);
+	sqlite3_stmt *up = db_prep(c,
+		"UPDATE tasks SET state = ?1, reason = ?2, engine = CASE WHEN ?5 THEN NULL ELSE engine END,"
+		" wid = CASE WHEN ?5 THEN NULL ELSE wid END WHERE rid = ?3 AND state < ?6 AND (?4 = 0 OR idx = ?4)");
+	sqlite3_bind_int(up, 1, state);
+	sqlite3_bind_text(up, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 3, rid);
+	sqlite3_bind_int64(up, 4, (int64_t)task);
+	sqlite3_bind_int(up, 5, forget_engine);
+	sqlite3_bind_int(up, 6, T_SUCCEEDED); /* the first terminal state */
+	if (rc == SQLITE_DONE && sqlite3_step(up) == SQLITE_DONE)
+		changed = sqlite3_changes(c->db);
 	sqlite3_reset(up);
-	db_job_recount(c, rid);
-	if (db_commit(c) == 0) {
-		log_info("cancelled %d task%s of job %s", changed, changed == 1 ? "" : "s", jobid);
-		/* Removing the assignment is what tells the worker to kill the task. */
+	if (changed < 0)
+		db_rollback(c);
+	else
+		db_job_recount(c, rid);
+	if (changed < 0 || db_commit(c) < 0) { /* (db_commit rolls back what it cannot commit) */
+		log_err("database: cannot end the tasks of job %s: %s", jobid, sqlite3_errmsg(c->db));
+		changed = -1;
+	} else {
 		for (size_t i = 0; i < nk; i++)
 			inbox_remove(c, kill[i].wid, jobid, kill[i].idx, kill[i].attempt);
-		c->engines_dirty = true;
-		c->want_assign = true;
 	}
 	for (size_t i = 0; i < nk; i++)
 		free(kill[i].wid);
 	free(kill);
+	return changed;
+}
+
+static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, uid_t by)
+{
+	char reason[64];
+	snprintf(reason, sizeof reason, "cancelled by uid %u", (unsigned)by);
+	int changed = end_tasks(c, rid, jobid, task, T_CANCELLED, reason, false);
+	if (changed < 0)
+		return;
+	log_info("cancelled %d task%s of job %s", changed, changed == 1 ? "" : "s", jobid);
+	c->engines_dirty = true;
+	c->want_assign = true;
 }
 
 static void accept_cancel(struct ctl *c, const char *name, struct buf *data, const struct stat *st)

@@ -75,34 +75,8 @@ void inflight_settle(struct ctl *c)
 static void fail_job(struct ctl *c, const char *job, const char *why)
 {
 	int64_t rid = db_job_rid(c, job);
-	struct { char wid[72]; int64_t idx, attempt; } *kill = NULL;
-	size_t nk = 0;
-	if (rid < 0 || db_begin(c) < 0)
-		return;
-	sqlite3_stmt *sel = db_prep(c, "SELECT idx, wid, attempt FROM tasks WHERE rid = ? AND state IN (1, 2)");
-	sqlite3_bind_int64(sel, 1, rid);
-	while (sqlite3_step(sel) == SQLITE_ROW) {
-		kill = xrealloc(kill, (nk + 1) * sizeof *kill);
-		snprintf(kill[nk].wid, sizeof kill[nk].wid, "%s", (const char *)sqlite3_column_text(sel, 1));
-		kill[nk].idx = sqlite3_column_int64(sel, 0);
-		kill[nk].attempt = sqlite3_column_int64(sel, 2);
-		nk++;
-	}
-	sqlite3_reset(sel);
-	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 4, reason = ?, engine = NULL, wid = NULL WHERE rid = ? AND state < 3");
-	sqlite3_bind_text(up, 1, why, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(up, 2, rid);
-	int ok = sqlite3_step(up) == SQLITE_DONE;
-	sqlite3_reset(up);
-	db_job_recount(c, rid);
-	if (!ok || db_commit(c) < 0) {
-		log_err("database: cannot fail job %s: %s", job, sqlite3_errmsg(c->db));
-		db_rollback(c);
-		nk = 0;
-	}
-	for (size_t i = 0; i < nk; i++)
-		inbox_remove(c, kill[i].wid, job, kill[i].idx, kill[i].attempt);
-	free(kill);
+	if (rid >= 0)
+		end_tasks(c, rid, job, 0, T_FAILED, why, true);
 }
 
 void inflight_check(struct ctl *c)
