@@ -60,12 +60,16 @@ static int open_outdir(const struct spool_job *j, const char *path, char *err, s
 		       path, strerror(saved));
 		goto out;
 	}
-	if (fstat(fd, &st) < 0 || !trusted(j, st.st_uid)) {
+	if (fstat(fd, &st) < 0) {
+		refuse(err, errlen, errno, "cannot stat its output directory %s: %s", path, strerror(errno));
+	} else if (!trusted(j, st.st_uid)) {
 		refuse(err, errlen, EPERM, "its output directory %s belongs to uid %u, not to the job's submitter (uid %llu)",
 		       path, (unsigned)st.st_uid, (unsigned long long)j->owner);
-		close(fd);
-		fd = -1;
+	} else {
+		goto out;
 	}
+	close(fd);
+	fd = -1;
 out:
 	if (pfd >= 0)
 		close(pfd);

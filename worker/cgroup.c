@@ -82,21 +82,22 @@ static bool populated(int dirfd, const char *name)
 	return strstr(buf, "populated 1") != NULL;
 }
 
-/* Kill everything in the cgroup dir/name and remove it (waiting up to a second for it to
- * empty). Returns 0 when removed. */
-static int kill_and_remove(int dirfd, const char *name)
+/* Write text to a cgroup's control file dirfd/path (cgroup.kill, cgroup.procs). */
+static int write_text(int dirfd, const char *path, const char *text)
 {
-	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC), rc = -1;
 	if (fd < 0)
 		return -1;
-	int kfd = openat(fd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
-	if (kfd >= 0) {
-		if (write(kfd, "1", 1) < 0) {
-			/* then the rmdir below fails and says so */
-		}
-		close(kfd);
-	}
+	if (write(fd, text, strlen(text)) == (ssize_t)strlen(text))
+		rc = 0;
 	close(fd);
+	return rc;
+}
+
+/* Remove the cgroup dirfd/name once its last process has gone (a killed process takes a moment
+ * to leave it): up to a second. Returns 0 when removed or already gone. */
+static int rmdir_when_empty(int dirfd, const char *name)
+{
 	for (int i = 0; i < 100; i++) {
 		if (unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
 			return 0;
@@ -107,11 +108,23 @@ static int kill_and_remove(int dirfd, const char *name)
 	return -1;
 }
 
+/* Kill everything in the cgroup dirfd/name and remove it. Returns 0 when removed (a failed
+ * kill shows as a failed removal). */
+static int kill_and_remove(int dirfd, const char *name)
+{
+	char path[300];
+	snprintf(path, sizeof path, "%s/cgroup.kill", name);
+	write_text(dirfd, path, "1");
+	return rmdir_when_empty(dirfd, name);
+}
+
 /* A worker that died without its shepherds ending their tasks (all of them killed with SIGKILL)
  * left its cgroups behind, perhaps with processes in them: end those, as the shepherds would
  * have. Only cgroups of workers with no process left (none in their "w") are touched. */
-static void remove_stale(int basefd, const char *base)
+static void remove_stale(void)
 {
+	int basefd = base_fd;
+	const char *base = base_path;
 	DIR *d = fdopendir(dup(basefd));
 	struct dirent *de;
 	struct stat st;
@@ -145,15 +158,9 @@ static void remove_stale(int basefd, const char *base)
 /* Move this process into the cgroup dirfd/path. */
 static int move_self(int dirfd, const char *path)
 {
-	char buf[32];
-	int fd = openat(dirfd, path, O_WRONLY | O_CLOEXEC), rc = -1;
-	if (fd < 0)
-		return -1;
-	int n = snprintf(buf, sizeof buf, "%d", (int)getpid());
-	if (write(fd, buf, (size_t)n) == n)
-		rc = 0;
-	close(fd);
-	return rc;
+	char pid[32];
+	snprintf(pid, sizeof pid, "%d", (int)getpid());
+	return write_text(dirfd, path, pid);
 }
 
 int cgroup_init(void)
@@ -177,7 +184,7 @@ int cgroup_init(void)
 	if (id_random(rnd, 10) < 0)
 		snprintf(rnd, sizeof rnd, "%d", (int)getpid());
 	snprintf(my_name, sizeof my_name, PREFIX "%s", rnd);
-	remove_stale(base_fd, base);
+	remove_stale();
 	int fd = -1;
 	if (mkdirat(base_fd, my_name, 0755) < 0) {
 		snprintf(why, sizeof why, "cannot create %s/%s: %s", base, my_name, strerror(errno));
@@ -211,7 +218,7 @@ void cgroup_tick(int cgfd)
 	if (cgfd < 0 || now < next)
 		return;
 	next = now + STALE_AFTER_S * 1000;
-	remove_stale(base_fd, base_path);
+	remove_stale();
 }
 
 /* At exit, once the shepherds are gone: the worker moves back to its own cgroup and removes its. */
@@ -256,13 +263,7 @@ void cgroup_task_signal(int tfd, int sig)
 	if (tfd < 0)
 		return;
 	if (sig == SIGKILL) {
-		int kfd = openat(tfd, "cgroup.kill", O_WRONLY | O_CLOEXEC);
-		if (kfd >= 0) {
-			if (write(kfd, "1", 1) < 0) {
-				/* the /proc walk that follows still kills them */
-			}
-			close(kfd);
-		}
+		write_text(tfd, "cgroup.kill", "1"); /* if it fails, the /proc walk that follows kills them */
 		return;
 	}
 	int pfd = openat(tfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
@@ -285,9 +286,5 @@ void cgroup_task_remove(int cgfd, int tfd)
 		return;
 	close(tfd);
 	snprintf(name, sizeof name, "t%d", (int)getpid());
-	for (int i = 0; i < 100; i++) {
-		if (unlinkat(cgfd, name, AT_REMOVEDIR) == 0 || errno != EBUSY)
-			return;
-		usleep(10000);
-	}
+	rmdir_when_empty(cgfd, name);
 }

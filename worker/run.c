@@ -606,11 +606,8 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 	}
 	close(e->errfd);
 	e->errfd = 0;
-	if (failed) {
-		o->exit_code = -1;
-		o->sig = 0;
+	if (failed)
 		log_info("task %s failed to start: %s", e->run->name, o->reason);
-	}
 	return failed;
 }
 

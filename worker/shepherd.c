@@ -76,13 +76,12 @@ static size_t list_procs(struct proc **out)
 static int task_cg = -1; /* the task's cgroup (cgroup.c), -1 when none */
 
 /* Signal every live descendant of this process, through the task's cgroup first where there is
- * one, then by the /proc walk (which also finds a process that could not be moved into it);
- * returns how many the walk found. */
-static size_t signal_descendants(int sig)
+ * one, then by the /proc walk (which also finds a process that could not be moved into it). */
+static void signal_descendants(int sig)
 {
 	cgroup_task_signal(task_cg, sig);
 	struct proc *p;
-	size_t n = list_procs(&p), found = 0;
+	size_t n = list_procs(&p);
 	pid_t *tree = xcalloc(n + 1, sizeof *tree);
 	size_t nt = 0;
 	tree[nt++] = getpid();
@@ -102,11 +101,9 @@ static size_t signal_descendants(int sig)
 		}
 	}
 	for (size_t k = 1; k < nt; k++)
-		if (kill(tree[k], sig) == 0)
-			found++;
+		kill(tree[k], sig);
 	free(tree);
 	free(p);
-	return found;
 }
 
 /* One message on the task's start pipe: a letter and an int (an errno for a failed start step,
