@@ -109,6 +109,16 @@ wait_engines() {
 	fail "no $n engines came up"; cat "$T/spoold.log" "$T/worker.log" | tail -20; return 1
 }
 
+# run NAME CMD...: exit code in RC, output in $T/NAME.out and $T/NAME.err.
+run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
+
+# as USER CMD...: run CMD as USER (uid, primary gid and all groups), in that user's directory
+# $M/USER (the multi-user tests make one for each user).
+as() {
+	local u=$1; shift
+	(cd "$M/$u" && setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups -- "$@")
+}
+
 # test_users WHAT USER...: the accounts of the multi-user tests. Skips WHAT (and ends the script)
 # unless it runs as root with useradd, groupadd, usermod and setpriv; creates each USER, a member
 # of the group sptest_g, if missing. They are LEFT IN PLACE, so the tests are idempotent and other

@@ -59,17 +59,6 @@ at_cleanup() {
 }
 trap at_cleanup EXIT
 
-# as USER CMD...: run CMD as USER (uid, primary gid and all groups), in that user's directory.
-as() {
-	local u=$1; shift
-	(cd "$M/$u" && setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups -- "$@")
-}
-run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; } # NAME CMD...: RC, $T/NAME.out/.err
-# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 after SECONDS.
-wait_until() {
-	local end=$((SECONDS + $1)); shift
-	until "$@"; do [ $SECONDS -ge $end ] && return 1; sleep 0.1; done
-}
 state_of() { "$SP" status "$1" 2>/dev/null | awk -v t="${2:-1}" '$1 == t { print $2 }'; } # as root
 is_state() { [[ "$(state_of "$1" "$2")" =~ ^($3)$ ]]; } # JOB TASK REGEX
 TERMINAL='succeeded|failed|timedout|cancelled|abandoned'
@@ -92,7 +81,7 @@ for e in json.load(sys.stdin):
 gone() {
 	if [ -z "$2" ]; then
 		fail "$1: the process never started, nothing to check"
-	elif wait_until 10 eval "! alive_as '$2' '$3'"; then
+	elif wait_for 10 eval "! alive_as '$2' '$3'"; then
 		pass "$1 (pid $2)"
 	else
 		fail "$1 (pid $2 still runs 10 s later: $(ps -o pid=,pgid=,sid=,user=,args= -p "$2" 2>/dev/null))"
@@ -124,7 +113,7 @@ extra_worker() {
 	X_PIDS="$X_PIDS $XW"
 	# (setsid does not fork here: a background job of a script is no process group leader)
 	alive_as "$XW" spool-worker || { fail "the worker $1 is not pid $XW (setsid forked?)"; return 1; }
-	wait_until 20 eval '[ "$(engine_of '"$1"' | wc -w)" = '"$2"' ]' ||
+	wait_for 20 eval '[ "$(engine_of '"$1"' | wc -w)" = '"$2"' ]' ||
 		{ fail "the worker $1 never registered its $2 engines: $(tail -3 "$T/worker-$1.log")"; return 1; }
 }
 
@@ -139,14 +128,14 @@ open(sys.argv[1], "w").write(str(os.getpid()))
 time.sleep(int(sys.argv[2]))'
 j3a=$(as "$UA" "$SP" -d "$S" submit --targets 1 --timeout 2 -- sh -c "$esc" "$M/$UA/esc3a" 3001)
 j3b=$(as "$UA" "$SP" -d "$S" submit --targets 2 -- sh -c "$esc" "$M/$UA/esc3b" 3002)
-wait_until 30 test -s "$M/$UA/esc3a" || fail "3a: the task never wrote its escaped child's pid"
-wait_until 30 test -s "$M/$UA/esc3b" || fail "3b: the task never wrote its escaped child's pid"
+wait_for 30 test -s "$M/$UA/esc3a" || fail "3a: the task never wrote its escaped child's pid"
+wait_for 30 test -s "$M/$UA/esc3b" || fail "3b: the task never wrote its escaped child's pid"
 p3a=$(cat "$M/$UA/esc3a" 2>/dev/null) p3b=$(cat "$M/$UA/esc3b" 2>/dev/null)
 LEFT="$LEFT ${p3a:-0}:3001 ${p3b:-0}:3002"
 run cancel3b as "$UA" "$SP" -d "$S" cancel "$j3b"
 check_eq "3b: spool cancel of the running task exits 0" 0 "$RC"
-check "3a: the task with --timeout 2 is reported timed out" wait_until 30 is_state "$j3a" 1 timedout
-check "3b: the cancelled task is reported cancelled" wait_until 30 is_state "$j3b" 1 cancelled
+check "3a: the task with --timeout 2 is reported timed out" wait_for 30 is_state "$j3a" 1 timedout
+check "3b: the cancelled task is reported cancelled" wait_for 30 is_state "$j3b" 1 cancelled
 gone "3a: its child moved to another session (setsid) is gone after the timeout" "$p3a" 3001
 gone "3b: its child moved to another session (setsid) is gone after the cancel" "$p3b" 3002
 # 3a(ii) and 3c run on a worker of their own (w3c, 2 engines).
@@ -156,28 +145,28 @@ if extra_worker w3c 2; then
 	read -r e3c e3c2 <<<"$(engine_of w3c)"
 	# 3a(ii). the task's leader itself leaves its process group; --timeout 2
 	j3a2=$(as "$UA" "$SP" -d "$S" submit --targets "$e3c2" --timeout 2 --retries 0 -- python3 -c "$leader_moves" "$M/$UA/esc3a2" 3005)
-	wait_until 30 test -s "$M/$UA/esc3a2" || fail "3a(ii): the task never wrote its pid"
+	wait_for 30 test -s "$M/$UA/esc3a2" || fail "3a(ii): the task never wrote its pid"
 	p3a2=$(cat "$M/$UA/esc3a2" 2>/dev/null)
 	LEFT="$LEFT ${p3a2:-0}:3005"
 	check "3a(ii): a task with --timeout 2 whose leader left its process group is reported timed out (within 20 s)" \
-		wait_until 20 is_state "$j3a2" 1 timedout
+		wait_for 20 is_state "$j3a2" 1 timedout
 	gone "3a(ii): ... and its leader is gone" "$p3a2" 3005
 	# Today it is not: kill it (by pid) so that engine ends the task and serves 3c.
 	alive_as "${p3a2:-0}" 3005 && kill -KILL "$p3a2"
-	wait_until 20 is_state "$j3a2" 1 "$TERMINAL" || fail "3a(ii): the task never ended, even once its leader was killed"
+	wait_for 20 is_state "$j3a2" 1 "$TERMINAL" || fail "3a(ii): the task never ended, even once its leader was killed"
 
 	# 3c. SIGTERM to the worker while tasks run that escaped (a child in a session of its own, a
 	# leader in its worker's process group): it stops within kill_grace and a margin, and they end.
 	j3c=$(as "$UA" "$SP" -d "$S" submit --targets "$e3c" --retries 0 -- sh -c "$esc" "$M/$UA/esc3c" 3003)
 	j3c2=$(as "$UA" "$SP" -d "$S" submit --targets "$e3c2" --retries 0 -- python3 -c "$leader_moves" "$M/$UA/esc3c2" 3006)
-	wait_until 30 test -s "$M/$UA/esc3c" || fail "3c: the task never wrote its escaped child's pid"
-	wait_until 30 test -s "$M/$UA/esc3c2" || fail "3c: the task whose leader moves never wrote its pid"
+	wait_for 30 test -s "$M/$UA/esc3c" || fail "3c: the task never wrote its escaped child's pid"
+	wait_for 30 test -s "$M/$UA/esc3c2" || fail "3c: the task whose leader moves never wrote its pid"
 	p3c=$(cat "$M/$UA/esc3c" 2>/dev/null) p3c2=$(cat "$M/$UA/esc3c2" 2>/dev/null)
 	LEFT="$LEFT ${p3c:-0}:3003 ${p3c2:-0}:3006"
 fi
 if [ -n "$p3c" ] && [ -n "$p3c2" ] && alive "$w3c"; then
 	kill -TERM "$w3c"
-	if wait_until $((KILL_GRACE + 10)) eval "! alive $w3c"; then
+	if wait_for $((KILL_GRACE + 10)) eval "! alive $w3c"; then
 		pass "3c: a worker sent SIGTERM while its tasks escape their process groups exits within kill_grace + 10 s"
 	else
 		fail "3c: a worker sent SIGTERM while its tasks escape their process groups (pids $p3c, $p3c2) should exit within kill_grace ($KILL_GRACE s) + 10 s; it still runs (killed with SIGKILL)"
@@ -197,7 +186,7 @@ if extra_worker w3d 1; then
 	e3d=$(engine_of w3d)  # one engine
 	j3d=$(as "$UA" "$SP" -d "$S" submit --targets "$e3d" --retries 0 -- \
 		sh -c 'echo $$ >"$0.lead"; sleep 3004 & echo $! >"$0.child"; wait' "$M/$UA/p3d")
-	wait_until 30 test -s "$M/$UA/p3d.child" || fail "3d: the task never wrote its pids"
+	wait_for 30 test -s "$M/$UA/p3d.child" || fail "3d: the task never wrote its pids"
 	p3dl=$(cat "$M/$UA/p3d.lead" 2>/dev/null) p3dc=$(cat "$M/$UA/p3d.child" 2>/dev/null)
 	LEFT="$LEFT ${p3dl:-0}:p3d ${p3dc:-0}:3004"
 fi
@@ -289,7 +278,7 @@ check "1d: ... and a later task gets it" eval "as '$UC' timeout 40 '$SP' -d '$S'
 # 1a. the attacker creates spool-JOB/ before the victim's task starts. The victim's jobs wait
 # behind root's blocker on engine 1; their ids are listed in ctl/jobs/ (readable by the group).
 jblk=$(cd "$M/rel" && "$SP" submit --targets 1 -- sh -c "$WAITER" "$M/rel/blk1a")
-wait_until 30 is_state "$jblk" 1 running || fail "1a: root's blocker never ran"
+wait_for 30 is_state "$jblk" 1 running || fail "1a: root's blocker never ran"
 # (i) in a sticky world-writable directory: spool-JOB/ made 1777 by B, with a 1.1.vars in it
 j1a=$(as "$UA" "$SP" -d "$S" submit --targets 1 --cwd "$M/tmp" -- env)
 # (ii) in the group project directory: spool-JOB a symlink to B's directory holding a 1.1.vars
@@ -297,7 +286,7 @@ j1a2=$(as "$UA" "$SP" -d "$S" submit --targets 1 --cwd "$M/proj" -- env)
 # (iii) the victim's own --output directory, group-writable: B plants 1.1.vars while it runs
 as "$UA" install -d -m 2770 -g "$G" "$M/proj/out1a3"
 j1a3=$(as "$UA" "$SP" -d "$S" submit --targets 1 --output "$M/proj/out1a3" -- sh -c "$WAITER" "$M/rel/a1a3")
-wait_until 30 eval "as '$UB' ls '$S/ctl/jobs' 2>/dev/null | grep -q '^$j1a3\\.'" ||
+wait_for 30 eval "as '$UB' ls '$S/ctl/jobs' 2>/dev/null | grep -q '^$j1a3\\.'" ||
 	echo "note: $UB could not list $UA's job ids in ctl/jobs/ (the attack then needs a guess)"
 as "$UB" sh -c 'mkdir "$1" && printf "ATT1A_PLANTED=yes\nLD_PRELOAD=/nonexistent-1a.so\n" >"$1/1.1.vars" && chmod 644 "$1/1.1.vars" && chmod 1777 "$1"' \
 	sh "$M/tmp/spool-$j1a" || fail "1a: setup: $UB could not plant $M/tmp/spool-$j1a"
@@ -305,10 +294,10 @@ l1a2=$(lair lair1a2)
 as "$UB" sh -c 'printf "ATT1A2_PLANTED=yes\n" >"$1/1.1.vars" && chmod 644 "$1/1.1.vars" && ln -s "$1" "$2"' \
 	sh "$l1a2" "$M/proj/spool-$j1a2" || fail "1a: setup: $UB could not plant the link $M/proj/spool-$j1a2"
 release blk1a
-wait_until 40 is_state "$j1a3" 1 "running|$TERMINAL" || fail "1a(iii): $UA's task never started"
+wait_for 40 is_state "$j1a3" 1 "running|$TERMINAL" || fail "1a(iii): $UA's task never started"
 as "$UB" sh -c 'printf "ATT1A3_PLANTED=yes\n" >"$1/1.1.vars"' sh "$M/proj/out1a3" 2>/dev/null
 release a1a3
-for j in "$j1a" "$j1a2" "$j1a3"; do wait_until 40 is_state "$j" 1 "$TERMINAL" || fail "1a: job $j never ended"; done
+for j in "$j1a" "$j1a2" "$j1a3"; do wait_for 40 is_state "$j" 1 "$TERMINAL" || fail "1a: job $j never ended"; done
 
 IFS=$'\t' read -r st rs <<<"$(task_json "$j1a" 1)"
 check_eq "1a(i): $UA's task whose spool-JOB/ was made by $UB (1777) fails" failed "$st"
@@ -335,16 +324,16 @@ check "1a: ... without any planted variable in its environment" \
 # 1b. spool-JOB swapped for a symlink to B's directory while a task runs (root's and A's).
 j1br=$(cd "$M/proj" && "$SP" submit --targets 1 --timeout 60 -- sh -c "$WAITER" "$M/rel/r1b")
 j1ba=$(as "$UA" "$SP" -d "$S" submit --targets 2 --timeout 60 --cwd "$M/proj" -- sh -c "$WAITER" "$M/rel/a1b")
-wait_until 30 is_state "$j1br" 1 running || fail "1b: root's task never ran"
-wait_until 30 is_state "$j1ba" 1 running || fail "1b: $UA's task never ran"
+wait_for 30 is_state "$j1br" 1 running || fail "1b: root's task never ran"
+wait_for 30 is_state "$j1ba" 1 running || fail "1b: $UA's task never ran"
 l1br=$(lair lair1br) l1ba=$(lair lair1ba)
 run swap1b as "$UB" sh -c 'mv "$1" "$1.moved" && ln -s "$2" "$1" && mv "$3" "$3.moved" && ln -s "$4" "$3"' \
 	sh "$M/proj/spool-$j1br" "$l1br" "$M/proj/spool-$j1ba" "$l1ba"
 [ "$RC" = 0 ] || fail "1b: setup: $UB could not swap the directories: $(cat "$T/swap1b.err")"
 release r1b
 release a1b
-wait_until 40 is_state "$j1br" 1 "$TERMINAL" || fail "1b: root's task never ended"
-wait_until 40 is_state "$j1ba" 1 "$TERMINAL" || fail "1b: $UA's task never ended"
+wait_for 40 is_state "$j1br" 1 "$TERMINAL" || fail "1b: root's task never ended"
+wait_for 40 is_state "$j1ba" 1 "$TERMINAL" || fail "1b: $UA's task never ended"
 check "1b: nothing of root's task (.out/.err/.res/.vars) is written into $UB's directory through the swapped link" \
 	test -z "$(files_not_of "$l1br" "$UB")"
 check "1b: nothing of $UA's task is written into $UB's directory through the swapped link" \
@@ -434,7 +423,7 @@ while [ $SECONDS -lt $race_end ]; do
 	rounds=$((rounds + 1))
 done
 touch "$M/stop-attack"
-wait_until 10 eval "! alive $att" || kill -KILL "$att"
+wait_for 10 eval "! alive $att" || kill -KILL "$att"
 wait "$att" 2>/dev/null
 read -r planted swapped replanted <"$M/sptest_b/attack-count" 2>/dev/null || planted=0 swapped=0 replanted=0
 echo "race: $rounds rounds, $jobs jobs; the attacker planted $planted directories, swapped $swapped, re-planted $replanted vars files"

@@ -21,8 +21,6 @@ cd "$W"
 
 # sp ARGS...: a spool command that waits, bounded: a controller gone must fail the test, not hang it
 sp() { spool "$@"; } # (lib.sh gives every client call a deadline)
-# run NAME CMD...: exit code in RC, output in $T/NAME.out and $T/NAME.err
-run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
 has() { grep -qF -- "$2" "$T/$1.err"; }
 incoming_empty() { [ -z "$(ls -A "$IN")" ]; }
 # qfile NAME: the quarantined copy of NAME (quarantine/RAND.NAME)

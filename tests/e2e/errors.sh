@@ -7,8 +7,6 @@
 make_spool
 cd "$T"
 
-# run NAME CMD...: run it, keeping exit code in RC and output in $T/NAME.out / $T/NAME.err
-run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
 has() { grep -qF -- "$2" "$T/$1.err"; } # NAME TEXT: does its stderr contain TEXT?
 
 # --- no spool ---

@@ -12,7 +12,6 @@
 # checks: 51
 . "$(dirname "$0")/../lib.sh"
 
-run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
 has() { grep -qF -- "$2" "$T/$1.err"; } # NAME TEXT: does its stderr contain TEXT?
 ESC=$(printf '\033')
 # clean FILE...: no raw ESC byte and no line starting with FORGED in any of them
@@ -96,7 +95,6 @@ trap 'cleanup; rm -rf "$M"' EXIT
 S="$M/spool"
 export SPOOL_DIR="$S"
 SP="$SPOOL_BIN/spool"
-as() { local u=$1; shift; (cd "$M/$u" && setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups -- "$@"); }
 ids_of() { awk '{ print $1 }' "$T/$1.out" | grep -E '^[0-9a-z]{10}$' | sort | xargs; }
 
 spool init --group "$G" "$S" >/dev/null || { fail "spool init --group $G"; exit 1; }

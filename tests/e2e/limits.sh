@@ -40,7 +40,6 @@ start_spoold
 start_worker 1
 wait_engines 1 || exit 1
 for u in "$UA" "$UB"; do install -d -o "$u" -m 755 "$M/$u"; done
-as() { local u=$1; shift; (cd "$M/$u" && setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups -- "$@"); }
 
 out=$(as "$UA" spool submit --wait --timeout 60 -- sh -c 'echo $(ulimit -Hn) $(ulimit -Sn) $(ulimit -c) $(ulimit -St)' 2>"$T/a.err")
 check_eq "$UA's task: hard nofile 333 from limits.d, soft nofile lowered with it, core 0 (its group), cpu 7 min" \

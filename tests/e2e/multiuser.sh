@@ -34,13 +34,6 @@ mu_cleanup() {
 }
 trap mu_cleanup EXIT
 
-# as USER CMD...: run CMD as USER (uid, primary gid and all groups), in that user's data directory.
-as() {
-	local u=$1; shift
-	(cd "$M/$u" && setpriv --reuid "$u" --regid "$(id -g "$u")" --init-groups -- "$@")
-}
-# run NAME CMD...: exit code in RC, output in $T/NAME.out and $T/NAME.err (opened as root).
-run() { local n=$1; shift; "$@" >"$T/$n.out" 2>"$T/$n.err"; RC=$?; }
 has() { grep -qF -- "$2" "$T/$1.err"; } # NAME TEXT: does its stderr contain TEXT?
 fast_conf() { # SPOOL_CONF [as USER]: the fast timers of make_spool (edited as the file's owner)
 	local f=$1; shift
