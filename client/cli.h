@@ -38,7 +38,13 @@ void cli_error(const char *msg);
 struct json;
 void describe_task(const struct spool_task *t, char *out, size_t sz);
 int print_task_output(const struct spool_job *j, const struct spool_task *t, int tag, int header);
-size_t print_summary(const struct spool_job *j);
+struct summary {
+	struct buf fail, warn; /* lines for tasks that did not succeed, and warnings */
+	size_t lines, more;
+};
+void summary_note(struct summary *sm, const struct spool_task *t);
+size_t print_summary(const struct spool_job *j, const struct summary *sm);
+void summary_free(struct summary *sm);
 void json_job(struct json *js, const struct spool_job *j, int with_tasks);
 void json_print(struct json *js);
 void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);

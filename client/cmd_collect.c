@@ -14,6 +14,7 @@ struct printer {
 	int tag, follow, json, tty, warned;
 	size_t unread; /* succeeded tasks whose output could not be read */
 	spool_t *sp;
+	struct summary sm;
 };
 
 /* While waiting: the progress line on a terminal, and one warning if the job sits unaccepted
@@ -39,6 +40,7 @@ static void on_result(const struct spool_job *j, const struct spool_task *t, voi
 	struct printer *p = arg;
 	if (p->json)
 		return;
+	summary_note(&p->sm, t);
 	if (p->tty) /* a progress line may be on the terminal (never with --follow, or off one) */
 		progress_clear();
 	if (print_task_output(j, t, p->tag, p->follow) < 0)
@@ -47,7 +49,7 @@ static void on_result(const struct spool_job *j, const struct spool_task *t, voi
 
 int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 {
-	struct printer p = { f->tag, f->follow, f->json, f->wait && !f->json && !f->follow && isatty(2), 0, 0, sp };
+	struct printer p = { f->tag, f->follow, f->json, f->wait && !f->json && !f->follow && isatty(2), 0, 0, sp, { { 0 }, { 0 }, 0, 0 } };
 	struct spool_collect_opts o = { .timeout_ms = f->timeout_ms, .on_result = on_result,
 					.on_progress = on_progress, .arg = &p };
 	struct spool_job *j;
@@ -62,19 +64,28 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 		progress_clear();
 	if (!j) {
 		cli_error(err);
+		summary_free(&p.sm);
 		return rc;
 	}
-	if (f->json) {
-		struct json js;
-		json_init(&js);
-		json_job(&js, j, 1);
-		json_print(&js);
-		json_free(&js);
+	if (f->json) { /* every task at once: O(tasks) of memory, which a script asking for JSON accepts */
+		struct spool_job *full;
+		int nf;
+		if (spool_job_get(sp, jobid, &full, &nf, err, sizeof err) < 0) {
+			cli_error(err);
+			rc = nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
+		} else {
+			struct json js;
+			json_init(&js);
+			json_job(&js, full, 1);
+			json_print(&js);
+			json_free(&js);
+			spool_job_free(full);
+		}
 	} else if (!j->ntasks) {
 		fprintf(stderr, "spool: job %s is not yet accepted by the controller%s\n", jobid,
 			f->timeout_ms ? "" : " (is spoold running? see 'spool status')");
 	} else {
-		print_summary(j);
+		print_summary(j, &p.sm);
 	}
 	if (err[0] && rc == SPOOL_EXIT_PENDING)
 		cli_error(err);
@@ -85,6 +96,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 		rc = SPOOL_EXIT_ERROR;
 	}
 	spool_job_free(j);
+	summary_free(&p.sm);
 	return rc;
 }
 

@@ -13,16 +13,39 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* "3 queued, 2 running, 95 succeeded": the states that have tasks. */
+static void counts_text(const struct spool_job *j, char *out, size_t sz)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int s = 0; s < SPOOL_TASK_NSTATES && len < sz; s++)
+		if (j->counts[s])
+			len += (size_t)snprintf(out + len, sz - len, "%s%llu %s", len ? ", " : "",
+						(unsigned long long)j->counts[s], spool_task_state_name(s));
+}
+
+/* A job's summary, and its tasks when given (with_tasks: there are at most STATUS_TASKS, or
+ * --tasks asked for them). */
+#define STATUS_TASKS 1000
 static void status_job_text(const struct spool_job *j)
 {
-	if (!j->ntasks) {
+	char counts[512];
+	if (!j->accepted || !j->ntasks) {
 		printf("job %s: waiting for the controller to accept it\n", j->id);
 		return;
 	}
 	struct passwd *pw = getpwuid((uid_t)j->owner);
+	counts_text(j, counts, sizeof counts);
 	printf("job %s%s%s%s  owner uid %llu (%s)  %zu task%s  %s\n", j->id, j->name ? " (" : "", j->name ? shown(j->name) : "",
 	       j->name ? ")" : "", (unsigned long long)j->owner, pw ? shown(pw->pw_name) : "no account here", j->ntasks,
-	       j->ntasks == 1 ? "" : "s", j->done ? "done" : "active");
+	       j->ntasks == 1 ? "" : "s", spool_job_state_name(j->state));
+	if (j->command)
+		printf("command: %s\n", shown(j->command));
+	printf("tasks: %s\n", counts);
+	if (!j->tasks) {
+		printf("(%zu tasks: 'spool status --tasks %s' lists each one)\n", j->ntasks, j->id);
+		return;
+	}
 	printf("%6s  %-10s %7s %6s  %-12s %5s %10s  %s\n", "TASK", "STATE", "ATTEMPT", "ENGINE", "NODE", "EXIT",
 	       "WALL", "REASON");
 	for (size_t i = 0; i < j->ntasks; i++) {
@@ -36,126 +59,78 @@ static void status_job_text(const struct spool_job *j)
 			snprintf(ex, sizeof ex, "sig%d", t->signal);
 		if (t->wall_ms >= 0)
 			snprintf(wall, sizeof wall, "%.3fs", t->wall_ms / 1000.0);
-		printf("%6llu  %-10s %7llu %6s  %-12s %5s %10s  %s\n", (unsigned long long)t->task, shown(t->state),
-		       (unsigned long long)t->attempt, eng, shown(t->node), ex, wall, t->reason ? shown(t->reason) : "");
+		printf("%6llu  %-10s %7llu %6s  %-12s %5s %10s  %s\n", (unsigned long long)t->task,
+		       spool_task_state_name(t->state), (unsigned long long)t->attempt, eng, shown(t->node), ex, wall,
+		       t->reason ? shown(t->reason) : "");
 	}
 }
 
-struct entry {
-	char *name;
-	struct timespec t;
-};
-
-static int cmp_entry(const void *a, const void *b)
+static void warn_unlisted(const char *msg, void *arg)
 {
-	const struct entry *x = a, *y = b;
-	int c = timespec_cmp(&x->t, &y->t);
-	return c ? c : strcmp(x->name, y->name);
+	(void)arg;
+	fprintf(stderr, "spool: warning: not listed: %s\n", shown(msg));
 }
 
-/* Submission order: by the mtime of each job's record (the file server's clock), then name. */
-static void sort_by_submission(int dirfd, char **names, long n)
+/* Every job: its counts from its summary (one small record each, whatever its size). */
+static int status_all(spool_t *sp, struct json *js)
 {
-	if (n <= 0)
-		return; /* empty, or a directory we may not list (a shared spool's incoming/) */
-	struct entry *e = xcalloc((size_t)(n > 0 ? n : 1), sizeof *e);
-	for (long i = 0; i < n; i++) {
-		struct stat st;
-		char rec[128];
-		size_t len = strcspn(names[i], ".");
-		snprintf(rec, sizeof rec, "%.*s.job", (int)(len < 100 ? len : 100), names[i]);
-		e[i].name = names[i];
-		if (fstatat(dirfd, rec, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			e[i].t = st.st_mtim;
+	struct spool_job **jobs;
+	size_t n;
+	char err[SPOOL_ERRLEN];
+	if (spool_jobs(sp, &jobs, &n, warn_unlisted, NULL, err, sizeof err) < 0) {
+		cli_error(err);
+		return -1;
 	}
-	qsort(e, (size_t)n, sizeof *e, cmp_entry);
-	for (long i = 0; i < n; i++)
-		names[i] = e[i].name;
-	free(e);
-}
-
-/* Every job: those still in incoming/ (not accepted yet) and those with a published state. */
-static void status_all(spool_t *sp, struct json *js)
-{
-	struct spooldir *sd = spool_dir(sp);
-	char **names;
-	long n;
 	if (!js)
-		printf("%-12s %-16s %6s %6s %8s %8s %10s %7s  %s\n", "JOB", "NAME", "OWNER", "TASKS", "QUEUED",
+		printf("%-12s %-16s %6s %7s %8s %8s %10s %7s  %s\n", "JOB", "NAME", "OWNER", "TASKS", "QUEUED",
 		       "RUNNING", "SUCCEEDED", "FAILED", "STATE");
-	int dirs[2] = { sd->incoming, sd->ctl_jobs };
-	const char *suffix[2] = { ".job", ".state" };
-	for (int d = 0; d < 2; d++) {
-		n = fs_list(dirs[d], &names, NULL);
-		sort_by_submission(dirs[d], names, n);
-		for (long i = 0; i < n; i++) {
-			struct spool_job *j;
-			char err[SPOOL_ERRLEN];
-			int nf;
-			if (!has_suffix(names[i], suffix[d]))
-				continue;
-			names[i][strlen(names[i]) - strlen(suffix[d])] = '\0';
-			if (spool_job_get(sp, names[i], &j, &nf, err, sizeof err) < 0) {
-				/* Other users' jobs are not listed, silently; a state that is not the
-				 * controller's (or unreadable) is worth a word to whoever may see it. */
-				if (d == 1 && !nf && errno != EACCES && errno != ENOENT)
-					fprintf(stderr, "spool: warning: not listed: %s\n", shown(err));
-				continue;
-			}
-			if (d == 0 && j->ntasks) {
-				spool_job_free(j); /* accepted meanwhile: listed from ctl/jobs */
-				continue;
-			}
-			if (js) {
-				json_job(js, j, 0);
-			} else if (d == 0) {
-				printf("%-12s %-16s %6s %6s %8s %8s %10s %7s  %s\n", j->id, "-", "-", "-", "-", "-", "-",
-				       "-", "submitted (not yet accepted)");
-			} else {
-				size_t q = 0, r = 0, s = 0, f = 0;
-				for (size_t k = 0; k < j->ntasks; k++) {
-					const char *st = j->tasks[k].state;
-					if (strcmp(st, "queued") == 0)
-						q++;
-					else if (strcmp(st, "assigned") == 0 || strcmp(st, "running") == 0)
-						r++;
-					else if (strcmp(st, "succeeded") == 0)
-						s++;
-					else
-						f++;
-				}
-				printf("%-12s %-16.16s %6llu %6zu %8zu %8zu %10zu %7zu  %s\n", j->id,
-				       j->name ? shown(j->name) : "-", (unsigned long long)j->owner, j->ntasks, q, r, s, f,
-				       j->done ? "done" : "active");
-			}
-			spool_job_free(j);
+	for (size_t i = 0; i < n; i++) {
+		const struct spool_job *j = jobs[i];
+		if (js) {
+			json_job(js, j, 0);
+		} else if (!j->accepted || !j->ntasks) {
+			printf("%-12s %-16s %6s %7s %8s %8s %10s %7s  %s\n", j->id, "-", "-", "-", "-", "-", "-", "-",
+			       "submitted (not yet accepted)");
+		} else {
+			const uint64_t *c = j->counts;
+			uint64_t failed = c[SPOOL_TASK_FAILED] + c[SPOOL_TASK_TIMEDOUT] + c[SPOOL_TASK_CANCELLED] +
+					  c[SPOOL_TASK_ABANDONED];
+			printf("%-12s %-16.16s %6llu %7zu %8llu %8llu %10llu %7llu  %s\n", j->id, j->name ? shown(j->name) : "-",
+			       (unsigned long long)j->owner, j->ntasks, (unsigned long long)c[SPOOL_TASK_QUEUED],
+			       (unsigned long long)(c[SPOOL_TASK_ASSIGNED] + c[SPOOL_TASK_RUNNING]),
+			       (unsigned long long)c[SPOOL_TASK_SUCCEEDED], (unsigned long long)failed,
+			       spool_job_state_name(j->state));
 		}
-		if (n >= 0)
-			fs_list_free(names, n);
 	}
+	spool_jobs_free(jobs, n);
+	return 0;
 }
 
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "tasks", no_argument, NULL, 't' },
 					      { "dir", required_argument, NULL, 'd' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	int o, rc = 0, as_json = 0;
+	int o, rc = 0, as_json = 0, all_tasks = 0;
 	while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': as_json = 1; break;
+		case 't': all_tasks = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h':
-			printf("usage: spool status [--json] [JOB]\n\nWithout JOB: the controller and every job with its "
-			       "task counts. With JOB: each task's state, engine, node, exit and reason.\n"
+			printf("usage: spool status [--json] [--tasks] [JOB]\n\nWithout JOB: the controller and every job with its "
+			       "task counts. With JOB: its counts, and each task's state, engine, node, exit and\n"
+			       "reason when it has at most %d tasks (--tasks: whatever their number; --json: always).\n", STATUS_TASKS);
+			printf(""
 			       "exit codes: 0 ok, 3 spool error, 4 no such job\n");
 			return 0;
 		default: return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
-		fprintf(stderr, "usage: spool status [--json] [JOB]\n");
+		fprintf(stderr, "usage: spool status [--json] [--tasks] [JOB]\n");
 		return SPOOL_EXIT_USAGE;
 	}
 	spool_t *sp = cli_open();
@@ -166,7 +141,16 @@ int cmd_status(int argc, char **argv)
 	if (optind < argc) {
 		struct spool_job *j;
 		int nf;
-		if (spool_job_get(sp, argv[optind], &j, &nf, err, sizeof err) < 0) {
+		/* The summary first: it alone says how many tasks there are to read. */
+		if (spool_job_summary(sp, argv[optind], &j, &nf, err, sizeof err) == 0 &&
+		    (as_json || all_tasks || j->ntasks <= STATUS_TASKS)) {
+			spool_job_free(j);
+			if (spool_job_get(sp, argv[optind], &j, &nf, err, sizeof err) < 0)
+				j = NULL;
+		} else if (!j) {
+			j = NULL;
+		}
+		if (!j) {
 			cli_error(err);
 			spool_close(sp);
 			return nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
@@ -199,7 +183,8 @@ int cmd_status(int argc, char **argv)
 		json_str(&js, "status", st);
 		json_obj_end(&js);
 		json_arr_begin(&js, "jobs");
-		status_all(sp, &js);
+		if (status_all(sp, &js) < 0)
+			rc = SPOOL_EXIT_ERROR;
 		json_arr_end(&js);
 		json_obj_end(&js);
 		json_print(&js);
@@ -207,7 +192,8 @@ int cmd_status(int argc, char **argv)
 	} else {
 		printf("spool %s (%s%s)\ncontroller: %s\n", shown(sd->path), fs,
 		       remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "", shown(st));
-		status_all(sp, NULL);
+		if (status_all(sp, NULL) < 0)
+			rc = SPOOL_EXIT_ERROR;
 	}
 	spool_close(sp);
 	return rc;

@@ -68,14 +68,14 @@ static int copy_file(const struct spool_job *j, const struct spool_task *t, enum
 
 void describe_task(const struct spool_task *t, char *out, size_t sz)
 {
-	if (strcmp(t->state, "failed") == 0 && t->exit_code >= 0)
+	if (t->state == SPOOL_TASK_FAILED && t->exit_code >= 0)
 		snprintf(out, sz, "exited with status %d", t->exit_code);
-	else if (strcmp(t->state, "failed") == 0 && t->signal > 0)
+	else if (t->state == SPOOL_TASK_FAILED && t->signal > 0)
 		snprintf(out, sz, "killed by signal %d (%s)", t->signal, strsignal(t->signal));
-	else if (strcmp(t->state, "timedout") == 0)
+	else if (t->state == SPOOL_TASK_TIMEDOUT)
 		snprintf(out, sz, "timed out");
 	else
-		snprintf(out, sz, "%s", t->state);
+		snprintf(out, sz, "%s", spool_task_state_name(t->state));
 }
 
 /* One finished task: its stdout to stdout, its stderr to stderr (tagged or under a header).
@@ -120,38 +120,60 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 }
 
 /* The failed tasks, one line each, on stderr. Returns how many. */
-size_t print_summary(const struct spool_job *j)
+/* A finished task worth a line in the summary: one that did not succeed, or succeeded with a
+ * warning. At most SUMMARY_LINES are kept (a million failures must not fill the memory). */
+#define SUMMARY_LINES 1000
+void summary_note(struct summary *sm, const struct spool_task *t)
 {
-	size_t failed = 0, pending = 0;
-	for (size_t i = 0; i < j->ntasks; i++) {
-		if (!spool_task_terminal(&j->tasks[i]))
-			pending++;
-		else if (!spool_task_succeeded(&j->tasks[i]))
-			failed++;
+	char what[128];
+	bool ok = spool_task_succeeded(t);
+	if (ok && !t->reason)
+		return;
+	if (sm->lines >= SUMMARY_LINES) {
+		sm->more++;
+		return;
+	}
+	sm->lines++;
+	if (ok) {
+		buf_printf(&sm->warn, "spool: task %llu: warning: %s\n", (unsigned long long)t->task, shown(t->reason));
+		return;
+	}
+	describe_task(t, what, sizeof what);
+	buf_printf(&sm->fail, "  task %llu: %s%s", (unsigned long long)t->task, shown(what),
+		   strcmp(t->node, "-") ? " on " : "");
+	buf_printf(&sm->fail, "%s%s", strcmp(t->node, "-") ? shown(t->node) : "", t->reason ? ": " : "");
+	buf_printf(&sm->fail, "%s\n", t->reason ? shown(t->reason) : "");
+}
+
+void summary_free(struct summary *sm)
+{
+	buf_free(&sm->fail);
+	buf_free(&sm->warn);
+}
+
+/* From the job's counts and the lines noted while its tasks were handed out. */
+size_t print_summary(const struct spool_job *j, const struct summary *sm)
+{
+	uint64_t failed = 0, pending = 0;
+	for (int s = 0; s < SPOOL_TASK_NSTATES; s++) {
+		if (s < SPOOL_TASK_SUCCEEDED)
+			pending += j->counts[s];
+		else if (s != SPOOL_TASK_SUCCEEDED)
+			failed += j->counts[s];
 	}
 	if (failed) {
-		fprintf(stderr, "spool: job %s: %zu of %zu task%s did not succeed:\n", j->id, failed, j->ntasks,
-			j->ntasks == 1 ? "" : "s");
-		for (size_t i = 0; i < j->ntasks; i++) {
-			const struct spool_task *t = &j->tasks[i];
-			char what[128];
-			if (!spool_task_terminal(t) || spool_task_succeeded(t))
-				continue;
-			describe_task(t, what, sizeof what);
-			fprintf(stderr, "  task %llu: %s%s%s%s%s\n", (unsigned long long)t->task, shown(what),
-				strcmp(t->node, "-") ? " on " : "", strcmp(t->node, "-") ? shown(t->node) : "",
-				t->reason ? ": " : "", t->reason ? shown(t->reason) : "");
-		}
+		fprintf(stderr, "spool: job %s: %llu of %zu task%s did not succeed:\n", j->id, (unsigned long long)failed,
+			j->ntasks, j->ntasks == 1 ? "" : "s");
+		fwrite(sm->fail.p ? sm->fail.p : "", 1, sm->fail.len, stderr);
 	}
-	for (size_t i = 0; i < j->ntasks; i++) {
-		const struct spool_task *t = &j->tasks[i];
-		if (spool_task_succeeded(t) && t->reason)
-			fprintf(stderr, "spool: task %llu: warning: %s\n", (unsigned long long)t->task, shown(t->reason));
-	}
+	fwrite(sm->warn.p ? sm->warn.p : "", 1, sm->warn.len, stderr);
+	if (sm->more)
+		fprintf(stderr, "spool: job %s: %zu more task%s not listed ('spool collect --json %s' lists all)\n", j->id,
+			sm->more, sm->more == 1 ? "" : "s", j->id);
 	if (pending)
-		fprintf(stderr, "spool: job %s: %zu of %zu task%s still pending\n", j->id, pending, j->ntasks,
-			j->ntasks == 1 ? "" : "s");
-	return failed;
+		fprintf(stderr, "spool: job %s: %llu of %zu task%s still pending\n", j->id, (unsigned long long)pending,
+			j->ntasks, j->ntasks == 1 ? "" : "s");
+	return (size_t)failed;
 }
 
 /* Times and usage from the task's result record beside the data, if it can be read (and is
@@ -185,9 +207,6 @@ static void json_result_fields(struct json *js, const struct spool_job *j, const
 
 void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 {
-	size_t counts[8] = { 0 };
-	static const char *names[] = { "queued", "assigned", "running", "succeeded", "failed", "timedout",
-				       "cancelled", "abandoned" };
 	json_obj_begin(js, NULL);
 	json_str(js, "job", j->id);
 	json_str(js, "name", j->name);
@@ -199,21 +218,20 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 	json_str(js, "cwd", j->cwd);
 	json_str(js, "outdir", j->outdir);
 	json_int(js, "ntasks", (int64_t)j->ntasks);
-	for (size_t i = 0; i < j->ntasks; i++)
-		for (size_t k = 0; k < ARRAY_LEN(names); k++)
-			if (strcmp(j->tasks[i].state, names[k]) == 0)
-				counts[k]++;
 	json_obj_begin(js, "counts");
-	for (size_t k = 0; k < ARRAY_LEN(names); k++)
-		json_int(js, names[k], (int64_t)counts[k]);
+	for (int k = 0; k < SPOOL_TASK_NSTATES; k++)
+		json_int(js, spool_task_state_name(k), (int64_t)j->counts[k]);
 	json_obj_end(js);
-	if (with_tasks) {
+	json_str(js, "command", j->command);
+	json_int_or_null(js, "submitted_ms", (int64_t)j->submitted_ms, j->submitted_ms > 0);
+	json_int_or_null(js, "finished_ms", (int64_t)j->finished_ms, j->finished_ms > 0);
+	if (with_tasks && j->tasks) {
 		json_arr_begin(js, "tasks");
 		for (size_t i = 0; i < j->ntasks; i++) {
 			const struct spool_task *t = &j->tasks[i];
 			json_obj_begin(js, NULL);
 			json_int(js, "task", (int64_t)t->task);
-			json_str(js, "state", t->state);
+			json_str(js, "state", spool_task_state_name(t->state));
 			json_int_or_null(js, "exit_code", t->exit_code, t->exit_code >= 0);
 			json_int_or_null(js, "signal", t->signal, t->signal > 0);
 			json_int_or_null(js, "engine", t->engine, t->engine >= 0);
@@ -255,24 +273,18 @@ void json_print(struct json *js)
 void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg)
 {
 	(void)arg;
-	size_t done = 0, failed = 0, running = 0, queued = 0;
-	for (size_t i = 0; i < j->ntasks; i++) {
-		const struct spool_task *t = &j->tasks[i];
-		if (spool_task_terminal(t)) {
-			done++;
-			failed += !spool_task_succeeded(t);
-		} else if (strcmp(t->state, "queued") == 0) {
-			queued++;
-		} else {
-			running++;
-		}
-	}
+	uint64_t done = 0, failed = 0, running = j->counts[SPOOL_TASK_RUNNING], queued = j->counts[SPOOL_TASK_QUEUED];
+	queued += j->counts[SPOOL_TASK_ASSIGNED]; /* handed to an engine, not started */
+	for (int s = SPOOL_TASK_SUCCEEDED; s < SPOOL_TASK_NSTATES; s++)
+		done += j->counts[s];
+	failed = done - j->counts[SPOOL_TASK_SUCCEEDED];
 	double secs = elapsed_ms / 1000.0, rate = secs > 0 ? done / secs : 0;
 	char eta[32] = "?";
 	if (rate > 0)
 		snprintf(eta, sizeof eta, "%.1fs", (j->ntasks - done) / rate);
-	fprintf(stderr, "\r\033[Kspool: %s: done %zu/%zu, failed %zu, running %zu, queued %zu, %.1fs, %.1f/s, ETA %s",
-		j->id, done, j->ntasks, failed, running, queued, secs, rate, eta);
+	fprintf(stderr, "\r\033[Kspool: %s: done %llu/%zu, failed %llu, running %llu, queued %llu, %.1fs, %.1f/s, ETA %s",
+		j->id, (unsigned long long)done, j->ntasks, (unsigned long long)failed, (unsigned long long)running,
+		(unsigned long long)queued, secs, rate, eta);
 	fflush(stderr);
 }
 

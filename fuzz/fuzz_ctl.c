@@ -2,13 +2,61 @@
  * the engine table (ctl/engines) and who runs the controller (ctl/controller). Clients on
  * every node read them; a torn or foreign file must be refused, not trusted.
  *
- * The task, dup and engine lines inside these records are split further by static helpers in
- * lib/api.c and lib/api_wait.c that only run on a whole spool; this target covers rec_parse. */
+ * Job states go through lib/jobstate.c, the one parser clients and the rebuild use: the
+ * summary (format 2, or a whole format 1 state) and a chunk of tasks with its task, reason and
+ * dup lines. The engine lines are split by lib/api_wait.c; this target covers their record. */
 #include "fuzz.h"
 #include "ids.h"
+#include "jobstate.h"
 #include "schema.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The summary, and the tasks in it (format 1) or in a chunk (format 2): whatever the input,
+ * every task line either fills a task of the range or is refused. */
+static void try_jobstate(const uint8_t *data, size_t size)
+{
+	struct spool_job j;
+	struct rec r;
+	struct err e;
+	int v1;
+	memset(&j, 0, sizeof j);
+	if (jobstate_sum_read((const char *)data, size, &r, &j, &v1, &e) == 0) {
+		size_t n = v1 && j.ntasks <= 4096 ? j.ntasks : 0;
+		struct spool_task *t = calloc(n ? n : 1, sizeof *t);
+		for (size_t i = 0; i < n; i++)
+			jobstate_task_init(&t[i], i + 1);
+		if (jobstate_tasks_read(&r, 1, n, t, &e) == 0)
+			for (size_t i = 0; i < n; i++)
+				FUZZ_CHECK(t[i].task == i + 1 && t[i].node && (int)t[i].state < SPOOL_TASK_NSTATES);
+		for (size_t i = 0; i < n; i++)
+			free(t[i].duplicates);
+		free(t);
+		rec_free(&r);
+	}
+	/* A chunk names its job and number; the parser checks them against what the reader expects. */
+	char job[72] = "";
+	struct rec r0;
+	if (rec_parse(&r0, (const char *)data, size, &schema_jobtasks, NULL) == 0) {
+		snprintf(job, sizeof job, "%s", rec_get(&r0, "job"));
+		rec_free(&r0);
+		if (strcmp(job, "x") != 0)
+			FUZZ_CHECK(jobstate_chunk_parse((const char *)data, size, "x", 0, &r0, &e) < 0);
+	}
+	if (job[0] && jobstate_chunk_parse((const char *)data, size, job, 0, &r, &e) == 0) {
+		struct spool_task t[JOBSTATE_CHUNK];
+		for (size_t i = 0; i < JOBSTATE_CHUNK; i++)
+			jobstate_task_init(&t[i], i + 1);
+		if (jobstate_tasks_read(&r, 1, JOBSTATE_CHUNK, t, &e) == 0)
+			for (size_t i = 0; i < JOBSTATE_CHUNK; i++)
+				FUZZ_CHECK(t[i].task == i + 1 && t[i].node && (int)t[i].state < SPOOL_TASK_NSTATES);
+		for (size_t i = 0; i < JOBSTATE_CHUNK; i++)
+			free(t[i].duplicates);
+		rec_free(&r);
+	}
+}
 
 static void use_jobstate(const struct rec *r)
 {
@@ -39,6 +87,7 @@ static void use_ctlinfo(const struct rec *r)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_try(data, size, &schema_jobstate, use_jobstate);
+	try_jobstate(data, size);
 	fuzz_try(data, size, &schema_engines, use_engines);
 	fuzz_try(data, size, &schema_ctlinfo, use_ctlinfo);
 	fuzz_rec_peek(data, size);

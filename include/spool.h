@@ -35,6 +35,29 @@ enum spool_exit {
 
 typedef struct spool spool_t;
 
+/* The states of a task, as the controller stores and publishes them (spool-layout.md 5.1).
+ * One enum and one name table (spool_task_state_name) for every program: terminal states
+ * are those >= SPOOL_TASK_SUCCEEDED. */
+enum spool_task_state {
+	SPOOL_TASK_QUEUED,
+	SPOOL_TASK_ASSIGNED,
+	SPOOL_TASK_RUNNING,
+	SPOOL_TASK_SUCCEEDED,
+	SPOOL_TASK_FAILED,
+	SPOOL_TASK_TIMEDOUT,
+	SPOOL_TASK_CANCELLED,
+	SPOOL_TASK_ABANDONED,
+	SPOOL_TASK_NSTATES
+};
+const char *spool_task_state_name(enum spool_task_state s); /* "queued", ...; "unknown" out of range */
+int spool_task_state_parse(const char *name);               /* the state, or -1 */
+
+/* The states of a job: submitted (still in incoming/, not yet accepted), active, done (every
+ * task terminal). */
+enum spool_job_state { SPOOL_JOB_SUBMITTED, SPOOL_JOB_ACTIVE, SPOOL_JOB_DONE, SPOOL_JOB_NSTATES };
+const char *spool_job_state_name(enum spool_job_state s);
+int spool_job_state_parse(const char *name);
+
 /* Open the spool at dir (NULL: $SPOOL_DIR). */
 spool_t *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(spool_t *sp);
@@ -67,7 +90,7 @@ struct spool_attempt;
 
 struct spool_task {
 	uint64_t task;       /* 1-based */
-	const char *state;   /* queued assigned running succeeded failed timedout cancelled abandoned */
+	enum spool_task_state state;
 	uint64_t attempt;
 	int64_t engine;      /* -1 when none */
 	int exit_code;       /* -1 when it did not exit */
@@ -93,10 +116,14 @@ struct spool_job {
 	const char *name;
 	uint64_t owner;
 	const char *cwd, *outdir;
-	int done;            /* every task is in a terminal state */
-	int accepted;        /* 0: still in incoming/, the controller has not taken it yet */
-	size_t ntasks;
-	struct spool_task *tasks;
+	const char *command;   /* the command line, shortened to about 200 bytes (NULL: unknown) */
+	enum spool_job_state state;
+	int done;              /* every task is in a terminal state (state == SPOOL_JOB_DONE) */
+	int accepted;          /* 0: still in incoming/, the controller has not taken it yet */
+	size_t ntasks;         /* tasks in the job */
+	uint64_t counts[SPOOL_TASK_NSTATES]; /* how many tasks are in each state */
+	uint64_t submitted_ms, finished_ms;  /* the controller's wall clock (ms since 1970); 0: not known */
+	struct spool_task *tasks; /* ntasks of them, in order; NULL from spool_job_summary() and spool_jobs() */
 	void *priv;
 };
 
@@ -106,12 +133,27 @@ struct spool_job {
 int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err,
 		  size_t errlen);
 void spool_job_free(struct spool_job *job);
+/* The same without the tasks (job->tasks is NULL): what `spool status` needs. It reads one small
+ * record whatever the job's size. */
+int spool_job_summary(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err,
+		      size_t errlen);
+/* The summaries of every job the caller may see (its own; root: all), in submission order, the
+ * jobs not yet accepted last. Free with spool_jobs_free. A job whose state is there but cannot be
+ * believed or read is left out and, if warn is set, named to warn with the reason (other users'
+ * jobs are left out without a word). */
+typedef void (*spool_warn_cb)(const char *msg, void *arg);
+int spool_jobs(spool_t *sp, struct spool_job ***out, size_t *n, spool_warn_cb warn, void *arg, char *err,
+	       size_t errlen);
+void spool_jobs_free(struct spool_job **jobs, size_t n);
 /* Collect: wait for a job and hand each finished task to a callback.
  * on_result is called once per terminal task: in task order when the wait ends, or as tasks
- * finish with SPOOL_COLLECT_FOLLOW (in task order within each look at the job's state).
- * on_progress, if set, is called after every look while waiting. Returns a SPOOL_EXIT_* code:
- * OK (every task succeeded), TASK_FAILED, PENDING (no wait, or the timeout passed), NO_JOB,
- * ERROR. *out, if not NULL, receives the last state read (free with spool_job_free). */
+ * finish with SPOOL_COLLECT_FOLLOW (in task order within each look at the job's state). The job
+ * and task it is given are valid during the call only: collect reads a job's tasks a bounded
+ * chunk at a time, so its memory does not grow with the job (job->tasks is NULL).
+ * on_progress, if set, is called after every look while waiting, with the job's summary.
+ * Returns a SPOOL_EXIT_* code: OK (every task succeeded), TASK_FAILED, PENDING (no wait, or the
+ * timeout passed), NO_JOB, ERROR. *out, if not NULL, receives the last summary read (tasks NULL;
+ * free with spool_job_free). */
 enum { SPOOL_COLLECT_WAIT = 1, SPOOL_COLLECT_FOLLOW = 2 };
 typedef void (*spool_result_cb)(const struct spool_job *job, const struct spool_task *task, void *arg);
 typedef void (*spool_progress_cb)(const struct spool_job *job, uint64_t elapsed_ms, void *arg);

@@ -5,6 +5,7 @@
  * timer (rescan_interval), so it works on NFS where inotify cannot see other nodes.
  */
 #include "spool.h"
+#include "api_job.h"
 #include "fsio.h"
 #include "ids.h"
 #include "rec.h"
@@ -95,16 +96,96 @@ static void nap(struct spooldir *sd, int ino)
 	}
 }
 
+/* From the counts of a summary. */
 static int outcome(const struct spool_job *j)
 {
-	int failed = 0;
-	for (size_t i = 0; i < j->ntasks; i++) {
-		if (!spool_task_terminal(&j->tasks[i]))
-			return SPOOL_EXIT_PENDING;
-		if (!spool_task_succeeded(&j->tasks[i]))
-			failed = 1;
+	uint64_t term = 0;
+	for (int s = SPOOL_TASK_SUCCEEDED; s < SPOOL_TASK_NSTATES; s++)
+		term += j->counts[s];
+	if (!j->ntasks || term < j->ntasks)
+		return SPOOL_EXIT_PENDING;
+	return j->counts[SPOOL_TASK_SUCCEEDED] == j->ntasks ? SPOOL_EXIT_OK : SPOOL_EXIT_TASK_FAILED;
+}
+
+/* What a collect has handed out so far (follow), chunk by chunk. */
+struct seen {
+	size_t nchunks;
+	ino_t *ino;          /* of each chunk when last read */
+	uint32_t *shown;     /* terminal tasks of each chunk handed out */
+	unsigned char *done; /* per task: handed out */
+};
+
+static void seen_free(struct seen *s)
+{
+	free(s->ino);
+	free(s->shown);
+	free(s->done);
+	memset(s, 0, sizeof *s);
+}
+
+/* Hand each task of chunk k (or, with full, of a format 1 state read whole) that is terminal to
+ * the callback: every one (s NULL), or those not handed out before. */
+static int hand_out(spool_t *sp, const struct spool_job *j, const struct spool_job *full, uint64_t k, struct seen *s,
+		    const struct spool_collect_opts *o, char *err, size_t errlen)
+{
+	struct job_chunk ch;
+	const struct spool_task *t;
+	uint64_t first = k * JOBSTATE_CHUNK + 1;
+	size_t n;
+	if (full) {
+		t = &full->tasks[first - 1];
+		n = full->ntasks - first + 1 < JOBSTATE_CHUNK ? full->ntasks - first + 1 : JOBSTATE_CHUNK;
+	} else {
+		if (s && s->ino[k] && !job_chunk_changed(sp, j, k, &(struct job_chunk){ .ino = s->ino[k] }))
+			return 0;
+		if (job_chunk_read(sp, j, k, &ch, err, errlen) < 0)
+			return -1;
+		if (s)
+			s->ino[k] = ch.ino;
+		t = ch.tasks;
+		n = ch.n;
 	}
-	return failed ? SPOOL_EXIT_TASK_FAILED : SPOOL_EXIT_OK;
+	for (size_t i = 0; i < n; i++) {
+		if (!spool_task_terminal(&t[i]) || (s && s->done[first - 1 + i]))
+			continue;
+		if (s) {
+			s->done[first - 1 + i] = 1;
+			s->shown[k]++;
+		}
+		if (o->on_result)
+			o->on_result(full ? full : j, &t[i], o->arg);
+	}
+	if (!full)
+		job_chunk_free(&ch);
+	return 0;
+}
+
+/* Every chunk (s NULL), or those with tasks not yet handed out; a chunk is read only when it
+ * was rewritten since the last look, so a look costs O(chunks changed). */
+static int hand_out_all(spool_t *sp, const struct spool_job *j, struct seen *s, const struct spool_collect_opts *o,
+			char *err, size_t errlen)
+{
+	struct spool_job *full = NULL;
+	int nf, rc = 0;
+	if (job_state_v1(j) && spool_job_get(sp, j->id, &full, &nf, err, errlen) < 0)
+		return -1;
+	uint64_t nchunks = jobstate_nchunks(full ? full->ntasks : j->ntasks);
+	if (s && s->nchunks < nchunks) {
+		s->ino = xrealloc(s->ino, nchunks * sizeof *s->ino);
+		s->shown = xrealloc(s->shown, nchunks * sizeof *s->shown);
+		memset(s->ino + s->nchunks, 0, (nchunks - s->nchunks) * sizeof *s->ino);
+		memset(s->shown + s->nchunks, 0, (nchunks - s->nchunks) * sizeof *s->shown);
+		s->done = xcalloc(full ? full->ntasks : j->ntasks, 1);
+		s->nchunks = nchunks;
+	}
+	for (uint64_t k = 0; rc == 0 && k < nchunks; k++) {
+		uint64_t first = k * JOBSTATE_CHUNK + 1, n = j->ntasks - first + 1;
+		if (s && s->shown[k] >= (n < JOBSTATE_CHUNK ? n : JOBSTATE_CHUNK))
+			continue; /* all of it handed out */
+		rc = hand_out(sp, j, full, k, s, o, err, errlen);
+	}
+	spool_job_free(full);
+	return rc;
 }
 
 int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opts *o, struct spool_job **out,
@@ -114,42 +195,37 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 	uint64_t start = mono_ms();
 	int wait = o->flags & SPOOL_COLLECT_WAIT, follow = o->flags & SPOOL_COLLECT_FOLLOW;
 	int ino = wait ? watch_dir(sd, "ctl/jobs") : -1, nf, rc;
-	char *shown = NULL; /* follow: which tasks were handed out already */
-	size_t nshown = 0;
+	struct seen seen = { 0 };
+	uint64_t handed = 0; /* follow: terminal tasks in the summary when last handed out */
 	struct spool_job *j = NULL;
 
 	if (out)
 		*out = NULL;
 	for (;;) {
 		spool_job_free(j);
-		if (spool_job_get(sp, jobid, &j, &nf, err, errlen) < 0) {
+		if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0) {
 			j = NULL;
 			rc = nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
 			break;
 		}
-		if (follow && j->ntasks) {
-			if (nshown < j->ntasks) {
-				shown = xrealloc(shown, j->ntasks);
-				memset(shown + nshown, 0, j->ntasks - nshown);
-				nshown = j->ntasks;
+		uint64_t term = 0;
+		for (int s = SPOOL_TASK_SUCCEEDED; s < SPOOL_TASK_NSTATES; s++)
+			term += j->counts[s];
+		if (follow && j->ntasks && term > handed) {
+			if (hand_out_all(sp, j, &seen, o, err, errlen) < 0) {
+				rc = SPOOL_EXIT_ERROR;
+				break;
 			}
-			for (size_t i = 0; i < j->ntasks; i++)
-				if (!shown[i] && spool_task_terminal(&j->tasks[i])) {
-					shown[i] = 1;
-					if (o->on_result)
-						o->on_result(j, &j->tasks[i], o->arg);
-				}
+			handed = term;
 		}
 		uint64_t elapsed = mono_ms() - start;
 		int timed_out = o->timeout_ms && elapsed >= o->timeout_ms;
 		if (j->done || !wait || timed_out) {
-			rc = j->ntasks ? outcome(j) : SPOOL_EXIT_PENDING;
+			rc = outcome(j);
 			if (timed_out && rc == SPOOL_EXIT_PENDING && err)
 				snprintf(err, errlen, "gave up waiting for job %s after %.1f s", jobid, elapsed / 1000.0);
-			if (!follow && o->on_result)
-				for (size_t i = 0; i < j->ntasks; i++)
-					if (spool_task_terminal(&j->tasks[i]))
-						o->on_result(j, &j->tasks[i], o->arg);
+			if (!follow && o->on_result && j->ntasks && hand_out_all(sp, j, NULL, o, err, errlen) < 0)
+				rc = SPOOL_EXIT_ERROR;
 			break;
 		}
 		if (o->on_progress)
@@ -158,7 +234,7 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 	}
 	if (ino >= 0)
 		close(ino);
-	free(shown);
+	seen_free(&seen);
 	if (out)
 		*out = j;
 	else

@@ -101,6 +101,28 @@ SCHEMA(schema_jobstate, "jobstate", MAX_STATE_RECORD,
        { "reason", RF_MULTI, MAX_REASON_LEN + 32, MAX_ITEMS },
        { "dup", RF_MULTI, 256, MAX_ITEMS });
 
+SCHEMA(schema_jobsum, "jobsum", MAX_SMALL_RECORD,
+       { "format", RF_REQ | RF_NUM, 20, 0 },
+       { "job", RF_REQ, 64, 0 },
+       { "name", 0, MAX_LABEL_LEN, 0 },
+       { "owner", RF_REQ | RF_NUM, 20, 0 },
+       { "cwd", RF_REQ, MAX_PATH_LEN, 0 },
+       { "outdir", RF_REQ, MAX_PATH_LEN, 0 },
+       { "command", 0, 1024, 0 },
+       { "ntasks", RF_REQ | RF_NUM, 20, 0 },
+       { "state", RF_REQ, 16, 0 },
+       { "chunk", RF_REQ | RF_NUM, 20, 0 },
+       { "count", RF_MULTI, 64, 16 },
+       { "submitted_ms", RF_NUM, 20, 0 },
+       { "finished_ms", RF_NUM, 20, 0 });
+
+SCHEMA(schema_jobtasks, "jobtasks", MAX_CHUNK_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "chunk", RF_REQ | RF_NUM, 20, 0 },
+       { "task", RF_MULTI, 256, 1024 },
+       { "reason", RF_MULTI, MAX_REASON_LEN + 32, 1024 },
+       { "dup", RF_MULTI, 256, 65536 });
+
 SCHEMA(schema_ctlinfo, "controller", MAX_SMALL_RECORD,
        { "node", RF_REQ, 64, 0 },
        { "pid", RF_REQ | RF_NUM, 20, 0 },

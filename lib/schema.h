@@ -22,7 +22,8 @@
 #define MAX_JOB_RECORD (256u * 1024 * 1024)
 #define MAX_SMALL_RECORD (64u * 1024)
 #define MAX_ASSIGN_RECORD (4u * 1024 * 1024)
-#define MAX_STATE_RECORD (512u * 1024 * 1024)
+#define MAX_STATE_RECORD (512u * 1024 * 1024) /* format 1 job state: every task in one record */
+#define MAX_CHUNK_RECORD (32u * 1024 * 1024)  /* format 2: one chunk of 1,024 tasks */
 #define MAX_TARGETS_LEN 8192           /* "all" or engine ids "3,4,9" */
 #define MAX_VAR_NAME 64                /* per-engine variables: shell identifiers */
 #define MAX_VAR_VALUE (64 * 1024)
@@ -46,6 +47,8 @@ extern const struct rec_schema schema_done;     /* worker -> spoold, and the .re
 extern const struct rec_schema schema_jobstate; /* spoold -> clients: a job's tasks */
 extern const struct rec_schema schema_ctlinfo;  /* spoold -> clients: who runs the controller */
 extern const struct rec_schema schema_engines;  /* spoold -> clients: the engine table */
+extern const struct rec_schema schema_jobsum;   /* spoold -> clients: a job's summary (ctl/jobs/JOBID.state) */
+extern const struct rec_schema schema_jobtasks; /* spoold -> clients: 1,024 of its tasks (ctl/jobs/JOBID.tasks.K) */
 extern const struct rec_schema schema_inflight; /* spoold -> itself: the job it was handling (ctl/inflight) */
 
 #endif

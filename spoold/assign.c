@@ -12,6 +12,7 @@
 #include "log.h"
 #include "assignrec.h"
 #include "rec.h"
+#include "queue.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,21 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct tmpl {
-	int64_t rid;
-	char id[72];
-	struct assign_tmpl a; /* points into the strings below */
-	char *name, *cwd, *outdir;
-	char *argv, *env;
-	int64_t *targets; /* NULL: any engine */
-	size_t ntargets;
-	char *builtin;    /* NULL, "push" or "pull" */
-};
-
-#define TMPL_CACHE 8
-static struct tmpl cache[TMPL_CACHE];
-static size_t cache_next;
 
 static void tmpl_clear(struct tmpl *t)
 {
@@ -63,15 +49,15 @@ static char *dup_col(sqlite3_stmt *st, int i, size_t *len)
 static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 {
 	for (size_t i = 0; i < TMPL_CACHE; i++)
-		if (cache[i].rid == rid && cache[i].cwd)
-			return &cache[i];
+		if (c->tmpl[i].rid == rid && c->tmpl[i].cwd)
+			return &c->tmpl[i];
 	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin, owner, umask FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(st, 1, rid);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
 		return NULL;
 	}
-	struct tmpl *t = &cache[cache_next++ % TMPL_CACHE];
+	struct tmpl *t = &c->tmpl[c->tmpl_next++ % TMPL_CACHE];
 	tmpl_clear(t);
 	t->rid = rid;
 	snprintf(t->id, sizeof t->id, "%s", (const char *)sqlite3_column_text(st, 0));
@@ -218,17 +204,7 @@ static void mark_refused(struct ctl *c, struct pick *p, size_t n)
 /* Inside the caller's transaction. */
 static int fail_refused(struct ctl *c, const struct pick *p)
 {
-	sqlite3_stmt *f = db_prep(c, "UPDATE tasks SET state = 4, reason = ?, engine = NULL, wid = NULL WHERE rid = ? AND idx = ?");
-	sqlite3_bind_text(f, 1, p->refused, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(f, 2, p->rid);
-	sqlite3_bind_int64(f, 3, p->idx);
-	int rc = sqlite3_step(f) == SQLITE_DONE ? 0 : -1;
-	if (rc < 0)
-		log_err("database: cannot fail task %lld of job rid %lld: %s", (long long)p->idx, (long long)p->rid,
-			sqlite3_errmsg(c->db));
-	sqlite3_reset(f);
-	db_job_recount(c, p->rid);
-	return rc;
+	return queue_refuse(c, p->rid, p->idx, p->refused);
 }
 
 static int cmp_pick(const void *a, const void *b)
@@ -266,16 +242,19 @@ static struct slot *best_slot(struct slot *s, size_t ns, const int64_t *ids, siz
 
 static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick *p, size_t np, size_t want)
 {
-	struct head any = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin IS NULL"
-				       " ORDER BY rid, idx LIMIT ?"), false, 0, 0 };
-	struct head res = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin = 0 AND rid >= ?"
+	struct head any = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?2 AND pin IS NULL"
+				       " ORDER BY rid, idx LIMIT ?1"), false, 0, 0 };
+	struct head res = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?2 AND pin = ?3 AND rid >= ?1"
 				       " ORDER BY rid, idx"), false, 0, 0 };
 	sqlite3_stmt *tq = db_prep(c, "SELECT targets FROM jobs WHERE rid = ?");
 	int64_t *ids = NULL, ids_rid = -1;
 	size_t nids = 0, skips = 0;
 
 	sqlite3_bind_int64(any.q, 1, (int64_t)(want - np));
+	sqlite3_bind_int(any.q, 2, SPOOL_TASK_QUEUED);
 	sqlite3_bind_int64(res.q, 1, 0);
+	sqlite3_bind_int(res.q, 2, SPOOL_TASK_QUEUED);
+	sqlite3_bind_int(res.q, 3, PIN_TARGETS);
 	head_step(&any);
 	head_step(&res);
 	while (np < want && (any.ok || res.ok)) {
@@ -310,7 +289,7 @@ static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick 
 			break;
 		}
 		sqlite3_reset(res.q);
-		sqlite3_bind_int64(res.q, 1, res.rid + 1);
+		sqlite3_bind_int64(res.q, 1, res.rid + 1); /* (the other bindings stay) */
 		head_step(&res);
 	}
 	sqlite3_reset(any.q);
@@ -329,9 +308,11 @@ void assign_tasks(struct ctl *c)
 	/* Engines whose recent tasks were short (under 0.1 s on average) may hold prefetch_short
 	 * queued tasks: holding them costs little, and they would otherwise wait on the controller. */
 	sqlite3_stmt *es = db_prep(c,
-		"SELECT e.id, e.wid, (SELECT count(*) FROM tasks t WHERE t.engine = e.id AND t.state IN (1, 2)),"
+		"SELECT e.id, e.wid, (SELECT count(*) FROM tasks t WHERE t.engine = e.id AND t.state BETWEEN ?1 AND ?2),"
 		" e.avg_ms IS NOT NULL AND e.avg_ms < 100"
 		" FROM engines e WHERE e.alive = 1 ORDER BY e.id");
+	sqlite3_bind_int(es, 1, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(es, 2, SPOOL_TASK_RUNNING);
 	while (sqlite3_step(es) == SQLITE_ROW) {
 		int load = sqlite3_column_int(es, 2);
 		int maxload = 1 + (int)(sqlite3_column_int(es, 3) ? c->sd.conf.prefetch_short : c->sd.conf.prefetch);
@@ -359,11 +340,12 @@ void assign_tasks(struct ctl *c)
 	size_t np = 0;
 	/* Phase 1: tasks pinned to an engine (apply, static map, push, pull, submit or map with one
 	 * target), in submission order. */
-	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = 0 AND pin = ? ORDER BY rid, idx LIMIT ?");
+	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?3 AND pin = ?1 ORDER BY rid, idx LIMIT ?2");
 	for (size_t i = 0; i < ns; i++) {
 		sqlite3_reset(pq);
 		sqlite3_bind_int64(pq, 1, s[i].engine);
 		sqlite3_bind_int64(pq, 2, s[i].maxload - s[i].load);
+		sqlite3_bind_int(pq, 3, SPOOL_TASK_QUEUED);
 		while (s[i].load < s[i].maxload && sqlite3_step(pq) == SQLITE_ROW)
 			take(&p[np++], pq, &s[i]);
 	}
@@ -381,42 +363,19 @@ void assign_tasks(struct ctl *c)
 	uint64_t seq = db_meta_get(c, "assign_seq", 0);
 	if (db_begin(c) < 0)
 		goto out;
-	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 1, attempt = ?, engine = ?, wid = ?, node = (SELECT node FROM workers WHERE wid = ?3), seq = ? WHERE rid = ? AND idx = ?");
 	for (size_t i = 0; i < np; i++) {
+		int rc;
 		if (p[i].refused) {
-			if (fail_refused(c, &p[i]) < 0) {
-				db_rollback(c);
-				goto out;
-			}
-			continue;
+			rc = fail_refused(c, &p[i]);
+		} else {
+			p[i].seq = ++seq;
+			rc = queue_assign(c, p[i].rid, p[i].idx, p[i].attempt, p[i].engine, p[i].wid, p[i].seq);
 		}
-		p[i].seq = ++seq;
-		sqlite3_reset(up);
-		sqlite3_bind_int64(up, 1, p[i].attempt);
-		sqlite3_bind_int64(up, 2, p[i].engine);
-		sqlite3_bind_text(up, 3, p[i].wid, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 4, (int64_t)p[i].seq);
-		sqlite3_bind_int64(up, 5, p[i].rid);
-		sqlite3_bind_int64(up, 6, p[i].idx);
-		if (sqlite3_step(up) != SQLITE_DONE) {
-			log_err("database: cannot assign a task: %s", sqlite3_errmsg(c->db));
-			sqlite3_reset(up);
+		if (rc < 0) {
 			db_rollback(c);
 			goto out;
 		}
 	}
-	sqlite3_reset(up);
-	/* Jobs whose tasks just started change state ("running") for status. In the same
-	 * transaction: on its own, each UPDATE would be one more commit and WAL sync. */
-	sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE rid = ?");
-	for (size_t i = 0; i < np; i++) {
-		if (i && p[i].rid == p[i - 1].rid)
-			continue;
-		sqlite3_reset(jd);
-		sqlite3_bind_int64(jd, 1, p[i].rid);
-		sqlite3_step(jd);
-	}
-	sqlite3_reset(jd);
 	db_meta_set(c, "assign_seq", seq);
 	if (db_commit(c) < 0)
 		goto out;
@@ -438,7 +397,9 @@ void assign_reconcile(struct ctl *c)
 {
 	struct pick *p = NULL;
 	size_t np = 0, cp = 0;
-	sqlite3_stmt *q = db_prep(c, "SELECT t.rid, t.idx, t.item, t.attempt, t.engine, t.wid, t.seq FROM tasks t WHERE t.state IN (1, 2) ORDER BY t.wid, t.rid, t.idx");
+	sqlite3_stmt *q = db_prep(c, "SELECT t.rid, t.idx, t.item, t.attempt, t.engine, t.wid, t.seq FROM tasks t WHERE t.state BETWEEN ?1 AND ?2 ORDER BY t.wid, t.rid, t.idx");
+	sqlite3_bind_int(q, 1, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(q, 2, SPOOL_TASK_RUNNING);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (np == cp) {
 			cp = cp ? cp * 2 : 64;

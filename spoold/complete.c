@@ -7,6 +7,7 @@
  * crash anywhere replays harmlessly.
  */
 #include "ctl.h"
+#include "queue.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -19,22 +20,17 @@
 #include <string.h>
 #include <unistd.h>
 
-struct outcome {
-	int state;
-	const char *status;
-};
-
 static int status_to_state(const char *status, uint64_t exit_code)
 {
 	if (strcmp(status, "exited") == 0)
-		return exit_code == 0 ? T_SUCCEEDED : T_FAILED;
+		return exit_code == 0 ? SPOOL_TASK_SUCCEEDED : SPOOL_TASK_FAILED;
 	if (strcmp(status, "timeout") == 0)
-		return T_TIMEDOUT;
+		return SPOOL_TASK_TIMEDOUT;
 	if (strcmp(status, "signaled") == 0 || strcmp(status, "nodir") == 0 || strcmp(status, "noexec") == 0 ||
 	    strcmp(status, "error") == 0)
-		return T_FAILED;
+		return SPOOL_TASK_FAILED;
 	if (strcmp(status, "cancelled") == 0)
-		return T_CANCELLED;
+		return SPOOL_TASK_CANCELLED;
 	return -1;
 }
 
@@ -43,101 +39,60 @@ struct revoke {
 	int64_t idx, attempt;
 };
 
-/* Returns 1 when accepted, 0 when kept as a duplicate, -1 on a bad record or database error. */
+/* How long this engine's tasks take (moving average): decides its prefetch. */
+static int engine_timing(struct ctl *c, int64_t engine, int64_t wall)
+{
+	sqlite3_stmt *ea = db_prep(c, "UPDATE engines SET avg_ms = CASE WHEN avg_ms IS NULL THEN ?1 ELSE avg_ms * 0.7 + ?1 * 0.3 END WHERE id = ?2");
+	sqlite3_bind_double(ea, 1, (double)wall);
+	sqlite3_bind_int64(ea, 2, engine);
+	int rc = sqlite3_step(ea);
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot update engine %lld: %s", c->dbpath, (long long)engine, sqlite3_errmsg(c->db));
+	sqlite3_reset(ea);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Returns 1 when accepted, 0 when kept as a duplicate, -1 on a bad record, -2 on a database
+ * error (the caller rolls back). */
 static int apply_done(struct ctl *c, const char *wid, const struct rec *r, struct revoke *rv, struct err *e)
 {
 	const char *job = rec_get(r, "job"), *status = rec_get(r, "status");
-	int64_t idx = (int64_t)rec_get_u64(r, "task", 0), attempt = (int64_t)rec_get_u64(r, "attempt", 0);
 	uint64_t code = rec_get_u64(r, "exit", 0);
 	int state = status_to_state(status, code);
-	int accepted = 0;
+	struct queue_result res = {
+		.wid = wid, .node = rec_get(r, "node"), .status = status, .reason = rec_get(r, "reason"),
+		.idx = (int64_t)rec_get_u64(r, "task", 0), .attempt = (int64_t)rec_get_u64(r, "attempt", 0),
+		.engine = (int64_t)rec_get_u64(r, "engine", 0), .wall_ms = (int64_t)rec_get_u64(r, "wall_ms", 0),
+		.exit_code = rec_get(r, "exit") ? (int64_t)code : -1,
+		.signal = rec_get(r, "signal") ? (int64_t)rec_get_u64(r, "signal", 0) : -1,
+	};
+	struct queue_revoke qr;
 
 	rv->wid[0] = '\0';
 	if (strcmp(rec_get(r, "wid"), wid) != 0)
 		return err_set(e, "done record names worker '%s' but sits in the directory of %s", rec_get(r, "wid"), wid);
 	if (state < 0)
 		return err_set(e, "unknown status '%s'", status);
+	res.state = (enum spool_task_state)state;
 	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
 	if (rid < 0)
 		return err_set(e, "done record for job '%s', which does not exist", job);
-	sqlite3_stmt *sel = db_prep(c, "SELECT state, wid, attempt FROM tasks WHERE rid = ? AND idx = ?");
-	sqlite3_bind_int64(sel, 1, rid);
-	sqlite3_bind_int64(sel, 2, idx);
-	if (sqlite3_step(sel) != SQLITE_ROW) {
-		sqlite3_reset(sel);
-		return err_set(e, "done record for task %s.%lld, which does not exist", job, (long long)idx);
+	if (res.idx < 1 || (uint64_t)res.idx > db_job_ntasks(c, rid))
+		return err_set(e, "done record for task %s.%lld, which does not exist", job, (long long)res.idx);
+	int accepted = queue_finish(c, rid, &res, &qr);
+	if (accepted < 0)
+		return -2;
+	if (accepted && engine_timing(c, res.engine, res.wall_ms) < 0)
+		return -2;
+	if (qr.wid[0]) {
+		snprintf(rv->wid, sizeof rv->wid, "%s", qr.wid);
+		snprintf(rv->job, sizeof rv->job, "%s", job);
+		rv->idx = res.idx;
+		rv->attempt = qr.attempt;
 	}
-	int cur = sqlite3_column_int(sel, 0);
-	const char *cur_wid = (const char *)sqlite3_column_text(sel, 1);
-	int64_t cur_attempt = sqlite3_column_int64(sel, 2);
-	if (cur < T_SUCCEEDED) {
-		accepted = 1;
-		/* A late result from an earlier attempt wins over a re-run still in progress. */
-		if (cur_wid && (strcmp(cur_wid, wid) != 0 || cur_attempt != attempt)) {
-			snprintf(rv->wid, sizeof rv->wid, "%s", cur_wid);
-			snprintf(rv->job, sizeof rv->job, "%s", job);
-			rv->idx = idx;
-			rv->attempt = cur_attempt;
-		}
-	}
-	sqlite3_reset(sel);
-	if (accepted) {
-		sqlite3_stmt *up = db_prep(c,
-			"UPDATE tasks SET state = ?, attempt = ?, engine = ?, wid = ?, node = ?, exit = ?, signal = ?,"
-			" wall_ms = ?, reason = ? WHERE rid = ? AND idx = ?");
-		sqlite3_bind_int(up, 1, state);
-		sqlite3_bind_int64(up, 2, attempt);
-		sqlite3_bind_int64(up, 3, (int64_t)rec_get_u64(r, "engine", 0));
-		sqlite3_bind_text(up, 4, wid, -1, SQLITE_STATIC);
-		sqlite3_bind_text(up, 5, rec_get(r, "node"), -1, SQLITE_STATIC);
-		if (rec_get(r, "exit"))
-			sqlite3_bind_int64(up, 6, (int64_t)code);
-		if (rec_get(r, "signal"))
-			sqlite3_bind_int64(up, 7, (int64_t)rec_get_u64(r, "signal", 0));
-		sqlite3_bind_int64(up, 8, (int64_t)rec_get_u64(r, "wall_ms", 0));
-		if (rec_get(r, "reason"))
-			sqlite3_bind_text(up, 9, rec_get(r, "reason"), -1, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 10, rid);
-		sqlite3_bind_int64(up, 11, idx);
-		int rc = sqlite3_step(up);
-		sqlite3_reset(up);
-		if (rc != SQLITE_DONE)
-			return err_set(e, "database: %s", sqlite3_errmsg(c->db));
-		/* How long this engine's tasks take (moving average): decides its prefetch. */
-		sqlite3_stmt *ea = db_prep(c, "UPDATE engines SET avg_ms = CASE WHEN avg_ms IS NULL THEN ?1 ELSE avg_ms * 0.7 + ?1 * 0.3 END WHERE id = ?2");
-		sqlite3_bind_double(ea, 1, (double)rec_get_u64(r, "wall_ms", 0));
-		sqlite3_bind_int64(ea, 2, (int64_t)rec_get_u64(r, "engine", 0));
-		sqlite3_step(ea);
-		sqlite3_reset(ea);
-		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = nterminal + 1 WHERE rid = ?");
-		sqlite3_bind_int64(jd, 1, rid);
-		sqlite3_step(jd);
-		sqlite3_reset(jd);
-	} else {
-		sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE rid = ?");
-		sqlite3_bind_int64(jd, 1, rid);
-		sqlite3_step(jd);
-		sqlite3_reset(jd);
-	}
-	sqlite3_stmt *at = db_prep(c,
-		"INSERT OR IGNORE INTO attempts(rid, idx, attempt, wid, engine, status, exit, signal, accepted)"
-		" VALUES(?,?,?,?,?,?,?,?,?)");
-	sqlite3_bind_int64(at, 1, rid);
-	sqlite3_bind_int64(at, 2, idx);
-	sqlite3_bind_int64(at, 3, attempt);
-	sqlite3_bind_text(at, 4, wid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(at, 5, (int64_t)rec_get_u64(r, "engine", 0));
-	sqlite3_bind_text(at, 6, status, -1, SQLITE_STATIC);
-	if (rec_get(r, "exit"))
-		sqlite3_bind_int64(at, 7, (int64_t)code);
-	if (rec_get(r, "signal"))
-		sqlite3_bind_int64(at, 8, (int64_t)rec_get_u64(r, "signal", 0));
-	sqlite3_bind_int(at, 9, accepted);
-	sqlite3_step(at);
-	sqlite3_reset(at);
 	if (!accepted)
 		log_info("task %s.%lld: result of attempt %lld from %s kept as a duplicate (the task already ended)",
-			 job, (long long)idx, (long long)attempt, wid);
+			 job, (long long)res.idx, (long long)res.attempt, wid);
 	return accepted;
 }
 
@@ -191,6 +146,11 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 		}
 		int rc = apply_done(c, w->wid, &r, &rv[i], &e);
 		rec_free(&r);
+		if (rc == -2) {
+			db_rollback(c);
+			log_err("results from worker %s stay in its done/ directory and will be retried", w->wid);
+			goto out;
+		}
 		if (rc < 0) {
 			quarantine_file(c, dfd, names[i], e.msg);
 			continue;

@@ -11,9 +11,10 @@
 #include "util.h"
 #include "schema.h"
 
-/* Task states as stored in SQLite and published; terminal states are >= T_SUCCEEDED. */
-enum task_state { T_QUEUED, T_ASSIGNED, T_RUNNING, T_SUCCEEDED, T_FAILED, T_TIMEDOUT, T_CANCELLED, T_ABANDONED };
-const char *task_state_name(int s);
+#include "spool.h"
+#include "assignrec.h"
+
+/* Task states (stored in SQLite as their number, published by name): enum spool_task_state. */
 /* tasks.pin: NULL any engine; an engine id (ids start at 1): that engine only; PIN_TARGETS: any of
  * its job's targets (so the scheduler reads those through their own index, see assign.c). */
 #define PIN_TARGETS 0
@@ -34,6 +35,33 @@ struct wlive {
 	int dir_wd;
 };
 
+/* Prepared statements, cached by the address of their SQL literal (db_prep). */
+#define STMT_CACHE 128
+struct stmt_cache {
+	const char *sql;
+	sqlite3_stmt *st;
+};
+
+/* The last jobs whose assignments were built (assign.c): their templates, read once. */
+#define TMPL_CACHE 8
+struct tmpl {
+	int64_t rid;
+	char id[72];
+	struct assign_tmpl a; /* points into the strings below */
+	char *name, *cwd, *outdir;
+	char *argv, *env;
+	int64_t *targets; /* NULL: any engine */
+	size_t ntargets;
+	char *builtin;    /* NULL, "push" or "pull" */
+};
+
+/* ctl/inflight as poison.c last wrote it, and the deaths counted at start-up. */
+struct inflight {
+	char step[16], job[72];
+	uint64_t count; /* deaths so far of the job named in carry (kept while it is marked again) */
+	bool set;       /* ctl/inflight names step/job now */
+};
+
 struct ctl {
 	struct spooldir sd;
 	sqlite3 *db;
@@ -50,9 +78,18 @@ struct ctl {
 	uint64_t now;     /* monotonic ms at the top of the loop iteration */
 	uint64_t ctl_beat;
 	volatile int stop;
+	struct stmt_cache stmts[STMT_CACHE];
+	struct tmpl tmpl[TMPL_CACHE];
+	size_t tmpl_next;
+	long quarantine_count;         /* -1: not counted yet */
+	uint64_t quarantine_counted_at; /* c->now when quarantine/ was last counted */
+	bool trash_pending;            /* quarantine/.trash.* may hold trees to remove */
+	bool cannot_give_states;       /* the file server does not let root chown (NFS root_squash) */
+	struct inflight inflight_mark, inflight_carry;
 };
 
 /* db.c */
+void ctl_init(struct ctl *c); /* zeroed, and the fields whose start is not zero */
 int db_open(struct ctl *c, struct err *e);
 void db_close(struct ctl *c);
 sqlite3_stmt *db_prep(struct ctl *c, const char *sql);
@@ -63,14 +100,14 @@ int db_begin_lazy(struct ctl *c);
 int db_commit_lazy(struct ctl *c);
 void db_rollback(struct ctl *c);
 int64_t db_job_rid(struct ctl *c, const char *jobid);
-void db_job_recount(struct ctl *c, int64_t rid);
+uint64_t db_job_ntasks(struct ctl *c, int64_t rid);
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
 void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
-int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum task_state state,
+int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum spool_task_state state,
 	      const char *reason, bool forget_engine);
 size_t live_targets(struct ctl *c, const char *targets, int64_t **out);
 int validate_job(const struct rec *r, const char *stem, struct err *e);

@@ -10,7 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-static const char schema_sql[] =
+#include "jobstate.h"
+#include "queue.h"
+
+/* The partial indexes' conditions are schema, where SQLite takes no parameters: they are
+ * written from the state enum (%1$d queued, %2$d assigned, %3$d running), and every query binds
+ * the same values, which lets SQLite use these indexes (it compares bound values with them). */
+static const char schema_fmt[] =
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
 	/* rid gives submission (ingest) order; AUTOINCREMENT so a rid is never reused. */
 	"CREATE TABLE IF NOT EXISTS jobs("
@@ -19,16 +25,26 @@ static const char schema_sql[] =
 	"  retries INTEGER NOT NULL, is_map INTEGER NOT NULL, argv BLOB NOT NULL, env BLOB NOT NULL,"
 	"  ntasks INTEGER NOT NULL, nterminal INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 1,"
 	"  targets TEXT, builtin TEXT,"
-	"  published_ms INTEGER NOT NULL DEFAULT 0, umask INTEGER);"
+	"  published_ms INTEGER NOT NULL DEFAULT 0, umask INTEGER, command TEXT, submitted_ms INTEGER,"
+	"  finished_ms INTEGER);"
+	"CREATE INDEX IF NOT EXISTS jobs_dirty ON jobs(rid) WHERE dirty = 1;"
 	"CREATE TABLE IF NOT EXISTS tasks("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
 	"  attempt INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, engine INTEGER, wid TEXT,"
 	"  node TEXT, exit INTEGER, signal INTEGER, wall_ms INTEGER, reason TEXT, seq INTEGER, pin INTEGER,"
 	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS tasks_queued ON tasks(rid, idx) WHERE state = 0;"
-	"CREATE INDEX IF NOT EXISTS tasks_pinned ON tasks(pin, rid, idx) WHERE state = 0 AND pin IS NOT NULL;"
-	"CREATE INDEX IF NOT EXISTS tasks_free ON tasks(rid, idx) WHERE state = 0 AND pin IS NULL;"
-	"CREATE INDEX IF NOT EXISTS tasks_by_worker ON tasks(wid) WHERE state IN (1, 2);"
+	"DROP INDEX IF EXISTS tasks_queued;"    /* unused since tasks_free and tasks_pinned */
+	"DROP INDEX IF EXISTS tasks_by_worker;" /* an IN list, which bound values cannot match */
+	"CREATE INDEX IF NOT EXISTS tasks_pinned ON tasks(pin, rid, idx) WHERE state = %1$d AND pin IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS tasks_free ON tasks(rid, idx) WHERE state = %1$d AND pin IS NULL;"
+	"CREATE INDEX IF NOT EXISTS tasks_held_by_worker ON tasks(wid) WHERE state >= %2$d AND state <= %3$d;"
+	"CREATE INDEX IF NOT EXISTS tasks_held_by_engine ON tasks(engine, seq) WHERE state >= %2$d AND state <= %3$d;"
+	/* Per job: how many tasks are in each state (queue.c keeps it), and which chunks of its
+	 * published state changed since they were last written (publish.c empties it). */
+	"CREATE TABLE IF NOT EXISTS job_counts(rid INTEGER NOT NULL, state INTEGER NOT NULL, n INTEGER NOT NULL,"
+	"  PRIMARY KEY(rid, state)) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS chunks_dirty(rid INTEGER NOT NULL, chunk INTEGER NOT NULL,"
+	"  PRIMARY KEY(rid, chunk)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS workers("
 	"  wid TEXT PRIMARY KEY, node TEXT NOT NULL, pid INTEGER NOT NULL, boot TEXT NOT NULL,"
 	"  start INTEGER NOT NULL, slots INTEGER NOT NULL, alive INTEGER NOT NULL);"
@@ -42,11 +58,19 @@ static const char schema_sql[] =
 	"  engine INTEGER, status TEXT, exit INTEGER, signal INTEGER, accepted INTEGER NOT NULL,"
 	"  PRIMARY KEY(rid, idx, attempt, wid)) WITHOUT ROWID;";
 
-#define STMT_CACHE 128
-static struct {
-	const char *sql;
-	sqlite3_stmt *st;
-} cache[STMT_CACHE];
+void ctl_init(struct ctl *c)
+{
+	memset(c, 0, sizeof *c);
+	c->quarantine_count = -1;
+	c->trash_pending = true; /* at start-up: look for trees a previous run left */
+}
+
+static const char *schema_sql(void)
+{
+	static char sql[sizeof schema_fmt + 64];
+	snprintf(sql, sizeof sql, schema_fmt, SPOOL_TASK_QUEUED, SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING);
+	return sql;
+}
 
 static uint64_t fnv1a(const char *s)
 {
@@ -61,6 +85,9 @@ static uint64_t fnv1a(const char *s)
 /* Columns added since the first schema, for databases made before them: (table, column, type). */
 static const char *const added_columns[][3] = {
 	{ "jobs", "umask", "INTEGER" }, /* the submitter's umask (NULL: 022, as before it was sent) */
+	{ "jobs", "command", "TEXT" },  /* for status (NULL before publishing format 2) */
+	{ "jobs", "submitted_ms", "INTEGER" },
+	{ "jobs", "finished_ms", "INTEGER" },
 };
 
 static int db_upgrade(struct ctl *c, struct err *e)
@@ -86,6 +113,38 @@ static int db_upgrade(struct ctl *c, struct err *e)
 		}
 	}
 	return 0;
+}
+
+/* A database from before publishing format 2 has no per-job counts: count every job once,
+ * and publish every job again in the new format. */
+static int db_upgrade_counts(struct ctl *c, struct err *e)
+{
+	if (db_meta_get(c, "publish_format", 0) >= JOBSTATE_FORMAT)
+		return 0;
+	int rc = db_begin(c);
+	sqlite3_stmt *st = db_prep(c, "SELECT rid FROM jobs");
+	int64_t *rids = NULL;
+	size_t n = 0;
+	while (rc == 0 && sqlite3_step(st) == SQLITE_ROW) {
+		rids = xrealloc(rids, (n + 1) * sizeof *rids);
+		rids[n++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		rc = queue_recount(c, rids[i]);
+	free(rids);
+	if (rc == 0) {
+		db_meta_set(c, "publish_format", JOBSTATE_FORMAT);
+		rc = db_commit(c);
+	} else {
+		db_rollback(c);
+	}
+	if (rc < 0) {
+		err_set(e, "cannot upgrade the queue database %s to publishing format %d (see the log; move it away to "
+			"rebuild it)", c->dbpath, JOBSTATE_FORMAT);
+		db_close(c);
+	}
+	return rc;
 }
 
 static void choose_path(struct ctl *c)
@@ -129,7 +188,7 @@ int db_open(struct ctl *c, struct err *e)
 	/* WAL + synchronous=FULL: a commit is on disk before we delete the files it consumed. */
 	if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
 			 NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(c->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+	    sqlite3_exec(c->db, schema_sql(), NULL, NULL, &msg) != SQLITE_OK) {
 		err_set(e, "cannot set up the queue database %s: %s (is it a spool database? move it away to rebuild)",
 			c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
 		sqlite3_free(msg);
@@ -137,7 +196,7 @@ int db_open(struct ctl *c, struct err *e)
 		c->db = NULL;
 		return -1;
 	}
-	if (db_upgrade(c, e) < 0)
+	if (db_upgrade(c, e) < 0 || db_upgrade_counts(c, e) < 0)
 		return -1;
 	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
 	 * NULL, and the scheduler scanned past them): mark them once. */
@@ -159,6 +218,7 @@ int db_open(struct ctl *c, struct err *e)
 
 void db_close(struct ctl *c)
 {
+	struct stmt_cache *cache = c->stmts;
 	for (size_t i = 0; i < STMT_CACHE; i++) {
 		if (cache[i].st)
 			sqlite3_finalize(cache[i].st);
@@ -174,6 +234,7 @@ void db_close(struct ctl *c)
 sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
 {
 	size_t i;
+	struct stmt_cache *cache = c->stmts;
 	for (i = 0; i < STMT_CACHE && cache[i].sql; i++)
 		if (cache[i].sql == sql) {
 			sqlite3_reset(cache[i].st);
@@ -253,13 +314,15 @@ int64_t db_job_rid(struct ctl *c, const char *jobid)
 	return rid;
 }
 
-/* After tasks of a job changed state: count its terminal tasks again and mark it for publishing. */
-void db_job_recount(struct ctl *c, int64_t rid)
+uint64_t db_job_ntasks(struct ctl *c, int64_t rid)
 {
-	sqlite3_stmt *st = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT count(*) FROM tasks WHERE rid = ?1 AND state >= 3) WHERE rid = ?1");
+	sqlite3_stmt *st = db_prep(c, "SELECT ntasks FROM jobs WHERE rid = ?");
+	uint64_t n = 0;
 	sqlite3_bind_int64(st, 1, rid);
-	sqlite3_step(st);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
+	return n;
 }
 
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt)

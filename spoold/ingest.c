@@ -7,6 +7,8 @@
  * Anything that fails validation goes to quarantine/ with a reason beside it.
  */
 #include "ctl.h"
+#include "jobstate.h"
+#include "queue.h"
 #include "assignrec.h"
 #include "fsio.h"
 #include "ids.h"
@@ -27,27 +29,24 @@
 #define JUNK_PASS_MS 50             /* ... and for at most this long (the first 1,000 are fsync'd) */
 #define TRASH_PER_PASS 5000         /* entries of rejected directory trees removed per pass */
 
-static long quarantine_count = -1;
-static uint64_t quarantine_counted_at; /* c->now when quarantine_count was last listed */
 
 /* The count is kept in memory, but listed again (at most once a second) while it is at the
  * limit: an administrator who empties quarantine/ must get records kept again. */
 static void quarantine_recount(struct ctl *c)
 {
 	char **names;
-	if (quarantine_count >= 0 &&
-	    (quarantine_count < QUARANTINE_MAX_RECORDS || c->now - quarantine_counted_at < 1000))
+	if (c->quarantine_count >= 0 &&
+	    (c->quarantine_count < QUARANTINE_MAX_RECORDS || c->now - c->quarantine_counted_at < 1000))
 		return;
 	long n = fs_list(c->sd.quarantine, &names, NULL);
-	quarantine_count = n < 0 ? 0 : n / 2;
-	quarantine_counted_at = c->now;
+	c->quarantine_count = n < 0 ? 0 : n / 2;
+	c->quarantine_counted_at = c->now;
 	fs_list_free(names, n);
 }
 
 /* A rejected directory (of any size or depth) leaves incoming/ at once, renamed to
  * quarantine/.trash.RAND (hidden from readers), and is removed from there a bounded number of
  * entries per pass, so no tree can stall the loop. */
-static bool trash_pending = true; /* at start-up: look for trees a previous run left */
 
 static void trash_dir(struct ctl *c, int dirfd, const char *name)
 {
@@ -60,13 +59,13 @@ static void trash_dir(struct ctl *c, int dirfd, const char *name)
 		fs_remove_tree(dirfd, name);
 		return;
 	}
-	trash_pending = true;
+	c->trash_pending = true;
 }
 
 /* Returns true when trees remain for the next pass. */
 static bool trash_sweep(struct ctl *c)
 {
-	if (!trash_pending)
+	if (!c->trash_pending)
 		return false;
 	int fd = dup(c->sd.quarantine);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -88,7 +87,7 @@ static bool trash_sweep(struct ctl *c)
 		more |= rc == 1;
 	}
 	closedir(d);
-	trash_pending = more;
+	c->trash_pending = more;
 	return more;
 }
 
@@ -104,7 +103,7 @@ void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *rea
 	text_clean(creason, sizeof creason, reason);
 	log_warn("rejected %s/%s: %s", dirfd == c->sd.incoming ? "incoming" : "workers", cname, creason);
 	quarantine_recount(c);
-	if (quarantine_count >= QUARANTINE_MAX_RECORDS) {
+	if (c->quarantine_count >= QUARANTINE_MAX_RECORDS) {
 		log_warn("quarantine holds %d records already: deleting %s instead of keeping it "
 			 "(empty %s/quarantine to keep more)", QUARANTINE_MAX_RECORDS, cname, c->sd.path);
 		if (unlinkat(dirfd, name, 0) < 0 && errno == EISDIR)
@@ -125,7 +124,7 @@ void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *rea
 	if (fs_write_atomic(c->sd.quarantine, rname, b.p, b.len, 0644, 0, &e) < 0)
 		log_err("cannot write %s/quarantine/%s: %s", c->sd.path, rname, e.msg);
 	buf_free(&b);
-	quarantine_count++;
+	c->quarantine_count++;
 }
 
 static int env_ok(const char *kv)
@@ -244,41 +243,66 @@ static int check_expansion(const struct rec *r, const char *outdir, const struct
 /* A job whose tasks would not fit the limits is refused whole but still gets a state: one task,
  * failed with the reason (as an apply with no live engine), so `spool collect` says why. Nothing
  * of its command, environment or items is kept. Inside the caller's transaction. */
+/* The command shown by status: the arguments joined by spaces, at most JOBSTATE_CMD_MAX bytes. */
+static char *short_command(const struct rec *r)
+{
+	struct buf b;
+	buf_init(&b);
+	for (size_t i = 0; i < r->n && b.len < JOBSTATE_CMD_MAX; i++) {
+		if (strcmp(r->f[i].key, "arg") != 0)
+			continue;
+		if (b.len)
+			buf_addc(&b, ' ');
+		buf_add(&b, r->f[i].val, r->f[i].len < JOBSTATE_CMD_MAX ? r->f[i].len : JOBSTATE_CMD_MAX);
+	}
+	if (b.len > JOBSTATE_CMD_MAX) {
+		b.len = JOBSTATE_CMD_MAX - 3;
+		while (b.len && (b.p[b.len] & 0xc0) == 0x80) /* not inside a UTF-8 character */
+			b.len--;
+		buf_adds(&b, "...");
+	}
+	buf_addc(&b, '\0');
+	return buf_steal(&b);
+}
+
+static void job_from_record(struct queue_job *q, const struct rec *r, uid_t owner, const char *outdir)
+{
+	memset(q, 0, sizeof *q);
+	q->id = rec_get(r, "id");
+	q->name = rec_get(r, "name");
+	q->cwd = rec_get(r, "cwd");
+	q->outdir = outdir;
+	q->owner = owner;
+	q->umask = -1;
+}
+
+/* A job whose tasks would not fit the limits is refused whole but still gets a state: one task,
+ * failed with the reason (as an apply with no live engine), so `spool collect` says why. Nothing
+ * of its command, environment or items is kept. Inside the caller's transaction. */
 static int insert_refused(struct ctl *c, const struct rec *r, uid_t owner, const char *outdir, const char *why)
 {
-	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *name = rec_get(r, "name");
+	struct queue_job q;
 	char reason[MAX_REASON_LEN];
-	snprintf(reason, sizeof reason, "job refused: %s", why);
-	sqlite3_stmt *st = db_prep(c,
-		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, nterminal)"
-		" VALUES(?,?,?,?,?,0,0,0,x'',x'',1,1)");
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, owner);
-	if (name)
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, cwd, -1, SQLITE_STATIC);
+	uint64_t counts[SPOOL_TASK_NSTATES] = { 0 };
+	snprintf(reason, sizeof reason, "job refused: %.1000s", why);
 	/* The published state holds at most MAX_PATH_LEN: a default outdir past it is shown as cwd. */
-	sqlite3_bind_text(st, 5, strlen(outdir) <= MAX_PATH_LEN ? outdir : cwd, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	sqlite3_reset(st);
-	if (rc == 0) {
-		sqlite3_stmt *ti = db_prep(c, "INSERT INTO tasks(rid, idx, state, reason) VALUES(?, 1, 4, ?)");
-		sqlite3_bind_int64(ti, 1, sqlite3_last_insert_rowid(c->db));
-		sqlite3_bind_text(ti, 2, reason, -1, SQLITE_STATIC);
-		rc = sqlite3_step(ti) == SQLITE_DONE ? 0 : -1;
-		sqlite3_reset(ti);
+	job_from_record(&q, r, owner, strlen(outdir) <= MAX_PATH_LEN ? outdir : rec_get(r, "cwd"));
+	q.ntasks = 1;
+	counts[SPOOL_TASK_FAILED] = 1;
+	int64_t rid = queue_job_add(c, &q);
+	if (rid < 0 || queue_task_add(c, rid, 1, NULL, 0, -1, SPOOL_TASK_FAILED, reason) < 0 ||
+	    queue_job_added(c, rid, counts) < 0) {
+		log_err("database: cannot insert refused job %s", q.id);
+		return -1;
 	}
-	if (rc < 0)
-		log_err("database: cannot insert refused job %s: %s", id, sqlite3_errmsg(c->db));
-	else
-		log_warn("refused job %s of uid %u: %s", id, (unsigned)owner, why);
-	return rc;
+	log_warn("refused job %s of uid %u: %s", q.id, (unsigned)owner, why);
+	return 0;
 }
 
 int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refused)
 {
 	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
-	const char *name = rec_get(r, "name"), *targets = rec_get(r, "targets");
+	const char *targets = rec_get(r, "targets");
 	const char *sched = rec_get(r, "schedule");
 	int is_map = rec_get_u64(r, "map", 0) != 0, is_apply = rec_get_u64(r, "apply", 0) != 0;
 	size_t nitems = rec_count(r, "item");
@@ -309,6 +333,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 	}
 	struct buf argv, env;
 	char *outdir = out ? xstrdup(out) : xasprintf("%s/spool-%s", cwd, id);
+	char *command = NULL;
+	uint64_t counts[SPOOL_TASK_NSTATES] = { 0 };
 	int rc = -1;
 
 	buf_init(&argv);
@@ -317,102 +343,76 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 	join_field(r, "env", &env);
 	if (check_expansion(r, outdir, &argv, &env, ntasks, refused) < 0) {
 		rc = insert_refused(c, r, owner, outdir, refused->msg) < 0 ? -1 : 1;
-		buf_free(&argv);
-		buf_free(&env);
-		free(outdir);
-		free(live);
-		return rc;
-	}
-	refused->msg[0] = '\0';
-	sqlite3_stmt *st = db_prep(c,
-		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets, builtin,"
-		" umask) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, owner);
-	if (name)
-		sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, cwd, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, outdir, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, (int64_t)rec_get_u64(r, "timeout_ms", c->sd.conf.timeout_ms));
-	sqlite3_bind_int64(st, 7, (int64_t)rec_get_u64(r, "retries", c->sd.conf.retries));
-	sqlite3_bind_int(st, 8, is_map);
-	sqlite3_bind_blob(st, 9, argv.p ? argv.p : "", (int)argv.len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 10, env.p ? env.p : "", (int)env.len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 11, (int64_t)ntasks);
-	if (targets)
-		sqlite3_bind_text(st, 12, targets, -1, SQLITE_STATIC);
-	if (rec_get(r, "builtin"))
-		sqlite3_bind_text(st, 13, rec_get(r, "builtin"), -1, SQLITE_STATIC);
-	if (rec_get(r, "umask"))
-		sqlite3_bind_int64(st, 14, (int64_t)(rec_get_u64(r, "umask", 022) & 0777));
-	if (sqlite3_step(st) != SQLITE_DONE) {
-		log_err("database: cannot insert job %s: %s", id, sqlite3_errmsg(c->db));
 		goto out;
 	}
-	int64_t rid = sqlite3_last_insert_rowid(c->db);
-	sqlite3_stmt *ti = db_prep(c, "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES(?,?,?,?,?,?)");
+	refused->msg[0] = '\0';
+	struct queue_job q;
+	job_from_record(&q, r, owner, outdir);
+	command = short_command(r);
+	q.command = command;
+	q.targets = targets;
+	q.builtin = rec_get(r, "builtin");
+	q.timeout_ms = (int64_t)rec_get_u64(r, "timeout_ms", c->sd.conf.timeout_ms);
+	q.retries = (int64_t)rec_get_u64(r, "retries", c->sd.conf.retries);
+	q.is_map = is_map;
+	q.argv = argv.p;
+	q.argv_len = argv.len;
+	q.env = env.p;
+	q.env_len = env.len;
+	q.ntasks = ntasks;
+	if (rec_get(r, "umask"))
+		q.umask = (int64_t)(rec_get_u64(r, "umask", 022) & 0777);
+	int64_t rid = queue_job_add(c, &q);
+	if (rid < 0)
+		goto out;
 	size_t idx = 0;
-	if (!is_map) {
-		for (size_t k = 0; k < ntasks; k++) {
-			sqlite3_reset(ti);
-			sqlite3_bind_int64(ti, 1, rid);
-			sqlite3_bind_int64(ti, 2, (int64_t)k + 1);
-			sqlite3_bind_int(ti, 5, T_QUEUED);
-			if (is_apply && nlive) {
-				sqlite3_bind_int64(ti, 4, live[k]);
-			} else if (doomed) {
-				sqlite3_bind_int(ti, 5, T_FAILED);
-				sqlite3_bind_text(ti, 6, DOOMED_REASON, -1, SQLITE_STATIC);
-			} else if (one) {
-				sqlite3_bind_int64(ti, 4, one);
-			} else if (is_apply) {
-				sqlite3_bind_int(ti, 5, T_FAILED);
-				sqlite3_bind_text(ti, 6, targets ? "none of the target engines is alive"
-								 : "no live engines (start spool-worker)", -1, SQLITE_STATIC);
-			} else if (targets) {
-				sqlite3_bind_int64(ti, 4, PIN_TARGETS);
-			}
-			if (sqlite3_step(ti) != SQLITE_DONE)
-				goto dberr;
+	for (size_t k = 0; !is_map && k < ntasks; k++) {
+		int64_t pin = -1;
+		enum spool_task_state st = SPOOL_TASK_QUEUED;
+		const char *why = NULL;
+		if (is_apply && nlive) {
+			pin = live[k];
+		} else if (doomed) {
+			st = SPOOL_TASK_FAILED;
+			why = DOOMED_REASON;
+		} else if (one) {
+			pin = one;
+		} else if (is_apply) {
+			st = SPOOL_TASK_FAILED;
+			why = targets ? "none of the target engines is alive" : "no live engines (start spool-worker)";
+		} else if (targets) {
+			pin = PIN_TARGETS;
 		}
+		counts[st]++;
+		if (queue_task_add(c, rid, (int64_t)k + 1, NULL, 0, pin, st, why) < 0)
+			goto out;
 	}
 	for (size_t i = 0; is_map && i < r->n; i++) {
 		if (strcmp(r->f[i].key, "item") != 0)
 			continue;
-		sqlite3_reset(ti);
-		sqlite3_bind_int64(ti, 1, rid);
-		sqlite3_bind_int64(ti, 2, (int64_t)++idx);
-		sqlite3_bind_text(ti, 3, r->f[i].val, (int)r->f[i].len, SQLITE_STATIC);
+		int64_t pin = -1;
+		idx++;
 		if (nlive) /* contiguous chunks, as DirectView.map splits its input */
-			sqlite3_bind_int64(ti, 4, live[(idx - 1) * nlive / nitems]);
+			pin = live[(idx - 1) * nlive / nitems];
 		else if (one)
-			sqlite3_bind_int64(ti, 4, one);
+			pin = one;
 		else if (targets)
-			sqlite3_bind_int64(ti, 4, PIN_TARGETS);
-		sqlite3_bind_int(ti, 5, doomed ? T_FAILED : T_QUEUED);
-		if (doomed)
-			sqlite3_bind_text(ti, 6, DOOMED_REASON, -1, SQLITE_STATIC);
-		if (sqlite3_step(ti) != SQLITE_DONE)
-			goto dberr;
+			pin = PIN_TARGETS;
+		enum spool_task_state st = doomed ? SPOOL_TASK_FAILED : SPOOL_TASK_QUEUED;
+		counts[st]++;
+		if (queue_task_add(c, rid, (int64_t)idx, r->f[i].val, r->f[i].len, pin, st,
+				   doomed ? DOOMED_REASON : NULL) < 0)
+			goto out;
 	}
-	sqlite3_reset(ti);
-	if ((is_apply && !nlive) || doomed) {
-		sqlite3_stmt *nt = db_prep(c, "UPDATE jobs SET nterminal = ntasks WHERE rid = ?");
-		sqlite3_bind_int64(nt, 1, rid);
-		sqlite3_step(nt);
-		sqlite3_reset(nt);
-	}
+	if (queue_job_added(c, rid, counts) < 0)
+		goto out;
 	log_info("accepted job %s: %zu task%s, owner uid %u", id, ntasks, ntasks == 1 ? "" : "s", (unsigned)owner);
 	rc = 0;
-	goto out;
-dberr:
-	log_err("database: cannot insert the tasks of job %s: %s", id, sqlite3_errmsg(c->db));
-	sqlite3_reset(ti);
 out:
-	sqlite3_reset(st);
 	buf_free(&argv);
 	buf_free(&env);
 	free(outdir);
+	free(command);
 	free(live);
 	return rc;
 }
@@ -498,57 +498,24 @@ static void accept_job(struct ctl *c, const char *name, struct buf *data, const 
  * in state, with reason, in one transaction; assigned and running ones are revoked after the
  * commit (removing the assignment is what tells the worker to kill the task). forget_engine: also
  * clear which engine had them. Returns how many tasks changed, or -1 (logged, rolled back). */
-int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum task_state state,
+int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum spool_task_state state,
 	      const char *reason, bool forget_engine)
 {
-	struct { char *wid; int64_t idx, attempt; } *kill = NULL;
-	size_t nk = 0, ck = 0;
-	int changed = -1, rc;
+	struct queue_taken *kill = NULL;
+	size_t nk = 0;
 
 	if (db_begin(c) < 0)
 		return -1;
-	sqlite3_stmt *sel = db_prep(c, "SELECT idx, wid, attempt FROM tasks WHERE rid = ?1 AND state IN (?3, ?4)"
-				       " AND (?2 = 0 OR idx = ?2)");
-	sqlite3_bind_int64(sel, 1, rid);
-	sqlite3_bind_int64(sel, 2, (int64_t)task);
-	sqlite3_bind_int(sel, 3, T_ASSIGNED);
-	sqlite3_bind_int(sel, 4, T_RUNNING);
-	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-		if (nk == ck) {
-			ck = ck ? ck * 2 : 16;
-			kill = xrealloc(kill, ck * sizeof *kill);
-		}
-		kill[nk].idx = sqlite3_column_int64(sel, 0);
-		kill[nk].wid = xstrdup((const char *)sqlite3_column_text(sel, 1));
-		kill[nk].attempt = sqlite3_column_int64(sel, 2);
-		nk++;
-	}
-	sqlite3_reset(sel);
-	sqlite3_stmt *up = db_prep(c,
-		"UPDATE tasks SET state = ?1, reason = ?2, engine = CASE WHEN ?5 THEN NULL ELSE engine END,"
-		" wid = CASE WHEN ?5 THEN NULL ELSE wid END WHERE rid = ?3 AND state < ?6 AND (?4 = 0 OR idx = ?4)");
-	sqlite3_bind_int(up, 1, state);
-	sqlite3_bind_text(up, 2, reason, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(up, 3, rid);
-	sqlite3_bind_int64(up, 4, (int64_t)task);
-	sqlite3_bind_int(up, 5, forget_engine);
-	sqlite3_bind_int(up, 6, T_SUCCEEDED); /* the first terminal state */
-	if (rc == SQLITE_DONE && sqlite3_step(up) == SQLITE_DONE)
-		changed = sqlite3_changes(c->db);
-	sqlite3_reset(up);
+	int changed = queue_end(c, rid, task, state, reason, forget_engine, &kill, &nk);
 	if (changed < 0)
 		db_rollback(c);
-	else
-		db_job_recount(c, rid);
 	if (changed < 0 || db_commit(c) < 0) { /* (db_commit rolls back what it cannot commit) */
-		log_err("database: cannot end the tasks of job %s: %s", jobid, sqlite3_errmsg(c->db));
-		changed = -1;
-	} else {
-		for (size_t i = 0; i < nk; i++)
-			inbox_remove(c, kill[i].wid, jobid, kill[i].idx, kill[i].attempt);
+		log_err("database: cannot end the tasks of job %s", jobid);
+		free(kill);
+		return -1;
 	}
 	for (size_t i = 0; i < nk; i++)
-		free(kill[i].wid);
+		inbox_remove(c, kill[i].wid, kill[i].job, kill[i].idx, kill[i].attempt);
 	free(kill);
 	return changed;
 }
@@ -557,7 +524,7 @@ static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t
 {
 	char reason[64];
 	snprintf(reason, sizeof reason, "cancelled by uid %u", (unsigned)by);
-	int changed = end_tasks(c, rid, jobid, task, T_CANCELLED, reason, false);
+	int changed = end_tasks(c, rid, jobid, task, SPOOL_TASK_CANCELLED, reason, false);
 	if (changed < 0)
 		return;
 	log_info("cancelled %d task%s of job %s", changed, changed == 1 ? "" : "s", jobid);

@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 		return SPOOL_EXIT_USAGE;
 	}
 	log_open("spoold", false, LOG_LVL_INFO);
-	memset(&c, 0, sizeof c);
+	ctl_init(&c);
 	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open(&c.sd, dir, &e) < 0 ||
 	    spooldir_load_key(&c.sd, &e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);

@@ -23,52 +23,47 @@
 
 #define INFLIGHT "inflight"
 
-static struct {
-	char step[16], job[72];
-	uint64_t count; /* deaths so far of the job named in carry (kept while it is marked again) */
-	bool set;       /* ctl/inflight names step/job now */
-} mark, carry;
 
 void inflight_set(struct ctl *c, const char *step, const char *job)
 {
 	struct buf b;
 	struct err e;
-	if (mark.set && strcmp(mark.step, step) == 0 && strcmp(mark.job, job) == 0)
+	if (c->inflight_mark.set && strcmp(c->inflight_mark.step, step) == 0 && strcmp(c->inflight_mark.job, job) == 0)
 		return;
-	snprintf(mark.step, sizeof mark.step, "%s", step);
-	snprintf(mark.job, sizeof mark.job, "%s", job);
-	mark.count = strcmp(carry.step, step) == 0 && strcmp(carry.job, job) == 0 ? carry.count : 0;
+	snprintf(c->inflight_mark.step, sizeof c->inflight_mark.step, "%s", step);
+	snprintf(c->inflight_mark.job, sizeof c->inflight_mark.job, "%s", job);
+	c->inflight_mark.count = strcmp(c->inflight_carry.step, step) == 0 && strcmp(c->inflight_carry.job, job) == 0 ? c->inflight_carry.count : 0;
 	buf_init(&b);
 	rec_begin(&b, "inflight");
 	rec_put(&b, "step", step);
 	rec_put(&b, "job", job);
-	rec_put_u64(&b, "count", mark.count);
+	rec_put_u64(&b, "count", c->inflight_mark.count);
 	rec_end(&b);
 	if (fs_write_atomic(c->sd.ctl, INFLIGHT, b.p, b.len, 0600, FSW_NOSYNC, &e) < 0)
 		log_err("cannot write %s/ctl/%s: %s", c->sd.path, INFLIGHT, e.msg);
-	mark.set = true;
+	c->inflight_mark.set = true;
 	buf_free(&b);
 }
 
 void inflight_clear(struct ctl *c)
 {
-	if (!mark.set)
+	if (!c->inflight_mark.set)
 		return;
 	if (unlinkat(c->sd.ctl, INFLIGHT, 0) < 0 && errno != ENOENT)
 		log_err("cannot remove %s/ctl/%s: %s", c->sd.path, INFLIGHT, strerror(errno));
-	mark.set = false;
+	c->inflight_mark.set = false;
 	/* The step went through: a later death is not this job's fault. */
-	if (strcmp(carry.job, mark.job) == 0)
-		carry.job[0] = '\0';
+	if (strcmp(c->inflight_carry.job, c->inflight_mark.job) == 0)
+		c->inflight_carry.job[0] = '\0';
 }
 
 void inflight_settle(struct ctl *c)
 {
-	if (!mark.set)
+	if (!c->inflight_mark.set)
 		return;
 	if (unlinkat(c->sd.ctl, INFLIGHT, 0) < 0 && errno != ENOENT)
 		log_err("cannot remove %s/ctl/%s: %s", c->sd.path, INFLIGHT, strerror(errno));
-	mark.set = false;
+	c->inflight_mark.set = false;
 }
 
 /* Every task of the job not yet terminal fails with why; assigned ones are revoked. */
@@ -76,7 +71,7 @@ static void fail_job(struct ctl *c, const char *job, const char *why)
 {
 	int64_t rid = db_job_rid(c, job);
 	if (rid >= 0)
-		end_tasks(c, rid, job, 0, T_FAILED, why, true);
+		end_tasks(c, rid, job, 0, SPOOL_TASK_FAILED, why, true);
 }
 
 void inflight_check(struct ctl *c)
@@ -111,9 +106,9 @@ void inflight_check(struct ctl *c)
 	if (deaths < POISON_LIMIT) {
 		log_warn("spoold stopped while %s job %s (%llu time%s in a row; at %d it is failed)", what, job,
 			 (unsigned long long)deaths, deaths == 1 ? "" : "s", POISON_LIMIT);
-		snprintf(carry.step, sizeof carry.step, "%s", step);
-		snprintf(carry.job, sizeof carry.job, "%s", job);
-		carry.count = deaths;
+		snprintf(c->inflight_carry.step, sizeof c->inflight_carry.step, "%s", step);
+		snprintf(c->inflight_carry.job, sizeof c->inflight_carry.job, "%s", job);
+		c->inflight_carry.count = deaths;
 		/* Counted now: the next death must see it even if this run dies before marking the job.
 		 * The file is removed after the first pass (inflight_settle); the count stays in memory
 		 * for when the job is marked again. */

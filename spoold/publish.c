@@ -1,6 +1,8 @@
 /* publish.c - the files clients read: job states, the engine table, who the controller is.
  * Clients never open the database; these files are the controller's only answer to them. */
 #include "ctl.h"
+#include "jobstate.h"
+#include "queue.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -8,117 +10,206 @@
 #include "spool.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char *state_names[] = { "queued",    "assigned", "running",   "succeeded",
-				     "failed",    "timedout", "cancelled", "abandoned" };
-
-const char *task_state_name(int s)
-{
-	return s >= 0 && s < (int)ARRAY_LEN(state_names) ? state_names[s] : "unknown";
-}
-
-static void col_int(struct buf *b, sqlite3_stmt *st, int i)
-{
-	if (sqlite3_column_type(st, i) == SQLITE_NULL)
-		buf_adds(b, " -");
-	else
-		buf_printf(b, " %lld", (long long)sqlite3_column_int64(st, i));
-}
-
-static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
+/* Write one file of a job's state; on a shared spool with a root controller it is the job
+ * owner's alone (spool-layout.md 12). sync: fsync it (it will not change again). */
+static int write_state(struct ctl *c, const char *name, const struct buf *b, uid_t owner, bool sync)
 {
 	struct err e;
-	char id[72], name[96];
-	int64_t ntasks, nterm, owner;
-
-	sqlite3_stmt *j = db_prep(c, "SELECT id, name, owner, cwd, outdir, ntasks, nterminal FROM jobs WHERE rid = ?");
-	sqlite3_bind_int64(j, 1, rid);
-	if (sqlite3_step(j) != SQLITE_ROW) {
-		sqlite3_reset(j);
-		return;
-	}
-	buf_reset(b);
-	rec_begin(b, "jobstate");
-	snprintf(id, sizeof id, "%s", (const char *)sqlite3_column_text(j, 0));
-	rec_put(b, "job", id);
-	if (sqlite3_column_type(j, 1) != SQLITE_NULL)
-		rec_put(b, "name", (const char *)sqlite3_column_text(j, 1));
-	owner = sqlite3_column_int64(j, 2);
-	rec_put_i64(b, "owner", owner);
-	rec_put(b, "cwd", (const char *)sqlite3_column_text(j, 3));
-	rec_put(b, "outdir", (const char *)sqlite3_column_text(j, 4));
-	ntasks = sqlite3_column_int64(j, 5);
-	nterm = sqlite3_column_int64(j, 6);
-	rec_put_i64(b, "ntasks", ntasks);
-	rec_put(b, "state", nterm >= ntasks ? "done" : "active");
-	sqlite3_reset(j);
-
-	/* task IDX STATE ATTEMPT ENGINE EXIT SIGNAL WALL_MS NODE ; "-" for none */
-	sqlite3_stmt *t = db_prep(c, "SELECT idx, state, attempt, engine, exit, signal, wall_ms, node, reason FROM tasks WHERE rid = ? ORDER BY idx");
-	sqlite3_bind_int64(t, 1, rid);
-	struct buf reasons;
-	buf_init(&reasons);
-	while (sqlite3_step(t) == SQLITE_ROW) {
-		int64_t idx = sqlite3_column_int64(t, 0);
-		buf_printf(b, "task %lld %s %lld", (long long)idx, task_state_name(sqlite3_column_int(t, 1)),
-			   (long long)sqlite3_column_int64(t, 2));
-		for (int i = 3; i <= 6; i++)
-			col_int(b, t, i);
-		const char *node = (const char *)sqlite3_column_text(t, 7);
-		buf_printf(b, " %s\n", node && name_ok(node) ? node : "-");
-		if (sqlite3_column_type(t, 8) != SQLITE_NULL) {
-			buf_printf(&reasons, "reason %lld ", (long long)idx);
-			const char *r = (const char *)sqlite3_column_text(t, 8);
-			rec_escape(&reasons, r, strlen(r));
-			buf_addc(&reasons, '\n');
-		}
-	}
-	sqlite3_reset(t);
-	/* dup IDX ATTEMPT WID STATUS EXIT SIGNAL: results that came after the accepted one */
-	sqlite3_stmt *d = db_prep(c, "SELECT idx, attempt, wid, status, exit, signal FROM attempts WHERE rid = ? AND accepted = 0 ORDER BY idx, attempt");
-	sqlite3_bind_int64(d, 1, rid);
-	while (sqlite3_step(d) == SQLITE_ROW) {
-		const char *dw = (const char *)sqlite3_column_text(d, 2), *ds = (const char *)sqlite3_column_text(d, 3);
-		buf_printf(&reasons, "dup %lld %lld %s %s", (long long)sqlite3_column_int64(d, 0),
-			   (long long)sqlite3_column_int64(d, 1), dw && name_ok(dw) ? dw : "-",
-			   ds && name_ok(ds) ? ds : "-");
-		col_int(&reasons, d, 4);
-		col_int(&reasons, d, 5);
-		buf_addc(&reasons, '\n');
-	}
-	sqlite3_reset(d);
-	buf_add(b, reasons.p ? reasons.p : "", reasons.len);
-	buf_free(&reasons);
-	rec_end(b);
-	snprintf(name, sizeof name, "%s.state", id);
-	/* Only a finished job's state must survive a crash; intermediate ones are rewritten anyway. */
-	/* On a shared spool a job's state is its owner's alone (a root controller can give it away;
-	 * one running as a service account cannot, and says so in spool doctor). */
-	static bool cannot_give; /* root squashed to nobody by an NFS server cannot chown */
-	bool give = c->sd.shared && geteuid() == 0 && !cannot_give;
-	unsigned sync = nterm >= ntasks ? 0 : FSW_NOSYNC;
-	int rc = fs_write_atomic_owned(c->sd.ctl_jobs, name, b->p, b->len, give ? 0600 : 0644,
-				       give ? (uid_t)owner : (uid_t)-1, sync, &e);
+	bool give = c->sd.shared && geteuid() == 0 && !c->cannot_give_states;
+	unsigned flags = sync ? 0 : FSW_NOSYNC;
+	int rc = fs_write_atomic_owned(c->sd.ctl_jobs, name, b->p, b->len, give ? 0600 : 0644, give ? owner : (uid_t)-1,
+				       flags, &e);
 	if (rc < 0 && give && errno == EPERM) {
-		cannot_give = true;
+		c->cannot_give_states = true;
 		log_warn("cannot give job states to their owners (%s): the file server does not let root "
 			 "chown (NFS root_squash?); publishing them readable by every user of the spool instead "
 			 "(export the spool no_root_squash to this node to keep them private)", e.msg);
-		rc = fs_write_atomic(c->sd.ctl_jobs, name, b->p, b->len, 0644, sync, &e);
+		rc = fs_write_atomic(c->sd.ctl_jobs, name, b->p, b->len, 0644, flags, &e);
 	}
-	if (rc < 0) {
-		log_err("cannot publish the state of job %s: %s", id, e.msg);
+	if (rc < 0)
+		log_err("cannot publish %s/ctl/jobs/%s: %s", c->sd.path, name, e.msg);
+	return rc;
+}
+
+static int64_t col_or(sqlite3_stmt *st, int i, int64_t none)
+{
+	return sqlite3_column_type(st, i) == SQLITE_NULL ? none : sqlite3_column_int64(st, i);
+}
+
+/* The duplicate results of tasks first..last, added to tasks[] (indexed from first). */
+static int read_dups(struct ctl *c, int64_t rid, int64_t first, int64_t last, struct spool_task *tasks)
+{
+	int rc;
+	sqlite3_stmt *d = db_prep(c, "SELECT idx, attempt, wid, status, exit, signal FROM attempts WHERE rid = ?1"
+				     " AND idx BETWEEN ?2 AND ?3 AND accepted = 0 ORDER BY idx, attempt");
+	sqlite3_bind_int64(d, 1, rid);
+	sqlite3_bind_int64(d, 2, first);
+	sqlite3_bind_int64(d, 3, last);
+	while ((rc = sqlite3_step(d)) == SQLITE_ROW) {
+		struct spool_task *t = &tasks[sqlite3_column_int64(d, 0) - first];
+		const char *w = (const char *)sqlite3_column_text(d, 2), *st = (const char *)sqlite3_column_text(d, 3);
+		t->duplicates = xrealloc(t->duplicates, (t->nduplicates + 1) * sizeof *t->duplicates);
+		struct spool_attempt *a = &t->duplicates[t->nduplicates++];
+		a->attempt = (uint64_t)sqlite3_column_int64(d, 1);
+		snprintf(a->worker, sizeof a->worker, "%s", w ? w : "-");
+		snprintf(a->status, sizeof a->status, "%s", st ? st : "-");
+		a->exit_code = (int)col_or(d, 4, -1);
+		a->signal = (int)col_or(d, 5, 0);
+	}
+	sqlite3_reset(d);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Chunk k of a job: its tasks as they are now. Written whole; synced once all are terminal. */
+static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner, int64_t ntasks, int64_t k,
+			 struct buf *b)
+{
+	int64_t first = k * JOBSTATE_CHUNK + 1, last = first + JOBSTATE_CHUNK - 1;
+	if (last > ntasks)
+		last = ntasks;
+	if (first > last)
+		return 0;
+	size_t n = (size_t)(last - first + 1);
+	struct spool_task *t = xcalloc(n, sizeof *t);
+	char **text = xcalloc(n, sizeof *text); /* node and reason, copied out of the statement */
+	bool all_done = true;
+	int rc;
+	for (size_t i = 0; i < n; i++)
+		jobstate_task_init(&t[i], (uint64_t)first + i);
+	sqlite3_stmt *q = db_prep(c, "SELECT idx, state, attempt, engine, exit, signal, wall_ms, node, reason FROM tasks"
+				     " WHERE rid = ?1 AND idx BETWEEN ?2 AND ?3");
+	sqlite3_bind_int64(q, 1, rid);
+	sqlite3_bind_int64(q, 2, first);
+	sqlite3_bind_int64(q, 3, last);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		size_t i = (size_t)(sqlite3_column_int64(q, 0) - first);
+		const char *node = (const char *)sqlite3_column_text(q, 7), *why = (const char *)sqlite3_column_text(q, 8);
+		t[i].state = (enum spool_task_state)sqlite3_column_int(q, 1);
+		t[i].attempt = (uint64_t)sqlite3_column_int64(q, 2);
+		t[i].engine = col_or(q, 3, -1);
+		t[i].exit_code = (int)col_or(q, 4, -1);
+		t[i].signal = (int)col_or(q, 5, 0);
+		t[i].wall_ms = col_or(q, 6, -1);
+		text[i] = xasprintf("%s%c%s", node ? node : "-", 0, why ? why : "");
+		t[i].node = text[i];
+		t[i].reason = why ? text[i] + strlen(text[i]) + 1 : NULL;
+		all_done &= spool_task_terminal(&t[i]);
+	}
+	sqlite3_reset(q);
+	if (rc != SQLITE_DONE || read_dups(c, rid, first, last, t) < 0) {
+		log_err("database %s: cannot read tasks %lld-%lld of job %s: %s", c->dbpath, (long long)first,
+			(long long)last, id, sqlite3_errmsg(c->db));
+		rc = -1;
+	} else {
+		char name[96];
+		buf_reset(b);
+		jobstate_chunk_begin(b, id, (uint64_t)k);
+		for (size_t i = 0; i < n; i++)
+			jobstate_task_write(b, &t[i]);
+		rec_end(b);
+		jobstate_chunk_name(name, sizeof name, id, (uint64_t)k);
+		rc = write_state(c, name, b, owner, all_done);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].duplicates);
+		free(text[i]);
+	}
+	free(t);
+	free(text);
+	return rc;
+}
+
+/* The chunks of job rid that changed, then its summary: O(changed chunks), not O(tasks). */
+static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
+{
+	struct spool_job j;
+	char name[96];
+	int rc;
+
+	sqlite3_stmt *q = db_prep(c, "SELECT id, name, owner, cwd, outdir, ntasks, nterminal, command, submitted_ms,"
+				     " finished_ms FROM jobs WHERE rid = ?");
+	sqlite3_bind_int64(q, 1, rid);
+	if ((rc = sqlite3_step(q)) != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			log_err("database %s: cannot read job rid %lld: %s", c->dbpath, (long long)rid, sqlite3_errmsg(c->db));
+		sqlite3_reset(q);
 		return;
 	}
-	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 0, published_ms = ? WHERE rid = ?");
-	sqlite3_bind_int64(u, 1, (int64_t)c->now);
-	sqlite3_bind_int64(u, 2, rid);
-	sqlite3_step(u);
-	sqlite3_reset(u);
+	memset(&j, 0, sizeof j);
+	snprintf(j.id, sizeof j.id, "%s", (const char *)sqlite3_column_text(q, 0));
+	char *jname = sqlite3_column_type(q, 1) == SQLITE_NULL ? NULL : xstrdup((const char *)sqlite3_column_text(q, 1));
+	char *cwd = xstrdup((const char *)sqlite3_column_text(q, 3)), *outdir = xstrdup((const char *)sqlite3_column_text(q, 4));
+	char *command = sqlite3_column_type(q, 7) == SQLITE_NULL ? NULL : xstrdup((const char *)sqlite3_column_text(q, 7));
+	j.name = jname;
+	j.owner = (uint64_t)sqlite3_column_int64(q, 2);
+	j.cwd = cwd;
+	j.outdir = outdir;
+	j.command = command;
+	int64_t ntasks = sqlite3_column_int64(q, 5), nterm = sqlite3_column_int64(q, 6);
+	j.ntasks = (size_t)ntasks;
+	j.state = nterm >= ntasks ? SPOOL_JOB_DONE : SPOOL_JOB_ACTIVE;
+	j.submitted_ms = (uint64_t)col_or(q, 8, 0);
+	j.finished_ms = (uint64_t)col_or(q, 9, 0);
+	sqlite3_reset(q);
+
+	/* Chunks first: a reader that sees the summary finds every chunk it counts. */
+	sqlite3_stmt *dc = db_prep(c, "SELECT chunk FROM chunks_dirty WHERE rid = ? ORDER BY chunk");
+	sqlite3_bind_int64(dc, 1, rid);
+	int64_t *chunks = NULL;
+	size_t nc = 0;
+	while ((rc = sqlite3_step(dc)) == SQLITE_ROW) {
+		chunks = xrealloc(chunks, (nc + 1) * sizeof *chunks);
+		chunks[nc++] = sqlite3_column_int64(dc, 0);
+	}
+	sqlite3_reset(dc);
+	bool ok = rc == SQLITE_DONE && queue_counts(c, rid, j.counts) == 0;
+	/* The chunks a failed publish created are removed again (a full disk must not fill up
+	 * with half of a job's state and leave no room for the rest of the spool). */
+	bool *created = xcalloc(nc ? nc : 1, sizeof *created);
+	for (size_t i = 0; ok && i < nc; i++) {
+		jobstate_chunk_name(name, sizeof name, j.id, (uint64_t)chunks[i]);
+		created[i] = faccessat(c->sd.ctl_jobs, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0;
+		ok = publish_chunk(c, rid, j.id, (uid_t)j.owner, ntasks, chunks[i], b) == 0;
+		if (!ok)
+			created[i] = false;
+	}
+	if (ok) {
+		buf_reset(b);
+		jobstate_sum_write(b, &j);
+		jobstate_sum_name(name, sizeof name, j.id);
+		/* Only a finished job's state must survive a crash; intermediate ones are rewritten anyway. */
+		ok = write_state(c, name, b, (uid_t)j.owner, j.state == SPOOL_JOB_DONE) == 0;
+	}
+	for (size_t i = 0; !ok && i < nc; i++) {
+		if (!created[i])
+			continue;
+		jobstate_chunk_name(name, sizeof name, j.id, (uint64_t)chunks[i]);
+		unlinkat(c->sd.ctl_jobs, name, 0);
+	}
+	free(created);
+	if (ok) {
+		sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 0, published_ms = ? WHERE rid = ?");
+		sqlite3_bind_int64(u, 1, (int64_t)c->now);
+		sqlite3_bind_int64(u, 2, rid);
+		sqlite3_stmt *d = db_prep(c, "DELETE FROM chunks_dirty WHERE rid = ?");
+		sqlite3_bind_int64(d, 1, rid);
+		if (sqlite3_step(u) != SQLITE_DONE || sqlite3_step(d) != SQLITE_DONE)
+			log_err("database %s: cannot note that job %s was published: %s", c->dbpath, j.id,
+				sqlite3_errmsg(c->db));
+		sqlite3_reset(u);
+		sqlite3_reset(d);
+	}
+	free(chunks);
+	free(jname);
+	free(cwd);
+	free(outdir);
+	free(command);
 }
 
 void publish_job(struct ctl *c, int64_t rid)
@@ -131,19 +222,21 @@ void publish_job(struct ctl *c, int64_t rid)
 	buf_free(&b);
 }
 
-/* Rewriting a job's state costs O(tasks): big jobs are rewritten less often, finished ones at once. */
+/* Each publish of a job costs what changed in it, so every job is published at most once per
+ * publish_interval while it runs, and at once when it is done. */
 void publish_jobs(struct ctl *c, bool force)
 {
 	struct buf b;
 	int64_t *rids = NULL;
 	size_t n = 0, cap = 0;
+	int rc;
 
-	sqlite3_stmt *st = db_prep(c, "SELECT rid, ntasks, nterminal, published_ms FROM jobs WHERE dirty = 1");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	sqlite3_stmt *st = db_prep(c, "SELECT rid, ntasks, nterminal, published_ms FROM jobs WHERE dirty = ?1");
+	sqlite3_bind_int(st, 1, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t ntasks = sqlite3_column_int64(st, 1), nterm = sqlite3_column_int64(st, 2);
 		uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
-		uint64_t gap = c->sd.conf.publish_ms + (uint64_t)ntasks / 100;
-		if (!force && nterm < ntasks && last <= c->now && c->now - last < gap)
+		if (!force && nterm < ntasks && last <= c->now && c->now - last < c->sd.conf.publish_ms)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -151,6 +244,8 @@ void publish_jobs(struct ctl *c, bool force)
 		}
 		rids[n++] = sqlite3_column_int64(st, 0);
 	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot list the jobs to publish: %s", c->dbpath, sqlite3_errmsg(c->db));
 	sqlite3_reset(st);
 	if (!n)
 		return;
@@ -173,8 +268,11 @@ void publish_engines(struct ctl *c)
 	/* engine ID STATE NODE PID WID TASK BEAT_AGE_MS */
 	sqlite3_stmt *st = db_prep(c,
 		"SELECT e.id, e.alive, w.node, w.pid, e.wid,"
-		" (SELECT j.id || '.' || t.idx FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.engine = e.id AND t.state IN (1, 2) ORDER BY t.seq LIMIT 1)"
+		" (SELECT j.id || '.' || t.idx FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.engine = e.id"
+		"  AND t.state BETWEEN ?1 AND ?2 ORDER BY t.seq LIMIT 1)"
 		" FROM engines e JOIN workers w ON w.wid = e.wid ORDER BY e.id");
+	sqlite3_bind_int(st, 1, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(st, 2, SPOOL_TASK_RUNNING);
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		const char *wid = (const char *)sqlite3_column_text(st, 4);
 		const char *task = (const char *)sqlite3_column_text(st, 5);

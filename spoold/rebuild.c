@@ -9,6 +9,8 @@
  * which ctl/engine-seq keeps above every id handed out before.
  */
 #include "ctl.h"
+#include "jobstate.h"
+#include "queue.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -28,16 +30,6 @@ static int getrandom_u64(uint64_t *v)
 	return getrandom(v, sizeof *v, 0) == (ssize_t)sizeof *v ? 0 : -1;
 }
 
-static const char *terminal[] = { "succeeded", "failed", "timedout", "cancelled", "abandoned" };
-
-static int state_code(const char *s)
-{
-	for (size_t i = 0; i < ARRAY_LEN(terminal); i++)
-		if (strcmp(s, terminal[i]) == 0)
-			return T_SUCCEEDED + (int)i;
-	return T_QUEUED;
-}
-
 /* A state given to the job's owner may have been rewritten by that owner (spool-layout.md 12):
  * one that names another owner, or that another account holds or may write, is not ours. */
 static bool state_is_ours(struct ctl *c, const struct stat *st, const struct rec *r, uid_t owner)
@@ -50,19 +42,86 @@ static bool state_is_ours(struct ctl *c, const struct stat *st, const struct rec
 	return rec_get_u64(r, "owner", 0) == (uint64_t)owner;
 }
 
-/* Apply a published state to the freshly inserted tasks of one job. */
+/* Restore tasks[0..n) (tasks first..) as published: only what is not "never assigned". */
+static int restore_tasks(struct ctl *c, int64_t rid, const struct spool_task *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((t[i].state != SPOOL_TASK_QUEUED || t[i].attempt > 0) && queue_restore(c, rid, &t[i]) < 0)
+			return -1;
+	return 0;
+}
+
+static void free_tasks(struct spool_task *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(t[i].duplicates);
+	free(t);
+}
+
+/* Read the tasks first..first+n-1 of a job from a record (a format 1 state, or a chunk). */
+static int read_tasks(struct rec *r, uint64_t first, size_t n, struct spool_task **out, struct err *e)
+{
+	struct spool_task *t = xcalloc(n ? n : 1, sizeof *t);
+	for (size_t i = 0; i < n; i++)
+		jobstate_task_init(&t[i], first + i);
+	if (jobstate_tasks_read(r, first, n, t, e) < 0) {
+		free_tasks(t, n);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+/* The chunks of a format 2 state: a chunk missing or torn holds tasks queued again. */
+static int apply_chunks(struct ctl *c, int64_t rid, const char *id, const struct spool_job *j)
+{
+	struct buf b;
+	struct err e;
+	buf_init(&b);
+	for (uint64_t k = 0; k < jobstate_nchunks(j->ntasks); k++) {
+		char name[96];
+		struct rec r;
+		struct spool_task *t;
+		uint64_t first = k * JOBSTATE_CHUNK + 1;
+		size_t n = j->ntasks - first + 1 < JOBSTATE_CHUNK ? j->ntasks - first + 1 : JOBSTATE_CHUNK;
+		jobstate_chunk_name(name, sizeof name, id, k);
+		if (fs_read_file(c->sd.ctl_jobs, name, MAX_CHUNK_RECORD, &b, NULL, &e) < 0)
+			continue;
+		if (jobstate_chunk_parse(b.p, b.len, id, k, &r, &e) < 0 || read_tasks(&r, first, n, &t, &e) < 0) {
+			log_warn("rebuild: ignoring ctl/jobs/%s: %s; its tasks are queued again", name, e.msg);
+			if (r.mem)
+				rec_free(&r);
+			continue;
+		}
+		int rc = restore_tasks(c, rid, t, n);
+		free_tasks(t, n);
+		rec_free(&r);
+		if (rc < 0) {
+			buf_free(&b);
+			return -1;
+		}
+	}
+	buf_free(&b);
+	return 0;
+}
+
+/* Apply a published state (format 1 or 2) to the freshly inserted tasks of one job. */
 static void apply_state(struct ctl *c, const char *id, uid_t owner)
 {
 	char name[96];
 	struct buf b;
 	struct rec r;
 	struct stat fst;
+	struct err e;
+	struct spool_job j;
+	int v1 = 0, rc = 0;
 	int64_t rid = db_job_rid(c, id);
 
-	snprintf(name, sizeof name, "%s.state", id);
+	jobstate_sum_name(name, sizeof name, id);
 	buf_init(&b);
+	memset(&j, 0, sizeof j);
 	if (rid < 0 || fs_read_file(c->sd.ctl_jobs, name, MAX_STATE_RECORD, &b, &fst, NULL) < 0 ||
-	    rec_parse(&r, b.p, b.len, &schema_jobstate, NULL) < 0) {
+	    jobstate_sum_read(b.p, b.len, &r, &j, &v1, &e) < 0) {
 		buf_free(&b);
 		return;
 	}
@@ -70,55 +129,22 @@ static void apply_state(struct ctl *c, const char *id, uid_t owner)
 		log_warn("rebuild: ignoring ctl/jobs/%s (owner uid %u, mode %04o): it is not as this controller "
 			 "wrote it; the tasks of job %s are queued again", name, (unsigned)fst.st_uid,
 			 (unsigned)(fst.st_mode & 07777), id);
-		rec_free(&r);
-		buf_free(&b);
-		return;
-	}
-	sqlite3_stmt *up = db_prep(c,
-		"UPDATE tasks SET state = CASE WHEN ?1 = 0 THEN state ELSE ?1 END, attempt = ?2, engine = ?3,"
-		" exit = ?4, signal = ?5, wall_ms = ?6, node = ?7 WHERE rid = ?8 AND idx = ?9");
-	for (size_t i = 0; i < r.n; i++) {
-		char st[32], eng[24], ex[24], sg[24], wall[24], node[80];
-		unsigned long long idx, att;
-		if (strcmp(r.f[i].key, "task") != 0 ||
-		    sscanf(r.f[i].val, "%llu %31s %llu %23s %23s %23s %23s %79s", &idx, st, &att, eng, ex, sg, wall,
-			   node) != 8)
-			continue;
-		int code = state_code(st);
-		sqlite3_reset(up);
-		sqlite3_bind_int(up, 1, code);
-		sqlite3_bind_int64(up, 2, (int64_t)att);
-		if (code != T_QUEUED) {
-			if (strcmp(eng, "-"))
-				sqlite3_bind_int64(up, 3, strtoll(eng, NULL, 10));
-			if (strcmp(ex, "-"))
-				sqlite3_bind_int64(up, 4, strtoll(ex, NULL, 10));
-			if (strcmp(sg, "-"))
-				sqlite3_bind_int64(up, 5, strtoll(sg, NULL, 10));
-			if (strcmp(wall, "-"))
-				sqlite3_bind_int64(up, 6, strtoll(wall, NULL, 10));
-			if (strcmp(node, "-"))
-				sqlite3_bind_text(up, 7, node, -1, SQLITE_TRANSIENT);
+	} else if (j.ntasks != db_job_ntasks(c, rid)) {
+		log_warn("rebuild: ignoring ctl/jobs/%s: it has %zu tasks, the job %llu", name, j.ntasks,
+			 (unsigned long long)db_job_ntasks(c, rid));
+	} else if (v1) {
+		struct spool_task *t;
+		if (read_tasks(&r, 1, j.ntasks, &t, &e) < 0) {
+			log_warn("rebuild: ignoring ctl/jobs/%s: %s", name, e.msg);
+		} else {
+			rc = restore_tasks(c, rid, t, j.ntasks);
+			free_tasks(t, j.ntasks);
 		}
-		sqlite3_bind_int64(up, 8, rid);
-		sqlite3_bind_int64(up, 9, (int64_t)idx);
-		sqlite3_step(up);
+	} else {
+		rc = apply_chunks(c, rid, id, &j);
 	}
-	sqlite3_reset(up);
-	sqlite3_stmt *rs = db_prep(c, "UPDATE tasks SET reason = ? WHERE rid = ? AND idx = ? AND state >= 3");
-	for (size_t i = 0; i < r.n; i++) {
-		unsigned long long idx;
-		int off = 0;
-		if (strcmp(r.f[i].key, "reason") != 0 || sscanf(r.f[i].val, "%llu %n", &idx, &off) != 1 || !off)
-			continue;
-		sqlite3_reset(rs);
-		sqlite3_bind_text(rs, 1, r.f[i].val + off, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(rs, 2, rid);
-		sqlite3_bind_int64(rs, 3, (int64_t)idx);
-		sqlite3_step(rs);
-	}
-	sqlite3_reset(rs);
-	db_job_recount(c, rid);
+	if (rc < 0 || queue_recount(c, rid) < 0)
+		log_err("rebuild: the database could not take the state of job %s", id);
 	rec_free(&r);
 	buf_free(&b);
 }

@@ -6,6 +6,7 @@
  * its pid is gone or belongs to a process with another start time.
  */
 #include "ctl.h"
+#include "queue.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -248,13 +249,15 @@ void workers_scan(struct ctl *c)
 	fs_list_free(names, n);
 }
 
-/* Jobs restricted to engines that are now all dead: their waiting tasks can never run. */
-static void fail_doomed(struct ctl *c)
+/* Jobs restricted to engines that are now all dead: their waiting tasks can never run.
+ * Inside the caller's transaction. */
+static int fail_doomed(struct ctl *c)
 {
 	int64_t *rids = NULL;
 	size_t n = 0;
+	int rc;
 	sqlite3_stmt *st = db_prep(c, "SELECT rid, targets FROM jobs WHERE targets IS NOT NULL AND nterminal < ntasks");
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t *lt;
 		size_t live = live_targets(c, (const char *)sqlite3_column_text(st, 1), &lt);
 		free(lt);
@@ -264,99 +267,63 @@ static void fail_doomed(struct ctl *c)
 		rids[n++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
-	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = 4, reason = ? WHERE rid = ? AND state = 0");
-		sqlite3_bind_text(up, 1, DOOMED_REASON, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(up, 2, rids[i]);
-		sqlite3_step(up);
-		sqlite3_reset(up);
-		db_job_recount(c, rids[i]);
+	rc = rc == SQLITE_DONE ? 0 : -1;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct queue_taken *t;
+		size_t nt;
+		/* Queued ones only: what is in flight on a dead engine was requeued or failed already. */
+		if (queue_end(c, rids[i], 0, SPOOL_TASK_FAILED, DOOMED_REASON, false, &t, &nt) < 0)
+			rc = -1;
+		else
+			free(t);
 	}
 	free(rids);
+	return rc;
+}
+
+static int retire(struct ctl *c, const char *wid)
+{
+	sqlite3_stmt *ew = db_prep(c, "UPDATE engines SET alive = 0 WHERE wid = ?");
+	sqlite3_bind_text(ew, 1, wid, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(ew);
+	sqlite3_reset(ew);
+	if (rc == SQLITE_DONE) {
+		sqlite3_stmt *ww = db_prep(c, "UPDATE workers SET alive = 0 WHERE wid = ?");
+		sqlite3_bind_text(ww, 1, wid, -1, SQLITE_STATIC);
+		rc = sqlite3_step(ww);
+		sqlite3_reset(ww);
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot mark worker %s dead: %s", c->dbpath, wid, sqlite3_errmsg(c->db));
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static void declare_dead(struct ctl *c, struct wlive *w, const char *why, bool clean)
 {
-	struct { int64_t rid, idx, attempt; char job[72]; } *t = NULL;
-	size_t nt = 0, ct = 0;
-	int requeued = 0, abandoned = 0;
+	struct queue_taken *t = NULL;
+	size_t nt = 0;
+	int requeued = 0, ended = 0;
 	struct err e;
-
-	if (db_begin(c) < 0)
-		return;
-	sqlite3_stmt *sel = db_prep(c, "SELECT t.rid, t.idx, t.attempt, j.id FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.wid = ? AND t.state IN (1, 2)");
-	sqlite3_bind_text(sel, 1, w->wid, -1, SQLITE_STATIC);
-	while (sqlite3_step(sel) == SQLITE_ROW) {
-		if (nt == ct) {
-			ct = ct ? ct * 2 : 16;
-			t = xrealloc(t, ct * sizeof *t);
-		}
-		t[nt].rid = sqlite3_column_int64(sel, 0);
-		t[nt].idx = sqlite3_column_int64(sel, 1);
-		t[nt].attempt = sqlite3_column_int64(sel, 2);
-		snprintf(t[nt].job, sizeof t[nt].job, "%s", (const char *)sqlite3_column_text(sel, 3));
-		nt++;
-	}
-	sqlite3_reset(sel);
 	char reason[300], pinned_reason[300];
+
 	snprintf(reason, sizeof reason, "its node %s was lost too often (%s)", w->node, why);
 	snprintf(pinned_reason, sizeof pinned_reason, "its engine is gone: worker %s on %s %s", w->wid, w->node, why);
-	/* Work aimed at one of these engines cannot go elsewhere: it fails, as in ipyparallel. */
-	sqlite3_stmt *pf = db_prep(c,
-		"UPDATE tasks SET state = 4, reason = ?2 WHERE state = 0 AND pin IN (SELECT id FROM engines WHERE wid = ?1)"
-		" RETURNING rid");
-	sqlite3_bind_text(pf, 1, w->wid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(pf, 2, pinned_reason, -1, SQLITE_STATIC);
-	int64_t *prids = NULL;
-	size_t npr = 0;
-	while (sqlite3_step(pf) == SQLITE_ROW) {
-		prids = xrealloc(prids, (npr + 1) * sizeof *prids);
-		prids[npr++] = sqlite3_column_int64(pf, 0);
+	if (db_begin(c) < 0)
+		return;
+	if (queue_requeue_worker(c, w->wid, clean, reason, pinned_reason, &t, &nt, &requeued, &ended) < 0 ||
+	    retire(c, w->wid) < 0 || fail_doomed(c) < 0) {
+		db_rollback(c);
+		free(t);
+		log_err("worker %s on %s is %s, but the database could not record it: trying again", w->wid, w->node, why);
+		return;
 	}
-	sqlite3_reset(pf);
-	for (size_t i = 0; i < npr; i++) {
-		db_job_recount(c, prids[i]);
-	}
-	free(prids);
-	/* A clean shutdown does not count against the task's retries; a lost node does. */
-	sqlite3_stmt *up = db_prep(c,
-		"UPDATE tasks SET lost = lost + ?3,"
-		" state = CASE WHEN pin > 0 THEN 4"
-		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN 7 ELSE 0 END,"
-		" reason = CASE WHEN pin > 0 THEN ?5"
-		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
-		" engine = NULL, wid = NULL WHERE rid = ?1 AND idx = ?2 RETURNING state");
-	for (size_t i = 0; i < nt; i++) {
-		sqlite3_reset(up);
-		sqlite3_bind_int64(up, 1, t[i].rid);
-		sqlite3_bind_int64(up, 2, t[i].idx);
-		sqlite3_bind_int(up, 3, clean ? 0 : 1);
-		sqlite3_bind_text(up, 4, reason, -1, SQLITE_STATIC);
-		sqlite3_bind_text(up, 5, pinned_reason, -1, SQLITE_STATIC);
-		int st = sqlite3_step(up) == SQLITE_ROW ? sqlite3_column_int(up, 0) : T_QUEUED;
-		if (st == T_ABANDONED || st == T_FAILED)
-			abandoned++;
-		else
-			requeued++;
-		sqlite3_reset(up);
-		db_job_recount(c, t[i].rid);
-	}
-	sqlite3_stmt *ew = db_prep(c, "UPDATE engines SET alive = 0 WHERE wid = ?");
-	sqlite3_bind_text(ew, 1, w->wid, -1, SQLITE_STATIC);
-	sqlite3_step(ew);
-	sqlite3_reset(ew);
-	fail_doomed(c);
-	sqlite3_stmt *ww = db_prep(c, "UPDATE workers SET alive = 0 WHERE wid = ?");
-	sqlite3_bind_text(ww, 1, w->wid, -1, SQLITE_STATIC);
-	sqlite3_step(ww);
-	sqlite3_reset(ww);
 	if (db_commit(c) < 0) {
 		free(t);
 		return;
 	}
 	w->alive = false;
 	log_info("worker %s on %s is %s: %d task%s requeued, %d abandoned or failed", w->wid, w->node, why, requeued,
-		 requeued == 1 ? "" : "s", abandoned);
+		 requeued == 1 ? "" : "s", ended);
 	if (write_reg(c, w->wid, false, &e) < 0)
 		log_err("cannot tell worker %s it was declared dead: %s", w->wid, e.msg);
 	for (size_t i = 0; i < nt; i++)
@@ -380,8 +347,8 @@ static bool proven_gone(struct ctl *c, const struct wlive *w)
  * assigned). Only for display; nothing depends on it. */
 static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
 {
-	bool began = false;
-	for (size_t i = 0; i < r->n; i++) {
+	bool began = false, ok = true;
+	for (size_t i = 0; ok && i < r->n; i++) {
 		char job[72];
 		long long t, a;
 		if (strcmp(r->f[i].key, "running") != 0 ||
@@ -390,25 +357,16 @@ static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
 		if (!began && db_begin_lazy(c) < 0)
 			return;
 		began = true;
-		sqlite3_stmt *up = db_prep(c,
-			"UPDATE tasks SET state = 2 WHERE rid = (SELECT rid FROM jobs WHERE id = ?) AND idx = ?"
-			" AND attempt = ? AND wid = ? AND state = 1");
-		sqlite3_bind_text(up, 1, job, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(up, 2, t);
-		sqlite3_bind_int64(up, 3, a);
-		sqlite3_bind_text(up, 4, w->wid, -1, SQLITE_STATIC);
-		sqlite3_step(up);
-		int changed = sqlite3_changes(c->db);
-		sqlite3_reset(up);
-		if (changed) {
-			sqlite3_stmt *jd = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE id = ?");
-			sqlite3_bind_text(jd, 1, job, -1, SQLITE_TRANSIENT);
-			sqlite3_step(jd);
-			sqlite3_reset(jd);
-		}
+		ok = queue_start(c, job, t, a, w->wid) >= 0;
 	}
-	if (began)
+	if (!began)
+		return;
+	if (ok) {
 		db_commit_lazy(c);
+	} else {
+		db_rollback(c);
+		db_exec(c, "PRAGMA synchronous=FULL");
+	}
 }
 
 static int read_beat(struct ctl *c, struct wlive *w, uint64_t *count)

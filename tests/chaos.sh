@@ -108,9 +108,9 @@ start_worker_skewed() { # I N SKEW
 		"$SKEW_WORKER" -f -n "$2" 2>>"$T/worker-node$1.log" &
 	PIDS="$PIDS $!"
 }
-# Tasks that reached a terminal state, from the published job state on the server's disk.
+# Tasks that reached a terminal state, from the published job summary on the server's disk.
 ndone() {
-	awk '$1 == "task" && $3 ~ /^(succeeded|failed|timedout|cancelled|abandoned)$/ { n++ } END { print n + 0 }' \
+	awk '$1 == "count" && $2 ~ /^(succeeded|failed|timedout|cancelled|abandoned)$/ { n += $3 } END { print n + 0 }' \
 		"$HOSTSPOOL/ctl/jobs/$J.state" 2>/dev/null || echo 0
 }
 wait_done() { # COUNT: until that many tasks are done (5 min), else a failure saying so

@@ -106,6 +106,8 @@ db = sqlite3.connect(sys.argv[1])
 item = "a" * 65536
 db.execute("UPDATE jobs SET argv = ?, nterminal = 0 WHERE id = ?", (b"echo\0" + b"{}" * 60000 + b"\0", sys.argv[2]))
 db.execute("UPDATE tasks SET state = 0, item = ?, exit = NULL, reason = NULL WHERE rid = (SELECT rid FROM jobs WHERE id = ?)", (item, sys.argv[2]))
+# A database of an older spoold has no per-job counts yet: spoold counts every job at start-up.
+db.execute("DELETE FROM meta WHERE k = 'publish_format'")
 db.commit()
 EOF
 start_capped_spoold

@@ -17,7 +17,7 @@ seq $N | sed 's/^/x/' >"$T/items"
 j=$(spool map --input "$T/items" -- sh -c 'echo "{#}:{}"; echo "{}" >>"$0"' "$T/runs")
 check "map of $N items submitted" test -n "$j"
 
-succeeded() { spool status "$j" 2>/dev/null | awk '$2 == "succeeded"' | wc -l; }
+succeeded() { spool status --tasks "$j" 2>/dev/null | awk '$2 == "succeeded"' | wc -l; }
 killed_at=""
 for i in $(seq 600); do
 	s=$(succeeded)
@@ -46,7 +46,7 @@ else
 	fail "collect output differs ($(wc -l <"$T/out") lines):"; diff "$T/expected" "$T/out" | head -10
 fi
 
-spool status "$j" >"$T/st"
+spool status --tasks "$j" >"$T/st"
 check_eq "status shows $N tasks succeeded" $N "$(awk '$2 == "succeeded"' "$T/st" | wc -l)"
 check_eq "status lists every task 1..$N exactly once" "$(seq $N | tr '\n' ' ')" \
 	"$(awk '$1 ~ /^[0-9]+$/ && NF >= 3 { print $1 }' "$T/st" | tr '\n' ' ')"

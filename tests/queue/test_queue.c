@@ -3,6 +3,8 @@
 #include "../unit/unit.h"
 #include "ctl.h"
 #include "fsio.h"
+#include "jobstate.h"
+#include "queue.h"
 #include "rec.h"
 #include "schema.h"
 
@@ -45,6 +47,97 @@ static long count(const char *sql)
 		n = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return n;
+}
+
+/* What queue.c keeps beside the tasks agrees with the tasks: per-state counts and nterminal. */
+static bool counts_agree(void)
+{
+	return count("SELECT count(*) FROM (SELECT rid, state, count(*) AS n FROM tasks GROUP BY rid, state) g"
+		     " LEFT JOIN job_counts k USING (rid, state) WHERE k.n IS NOT g.n") == 0 &&
+	       count("SELECT count(*) FROM job_counts k WHERE k.n != (SELECT count(*) FROM tasks t"
+		     " WHERE t.rid = k.rid AND t.state = k.state)") == 0 &&
+	       count("SELECT count(*) FROM jobs j WHERE nterminal != (SELECT count(*) FROM tasks t WHERE t.rid = j.rid"
+		     " AND t.state >= 3)") == 0;
+}
+
+/* One transition in its own transaction, rolled back when it fails (as spoold does). */
+#define IN_TX(call) ({ db_begin(&c); int rc_ = (call); if (rc_ < 0) db_rollback(&c); else db_commit(&c); rc_; })
+
+static void transitions(void)
+{
+	struct queue_revoke rv;
+	struct queue_taken *t;
+	size_t nt;
+	int64_t rid = db_job_rid(&c, "jobaaaaaa1");
+	struct queue_result ok = { .wid = "node1-aaaaaaaa", .node = "node1", .status = "exited", .state = SPOOL_TASK_SUCCEEDED,
+				   .idx = 3, .attempt = 9, .engine = 1, .wall_ms = 5, .exit_code = 0, .signal = -1 };
+
+	CHECK(counts_agree(), "queue: counts agree with the tasks after ingest, assign, finish, requeue");
+	CHECK(IN_TX(queue_assign(&c, rid, 1, 2, 1, "node1-aaaaaaaa", 100)) < 0, "queue: assigning a finished task is refused");
+	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "queue: ... and it stays succeeded");
+	CHECK(IN_TX(queue_assign(&c, rid, 3, 9, 1, "node1-aaaaaaaa", 101)) == 0 &&
+		      task_state("jobaaaaaa1", 3) == SPOOL_TASK_ASSIGNED,
+	      "queue: queued -> assigned");
+	CHECK(IN_TX(queue_assign(&c, rid, 3, 10, 1, "node1-aaaaaaaa", 102)) < 0, "queue: assigning an assigned task is refused");
+	CHECK(IN_TX(queue_start(&c, "jobaaaaaa1", 3, 8, "node1-aaaaaaaa")) == 0, "queue: starting another attempt changes nothing");
+	CHECK(IN_TX(queue_start(&c, "jobaaaaaa1", 3, 9, "node1-aaaaaaaa")) == 1 &&
+		      task_state("jobaaaaaa1", 3) == SPOOL_TASK_RUNNING,
+	      "queue: assigned -> running");
+	CHECK(IN_TX(queue_start(&c, "jobaaaaaa1", 3, 9, "node1-aaaaaaaa")) == 0, "queue: running -> running changes nothing");
+	CHECK(IN_TX(queue_start(&c, "jobaaaaaa1", 5, 1, "node1-aaaaaaaa")) == 0, "queue: a queued task cannot start");
+	CHECK(counts_agree(), "queue: counts agree after assign and start");
+	CHECK(IN_TX(queue_finish(&c, rid, &ok, &rv)) == 1 && task_state("jobaaaaaa1", 3) == SPOOL_TASK_SUCCEEDED && !rv.wid[0],
+	      "queue: running -> succeeded, nothing to revoke");
+	ok.exit_code = 4;
+	ok.attempt = 10;
+	CHECK(IN_TX(queue_finish(&c, rid, &ok, &rv)) == 0 && task_state("jobaaaaaa1", 3) == SPOOL_TASK_SUCCEEDED,
+	      "queue: a second result of a finished task is a duplicate, never replacing it");
+	CHECK(IN_TX(queue_refuse(&c, rid, 3, "no")) < 0, "queue: refusing a finished task is refused");
+	CHECK(IN_TX(queue_end(&c, rid, 5, SPOOL_TASK_CANCELLED, "by test", false, &t, &nt)) == 1 &&
+		      task_state("jobaaaaaa1", 5) == SPOOL_TASK_CANCELLED && nt == 0,
+	      "queue: queued -> cancelled");
+	free(t);
+	CHECK(IN_TX(queue_end(&c, rid, 0, SPOOL_TASK_CANCELLED, "by test", false, &t, &nt)) == 1, "queue: ending a job ends only what was not terminal");
+	free(t);
+	CHECK(IN_TX(queue_end(&c, rid, 1, SPOOL_TASK_FAILED, "by test", false, &t, &nt)) == 0 &&
+		      task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED,
+	      "queue: a terminal task never changes");
+	free(t);
+	CHECK(counts_agree(), "queue: counts agree after finish, duplicate and end");
+	CHECK(count("SELECT count(*) FROM jobs WHERE finished_ms IS NOT NULL") == 1, "queue: the job's end is noted");
+
+	/* Publishing: the summary and the one chunk, read back through the parser clients use. */
+	c.now = mono_ms();
+	publish_jobs(&c, true);
+	struct buf b;
+	struct rec r;
+	struct err e;
+	struct spool_job j;
+	int v1;
+	buf_init(&b);
+	memset(&j, 0, sizeof j);
+	CHECK(fs_read_file(c.sd.ctl_jobs, "jobaaaaaa1.state", 1 << 20, &b, NULL, &e) == 0 &&
+		      jobstate_sum_read(b.p, b.len, &r, &j, &v1, &e) == 0,
+	      "publish: the summary is a format 2 record");
+	CHECK(!v1 && j.done && j.ntasks == 5 && j.counts[SPOOL_TASK_SUCCEEDED] == 2 && j.counts[SPOOL_TASK_FAILED] == 1 &&
+		      j.counts[SPOOL_TASK_CANCELLED] == 2,
+	      "publish: done, with its counts");
+	rec_free(&r);
+	struct spool_task tk[5];
+	for (int i = 0; i < 5; i++)
+		jobstate_task_init(&tk[i], (uint64_t)i + 1);
+	CHECK(fs_read_file(c.sd.ctl_jobs, "jobaaaaaa1.tasks.0", 1 << 20, &b, NULL, &e) == 0 &&
+		      jobstate_chunk_parse(b.p, b.len, "jobaaaaaa1", 0, &r, &e) == 0 && jobstate_tasks_read(&r, 1, 5, tk, &e) == 0,
+	      "publish: chunk 0 is a record of its 5 tasks");
+	CHECK(tk[2].state == SPOOL_TASK_SUCCEEDED && tk[2].attempt == 9 && tk[2].nduplicates == 1 &&
+		      tk[2].duplicates[0].exit_code == 4 && tk[4].state == SPOOL_TASK_CANCELLED,
+	      "publish: each task as the queue has it, with its duplicate");
+	for (int i = 0; i < 5; i++)
+		free(tk[i].duplicates);
+	rec_free(&r);
+	CHECK(count("SELECT count(*) FROM chunks_dirty") == 0 && count("SELECT count(*) FROM jobs WHERE dirty = 1") == 0,
+	      "publish: nothing left to publish");
+	buf_free(&b);
 }
 
 static long inbox_list(char ***names)
@@ -145,7 +238,7 @@ int main(void)
 	CHECK(n == 4, "4 tasks assigned with prefetch 1");
 	CHECK(n == 4 && strcmp(names[0], "jobaaaaaa1.1.1") == 0 && strcmp(names[3], "jobaaaaaa1.4.1") == 0,
 	      "FIFO: tasks 1-4 assigned, attempt 1");
-	CHECK(task_state("jobaaaaaa1", 5) == T_QUEUED, "task 5 still queued");
+	CHECK(task_state("jobaaaaaa1", 5) == SPOOL_TASK_QUEUED, "task 5 still queued");
 	CHECK(count("SELECT engine FROM tasks WHERE idx = 1") == 1 && count("SELECT engine FROM tasks WHERE idx = 2") == 2 &&
 	      count("SELECT engine FROM tasks WHERE idx = 3") == 1, "first slots of every engine before any second");
 	struct buf a;
@@ -161,14 +254,14 @@ int main(void)
 	done("jobaaaaaa1.1.1", "jobaaaaaa1", 1, 1, 0);
 	done("jobaaaaaa1.2.1", "jobaaaaaa1", 2, 1, 3);
 	complete_scan(&c);
-	CHECK(task_state("jobaaaaaa1", 1) == T_SUCCEEDED, "exit 0 -> succeeded");
-	CHECK(task_state("jobaaaaaa1", 2) == T_FAILED, "exit 3 -> failed");
+	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "exit 0 -> succeeded");
+	CHECK(task_state("jobaaaaaa1", 2) == SPOOL_TASK_FAILED, "exit 3 -> failed");
 	n = inbox_list(&names);
 	CHECK(n == 2, "assignments of completed tasks removed from the inbox");
 	fs_list_free(names, n);
 	done("jobaaaaaa1.1.1", "jobaaaaaa1", 1, 1, 7);
 	complete_scan(&c);
-	CHECK(task_state("jobaaaaaa1", 1) == T_SUCCEEDED, "a duplicate result does not replace the accepted one");
+	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "a duplicate result does not replace the accepted one");
 	CHECK(count("SELECT count(*) FROM attempts WHERE idx = 1") == 1, "duplicate of the same attempt recorded once");
 
 	/* A done record for a task that does not exist goes to quarantine. */
@@ -183,11 +276,13 @@ int main(void)
 	write_rec(wfd, "bye", &b);
 	workers_check_liveness(&c);
 	CHECK(count("SELECT count(*) FROM engines WHERE alive = 1") == 0, "engines dead after bye");
-	CHECK(task_state("jobaaaaaa1", 3) == T_QUEUED && task_state("jobaaaaaa1", 5) == T_QUEUED, "tasks requeued");
+	CHECK(task_state("jobaaaaaa1", 3) == SPOOL_TASK_QUEUED && task_state("jobaaaaaa1", 5) == SPOOL_TASK_QUEUED, "tasks requeued");
 	CHECK(count("SELECT max(lost) FROM tasks") == 0, "a clean shutdown does not count against retries");
 	n = inbox_list(&names);
 	CHECK(n == 0, "inbox emptied when the worker is declared dead");
 	fs_list_free(names, n);
+
+	transitions();
 
 	/* Engine ids are never reused, even if the database lost every engine row and the sequence:
 	 * with no row left, AUTOINCREMENT alone would start again at 1, so only ctl/engine-seq can

@@ -1,0 +1,28 @@
+/* api_job.h - reading a job's published state, shared by api_job.c and api_wait.c (internal). */
+#ifndef SPOOL_API_JOB_H
+#define SPOOL_API_JOB_H
+
+#include "spool.h"
+#include "jobstate.h"
+
+#include <sys/stat.h>
+
+/* One chunk of a job's tasks as read: the tasks, and the record their strings point into. */
+struct job_chunk {
+	uint64_t first;            /* first task number */
+	size_t n;                  /* tasks in it */
+	struct spool_task *tasks;
+	struct rec r;              /* r.mem NULL when the chunk file does not exist (all queued) */
+	ino_t ino;                 /* of the file read (0: none): each rewrite is a new file */
+};
+
+/* Read chunk k of job j (whose summary was read). Returns 0, or -1 with err set. */
+int job_chunk_read(spool_t *sp, const struct spool_job *j, uint64_t k, struct job_chunk *ch, char *err,
+		   size_t errlen);
+/* Has chunk k been rewritten since ch was read? (one fstatat) */
+int job_chunk_changed(spool_t *sp, const struct spool_job *j, uint64_t k, const struct job_chunk *ch);
+void job_chunk_free(struct job_chunk *ch);
+/* Is j's state format 1 (every task in one record: read it whole with spool_job_get)? */
+int job_state_v1(const struct spool_job *j);
+
+#endif

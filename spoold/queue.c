@@ -1,0 +1,535 @@
+/* queue.c - the one module that changes the state of tasks and jobs (see queue.h).
+ *
+ * Why counts and dirty chunks are kept here rather than computed when publishing: a job of a
+ * million tasks must cost O(changes) per publish and per scheduling pass, never O(tasks), so
+ * whatever publishing needs is maintained by the transition that changes it.
+ */
+#include "queue.h"
+#include "jobstate.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Step a statement that returns no row (or whose rows the caller does not need) and reset it. */
+static int run(struct ctl *c, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	log_err("database %s: cannot %s: %s", c->dbpath, what, sqlite3_errmsg(c->db));
+	sqlite3_reset(st);
+	return -1;
+}
+
+static int mark_chunk(struct ctl *c, int64_t rid, int64_t idx)
+{
+	sqlite3_stmt *st = db_prep(c, "INSERT OR IGNORE INTO chunks_dirty(rid, chunk) VALUES(?, ?)");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int64(st, 2, (idx - 1) / JOBSTATE_CHUNK);
+	return run(c, st, "mark a chunk of a job's state to publish");
+}
+
+static int count_add(struct ctl *c, int64_t rid, int state, int64_t n)
+{
+	sqlite3_stmt *st = db_prep(c, "INSERT INTO job_counts(rid, state, n) VALUES(?1, ?2, ?3)"
+				      " ON CONFLICT(rid, state) DO UPDATE SET n = n + excluded.n");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int(st, 2, state);
+	sqlite3_bind_int64(st, 3, n);
+	return run(c, st, "count a job's tasks");
+}
+
+static int note_finished(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *st = db_prep(c, "UPDATE jobs SET finished_ms = ?2 WHERE rid = ?1 AND nterminal >= ntasks AND finished_ms IS NULL");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int64(st, 2, (int64_t)wall_ms());
+	return run(c, st, "note when a job ended");
+}
+
+/* The job has n more terminal tasks (n may be 0): mark it to publish, and note when it ended. */
+static int job_changed(struct ctl *c, int64_t rid, int64_t n)
+{
+	sqlite3_stmt *st = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = nterminal + ?2 WHERE rid = ?1");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int64(st, 2, n);
+	if (run(c, st, "update a job") < 0)
+		return -1;
+	return n ? note_finished(c, rid) : 0;
+}
+
+/* Only a queued task may be assigned or refused: anything else is a bug of the caller, which
+ * rolls back. */
+static int refused_unless_changed(struct ctl *c, int64_t rid, int64_t idx, const char *what)
+{
+	if (sqlite3_changes(c->db) == 1)
+		return 0;
+	log_err("internal error: cannot %s task %lld of job rid %lld: it is not queued", what, (long long)idx,
+		(long long)rid);
+	return -1;
+}
+
+static bool terminal(int s)
+{
+	return s >= SPOOL_TASK_SUCCEEDED;
+}
+
+/* One task of job rid went from one state to another. */
+static int moved(struct ctl *c, int64_t rid, int64_t idx, int from, int to)
+{
+	if (from != to && (count_add(c, rid, from, -1) < 0 || count_add(c, rid, to, 1) < 0))
+		return -1;
+	if (mark_chunk(c, rid, idx) < 0)
+		return -1;
+	return job_changed(c, rid, !terminal(from) && terminal(to) ? 1 : 0);
+}
+
+int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
+{
+	sqlite3_stmt *st = db_prep(c,
+		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets,"
+		" builtin, umask, command, submitted_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+	sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, j->owner);
+	if (j->name)
+		sqlite3_bind_text(st, 3, j->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, j->cwd, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, j->outdir, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, j->timeout_ms);
+	sqlite3_bind_int64(st, 7, j->retries);
+	sqlite3_bind_int(st, 8, j->is_map);
+	sqlite3_bind_blob(st, 9, j->argv ? j->argv : "", (int)j->argv_len, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, j->env ? j->env : "", (int)j->env_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, (int64_t)j->ntasks);
+	if (j->targets)
+		sqlite3_bind_text(st, 12, j->targets, -1, SQLITE_STATIC);
+	if (j->builtin)
+		sqlite3_bind_text(st, 13, j->builtin, -1, SQLITE_STATIC);
+	if (j->umask >= 0)
+		sqlite3_bind_int64(st, 14, j->umask);
+	if (j->command)
+		sqlite3_bind_text(st, 15, j->command, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 16, (int64_t)wall_ms());
+	if (run(c, st, "insert a job") < 0)
+		return -1;
+	return sqlite3_last_insert_rowid(c->db);
+}
+
+int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, size_t item_len, int64_t pin,
+		   enum spool_task_state state, const char *reason)
+{
+	sqlite3_stmt *st = db_prep(c, "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES(?,?,?,?,?,?)");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int64(st, 2, idx);
+	if (item)
+		sqlite3_bind_text(st, 3, item, (int)item_len, SQLITE_STATIC);
+	if (pin >= 0)
+		sqlite3_bind_int64(st, 4, pin);
+	sqlite3_bind_int(st, 5, state);
+	if (reason)
+		sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	if (run(c, st, "insert a task") < 0)
+		return -1;
+	/* A chunk of queued tasks is never written: readers take a missing chunk as all queued. */
+	return state == SPOOL_TASK_QUEUED ? 0 : mark_chunk(c, rid, idx);
+}
+
+int queue_job_added(struct ctl *c, int64_t rid, const uint64_t counts[SPOOL_TASK_NSTATES])
+{
+	int64_t nterm = 0;
+	for (int s = 0; s < SPOOL_TASK_NSTATES; s++) {
+		if (counts[s] && count_add(c, rid, s, (int64_t)counts[s]) < 0)
+			return -1;
+		if (terminal(s))
+			nterm += (int64_t)counts[s];
+	}
+	return job_changed(c, rid, nterm);
+}
+
+int queue_assign(struct ctl *c, int64_t rid, int64_t idx, int64_t attempt, int64_t engine, const char *wid,
+		 uint64_t seq)
+{
+	/* "+state": a guard the planner does not match against the partial indexes, which would
+	 * make SQLite re-prepare the statement each time the bound state changes. */
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = ?1, attempt = ?2, engine = ?3, wid = ?4,"
+				      " node = (SELECT node FROM workers WHERE wid = ?4), seq = ?5 WHERE rid = ?6 AND idx = ?7"
+				      " AND +state = ?8");
+	sqlite3_bind_int(up, 1, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int64(up, 2, attempt);
+	sqlite3_bind_int64(up, 3, engine);
+	sqlite3_bind_text(up, 4, wid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 5, (int64_t)seq);
+	sqlite3_bind_int64(up, 6, rid);
+	sqlite3_bind_int64(up, 7, idx);
+	sqlite3_bind_int(up, 8, SPOOL_TASK_QUEUED);
+	if (run(c, up, "assign a task") < 0 || refused_unless_changed(c, rid, idx, "assign") < 0)
+		return -1;
+	return moved(c, rid, idx, SPOOL_TASK_QUEUED, SPOOL_TASK_ASSIGNED);
+}
+
+int queue_refuse(struct ctl *c, int64_t rid, int64_t idx, const char *reason)
+{
+	sqlite3_stmt *f = db_prep(c, "UPDATE tasks SET state = ?1, reason = ?2, engine = NULL, wid = NULL WHERE rid = ?3"
+				     " AND idx = ?4 AND +state = ?5");
+	sqlite3_bind_int(f, 1, SPOOL_TASK_FAILED);
+	sqlite3_bind_text(f, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(f, 3, rid);
+	sqlite3_bind_int64(f, 4, idx);
+	sqlite3_bind_int(f, 5, SPOOL_TASK_QUEUED);
+	if (run(c, f, "fail a task") < 0 || refused_unless_changed(c, rid, idx, "refuse") < 0)
+		return -1;
+	return moved(c, rid, idx, SPOOL_TASK_QUEUED, SPOOL_TASK_FAILED);
+}
+
+int queue_start(struct ctl *c, const char *job, int64_t idx, int64_t attempt, const char *wid)
+{
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = ?5 WHERE rid = (SELECT rid FROM jobs WHERE id = ?1)"
+				      " AND idx = ?2 AND attempt = ?3 AND wid = ?4 AND state = ?6 RETURNING rid");
+	sqlite3_bind_text(up, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 2, idx);
+	sqlite3_bind_int64(up, 3, attempt);
+	sqlite3_bind_text(up, 4, wid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(up, 5, SPOOL_TASK_RUNNING);
+	sqlite3_bind_int(up, 6, SPOOL_TASK_ASSIGNED);
+	int rc = sqlite3_step(up);
+	int64_t rid = rc == SQLITE_ROW ? sqlite3_column_int64(up, 0) : -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_err("database %s: cannot mark task %s.%lld running: %s", c->dbpath, job, (long long)idx,
+			sqlite3_errmsg(c->db));
+		sqlite3_reset(up);
+		return -1;
+	}
+	sqlite3_reset(up);
+	if (rid < 0)
+		return 0;
+	return moved(c, rid, idx, SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING) < 0 ? -1 : 1;
+}
+
+static int attempt_add(struct ctl *c, int64_t rid, const struct queue_result *r, int accepted)
+{
+	sqlite3_stmt *at = db_prep(c,
+		"INSERT OR IGNORE INTO attempts(rid, idx, attempt, wid, engine, status, exit, signal, accepted)"
+		" VALUES(?,?,?,?,?,?,?,?,?)");
+	sqlite3_bind_int64(at, 1, rid);
+	sqlite3_bind_int64(at, 2, r->idx);
+	sqlite3_bind_int64(at, 3, r->attempt);
+	sqlite3_bind_text(at, 4, r->wid, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(at, 5, r->engine);
+	sqlite3_bind_text(at, 6, r->status, -1, SQLITE_STATIC);
+	if (r->exit_code >= 0)
+		sqlite3_bind_int64(at, 7, r->exit_code);
+	if (r->signal >= 0)
+		sqlite3_bind_int64(at, 8, r->signal);
+	sqlite3_bind_int(at, 9, accepted);
+	return run(c, at, "record a result");
+}
+
+int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *r, struct queue_revoke *rv)
+{
+	rv->wid[0] = '\0';
+	sqlite3_stmt *sel = db_prep(c, "SELECT state, wid, attempt FROM tasks WHERE rid = ? AND idx = ?");
+	sqlite3_bind_int64(sel, 1, rid);
+	sqlite3_bind_int64(sel, 2, r->idx);
+	int rc = sqlite3_step(sel);
+	if (rc != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			log_err("database %s: cannot read a task: %s", c->dbpath, sqlite3_errmsg(c->db));
+		sqlite3_reset(sel);
+		return -1;
+	}
+	int cur = sqlite3_column_int(sel, 0);
+	const char *cur_wid = (const char *)sqlite3_column_text(sel, 1);
+	int64_t cur_attempt = sqlite3_column_int64(sel, 2);
+	int accepted = !terminal(cur);
+	/* A late result from an earlier attempt wins over a re-run still in progress. */
+	if (accepted && cur_wid && (strcmp(cur_wid, r->wid) != 0 || cur_attempt != r->attempt)) {
+		snprintf(rv->wid, sizeof rv->wid, "%s", cur_wid);
+		rv->attempt = cur_attempt;
+	}
+	sqlite3_reset(sel);
+	if (accepted) {
+		sqlite3_stmt *up = db_prep(c,
+			"UPDATE tasks SET state = ?, attempt = ?, engine = ?, wid = ?, node = ?, exit = ?, signal = ?,"
+			" wall_ms = ?, reason = ? WHERE rid = ? AND idx = ?");
+		sqlite3_bind_int(up, 1, r->state);
+		sqlite3_bind_int64(up, 2, r->attempt);
+		sqlite3_bind_int64(up, 3, r->engine);
+		sqlite3_bind_text(up, 4, r->wid, -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 5, r->node, -1, SQLITE_STATIC);
+		if (r->exit_code >= 0)
+			sqlite3_bind_int64(up, 6, r->exit_code);
+		if (r->signal >= 0)
+			sqlite3_bind_int64(up, 7, r->signal);
+		sqlite3_bind_int64(up, 8, r->wall_ms);
+		if (r->reason)
+			sqlite3_bind_text(up, 9, r->reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(up, 10, rid);
+		sqlite3_bind_int64(up, 11, r->idx);
+		if (run(c, up, "store a result") < 0 || moved(c, rid, r->idx, cur, r->state) < 0)
+			return -1;
+	} else if (mark_chunk(c, rid, r->idx) < 0 || job_changed(c, rid, 0) < 0) { /* the duplicate is published */
+		return -1;
+	}
+	if (attempt_add(c, rid, r, accepted) < 0)
+		return -1;
+	return accepted;
+}
+
+/* Room for element n of an array grown by doubling from 16. */
+static void *grow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return xrealloc(p, 16 * size);
+	if (n >= 16 && (n & (n - 1)) == 0)
+		return xrealloc(p, 2 * n * size);
+	return p;
+}
+
+static void taken_add(struct queue_taken **t, size_t *n, const char *job, const char *wid, int64_t idx,
+		      int64_t attempt)
+{
+	*t = grow(*t, *n, sizeof **t);
+	snprintf((*t)[*n].job, sizeof (*t)[*n].job, "%s", job);
+	snprintf((*t)[*n].wid, sizeof (*t)[*n].wid, "%s", wid);
+	(*t)[*n].idx = idx;
+	(*t)[*n].attempt = attempt;
+	(*n)++;
+}
+
+int queue_requeue_worker(struct ctl *c, const char *wid, bool clean, const char *lost_reason,
+			 const char *pinned_reason, struct queue_taken **taken, size_t *ntaken, int *requeued,
+			 int *ended)
+{
+	struct held { int64_t rid, idx; int state; } *h = NULL;
+	size_t nh = 0;
+	int rc;
+
+	*taken = NULL;
+	*ntaken = 0;
+	*requeued = *ended = 0;
+	sqlite3_stmt *sel = db_prep(c, "SELECT t.rid, t.idx, t.attempt, j.id, t.state FROM tasks t JOIN jobs j ON j.rid = t.rid"
+				       " WHERE t.wid = ?1 AND t.state BETWEEN ?2 AND ?3");
+	sqlite3_bind_text(sel, 1, wid, -1, SQLITE_STATIC);
+	sqlite3_bind_int(sel, 2, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(sel, 3, SPOOL_TASK_RUNNING);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		h = grow(h, nh, sizeof *h);
+		h[nh].rid = sqlite3_column_int64(sel, 0);
+		h[nh].idx = sqlite3_column_int64(sel, 1);
+		h[nh].state = sqlite3_column_int(sel, 4);
+		taken_add(taken, ntaken, (const char *)sqlite3_column_text(sel, 3), wid, h[nh].idx, sqlite3_column_int64(sel, 2));
+		nh++;
+	}
+	if (rc != SQLITE_DONE) {
+		log_err("database %s: cannot list the tasks of worker %s: %s", c->dbpath, wid, sqlite3_errmsg(c->db));
+		sqlite3_reset(sel);
+		goto fail;
+	}
+	sqlite3_reset(sel);
+	/* Work aimed at one of its engines cannot go elsewhere: it fails, as in ipyparallel. */
+	sqlite3_stmt *pf = db_prep(c, "UPDATE tasks SET state = ?3, reason = ?2 WHERE state = ?4 AND pin IN"
+				      " (SELECT id FROM engines WHERE wid = ?1) RETURNING rid, idx");
+	sqlite3_bind_text(pf, 1, wid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(pf, 2, pinned_reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int(pf, 3, SPOOL_TASK_FAILED);
+	sqlite3_bind_int(pf, 4, SPOOL_TASK_QUEUED);
+	struct { int64_t rid, idx; } *pinned = NULL;
+	size_t np = 0;
+	while ((rc = sqlite3_step(pf)) == SQLITE_ROW) {
+		pinned = grow(pinned, np, sizeof *pinned);
+		pinned[np].rid = sqlite3_column_int64(pf, 0);
+		pinned[np++].idx = sqlite3_column_int64(pf, 1);
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot fail the tasks pinned to worker %s: %s", c->dbpath, wid, sqlite3_errmsg(c->db));
+	sqlite3_reset(pf);
+	for (size_t i = 0; rc == SQLITE_DONE && i < np; i++)
+		if (moved(c, pinned[i].rid, pinned[i].idx, SPOOL_TASK_QUEUED, SPOOL_TASK_FAILED) < 0)
+			rc = SQLITE_ERROR;
+	*ended += (int)np;
+	free(pinned);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	/* A clean shutdown does not count against the task's retries; a lost node does. */
+	sqlite3_stmt *up = db_prep(c,
+		"UPDATE tasks SET lost = lost + ?3,"
+		" state = CASE WHEN pin > 0 THEN ?6"
+		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?7 ELSE ?8 END,"
+		" reason = CASE WHEN pin > 0 THEN ?5"
+		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
+		" engine = NULL, wid = NULL WHERE rid = ?1 AND idx = ?2 RETURNING state");
+	for (size_t i = 0; i < nh; i++) {
+		sqlite3_bind_int64(up, 1, h[i].rid);
+		sqlite3_bind_int64(up, 2, h[i].idx);
+		sqlite3_bind_int(up, 3, clean ? 0 : 1);
+		sqlite3_bind_text(up, 4, lost_reason, -1, SQLITE_STATIC);
+		sqlite3_bind_text(up, 5, pinned_reason, -1, SQLITE_STATIC);
+		sqlite3_bind_int(up, 6, SPOOL_TASK_FAILED);
+		sqlite3_bind_int(up, 7, SPOOL_TASK_ABANDONED);
+		sqlite3_bind_int(up, 8, SPOOL_TASK_QUEUED);
+		rc = sqlite3_step(up);
+		int st = rc == SQLITE_ROW ? sqlite3_column_int(up, 0) : -1;
+		if (rc != SQLITE_ROW)
+			log_err("database %s: cannot requeue task %s.%lld: %s", c->dbpath, (*taken)[i].job,
+				(long long)h[i].idx, sqlite3_errmsg(c->db));
+		sqlite3_reset(up);
+		if (st < 0 || moved(c, h[i].rid, h[i].idx, h[i].state, st) < 0)
+			goto fail;
+		if (st == SPOOL_TASK_QUEUED)
+			(*requeued)++;
+		else
+			(*ended)++;
+	}
+	free(h);
+	return 0;
+fail:
+	free(h);
+	free(*taken);
+	*taken = NULL;
+	*ntaken = 0;
+	return -1;
+}
+
+/* Count a job's tasks per state again. */
+static int recount(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *d = db_prep(c, "DELETE FROM job_counts WHERE rid = ?");
+	sqlite3_bind_int64(d, 1, rid);
+	if (run(c, d, "recount a job's tasks") < 0)
+		return -1;
+	sqlite3_stmt *i = db_prep(c, "INSERT INTO job_counts(rid, state, n) SELECT rid, state, count(*) FROM tasks"
+				     " WHERE rid = ?1 GROUP BY state");
+	sqlite3_bind_int64(i, 1, rid);
+	if (run(c, i, "recount a job's tasks") < 0)
+		return -1;
+	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT coalesce(sum(n), 0) FROM job_counts"
+				     " WHERE rid = ?1 AND state >= ?2) WHERE rid = ?1");
+	sqlite3_bind_int64(u, 1, rid);
+	sqlite3_bind_int(u, 2, SPOOL_TASK_SUCCEEDED);
+	if (run(c, u, "recount a job's tasks") < 0)
+		return -1;
+	return job_changed(c, rid, 0) < 0 || note_finished(c, rid) < 0 ? -1 : 0;
+}
+
+int queue_end(struct ctl *c, int64_t rid, uint64_t task, enum spool_task_state state, const char *reason,
+	      bool forget_engine, struct queue_taken **taken, size_t *ntaken)
+{
+	int rc, changed = 0;
+	*taken = NULL;
+	*ntaken = 0;
+	sqlite3_stmt *sel = db_prep(c, "SELECT t.idx, t.wid, t.attempt, j.id FROM tasks t JOIN jobs j ON j.rid = t.rid"
+				       " WHERE t.rid = ?1 AND t.state BETWEEN ?3 AND ?4 AND (?2 = 0 OR t.idx = ?2)");
+	sqlite3_bind_int64(sel, 1, rid);
+	sqlite3_bind_int64(sel, 2, (int64_t)task);
+	sqlite3_bind_int(sel, 3, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(sel, 4, SPOOL_TASK_RUNNING);
+	while ((rc = sqlite3_step(sel)) == SQLITE_ROW)
+		taken_add(taken, ntaken, (const char *)sqlite3_column_text(sel, 3),
+			  (const char *)sqlite3_column_text(sel, 1), sqlite3_column_int64(sel, 0),
+			  sqlite3_column_int64(sel, 2));
+	sqlite3_reset(sel);
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_stmt *up = db_prep(c,
+		"UPDATE tasks SET state = ?1, reason = ?2, engine = CASE WHEN ?5 THEN NULL ELSE engine END,"
+		" wid = CASE WHEN ?5 THEN NULL ELSE wid END WHERE rid = ?3 AND state < ?6 AND (?4 = 0 OR idx = ?4)"
+		" RETURNING idx");
+	sqlite3_bind_int(up, 1, state);
+	sqlite3_bind_text(up, 2, reason, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(up, 3, rid);
+	sqlite3_bind_int64(up, 4, (int64_t)task);
+	sqlite3_bind_int(up, 5, forget_engine);
+	sqlite3_bind_int(up, 6, SPOOL_TASK_SUCCEEDED); /* the first terminal state */
+	int64_t *idx = NULL;
+	size_t n = 0;
+	while ((rc = sqlite3_step(up)) == SQLITE_ROW) {
+		idx = grow(idx, n, sizeof *idx);
+		idx[n++] = sqlite3_column_int64(up, 0);
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot end the tasks of a job: %s", c->dbpath, sqlite3_errmsg(c->db));
+	sqlite3_reset(up);
+	for (size_t i = 0; rc == SQLITE_DONE && i < n; i++)
+		if ((i == 0 || (idx[i] - 1) / JOBSTATE_CHUNK != (idx[i - 1] - 1) / JOBSTATE_CHUNK) &&
+		    mark_chunk(c, rid, idx[i]) < 0)
+			rc = SQLITE_ERROR;
+	free(idx);
+	changed = (int)n;
+	/* Many tasks at once (a cancel, a poisoned job): counted again, O(tasks of the job). */
+	if (rc != SQLITE_DONE || (changed && recount(c, rid) < 0))
+		goto fail;
+	return changed;
+fail:
+	free(*taken);
+	*taken = NULL;
+	*ntaken = 0;
+	return -1;
+}
+
+int queue_restore(struct ctl *c, int64_t rid, const struct spool_task *t)
+{
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = ?1, attempt = ?2, engine = ?3, exit = ?4, signal = ?5,"
+				      " wall_ms = ?6, node = ?7, reason = ?8 WHERE rid = ?9 AND idx = ?10");
+	bool done = terminal(t->state);
+	/* Only results survive a rebuild: a task that was in flight is queued again (same attempt
+	 * count, so its next run gets a new attempt number). */
+	sqlite3_bind_int(up, 1, done ? t->state : SPOOL_TASK_QUEUED);
+	sqlite3_bind_int64(up, 2, (int64_t)t->attempt);
+	if (done) {
+		if (t->engine >= 0)
+			sqlite3_bind_int64(up, 3, t->engine);
+		if (t->exit_code >= 0)
+			sqlite3_bind_int64(up, 4, t->exit_code);
+		if (t->signal > 0)
+			sqlite3_bind_int64(up, 5, t->signal);
+		if (t->wall_ms >= 0)
+			sqlite3_bind_int64(up, 6, t->wall_ms);
+		if (t->node && strcmp(t->node, "-") != 0)
+			sqlite3_bind_text(up, 7, t->node, -1, SQLITE_STATIC);
+		if (t->reason)
+			sqlite3_bind_text(up, 8, t->reason, -1, SQLITE_STATIC);
+	}
+	sqlite3_bind_int64(up, 9, rid);
+	sqlite3_bind_int64(up, 10, (int64_t)t->task);
+	return run(c, up, "restore a task");
+}
+
+int queue_recount(struct ctl *c, int64_t rid)
+{
+	if (recount(c, rid) < 0)
+		return -1;
+	sqlite3_stmt *m = db_prep(c, "INSERT OR IGNORE INTO chunks_dirty(rid, chunk) SELECT DISTINCT rid, (idx - 1) / ?2"
+				     " FROM tasks WHERE rid = ?1 AND (state != ?3 OR attempt > 0)");
+	sqlite3_bind_int64(m, 1, rid);
+	sqlite3_bind_int(m, 2, JOBSTATE_CHUNK);
+	sqlite3_bind_int(m, 3, SPOOL_TASK_QUEUED);
+	if (run(c, m, "mark a job's state to publish") < 0)
+		return -1;
+	sqlite3_stmt *f = db_prep(c, "UPDATE jobs SET finished_ms = CASE WHEN nterminal >= ntasks THEN coalesce(finished_ms, ?2)"
+				     " ELSE NULL END WHERE rid = ?1");
+	sqlite3_bind_int64(f, 1, rid);
+	sqlite3_bind_int64(f, 2, (int64_t)wall_ms());
+	return run(c, f, "note when a job ended");
+}
+
+int queue_counts(struct ctl *c, int64_t rid, uint64_t counts[SPOOL_TASK_NSTATES])
+{
+	int rc;
+	memset(counts, 0, SPOOL_TASK_NSTATES * sizeof *counts);
+	sqlite3_stmt *st = db_prep(c, "SELECT state, n FROM job_counts WHERE rid = ?");
+	sqlite3_bind_int64(st, 1, rid);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int s = sqlite3_column_int(st, 0);
+		int64_t n = sqlite3_column_int64(st, 1);
+		if (s >= 0 && s < SPOOL_TASK_NSTATES && n > 0)
+			counts[s] = (uint64_t)n;
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot read a job's counts: %s", c->dbpath, sqlite3_errmsg(c->db));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
