@@ -99,13 +99,21 @@ else:
 # The results beside the data (OUTDIR/T.A.res, spool-layout.md section 4) count completions
 # without asking spool: their directory only grows with what has ended, so counting them costs
 # the same whatever the queue, and the count does not wait on the controller's publishing.
-count_res() { # $1: output directory; sets RES
-	local f
+# Reading a directory of tens of thousands of files takes tens of ms, so that the counting
+# would steal CPU from what it measures: the polls are spaced (POLL_US) to cost about 5% of a
+# core. The rate needs no exact poll times: it is the counts' difference over the time between
+# the two polls that read them.
+POLL_US=50000
+count_res() { # $1: output directory; sets RES and POLL_US
+	local f t0=$(now_us)
 	shopt -s nullglob
 	f=("$1"/*.res)
 	shopt -u nullglob
 	RES=${#f[@]}
+	POLL_US=$(( ($(now_us) - t0) * 20 ))
+	[ $POLL_US -ge 50000 ] || POLL_US=50000
 }
+poll_sleep() { local s; printf -v s '%d.%06d' $((POLL_US / 1000000)) $((POLL_US % 1000000)); sleep "$s"; }
 # window DIR FROM N [SECONDS [LAST]]: wait until DIR holds FROM results, then time the next N,
 # and go on for at least SECONDS, but stop at LAST results (the job's tail, where engines idle);
 # sets W_N (how many were counted: fewer than N if the window timed
@@ -118,7 +126,7 @@ window() {
 	while count_res "$dir"; [ "$RES" -lt "$from" ]; do
 		daemons_alive || return
 		[ "$(now_us)" -lt "$deadline" ] || return
-		sleep 0.05
+		poll_sleep
 	done
 	t0=$(now_us) c0=$RES
 	tick=$((t0 + 5000000)) cprev=$c0
@@ -128,7 +136,7 @@ window() {
 		[ "$(now_us)" -lt "$deadline" ] || break
 		[ "$last" -gt 0 ] && [ "$RES" -ge "$last" ] && break
 		[ "$(now_us)" -ge $tick ] && { W_SERIES="$W_SERIES $((RES - cprev))"; cprev=$RES; tick=$((tick + 5000000)); }
-		sleep 0.05
+		poll_sleep
 	done
 	W_N=$((RES - c0)) W_US=$(( $(now_us) - t0 ))
 }
@@ -236,7 +244,7 @@ big_n=$W_N big_us=$W_US
 big_tps=$(rate "$big_n" "$big_us")
 cut_short=""
 [ "$big_n" -lt "$WINDOW" ] && cut_short=" (window cut short: by its timeout, or by the job's end)"
-echo "job $JOB: $big_n completions in $(ms "$big_us") s with about $queued tasks queued: $big_tps tasks/s$cut_short (per 5 s:${W_SERIES:- -})"
+echo "job $JOB: $big_n completions in $(ms "$big_us") s with about $queued tasks queued: $big_tps tasks/s$cut_short (per ~5 s:${W_SERIES:- -})"
 
 # --- e: collect --follow streams ------------------------------------------------------------
 # Its first result must come while the job still runs; its peak RSS is read after it has
