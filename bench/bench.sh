@@ -238,7 +238,7 @@ fi
 # tasks/s, ratio to xargs of a wall time in us ("" or 0: none)
 tps() { awk -v n="$N" -v u="${1:-0}" 'BEGIN { if (u > 0) printf "%.0f", n * 1e6 / u; else printf "-" }'; }
 vs() { awk -v a="$1" -v b="$2" -v f="$3" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf f, a / b; else printf "-" }'; }
-row() { printf '%-28s %9s %9s %9s %9s %9s\n' "$@"; }
+row() { printf '%-26s %13s %9s %9s %9s %9s\n' "$@"; }
 spool_tps=$(tps "$spool_us") xargs_tps=$(tps "$xargs_us")
 ratio=$(vs "$xargs_us" "$spool_us" %.3f)
 lat_ratio=$(vs "$l_med" "$b_med" %.1f)
