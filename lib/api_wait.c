@@ -9,6 +9,7 @@
 #include "ids.h"
 #include "rec.h"
 #include "schema.h"
+#include "smallfmt.h"
 #include "spooldir.h"
 
 #include <errno.h>
@@ -191,14 +192,16 @@ int spool_engines(spool_t *sp, struct spool_engine **out, size_t *n, char *err, 
 	}
 	*out = xcalloc(r.n + 1, sizeof **out);
 	for (size_t i = 0; i < r.n; i++) {
-		struct spool_engine *x = &(*out)[*n];
-		long long id, pid, age;
-		if (sscanf(r.f[i].val, "%lld %7s %71s %lld %79s %99s %lld", &id, x->state, x->node, &pid, x->worker,
-			   x->task, &age) != 7)
-			continue;
-		x->id = id;
-		x->pid = pid;
-		x->beat_age_ms = age;
+		if (engine_line_parse(r.f[i].val, &(*out)[*n]) < 0) {
+			snprintf(err, errlen, "cannot parse %s/ctl/engines, line %u: not an engine as the controller "
+				 "writes it (is a spoold of another version running? restart it)", sd->path, r.f[i].line);
+			rec_free(&r);
+			buf_free(&b);
+			spool_engines_free(*out);
+			*out = NULL;
+			*n = 0;
+			return -1;
+		}
 		(*n)++;
 	}
 	rec_free(&r);
