@@ -235,6 +235,7 @@ int spool_wait_engines(spool_t *sp, size_t want, uint64_t timeout_ms, char *err,
 		if (timeout_ms && mono_ms() - start >= timeout_ms) {
 			snprintf(err, errlen, "only %zu of %zu engines alive after %.1f s (start more with spool-worker -n N)",
 				 alive, want, timeout_ms / 1000.0);
+			rc = -SPOOL_ERR_TIMEOUT;
 			break;
 		}
 		nap(sd, ino);
@@ -251,7 +252,7 @@ static int builtin_job(spool_t *sp, const char *builtin, const char *targets, co
 				    .targets = targets, .builtin = builtin };
 	if (!n) {
 		snprintf(err, errlen, "%s: nothing to %s", builtin, builtin);
-		return -1;
+		return -SPOOL_ERR_USAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strcspn(args[i], "=");
@@ -259,12 +260,12 @@ static int builtin_job(spool_t *sp, const char *builtin, const char *targets, co
 		if (!var_name_ok(args[i], len) || has_eq != (strcmp(builtin, "push") == 0)) {
 			snprintf(err, errlen, "%s: '%s' is not %s (NAME: letters, digits and _, not starting with a "
 				 "digit, at most 64)", builtin, args[i], strcmp(builtin, "push") == 0 ? "NAME=VALUE" : "NAME");
-			return -1;
+			return -SPOOL_ERR_USAGE;
 		}
 		if (strlen(args[i]) - len > MAX_VAR_VALUE + 1) {
 			snprintf(err, errlen, "push: the value of %.*s is longer than %d bytes", (int)len, args[i],
 				 MAX_VAR_VALUE);
-			return -1;
+			return -SPOOL_ERR_USAGE;
 		}
 	}
 	return spool_submit(sp, &s, jobid, err, errlen);
