@@ -206,6 +206,17 @@ enum spool_output { SPOOL_OUT_STDOUT, SPOOL_OUT_STDERR, SPOOL_OUT_RESULT };
 int spool_task_open(const struct spool_job *job, const struct spool_task *task, enum spool_output which,
 		    char *err, size_t errlen);
 
+/* Times and resource usage of a finished task, from its result record beside the data (read
+ * through spool_task_open's checks); a field the record lacks is -1. Returns 0, or -1 with the
+ * reason in err (no record, refused, or not a result record). */
+struct spool_usage {
+	int64_t start_ms, end_ms;  /* wall clock, ms since the epoch */
+	int64_t user_ms, sys_ms;   /* CPU time */
+	int64_t maxrss_kb;         /* peak resident memory */
+};
+int spool_task_usage(const struct spool_job *job, const struct spool_task *task, struct spool_usage *u, char *err,
+		     size_t errlen);
+
 /* Is a task's state terminal? Did it succeed? */
 int spool_task_terminal(const struct spool_task *t);
 int spool_task_succeeded(const struct spool_task *t);

@@ -118,6 +118,39 @@ static void test_info(spool_t *sp, const char *path)
 		close(qfd);
 }
 
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	struct err e;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (fd < 0 || fs_write_atomic(fd, name, text, strlen(text), 0644, FSW_NOSYNC, &e) < 0)
+		fprintf(stderr, "  cannot write %s/%s\n", dir, name);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* spool_task_usage reads the result record beside the data; the client parses nothing itself. */
+static void test_usage(const char *base)
+{
+	char *outdir = xasprintf("%s/spool-j1", base), *res = xasprintf("%s/1.1.res", outdir);
+	struct spool_job j = { .id = "j1", .owner = (uint64_t)geteuid(), .outdir = outdir };
+	struct spool_task t = { .task = 1, .attempt = 1, .result_path = res };
+	struct spool_usage u;
+	char err[SPOOL_ERRLEN];
+	mkdir(outdir, 0755);
+	CHECK(spool_task_usage(&j, &t, &u, err, sizeof err) < 0, "usage of a task without a result record: -1");
+	CHECK_HAS(err, "1.1.res", "  ... naming the file");
+	put_file(outdir, "1.1.res", "spool-record 1 done\njob j1\ntask 1\nattempt 1\nengine 1\nwid w\nnode n\n"
+				    "status exited\nexit 0\nstart_ms 1000\nend_ms 1500\nuser_ms 7\nsys_ms 3\nend\n");
+	CHECK(spool_task_usage(&j, &t, &u, err, sizeof err) == 0 && u.start_ms == 1000 && u.end_ms == 1500 &&
+		      u.user_ms == 7 && u.sys_ms == 3 && u.maxrss_kb == -1,
+	      "usage from a result record; a field it lacks is -1");
+	put_file(outdir, "1.1.res", "spool-record 1 done\njob j1\nend\n");
+	CHECK(spool_task_usage(&j, &t, &u, err, sizeof err) < 0, "a result record that is not whole: -1");
+	CHECK_HAS(err, "is not a task result", "  ... saying so");
+	free(res);
+	free(outdir);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/spool-test-api-XXXXXX";
@@ -131,6 +164,7 @@ int main(void)
 	}
 	path = xasprintf("%s/spool", base);
 	test_exit_codes();
+	test_usage(base);
 	spool_t *sp = NULL;
 	if (CHECK(spooldir_create(path, NULL, &e) == 0, "a fresh spool") &&
 	    CHECK((sp = spool_open(path, err, sizeof err)) != NULL, "  ... opened")) {
