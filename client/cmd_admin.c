@@ -1,17 +1,14 @@
 /* cmd_admin.c - `spool init`, `spool cancel` and `spool doctor`. */
 #include "cli.h"
-#include "fsio.h"
 #include "ids.h"
 #include "util.h"
 
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 static int only_help(int argc, char **argv, const char *text)
@@ -134,10 +131,9 @@ int cmd_cancel(int argc, char **argv)
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
-	if (spool_cancel(sp, job, task, err, sizeof err) < 0) {
+	if ((rc = spool_cancel(sp, job, task, err, sizeof err)) < 0) {
 		cli_error(err);
-		rc = strstr(err, "no job") || strstr(err, "not a job") || strstr(err, "no task") ? SPOOL_EXIT_NO_JOB
-											 : SPOOL_EXIT_ERROR;
+		rc = spool_exit_code(rc);
 	} else {
 		printf("cancel of %s requested\n", argv[optind]);
 		rc = 0;
@@ -155,43 +151,46 @@ int cmd_doctor(int argc, char **argv)
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
-	struct spooldir *sd = spool_dir(sp);
-	struct stat st;
-	char msg[512];
-	int problems = 0, remote;
-	printf("ok      spool %s: layout and spool.conf are valid\n", shown(sd->path));
-	printf("%-7s filesystem %s%s\n", "info", spooldir_fstype(sd->root, &remote),
-	       remote ? ": inotify is blind to other nodes, spool relies on rescans (mount NFS 'hard', actimeo=1)" : "");
+	struct spool_info *in;
+	int problems = 0;
+	spool_info(sp, 1, &in);
+	printf("ok      spool %s: layout %u and spool.conf are valid\n", shown(in->path), in->layout);
+	printf("%-7s filesystem %s%s\n", "info", in->fstype,
+	       in->fs_remote ? ": inotify is blind to other nodes, spool relies on rescans (mount NFS 'hard', actimeo=1)" : "");
 	/* Opening the spool has refused unsafe owners and modes already (spooldir.c check_modes). */
-	printf("ok      owners and modes: files and directories belong to uid %u, key readable by it alone\n",
-	       (unsigned)sd->owner);
-	if (sd->shared) {
-		fstat(sd->root, &st);
+	printf("ok      owners and modes: files and directories belong to uid %llu, key readable by it alone\n",
+	       (unsigned long long)in->owner);
+	if (in->shared) {
 		printf("info    shared spool: %s may submit; each user sees, collects and cancels only their own jobs\n",
-		       (st.st_mode & 05) ? "every user of this node" : "members of the spool directory's group");
-		if (fstatat(sd->ctl, "controller", &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_uid != 0)
-			printf("info    the controller runs as uid %u, not root: it cannot give job states to their "
+		       in->shared_with_all ? "every user of this node" : "members of the spool directory's group");
+		if (in->controller_ran && in->controller_uid != 0)
+			printf("info    the controller runs as uid %lld, not root: it cannot give job states to their "
 			       "owners, so any user of the spool who knows a job id can read its task states (not its "
 			       "command or environment); run spoold as root to keep them private\n",
-			       (unsigned)st.st_uid);
+			       (long long)in->controller_uid);
 	} else {
-		printf("info    personal spool: only uid %u (and root) can use it\n", (unsigned)sd->owner);
+		printf("info    personal spool: only uid %llu (and root) can use it\n", (unsigned long long)in->owner);
 	}
-	if (spool_controller_running(sp, msg, sizeof msg, 1)) {
-		printf("ok      controller %s\n", shown(msg));
+	if (in->controller_running) {
+		printf("ok      controller %s\n", shown(in->controller_status));
 	} else {
-		printf("PROBLEM controller %s\n", shown(msg));
+		printf("PROBLEM controller %s\n", shown(in->controller_status));
 		problems++;
 	}
-	char **names;
-	long n = fs_list(sd->quarantine, &names, NULL);
-	if (n > 0) {
-		printf("info    %ld rejected record%s in %s/quarantine (see the .reason files)\n", n / 2,
-		       n / 2 == 1 ? "" : "s", shown(sd->path));
-		fs_list_free(names, n);
-	} else if (n == 0) {
-		free(names);
+	if (in->controller_ran && in->database[0])
+		printf("info    database %s (controller version %s)\n", shown(in->database),
+		       in->controller_version[0] ? shown(in->controller_version) : "unknown");
+	if (in->engines_error) {
+		printf("PROBLEM engines: %s\n", shown(in->engines_error));
+		problems++;
+	} else {
+		printf("info    %ld live engine%s (%ld dead)%s\n", in->engines_live, in->engines_live == 1 ? "" : "s",
+		       in->engines_dead, in->engines_live ? "" : ": start some with 'spool-worker -n N' on the nodes");
 	}
+	if (in->quarantined > 0)
+		printf("info    %ld rejected record%s in %s/quarantine (see the .reason files)\n", in->quarantined,
+		       in->quarantined == 1 ? "" : "s", shown(in->path));
+	spool_info_free(in);
 	spool_close(sp);
 	printf("%d problem%s found\n", problems, problems == 1 ? "" : "s");
 	return problems ? SPOOL_EXIT_ERROR : 0;

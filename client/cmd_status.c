@@ -136,7 +136,6 @@ int cmd_status(int argc, char **argv)
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
-	struct spooldir *sd = spool_dir(sp);
 	char err[SPOOL_ERRLEN];
 	if (optind < argc) {
 		struct spool_job *j;
@@ -168,19 +167,18 @@ int cmd_status(int argc, char **argv)
 		spool_close(sp);
 		return 0;
 	}
-	char st[512];
-	int running = spool_controller_running(sp, st, sizeof st, 1), remote;
-	const char *fs = spooldir_fstype(sd->root, &remote);
+	struct spool_info *in;
+	spool_info(sp, 1, &in);
 	if (as_json) {
 		struct json js;
 		json_init(&js);
 		json_obj_begin(&js, NULL);
-		json_str(&js, "spool", sd->path);
-		json_str(&js, "filesystem", fs);
-		json_bool(&js, "relies_on_rescans", remote);
+		json_str(&js, "spool", in->path);
+		json_str(&js, "filesystem", in->fstype);
+		json_bool(&js, "relies_on_rescans", in->fs_remote);
 		json_obj_begin(&js, "controller");
-		json_bool(&js, "running", running);
-		json_str(&js, "status", st);
+		json_bool(&js, "running", in->controller_running);
+		json_str(&js, "status", in->controller_status);
 		json_obj_end(&js);
 		json_arr_begin(&js, "jobs");
 		if (status_all(sp, &js) < 0)
@@ -190,11 +188,13 @@ int cmd_status(int argc, char **argv)
 		json_print(&js);
 		json_free(&js);
 	} else {
-		printf("spool %s (%s%s)\ncontroller: %s\n", shown(sd->path), fs,
-		       remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "", shown(st));
+		printf("spool %s (%s%s)\ncontroller: %s\n", shown(in->path), in->fstype,
+		       in->fs_remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "",
+		       shown(in->controller_status));
 		if (status_all(sp, NULL) < 0)
 			rc = SPOOL_EXIT_ERROR;
 	}
+	spool_info_free(in);
 	spool_close(sp);
 	return rc;
 }
@@ -243,10 +243,11 @@ int cmd_workers(int argc, char **argv)
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
 	char err[SPOOL_ERRLEN];
-	if (want && spool_wait_engines(sp, (size_t)want, tmo, err, sizeof err) < 0) {
+	int rc = want ? spool_wait_engines(sp, (size_t)want, tmo, err, sizeof err) : 0;
+	if (rc < 0) {
 		cli_error(err);
 		spool_close(sp);
-		return strstr(err, "alive after") ? SPOOL_EXIT_PENDING : SPOOL_EXIT_ERROR;
+		return spool_exit_code(rc);
 	}
 	struct spool_engine *e;
 	size_t n;

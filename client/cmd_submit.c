@@ -286,9 +286,9 @@ static int submit_common(int argc, char **argv, int kind)
 		goto out;
 	}
 	char id[16], err[SPOOL_ERRLEN];
-	if (spool_submit(sp, &s, id, err, sizeof err) < 0) {
+	if ((rc = spool_submit(sp, &s, id, err, sizeof err)) < 0) {
 		cli_error(err);
-		rc = SPOOL_EXIT_ERROR;
+		rc = spool_exit_code(rc);
 	} else if (wait) {
 		fprintf(stderr, "spool: job %s submitted, waiting for it\n", id);
 		rc = collect_job(sp, id, &cf);

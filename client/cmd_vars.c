@@ -64,7 +64,7 @@ static int vars_cmd(int argc, char **argv, int push)
 		      : spool_pull(sp, targets, args, n, id, err, sizeof err);
 	if (rc < 0) {
 		cli_error(err);
-		rc = strstr(err, "not NAME") ? SPOOL_EXIT_USAGE : SPOOL_EXIT_ERROR;
+		rc = spool_exit_code(rc);
 	} else if (wait) {
 		rc = collect_job(sp, id, &cf);
 	} else {

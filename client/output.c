@@ -1,9 +1,6 @@
 /* output.c - how the spool command shows results: task outputs, tags, summaries, JSON, progress. */
 #include "cli.h"
-#include "fsio.h"
 #include "json.h"
-#include "rec.h"
-#include "schema.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,32 +174,20 @@ size_t print_summary(const struct spool_job *j, const struct summary *sm)
 }
 
 /* Times and usage from the task's result record beside the data, if it can be read (and is
- * the submitter's: see spool_task_open). */
+ * the submitter's: see spool_task_open); null where not. */
 static void json_result_fields(struct json *js, const struct spool_job *j, const struct spool_task *t)
 {
-	struct buf b;
-	struct rec r;
+	struct spool_usage u;
+	int ok = t->result_path && spool_task_usage(j, t, &u, NULL, 0) == 0;
+	const int64_t v[] = { ok ? u.start_ms : -1, ok ? u.end_ms : -1, ok ? u.user_ms : -1, ok ? u.sys_ms : -1,
+			      ok ? u.maxrss_kb : -1 };
 	static const char *keys[] = { "start_ms", "end_ms", "user_ms", "sys_ms", "maxrss_kb" };
-	buf_init(&b);
-	int fd = t->result_path ? spool_task_open(j, t, SPOOL_OUT_RESULT, NULL, 0) : -1;
-	ssize_t n = 0;
-	if (fd >= 0) {
-		buf_grow(&b, MAX_SMALL_RECORD + 1);
-		while (b.len < MAX_SMALL_RECORD && (n = read(fd, b.p + b.len, MAX_SMALL_RECORD - b.len)) > 0)
-			b.len += (size_t)n;
-		b.p[b.len] = '\0';
-		close(fd);
-	}
-	int ok = fd >= 0 && n >= 0 && b.len < MAX_SMALL_RECORD && rec_parse(&r, b.p, b.len, &schema_done, NULL) == 0;
 	for (size_t i = 0; i < ARRAY_LEN(keys); i++) {
-		if (ok && rec_get(&r, keys[i]))
-			json_int(js, keys[i], (int64_t)rec_get_u64(&r, keys[i], 0));
+		if (v[i] >= 0)
+			json_int(js, keys[i], v[i]);
 		else
 			json_null(js, keys[i]);
 	}
-	if (ok)
-		rec_free(&r);
-	buf_free(&b);
 }
 
 void json_job(struct json *js, const struct spool_job *j, int with_tasks)

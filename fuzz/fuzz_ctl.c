@@ -4,11 +4,13 @@
  *
  * Job states go through lib/jobstate.c, the one parser clients and the rebuild use: the
  * summary (format 2, or a whole format 1 state) and a chunk of tasks with its task, reason and
- * dup lines. The engine lines are split by lib/api_wait.c; this target covers their record. */
+ * dup lines. Engine lines are split by engine_line_parse (lib/smallfmt.c), checked here to
+ * read back through its writer. */
 #include "fuzz.h"
 #include "ids.h"
 #include "jobstate.h"
 #include "schema.h"
+#include "smallfmt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,11 +71,22 @@ static void use_jobstate(const struct rec *r)
 			fuzz_use(r->f[i].val);
 }
 
+/* An engine line the parser accepts is written back by engine_line_put to the same bytes. */
 static void use_engines(const struct rec *r)
 {
 	FUZZ_CHECK(rec_count(r, "engine") == r->n);
-	for (size_t i = 0; i < r->n; i++)
+	for (size_t i = 0; i < r->n; i++) {
+		struct spool_engine x;
+		struct buf b;
 		fuzz_use(r->f[i].val);
+		if (engine_line_parse(r->f[i].val, &x) < 0)
+			continue;
+		FUZZ_CHECK(name_ok(x.node) && name_ok(x.worker) && x.id >= 1 && x.pid >= 1 && x.beat_age_ms >= -1);
+		buf_init(&b);
+		FUZZ_CHECK(engine_line_put(&b, &x) == 0);
+		FUZZ_CHECK(b.len == 7 + r->f[i].len + 1 && memcmp(b.p + 7, r->f[i].val, r->f[i].len) == 0);
+		buf_free(&b);
+	}
 }
 
 static void use_ctlinfo(const struct rec *r)

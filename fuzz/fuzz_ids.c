@@ -1,9 +1,11 @@
 /* fuzz_ids.c - the small parsers of names and numbers that come from records, file names and
- * command lines: name_ok, label_ok, var_name_ok, jobref_parse, targets_parse (lib/ids.c) and
+ * command lines: name_ok, label_ok, var_name_ok, jobref_parse, targets_parse (lib/ids.c),
+ * taskname_parse (lib/smallfmt.c) and
  * parse_u64, parse_i64, parse_seconds_ms (lib/util.c). The input, up to its first NUL, is the
  * string. Each parser's result is checked against a plain reading of its documented grammar. */
 #include "fuzz.h"
 #include "ids.h"
+#include "smallfmt.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -63,6 +65,17 @@ static void check_jobref(const char *s, size_t jobsz)
 		}
 	}
 	free(job);
+}
+
+/* JOB.TASK.ATTEMPT: accepted exactly when it is what taskname_format writes for its fields. */
+static void check_taskname(const char *s)
+{
+	struct taskname t;
+	char again[TASKNAME_MAX];
+	if (taskname_parse(s, &t) < 0)
+		return;
+	FUZZ_CHECK(name_ok(t.job) && !strchr(t.job, '.') && t.task >= 1 && t.attempt >= 1);
+	FUZZ_CHECK(taskname_format(again, sizeof again, t.job, t.task, t.attempt) == 0 && strcmp(again, s) == 0);
 }
 
 static void check_targets(const char *s)
@@ -140,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_names(s);
 	check_jobref(s, JOBID_LEN + 1);
 	check_jobref(s, 64);
+	check_taskname(s);
 	check_targets(s);
 	check_numbers(s);
 	check_seconds(s);

@@ -4,9 +4,12 @@
  * `spool` command built on it) write job records into it; spoold, the controller, queues
  * them and assigns tasks to engines run by spool-worker on each node. See spool-layout.md.
  *
- * Error rules: functions that can fail return 0 (or a non-NULL pointer) on success and -1
- * (or NULL) on failure, with a sentence in the caller's err buffer saying what failed, on
- * which path or record, and what to do. Nothing here exits or prints.
+ * Error rules: functions that can fail return 0 (or a non-NULL pointer) on success and, on
+ * failure, NULL or a negative error code, -SPOOL_ERR_*: -1 (SPOOL_ERR_FAILED) for most failures,
+ * another code where the caller may act on the kind, as each function says. Either way a
+ * sentence in the caller's err buffer says what failed, on which path or record, and what to do.
+ * The sentence is for people: a program tests the code (spool_exit_code gives the command's exit
+ * status for it), never the text. Nothing here exits or prints.
  * Ownership: every pointer a function returns through an out-parameter belongs to the
  * caller and is released with the matching *_free function.
  */
@@ -32,6 +35,17 @@ enum spool_exit {
 	SPOOL_EXIT_NO_JOB = 4,      /* the job id does not exist in this spool */
 	SPOOL_EXIT_PENDING = 5      /* collect --no-wait or --timeout: tasks are still pending */
 };
+
+/* What kind of failure, returned negated (-SPOOL_ERR_NO_JOB). */
+enum spool_err {
+	SPOOL_ERR_FAILED = 1,  /* anything not below: no spool, I/O, a record not believed, ... */
+	SPOOL_ERR_USAGE = 2,   /* the arguments are not valid (a bad variable name, say) */
+	SPOOL_ERR_NO_JOB = 3,  /* no such job or task in this spool */
+	SPOOL_ERR_TIMEOUT = 4  /* a wait gave up at its deadline */
+};
+/* The exit status of a command whose API call returned rc: 0 for rc >= 0, else the
+ * SPOOL_EXIT_* of the error code (USAGE, NO_JOB, PENDING for a timeout, ERROR otherwise). */
+int spool_exit_code(int rc);
 
 typedef struct spool spool_t;
 
@@ -179,10 +193,13 @@ struct spool_engine {
 };
 int spool_engines(spool_t *sp, struct spool_engine **out, size_t *n, char *err, size_t errlen);
 void spool_engines_free(struct spool_engine *e);
-/* Wait until at least n engines are alive; 0 when they are, -1 on timeout (timeout_ms 0: for ever). */
+/* Wait until at least n engines are alive (timeout_ms 0: for ever). 0 when they are,
+ * -SPOOL_ERR_TIMEOUT when the timeout passed first, -1 when the table cannot be read. */
 int spool_wait_engines(spool_t *sp, size_t n, uint64_t timeout_ms, char *err, size_t errlen);
 
-/* push NAME=VALUE pairs to, or pull NAMEs from, the target engines ("all" or ids); each is a job. */
+/* push NAME=VALUE pairs to, or pull NAMEs from, the target engines ("all" or ids); each is a job.
+ * -SPOOL_ERR_USAGE when none is given, one is not NAME=VALUE (push) or NAME (pull), or a value
+ * is too long; else as spool_submit. */
 int spool_push(spool_t *sp, const char *targets, const char *const *assignments, size_t n, char jobid[16],
 	       char *err, size_t errlen);
 int spool_pull(spool_t *sp, const char *targets, const char *const *names, size_t n, char jobid[16], char *err,
@@ -192,7 +209,35 @@ int spool_pull(spool_t *sp, const char *targets, const char *const *names, size_
  * wait about one heartbeat to see its counter change. */
 int spool_controller_running(spool_t *sp, char *out, size_t outsz, int patient);
 
-/* Ask the controller to cancel a job (task 0) or one task. */
+/* What `spool doctor` and `spool status` tell about a spool, read through the handle. */
+struct spool_info {
+	const char *path;            /* absolute */
+	unsigned layout;             /* on-disk layout version (its "format" file) */
+	const char *fstype;          /* "ext4", "nfs", "fuse", ... or "unknown" */
+	int fs_remote;               /* network or FUSE: inotify is blind to other nodes, rescans see */
+	uint64_t owner;              /* uid of the spool's owner: spoold and the workers run as it (or root) */
+	int shared;                  /* 0: personal (its owner alone), 1: other users may submit */
+	int shared_with_all;         /* shared: every user of the node (else the directory's group) */
+	/* The controller, as it last announced itself in ctl/controller. */
+	int controller_ran;          /* 0: never ran here (the fields below are empty, -1) */
+	int controller_running;      /* as spool_controller_running says */
+	char *controller_status;     /* its sentence: "running (pid P on N)", or NOT RUNNING and what to do */
+	int64_t controller_uid;      /* the account it runs as (owner of ctl/controller) */
+	char *controller_node, *controller_version, *database; /* "" when not announced */
+	int64_t controller_pid;
+	/* Engines as last published; -1 with engines_error set when ctl/engines cannot be read. */
+	long engines_live, engines_dead;
+	char *engines_error;
+	long quarantined;            /* rejected records in quarantine/; -1 when it cannot be listed */
+};
+/* Fill *out (free with spool_info_free). patient: as for spool_controller_running (on another
+ * node, wait about one heartbeat to see the controller alive). Returns 0: what cannot be read is
+ * reported in the fields, as above. */
+int spool_info(spool_t *sp, int patient, struct spool_info **out);
+void spool_info_free(struct spool_info *info);
+
+/* Ask the controller to cancel a job (task 0) or one task. -SPOOL_ERR_NO_JOB when there is no
+ * such job (or jobid is not a job id) or the job has no such task. */
 int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_t errlen);
 /* Open one of a finished task's files beside the data for reading. Only a regular file owned
  * by the job's submitter (or root) is trusted, reached without following a link in the output
@@ -202,6 +247,17 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
 enum spool_output { SPOOL_OUT_STDOUT, SPOOL_OUT_STDERR, SPOOL_OUT_RESULT };
 int spool_task_open(const struct spool_job *job, const struct spool_task *task, enum spool_output which,
 		    char *err, size_t errlen);
+
+/* Times and resource usage of a finished task, from its result record beside the data (read
+ * through spool_task_open's checks); a field the record lacks is -1. Returns 0, or -1 with the
+ * reason in err (no record, refused, or not a result record). */
+struct spool_usage {
+	int64_t start_ms, end_ms;  /* wall clock, ms since the epoch */
+	int64_t user_ms, sys_ms;   /* CPU time */
+	int64_t maxrss_kb;         /* peak resident memory */
+};
+int spool_task_usage(const struct spool_job *job, const struct spool_task *task, struct spool_usage *u, char *err,
+		     size_t errlen);
 
 /* Is a task's state terminal? Did it succeed? */
 int spool_task_terminal(const struct spool_task *t);

@@ -33,6 +33,18 @@ static void set_err(char *err, size_t errlen, const char *msg)
 		snprintf(err, errlen, "%s", msg);
 }
 
+int spool_exit_code(int rc)
+{
+	if (rc >= 0)
+		return SPOOL_EXIT_OK;
+	switch (-rc) {
+	case SPOOL_ERR_USAGE: return SPOOL_EXIT_USAGE;
+	case SPOOL_ERR_NO_JOB: return SPOOL_EXIT_NO_JOB;
+	case SPOOL_ERR_TIMEOUT: return SPOOL_EXIT_PENDING;
+	default: return SPOOL_EXIT_ERROR;
+	}
+}
+
 spool_t *spool_open(const char *dir, char *err, size_t errlen)
 {
 	struct err e;
@@ -256,12 +268,12 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
 	int nf, rc = -1;
 
 	if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0)
-		return -1;
+		return nf ? -SPOOL_ERR_NO_JOB : -1;
 	if (task && j->accepted && j->ntasks && task > j->ntasks) {
 		snprintf(err, errlen, "job %s has %zu tasks: there is no task %llu", jobid, j->ntasks,
 			 (unsigned long long)task);
 		spool_job_free(j);
-		return -1;
+		return -SPOOL_ERR_NO_JOB;
 	}
 	spool_job_free(j);
 	id_random(rnd, 8);

@@ -7,6 +7,8 @@
  * names the file, so `spool collect` never prints what another user wrote.
  */
 #include "spool.h"
+#include "rec.h"
+#include "schema.h"
 #include "util.h"
 
 #include <errno.h>
@@ -119,4 +121,37 @@ out:
 		close(dfd);
 	free(dir);
 	return fd;
+}
+
+/* A result record is small (the done schema); read at most that much and one byte more. */
+int spool_task_usage(const struct spool_job *j, const struct spool_task *t, struct spool_usage *u, char *err,
+		     size_t errlen)
+{
+	struct buf b;
+	struct rec r;
+	struct err e;
+	ssize_t n = 0;
+	int fd = spool_task_open(j, t, SPOOL_OUT_RESULT, err, errlen), rc = -1;
+	if (fd < 0)
+		return -1;
+	buf_init(&b);
+	buf_grow(&b, MAX_SMALL_RECORD + 1);
+	while (b.len <= MAX_SMALL_RECORD && (n = read(fd, b.p + b.len, MAX_SMALL_RECORD + 1 - b.len)) > 0)
+		b.len += (size_t)n;
+	b.p[b.len] = '\0';
+	close(fd);
+	if (n < 0) {
+		refuse(err, errlen, errno, "cannot read %s: %s", t->result_path, strerror(errno));
+	} else if (rec_parse(&r, b.p, b.len, &schema_done, &e) < 0) {
+		refuse(err, errlen, EBADMSG, "%s is not a task result: %s", t->result_path, e.msg);
+	} else {
+		int64_t *f[] = { &u->start_ms, &u->end_ms, &u->user_ms, &u->sys_ms, &u->maxrss_kb };
+		static const char *keys[] = { "start_ms", "end_ms", "user_ms", "sys_ms", "maxrss_kb" };
+		for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+			*f[i] = rec_get(&r, keys[i]) ? (int64_t)rec_get_u64(&r, keys[i], 0) : -1;
+		rec_free(&r);
+		rc = 0;
+	}
+	buf_free(&b);
+	return rc;
 }

@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "rec.h"
 #include "schema.h"
+#include "smallfmt.h"
 #include "spooldir.h"
 
 #include <errno.h>
@@ -267,14 +268,16 @@ int spool_engines(spool_t *sp, struct spool_engine **out, size_t *n, char *err, 
 	}
 	*out = xcalloc(r.n + 1, sizeof **out);
 	for (size_t i = 0; i < r.n; i++) {
-		struct spool_engine *x = &(*out)[*n];
-		long long id, pid, age;
-		if (sscanf(r.f[i].val, "%lld %7s %71s %lld %79s %99s %lld", &id, x->state, x->node, &pid, x->worker,
-			   x->task, &age) != 7)
-			continue;
-		x->id = id;
-		x->pid = pid;
-		x->beat_age_ms = age;
+		if (engine_line_parse(r.f[i].val, &(*out)[*n]) < 0) {
+			snprintf(err, errlen, "cannot parse %s/ctl/engines, line %u: not an engine as the controller "
+				 "writes it (is a spoold of another version running? restart it)", sd->path, r.f[i].line);
+			rec_free(&r);
+			buf_free(&b);
+			spool_engines_free(*out);
+			*out = NULL;
+			*n = 0;
+			return -1;
+		}
 		(*n)++;
 	}
 	rec_free(&r);
@@ -308,6 +311,7 @@ int spool_wait_engines(spool_t *sp, size_t want, uint64_t timeout_ms, char *err,
 		if (timeout_ms && mono_ms() - start >= timeout_ms) {
 			snprintf(err, errlen, "only %zu of %zu engines alive after %.1f s (start more with spool-worker -n N)",
 				 alive, want, timeout_ms / 1000.0);
+			rc = -SPOOL_ERR_TIMEOUT;
 			break;
 		}
 		nap(sd, ino);
@@ -324,7 +328,7 @@ static int builtin_job(spool_t *sp, const char *builtin, const char *targets, co
 				    .targets = targets, .builtin = builtin };
 	if (!n) {
 		snprintf(err, errlen, "%s: nothing to %s", builtin, builtin);
-		return -1;
+		return -SPOOL_ERR_USAGE;
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t len = strcspn(args[i], "=");
@@ -332,12 +336,12 @@ static int builtin_job(spool_t *sp, const char *builtin, const char *targets, co
 		if (!var_name_ok(args[i], len) || has_eq != (strcmp(builtin, "push") == 0)) {
 			snprintf(err, errlen, "%s: '%s' is not %s (NAME: letters, digits and _, not starting with a "
 				 "digit, at most 64)", builtin, args[i], strcmp(builtin, "push") == 0 ? "NAME=VALUE" : "NAME");
-			return -1;
+			return -SPOOL_ERR_USAGE;
 		}
 		if (strlen(args[i]) - len > MAX_VAR_VALUE + 1) {
 			snprintf(err, errlen, "push: the value of %.*s is longer than %d bytes", (int)len, args[i],
 				 MAX_VAR_VALUE);
-			return -1;
+			return -SPOOL_ERR_USAGE;
 		}
 	}
 	return spool_submit(sp, &s, jobid, err, errlen);

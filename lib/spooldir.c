@@ -150,6 +150,7 @@ int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
 			(unsigned)v, LAYOUT_VERSION);
 		goto out;
 	}
+	sd->layout = (unsigned)v;
 	conf_defaults(&sd->conf);
 	conf = xasprintf("%s/spool.conf", sd->path);
 	rc = conf_load(&sd->conf, conf, e);

@@ -14,6 +14,7 @@
 
 struct spooldir {
 	char *path;       /* absolute */
+	unsigned layout;  /* the layout version its "format" file names (<= LAYOUT_VERSION) */
 	int root;         /* fd of the spool directory */
 	int incoming;     /* incoming/: clients add job and cancel records */
 	int ctl;          /* ctl/: the controller's own */

@@ -13,6 +13,7 @@
 #include "assignrec.h"
 #include "rec.h"
 #include "queue.h"
+#include "smallfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,11 +109,15 @@ static int inbox_open(struct ctl *c, const char *wid)
 
 void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt)
 {
-	char name[160];
+	char name[TASKNAME_MAX];
+	if (taskname_format(name, sizeof name, job, task, attempt) < 0) {
+		log_err("no assignment of worker %s to remove for task %s.%lld.%lld: not a task name", wid, job,
+			(long long)task, (long long)attempt);
+		return;
+	}
 	int fd = inbox_open(c, wid);
 	if (fd < 0)
 		return;
-	snprintf(name, sizeof name, "%s.%lld.%lld", job, (long long)task, (long long)attempt);
 	if (unlinkat(fd, name, 0) < 0 && errno != ENOENT)
 		log_err("cannot remove assignment ctl/w/%s/inbox/%s: %s", wid, name, strerror(errno));
 	close(fd);
@@ -136,7 +141,7 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 {
 	struct buf b;
 	struct err e;
-	char name[160];
+	char name[TASKNAME_MAX];
 	int rc = 0;
 	int fd = -1;
 	const char *fd_wid = "";
@@ -162,8 +167,13 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 		}
 		if (fd < 0)
 			continue;
+		if (taskname_format(name, sizeof name, t->id, p[i].idx, p[i].attempt) < 0) {
+			log_err("cannot name the assignment of task %s.%lld.%lld for worker %s", t->id,
+				(long long)p[i].idx, (long long)p[i].attempt, p[i].wid);
+			rc = -1;
+			continue;
+		}
 		assign_build(&b, &c->sd.key, &t->a, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
-		snprintf(name, sizeof name, "%s.%lld.%lld", t->id, (long long)p[i].idx, (long long)p[i].attempt);
 		if (fs_write_atomic(fd, name, b.p, b.len, 0600, FSW_NODIRSYNC, &e) < 0) {
 			log_err("cannot write assignment for worker %s: %s", p[i].wid, e.msg);
 			rc = -1;
@@ -418,14 +428,12 @@ void assign_reconcile(struct ctl *c)
 	sqlite3_reset(q);
 	size_t keep = 0;
 	for (size_t i = 0; i < np; i++) {
-		char name[160];
+		char name[TASKNAME_MAX];
 		const struct tmpl *t = tmpl_get(c, p[i].rid);
 		int fd = inbox_open(c, p[i].wid);
 		int present = 0;
-		if (t && fd >= 0) {
-			snprintf(name, sizeof name, "%s.%lld.%lld", t->id, (long long)p[i].idx, (long long)p[i].attempt);
+		if (t && fd >= 0 && taskname_format(name, sizeof name, t->id, p[i].idx, p[i].attempt) == 0)
 			present = faccessat(fd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
-		}
 		if (fd >= 0)
 			close(fd);
 		if (present || !t) {

@@ -12,6 +12,7 @@
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
+#include "smallfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -165,10 +166,9 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 		if (!consumed[i])
 			continue;
 		/* names are JOB.TASK.ATTEMPT, the same as the assignment's */
-		char job[72];
-		long long t = 0, a = 0;
-		if (sscanf(names[i], "%71[^.].%lld.%lld", job, &t, &a) == 3)
-			inbox_remove(c, w->wid, job, t, a);
+		struct taskname tn;
+		if (taskname_parse(names[i], &tn) == 0)
+			inbox_remove(c, w->wid, tn.job, tn.task, tn.attempt);
 		if (rv[i].wid[0])
 			inbox_remove(c, rv[i].wid, rv[i].job, rv[i].idx, rv[i].attempt);
 		if (unlinkat(dfd, names[i], 0) < 0 && errno != ENOENT)

@@ -7,6 +7,7 @@
 #include "ids.h"
 #include "log.h"
 #include "rec.h"
+#include "smallfmt.h"
 #include "spool.h"
 
 #include <errno.h>
@@ -262,10 +263,11 @@ void publish_engines(struct ctl *c)
 {
 	struct buf b;
 	struct err e;
+	int rc;
 
 	buf_init(&b);
 	rec_begin(&b, "engines");
-	/* engine ID STATE NODE PID WID TASK BEAT_AGE_MS */
+	/* engine_line_put (lib/smallfmt.h) checks every field, TASK (JOB.TASK) included */
 	sqlite3_stmt *st = db_prep(c,
 		"SELECT e.id, e.alive, w.node, w.pid, e.wid,"
 		" (SELECT j.id || '.' || t.idx FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.engine = e.id"
@@ -273,17 +275,29 @@ void publish_engines(struct ctl *c)
 		" FROM engines e JOIN workers w ON w.wid = e.wid ORDER BY e.id");
 	sqlite3_bind_int(st, 1, SPOOL_TASK_ASSIGNED);
 	sqlite3_bind_int(st, 2, SPOOL_TASK_RUNNING);
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *wid = (const char *)sqlite3_column_text(st, 4);
 		const char *task = (const char *)sqlite3_column_text(st, 5);
+		const char *node = (const char *)sqlite3_column_text(st, 2);
 		int alive = sqlite3_column_int(st, 1);
 		struct wlive *w = wlive_find(c, wid);
-		long long age = w && alive ? (long long)(c->now - w->beat_changed_ms) : -1;
-		buf_printf(&b, "engine %lld %s %s %lld %s %s %lld\n", (long long)sqlite3_column_int64(st, 0),
-			   !alive ? "dead" : task ? "busy" : "idle", (const char *)sqlite3_column_text(st, 2),
-			   (long long)sqlite3_column_int64(st, 3), wid, task ? task : "-", age);
+		struct spool_engine x = { .id = sqlite3_column_int64(st, 0), .pid = sqlite3_column_int64(st, 3),
+					  .beat_age_ms = w && alive ? (int64_t)(c->now - w->beat_changed_ms) : -1 };
+		snprintf(x.state, sizeof x.state, "%s", !alive ? "dead" : task ? "busy" : "idle");
+		snprintf(x.node, sizeof x.node, "%s", node ? node : "");
+		snprintf(x.worker, sizeof x.worker, "%s", wid ? wid : "");
+		snprintf(x.task, sizeof x.task, "%s", task ? task : "-");
+		if (engine_line_put(&b, &x) < 0)
+			log_err("engine %lld of worker %s on %s is left out of ctl/engines: a field is not as clients "
+				"read it", (long long)x.id, x.worker, x.node);
 	}
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		log_err("cannot list the engines to publish ctl/engines (%s): the engine table is left as it was",
+			sqlite3_errmsg(c->db));
+		buf_free(&b);
+		return;
+	}
 	rec_end(&b);
 	if (fs_write_atomic(c->sd.ctl, "engines", b.p, b.len, 0644, FSW_NOSYNC, &e) < 0)
 		log_err("cannot publish the engine table: %s", e.msg);

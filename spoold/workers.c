@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
+#include "smallfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,9 +92,16 @@ static int write_reg(struct ctl *c, const char *wid, bool alive, struct err *e)
 	rec_put(&b, "state", alive ? "alive" : "dead");
 	sqlite3_stmt *st = db_prep(c, "SELECT id, slot FROM engines WHERE wid = ? ORDER BY id");
 	sqlite3_bind_text(st, 1, wid, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW)
-		buf_printf(&b, "engine %lld %d\n", (long long)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1));
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (reg_engine_put(&b, sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1)) < 0)
+			log_err("worker %s: engine %lld has slot %d, outside 0..%d: left out of its registration", wid,
+				(long long)sqlite3_column_int64(st, 0), sqlite3_column_int(st, 1), MAX_SLOTS - 1);
 	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		buf_free(&b);
+		close(fd);
+		return err_set(e, "cannot list the engines of worker %s: %s", wid, sqlite3_errmsg(c->db));
+	}
 	rec_end_sealed(&b, &c->sd.key);
 	rc = fs_write_atomic(fd, "reg", b.p, b.len, 0600, 0, e);
 	buf_free(&b);
@@ -140,7 +148,7 @@ static void register_worker(struct ctl *c, const char *wid)
 	}
 	uint64_t slots = rec_get_u64(&r, "slots", 0), pid = rec_get_u64(&r, "pid", 0);
 	const char *node = rec_get(&r, "node"), *boot = rec_get(&r, "boot");
-	if (strcmp(rec_get(&r, "wid"), wid) != 0 || !name_ok(node) || slots < 1 || slots > 1024 || pid < 1 ||
+	if (strcmp(rec_get(&r, "wid"), wid) != 0 || !name_ok(node) || slots < 1 || slots > MAX_SLOTS || pid < 1 ||
 	    pid > INT32_MAX) {
 		log_warn("worker %s: hello record has a wrong wid, node, pid or slot count (1..1024): ignoring it", wid);
 		quarantine_file(c, wfd, "hello", "wrong wid, node, pid or slot count");
@@ -349,15 +357,13 @@ static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
 {
 	bool began = false, ok = true;
 	for (size_t i = 0; ok && i < r->n; i++) {
-		char job[72];
-		long long t, a;
-		if (strcmp(r->f[i].key, "running") != 0 ||
-		    sscanf(r->f[i].val, "%71[^.].%lld.%lld", job, &t, &a) != 3)
+		struct taskname tn;
+		if (strcmp(r->f[i].key, "running") != 0 || taskname_parse(r->f[i].val, &tn) < 0)
 			continue;
 		if (!began && db_begin_lazy(c) < 0)
 			return;
 		began = true;
-		ok = queue_start(c, job, t, a, w->wid) >= 0;
+		ok = queue_start(c, tn.job, tn.task, tn.attempt, w->wid) >= 0;
 	}
 	if (!began)
 		return;

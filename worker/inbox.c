@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
+#include "smallfmt.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -216,10 +217,10 @@ void inbox_scan(struct worker *w)
 		}
 		a->seq = rec_get_u64(&a->r, "seq", 0);
 		a->engine = (int64_t)rec_get_u64(&a->r, "engine", 0);
-		char expect[160];
-		snprintf(expect, sizeof expect, "%s.%s.%s", rec_get(&a->r, "job"), rec_get(&a->r, "task"),
-			 rec_get(&a->r, "attempt"));
-		if (!our_engine(w, a->engine) || strcmp(expect, names[i]) != 0 || !name_ok(rec_get(&a->r, "job"))) {
+		char expect[TASKNAME_MAX];
+		int named = taskname_format(expect, sizeof expect, rec_get(&a->r, "job"),
+					    (int64_t)rec_get_u64(&a->r, "task", 0), (int64_t)rec_get_u64(&a->r, "attempt", 0));
+		if (!our_engine(w, a->engine) || named < 0 || strcmp(expect, names[i]) != 0) {
 			log_err("refusing assignment %s: not for one of my engines or its name does not match", names[i]);
 			run_report_refused(w, names[i], "not for one of this worker's engines, or its name does not match its fields");
 			inbox_mark_finished(w, names[i]);

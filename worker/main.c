@@ -9,6 +9,7 @@
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
+#include "smallfmt.h"
 #include "spool.h"
 
 #include <errno.h>
@@ -147,15 +148,24 @@ static void check_reg(struct worker *w)
 		w->dead = true;
 	} else if (!w->registered) {
 		int k = 0;
-		for (size_t i = 0; i < r.n && k < w->nslots; i++) {
-			long long id;
+		unsigned bad = 0; /* line of an engine that is not one of ours */
+		for (size_t i = 0; i < r.n && !bad; i++) {
+			int64_t id;
 			int slot;
-			if (strcmp(r.f[i].key, "engine") == 0 && sscanf(r.f[i].val, "%lld %d", &id, &slot) == 2) {
+			if (strcmp(r.f[i].key, "engine") != 0)
+				continue;
+			if (reg_engine_parse(r.f[i].val, &id, &slot) < 0 || slot >= w->nslots) {
+				bad = r.f[i].line;
+			} else if (k < w->nslots) {
 				w->eng[k].id = id;
-				w->eng[k++].slot = slot;
+				w->eng[k].slot = slot;
 			}
+			k++;
 		}
-		if (k != w->nslots) {
+		if (bad) {
+			log_err("refusing my registration ctl/w/%s/reg: line %u is not one of my engines (ID SLOT, "
+				"SLOT below %d)", w->wid, bad, w->nslots);
+		} else if (k != w->nslots) {
 			log_err("registration ctl/w/%s/reg lists %d engines, expected %d", w->wid, k, w->nslots);
 		} else {
 			w->inbox_fd = openat(fd, "inbox", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

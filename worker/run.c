@@ -11,6 +11,7 @@
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
+#include "smallfmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -614,18 +615,17 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 /* An assignment we cannot use still gets an answer, or its task would stay assigned forever. */
 void run_report_refused(struct worker *w, const char *name, const char *why)
 {
-	char job[72];
-	long long t, a;
+	struct taskname tn;
 	struct buf b;
 	struct err er;
 
-	if (sscanf(name, "%71[^.].%lld.%lld", job, &t, &a) != 3 || !w->nslots || t < 1 || a < 1)
+	if (taskname_parse(name, &tn) < 0 || !w->nslots)
 		return;
 	buf_init(&b);
 	rec_begin(&b, "done");
-	rec_put(&b, "job", job);
-	rec_put_i64(&b, "task", t);
-	rec_put_i64(&b, "attempt", a);
+	rec_put(&b, "job", tn.job);
+	rec_put_i64(&b, "task", tn.task);
+	rec_put_i64(&b, "attempt", tn.attempt);
 	rec_put_i64(&b, "engine", w->eng[0].id);
 	rec_put(&b, "wid", w->wid);
 	rec_put(&b, "node", w->node);

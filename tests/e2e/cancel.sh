@@ -102,7 +102,7 @@ check_eq "only task 2 is cancelled" "succeeded cancelled succeeded" \
 check_eq "the summary names task 2 only" "  task 2: cancelled on $(spool status "$j" | awk '$1 == 2 { print $5 }'): cancelled by uid $(id -u)" \
 	"$(grep '^  task' "$T/e")"
 spool cancel "$j.7" 2>"$T/e"; rc=$?
-check "cancel of a task that does not exist fails" test "$rc" -ne 0
+check_eq "cancel of a task that does not exist exits 4 (no such task)" 4 "$rc"
 check "and says the job has 3 tasks" grep -q "has 3 tasks" "$T/e"
 spool cancel nosuchjob0 2>"$T/e"; rc=$?
 check_eq "cancel of an unknown job exits 4" 4 "$rc"
