@@ -69,6 +69,17 @@ void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
+/* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among
+ * records whose mtimes tie, the submitting client and its sequence number from the record. */
+struct submission {
+	char *name;
+	struct timespec mtime;
+	int kind;     /* 0 job, 1 cancel: jobs first (a cancel may name a job in the same batch) */
+	char *client; /* the record's client and seq, read only for records in a tie */
+	uint64_t seq;
+};
+void sort_submissions(int dirfd, struct submission *s, size_t n, size_t upto);
+void submissions_free(struct submission *s, size_t n);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
 int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum task_state state,
 	      const char *reason, bool forget_engine);

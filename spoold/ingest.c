@@ -634,29 +634,76 @@ static int incoming_kind(const char *name)
 	return -1;
 }
 
-struct pending {
-	char *name;
-	struct timespec mtime;
-	int kind; /* 0 job, 1 cancel */
-};
-
-static int cmp_pending(const void *a, const void *b)
+static int cmp_submission(const void *a, const void *b)
 {
-	const struct pending *x = a, *y = b;
+	const struct submission *x = a, *y = b;
 	if (x->kind != y->kind)
 		return x->kind - y->kind;
 	int c = timespec_cmp(&x->mtime, &y->mtime);
-	return c ? c : strcmp(x->name, y->name);
+	if (c)
+		return c;
+	/* Only records whose mtimes tie get here, and all of them have their keys read. */
+	c = strcmp(x->client ? x->client : "", y->client ? y->client : "");
+	if (c)
+		return c;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
-/* Jobs before cancels (a cancel may name a job in the same batch), then by the file's mtime
- * (set by one clock, the file server's, for every submitter) and name. */
+/* A record's client and seq. One that cannot be read or parsed sorts as a record without them
+ * (an older client's); it is refused when it is taken. */
+static void read_order(int dirfd, struct submission *s, struct buf *data)
+{
+	struct rec r;
+	const struct rec_schema *sch = s->kind == 0 ? &schema_job : &schema_cancel;
+	if (fs_read_file(dirfd, s->name, s->kind == 0 ? MAX_JOB_RECORD : MAX_SMALL_RECORD, data, NULL, NULL) < 0 ||
+	    rec_parse(&r, data->p, data->len, sch, NULL) < 0) /* (it frees what it parsed on failure) */
+		return;
+	const char *cl = rec_get(&r, "client");
+	s->client = xstrdup(cl ? cl : "");
+	s->seq = rec_get_u64(&r, "seq", 0);
+	rec_free(&r);
+}
+
+/* Submission order for the first `upto` records (the rest are only behind them). The file
+ * server's clock orders records of different clients; a client's own records have mtimes in
+ * its order, and where they tie (a timestamp tick) its sequence numbers order them. Reading
+ * the keys costs a second read of a record, so only records in a tie are read. */
+void sort_submissions(int dirfd, struct submission *s, size_t n, size_t upto)
+{
+	struct buf data;
+	bool ties = false;
+	qsort(s, n, sizeof *s, cmp_submission);
+	buf_init(&data);
+	for (size_t i = 0; i < n && i < upto;) {
+		size_t k = i + 1;
+		while (k < n && s[k].kind == s[i].kind && timespec_cmp(&s[k].mtime, &s[i].mtime) == 0)
+			k++;
+		for (size_t m = i; k - i > 1 && m < k; m++)
+			read_order(dirfd, &s[m], &data);
+		ties |= k - i > 1;
+		i = k;
+	}
+	buf_free(&data);
+	if (ties)
+		qsort(s, n, sizeof *s, cmp_submission);
+}
+
+void submissions_free(struct submission *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].client);
+	free(s);
+}
+
+/* In submission order (sort_submissions), jobs before cancels. */
 void ingest_incoming(struct ctl *c)
 {
 	char **names;
 	struct err e;
 	long n = fs_list(c->sd.incoming, &names, &e);
-	struct pending *p;
+	struct submission *p;
 	size_t np = 0;
 	struct buf data;
 
@@ -681,7 +728,7 @@ void ingest_incoming(struct ctl *c)
 		p[np].kind = kind;
 		np++;
 	}
-	qsort(p, np, sizeof *p, cmp_pending);
+	sort_submissions(c->sd.incoming, p, np, INGEST_BATCH);
 	buf_init(&data);
 	for (size_t i = 0; i < np && i < INGEST_BATCH; i++) {
 		struct stat st;
@@ -703,12 +750,10 @@ void ingest_incoming(struct ctl *c)
 		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
 	if (np > INGEST_BATCH || k < nbad || trash_sweep(c))
 		c->scan_incoming = true; /* more next time round */
-	if (np) {
-		fsync(c->sd.incoming);
-		fsync(c->sd.ctl_jobs);
-	}
+	/* No fsync of incoming/ or ctl/jobs/ here: the commit made each job durable, and a move
+	 * to ctl/jobs/ that a crash undoes is redone on the next pass (the id is in the queue). */
 	buf_free(&data);
-	free(p);
+	submissions_free(p, np);
 	free(bad);
 	fs_list_free(names, n);
 }
