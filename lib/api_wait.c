@@ -28,8 +28,9 @@
  * 4-15 ms here, paid at close or at exit): more than a short job takes from submit to result.
  * So a job's wait polls its state file with stat for this long before it sets one up. */
 #define QUICK_WAIT_MS 50
-#define QUICK_STEP_MIN_US 100  /* the first polls: a short job is seen within a fraction of a ms */
-#define QUICK_STEP_MAX_US 2000 /* intervals grow by a quarter each poll up to this */
+#define QUICK_STEP_MIN_US 250  /* no job ends sooner than a few ms after its submit */
+#define QUICK_STEP_MAX_US 1000 /* intervals grow by a quarter each poll up to this: at most
+				* 60 stat calls in all, and a short job is seen within 1 ms */
 
 static int read_counter(struct spooldir *sd, uint64_t *v)
 {
