@@ -50,6 +50,12 @@ struct ctl {
 	uint64_t now;     /* monotonic ms at the top of the loop iteration */
 	uint64_t ctl_beat;
 	volatile int stop;
+	bool lazy;                /* between db_begin_lazy and its commit or rollback */
+	int64_t changes_at_begin; /* sqlite3_total_changes64 at the last BEGIN */
+	uint64_t synced;          /* counts the syncs of the WAL: full commits that wrote, db_sync */
+	char **moves;             /* jobs committed lazily whose records wait in incoming/ (ingest.c) */
+	size_t nmoves, capmoves;
+	uint64_t moves_synced;    /* `synced` when the first of them was committed */
 };
 
 /* db.c */
@@ -62,6 +68,7 @@ int db_commit(struct ctl *c);
 int db_begin_lazy(struct ctl *c);
 int db_commit_lazy(struct ctl *c);
 void db_rollback(struct ctl *c);
+int db_sync(struct ctl *c);
 int64_t db_job_rid(struct ctl *c, const char *jobid);
 void db_job_recount(struct ctl *c, int64_t rid);
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
@@ -69,6 +76,7 @@ void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
+void ingest_settle(struct ctl *c); /* after the assignment pass: move what ingest accepted */
 /* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among
  * records whose mtimes tie, the submitting client and its sequence number from the record. */
 struct submission {

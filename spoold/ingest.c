@@ -1,9 +1,10 @@
 /* ingest.c - take job and cancel records from incoming/ into the queue.
  *
- * A job record becomes durable queue state in one transaction; only after the
- * commit is the record moved to ctl/jobs/ID.job (kept: with the published state
- * it is what a rebuild of the database starts from). A crash between the two
- * is repaired on the next pass: the id is in the database, so the move is redone.
+ * A job record becomes queue state in one transaction; only once that commit is
+ * durable (ingest_settle) is the record moved to ctl/jobs/ID.job (kept: with the
+ * published state it is what a rebuild of the database starts from). A crash
+ * between the two is repaired on the next pass: the id is in the database, so the
+ * move is redone (or, if the commit was lost, the record is taken again).
  * Anything that fails validation goes to quarantine/ with a reason beside it.
  */
 #include "ctl.h"
@@ -430,6 +431,8 @@ static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
 	return found;
 }
 
+static void move_later(struct ctl *c, const char *stem);
+
 static void accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
 {
 	char stem[80], dest[96];
@@ -453,9 +456,12 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 	struct err refused;
 	if (db_job_rid(c, stem) >= 0) {
 		/* Already in the queue: either we crashed after the commit (finish the move, or the
-		 * quarantine of a refused job), or a different record reuses an id (refuse it). */
+		 * quarantine of a refused job), or a different record reuses an id (refuse it). The
+		 * commit may have been lazy and a crash of spoold alone leaves it unsynced: sync first. */
 		if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
+		else if (db_sync(c) < 0)
+			log_err("job %s stays in incoming/ until the database can be synced", stem);
 		else if (job_refused_reason(c, stem, &refused)) {
 			publish_job(c, db_job_rid(c, stem));
 			quarantine_file(c, c->sd.incoming, name, refused.msg);
@@ -465,8 +471,11 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		rec_free(&r);
 		return;
 	}
+	/* Committed lazily (no WAL sync): the record stays in incoming/ until a sync has made the
+	 * commit durable, usually the assignment pass's own commit (ingest_settle). A crash before
+	 * that loses at most the commit, and the record is still here to be taken again. */
 	int rc = -1;
-	if (db_begin(c) < 0 || (rc = insert_job(c, &r, st->st_uid, &refused)) < 0 || db_commit(c) < 0) {
+	if (db_begin_lazy(c) < 0 || (rc = insert_job(c, &r, st->st_uid, &refused)) < 0 || db_commit_lazy(c) < 0) {
 		db_rollback(c);
 		log_err("job %s stays in incoming/ and will be retried", stem);
 		rec_free(&r);
@@ -476,12 +485,53 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 	/* Refused whole: its state says why (published before the record leaves incoming/, so a
 	 * client never finds the job nowhere); the record goes where bad records go. */
 	if (rc == 1) {
+		if (db_sync(c) < 0)
+			return; /* taken again on the next pass, as after a crash */
 		publish_job(c, db_job_rid(c, stem));
 		quarantine_file(c, c->sd.incoming, name, refused.msg);
+	} else {
+		move_later(c, stem);
 	}
-	else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
-		log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
 	c->want_assign = true;
+}
+
+static void move_later(struct ctl *c, const char *stem)
+{
+	if (c->nmoves == 0)
+		c->moves_synced = c->synced;
+	if (c->nmoves == c->capmoves) {
+		c->capmoves = c->capmoves ? c->capmoves * 2 : 16;
+		c->moves = xrealloc(c->moves, c->capmoves * sizeof *c->moves);
+	}
+	c->moves[c->nmoves++] = xstrdup(stem);
+}
+
+/* After the assignment pass: the jobs ingested this pass are durable once the WAL has been
+ * synced since their commits (the assignment commit does it when it assigned anything; else
+ * one sync here, for the whole batch). Then their records move to ctl/jobs/, and both
+ * directories are fsync'd: a rename is not atomic across directories on every filesystem, and
+ * the next client's fsync of incoming/ may make the removal durable, so the new entry must be
+ * too. Here, after the assignments are written, these fsyncs delay no task. */
+void ingest_settle(struct ctl *c)
+{
+	if (!c->nmoves)
+		return;
+	bool durable = c->synced != c->moves_synced || db_sync(c) == 0;
+	for (size_t i = 0; i < c->nmoves; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "%s.job", c->moves[i]);
+		if (durable && renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0)
+			log_err("cannot move %s to ctl/jobs/%s: %s", name, name, strerror(errno));
+		free(c->moves[i]);
+	}
+	if (durable) {
+		fsync(c->sd.ctl_jobs);
+		fsync(c->sd.incoming);
+	} else {
+		log_err("%zu accepted job%s stay in incoming/ until the database can be synced", c->nmoves,
+			c->nmoves == 1 ? "" : "s");
+	}
+	c->nmoves = 0;
 }
 
 /* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */
@@ -750,8 +800,6 @@ void ingest_incoming(struct ctl *c)
 		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
 	if (np > INGEST_BATCH || k < nbad || trash_sweep(c))
 		c->scan_incoming = true; /* more next time round */
-	/* No fsync of incoming/ or ctl/jobs/ here: the commit made each job durable, and a move
-	 * to ctl/jobs/ that a crash undoes is redone on the next pass (the id is in the queue). */
 	buf_free(&data);
 	submissions_free(p, np);
 	free(bad);

@@ -117,6 +117,11 @@ int main(void)
 	write_rec(c.sd.incoming, "jobaaaaaa1.job", &b);
 	ingest_incoming(&c);
 	CHECK(count("SELECT count(*) FROM tasks") == 5, "a map record becomes 5 tasks");
+	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) == 0,
+	      "the record stays in incoming until its commit is synced");
+	uint64_t synced = c.synced;
+	ingest_settle(&c); /* no commit came after it: settle syncs the WAL itself */
+	CHECK(c.synced == synced + 1, "settle synced the WAL once");
 	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.job", F_OK, 0) == 0, "accepted record moved to ctl/jobs");
 	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) != 0, "incoming is empty after ingest");
 
