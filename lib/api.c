@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Records are readable by their owner and, through the setgid incoming/ of a shared spool,
@@ -143,25 +144,23 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 	return 0;
 }
 
-/* The controller takes records in mtime order (the file server's clock), ties broken by the
- * random name. So that what this client submits next cannot tie with this record, wait until
- * that clock, probed by touching incoming/, has moved past the record's mtime (at most a
- * timestamp tick; a few seconds at worst). Best effort: any failure just returns. */
-static void wait_past_mtime(struct spooldir *sd, const char *name)
+/* Where this client's records stand in its own order (spool-layout.md 7): the controller
+ * takes records by mtime and, where mtimes tie, by client then seq. A client is a kernel (its
+ * boot id); seq is that kernel's CLOCK_MONOTONIC in ns, so the records of every process there
+ * are numbered in the order they were written, with no wait for the file server's clock. */
+static void put_order(struct buf *b)
 {
-	struct stat f, d;
-	if (fstatat(sd->incoming, name, &f, AT_SYMLINK_NOFOLLOW) < 0)
-		return; /* already taken: whatever comes next is taken in a later pass */
-	for (int i = 0; i < 3000; i++) {
-		/* By name: a submitter on a shared spool holds incoming/ only as an O_PATH
-		 * descriptor, which futimens refuses (EBADF); write permission suffices here. */
-		if (utimensat(sd->root, "incoming", NULL, AT_SYMLINK_NOFOLLOW) < 0 || fstat(sd->incoming, &d) < 0)
-			return;
-		if (d.st_mtim.tv_sec > f.st_mtim.tv_sec ||
-		    (d.st_mtim.tv_sec == f.st_mtim.tv_sec && d.st_mtim.tv_nsec > f.st_mtim.tv_nsec))
-			return;
-		usleep(1000);
-	}
+	static uint64_t last; /* strictly increasing within this process, whatever the clock says */
+	char boot[72];
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t seq = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (seq <= last)
+		seq = last + 1;
+	last = seq;
+	boot_id(boot, sizeof boot);
+	rec_put(b, "client", boot);
+	rec_put_u64(b, "seq", seq);
 }
 
 int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], char *err, size_t errlen)
@@ -225,6 +224,7 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 	if (s->builtin)
 		rec_put(&b, "builtin", s->builtin);
 	rec_put(&b, "client_node", node);
+	put_order(&b);
 	/* The submitter's umask: the task and its files beside the data get it, as at a login. */
 	mode_t mask = umask(0);
 	umask(mask);
@@ -252,7 +252,6 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		snprintf(err, errlen, "cannot submit to %s/incoming: %s (nothing was submitted)", sp->sd.path, e.msg);
 		goto out;
 	}
-	wait_past_mtime(&sp->sd, name);
 	rc = 0;
 out:
 	buf_free(&b);
@@ -283,6 +282,7 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
 	rec_put(&b, "job", jobid);
 	if (task)
 		rec_put_u64(&b, "task", task);
+	put_order(&b);
 	rec_end(&b);
 	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0)
 		snprintf(err, errlen, "cannot write the cancel request to %s/incoming: %s", sp->sd.path, e.msg);

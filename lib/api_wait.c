@@ -2,7 +2,8 @@
  * table, waiting for engines, push/pull, and whether the controller runs.
  *
  * Waiting watches ctl/ and ctl/jobs/ with inotify when it can, and always re-reads on a
- * timer (rescan_interval), so it works on NFS where inotify cannot see other nodes.
+ * timer (rescan_interval), so it works on NFS where inotify cannot see other nodes. A job's
+ * wait starts without inotify (see quick_wait): most jobs end before it would pay off.
  */
 #include "spool.h"
 #include "api_job.h"
@@ -14,13 +15,24 @@
 #include "spooldir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+/* Closing an inotify instance that held a watch costs the kernel an SRCU grace period (about
+ * 4-15 ms here, paid at close or at exit): more than a short job takes from submit to result.
+ * So a job's wait polls its state file with stat for this long before it sets one up. */
+#define QUICK_WAIT_MS 50
+#define QUICK_STEP_MIN_US 250  /* no job ends sooner than a few ms after its submit */
+#define QUICK_STEP_MAX_US 1000 /* intervals grow by a quarter each poll up to this: about 55
+				* stat calls in all, and a short job is seen within 1 ms */
 
 static int read_counter(struct spooldir *sd, uint64_t *v)
 {
@@ -94,6 +106,50 @@ static void nap(struct spooldir *sd, int ino)
 			;
 	} else if (ino < 0) {
 		poll(NULL, 0, tmo < 50 ? tmo : 50);
+	}
+}
+
+/* What identifies one version of a job's state file (rewritten by rename: a new inode). */
+struct stamp {
+	int present;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+
+static void state_stamp(struct spooldir *sd, const char *jobid, struct stamp *s)
+{
+	char name[64];
+	struct stat st;
+	snprintf(name, sizeof name, "%s.state", jobid);
+	memset(s, 0, sizeof *s);
+	if (fstatat(sd->ctl_jobs, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	*s = (struct stamp){ 1, st.st_dev, st.st_ino, st.st_size, st.st_mtim, st.st_ctim };
+}
+
+static int stamp_same(const struct stamp *a, const struct stamp *b)
+{
+	return a->present == b->present && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       timespec_cmp(&a->mtime, &b->mtime) == 0 && timespec_cmp(&a->ctime, &b->ctime) == 0;
+}
+
+/* Sleep until the job's state differs from *seen (taken before the last read) or until the
+ * monotonic time `until` (ms). Cheap: one stat per poll. A change it misses (an attribute cache
+ * on NFS) is seen by the inotify-or-timer wait that follows the quick phase. */
+static void quick_wait(struct spooldir *sd, const char *jobid, const struct stamp *seen, uint64_t until,
+		       long *step_us)
+{
+	struct stamp now;
+	while (mono_ms() < until) {
+		struct timespec ts = { 0, *step_us * 1000 };
+		nanosleep(&ts, NULL);
+		if (*step_us < QUICK_STEP_MAX_US)
+			*step_us += *step_us / 4 + 1;
+		state_stamp(sd, jobid, &now);
+		if (!stamp_same(&now, seen))
+			return;
 	}
 }
 
@@ -195,7 +251,10 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 	struct spooldir *sd = spool_dir(sp);
 	uint64_t start = mono_ms();
 	int wait = o->flags & SPOOL_COLLECT_WAIT, follow = o->flags & SPOOL_COLLECT_FOLLOW;
-	int ino = wait ? watch_dir(sd, "ctl/jobs") : -1, nf, rc;
+	int ino = -1, nf, rc;
+	bool quick = wait; /* the stat-polling phase (quick_wait), then inotify */
+	long step_us = QUICK_STEP_MIN_US;
+	struct stamp stamp;
 	struct seen seen = { 0 };
 	uint64_t handed = 0; /* follow: terminal tasks in the summary when last handed out */
 	struct spool_job *j = NULL;
@@ -204,6 +263,8 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 		*out = NULL;
 	for (;;) {
 		spool_job_free(j);
+		if (quick)
+			state_stamp(sd, jobid, &stamp); /* before the read: a later change is never missed */
 		if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0) {
 			j = NULL;
 			rc = nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
@@ -231,6 +292,20 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 		}
 		if (o->on_progress)
 			o->on_progress(j, elapsed, o->arg);
+		if (quick && elapsed < QUICK_WAIT_MS) {
+			uint64_t until = start + QUICK_WAIT_MS;
+			if (o->timeout_ms && start + o->timeout_ms < until)
+				until = start + o->timeout_ms;
+			quick_wait(sd, jobid, &stamp, until, &step_us);
+			continue;
+		}
+		if (quick) {
+			/* A longer job: from now on inotify (and the timer). Read again once the watch
+			 * is set, so that a change just before it is not slept through. */
+			quick = false;
+			ino = watch_dir(sd, "ctl/jobs");
+			continue;
+		}
 		nap(sd, ino);
 	}
 	if (ino >= 0)

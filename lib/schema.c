@@ -18,6 +18,8 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
        { "targets", 0, MAX_TARGETS_LEN, 0 },
        { "builtin", 0, 16, 0 },
        { "client_node", 0, 64, 0 },
+       { "client", 0, 64, 0 },
+       { "seq", RF_NUM, 20, 0 },
        { "umask", RF_NUM, 4, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
@@ -25,7 +27,9 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
 
 SCHEMA(schema_cancel, "cancel", MAX_SMALL_RECORD,
        { "job", RF_REQ, 64, 0 },
-       { "task", RF_NUM, 20, 0 });
+       { "task", RF_NUM, 20, 0 },
+       { "client", 0, 64, 0 },
+       { "seq", RF_NUM, 20, 0 });
 
 SCHEMA(schema_hello, "hello", MAX_SMALL_RECORD,
        { "wid", RF_REQ, 64, 0 },

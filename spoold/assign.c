@@ -153,10 +153,8 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 			continue;
 		inflight_set(c, "assign", t->id);
 		if (strcmp(fd_wid, p[i].wid) != 0) {
-			if (fd >= 0) {
-				fsync(fd);
+			if (fd >= 0)
 				close(fd);
-			}
 			fd = inbox_open(c, p[i].wid);
 			fd_wid = p[i].wid;
 			if (fd < 0) {
@@ -174,15 +172,18 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 			continue;
 		}
 		assign_build(&b, &c->sd.key, &t->a, p[i].idx, p[i].item, p[i].attempt, p[i].engine, p[i].seq);
-		if (fs_write_atomic(fd, name, b.p, b.len, 0600, FSW_NODIRSYNC, &e) < 0) {
+		/* Not fsync'd: only the worker process running now ever reads this inbox (a worker
+		 * that starts again is a new one), so a crash that could lose the file (of the node or
+		 * the OS) ends that worker too; its tasks are requeued when it is declared dead. A
+		 * spoold-only crash loses nothing the kernel holds, and assign_reconcile rewrites any
+		 * file missing at start-up. The commit above is the durable step. */
+		if (fs_write_atomic(fd, name, b.p, b.len, 0600, FSW_NOSYNC, &e) < 0) {
 			log_err("cannot write assignment for worker %s: %s", p[i].wid, e.msg);
 			rc = -1;
 		}
 	}
-	if (fd >= 0) {
-		fsync(fd);
+	if (fd >= 0)
 		close(fd);
-	}
 	inflight_clear(c);
 	buf_free(&b);
 	return rc;

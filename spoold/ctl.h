@@ -86,6 +86,12 @@ struct ctl {
 	bool trash_pending;            /* quarantine/.trash.* may hold trees to remove */
 	bool cannot_give_states;       /* the file server does not let root chown (NFS root_squash) */
 	struct inflight inflight_mark, inflight_carry;
+	bool lazy;                /* between db_begin_lazy and its commit or rollback */
+	int64_t changes_at_begin; /* sqlite3_total_changes64 at the last BEGIN */
+	uint64_t synced;          /* counts the syncs of the WAL: full commits that wrote, db_sync */
+	char **moves;             /* jobs committed lazily whose records wait in incoming/ (ingest.c) */
+	size_t nmoves, capmoves;
+	uint64_t moves_synced;    /* `synced` when the first of them was committed */
 };
 
 /* db.c */
@@ -99,6 +105,7 @@ int db_commit(struct ctl *c);
 int db_begin_lazy(struct ctl *c);
 int db_commit_lazy(struct ctl *c);
 void db_rollback(struct ctl *c);
+int db_sync(struct ctl *c);
 int64_t db_job_rid(struct ctl *c, const char *jobid);
 uint64_t db_job_ntasks(struct ctl *c, int64_t rid);
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
@@ -106,6 +113,18 @@ void db_meta_set(struct ctl *c, const char *key, uint64_t v);
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
+void ingest_settle(struct ctl *c); /* after the assignment pass: move what ingest accepted */
+/* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among
+ * records whose mtimes tie, the submitting client and its sequence number from the record. */
+struct submission {
+	char *name;
+	struct timespec mtime;
+	int kind;     /* 0 job, 1 cancel: jobs first (a cancel may name a job in the same batch) */
+	char *client; /* the record's client and seq, read only for records in a tie */
+	uint64_t seq;
+};
+void sort_submissions(int dirfd, struct submission *s, size_t n, size_t upto);
+void submissions_free(struct submission *s, size_t n);
 void quarantine_file(struct ctl *c, int dirfd, const char *name, const char *reason);
 int end_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t task, enum spool_task_state state,
 	      const char *reason, bool forget_engine);

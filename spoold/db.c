@@ -5,10 +5,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "jobstate.h"
 #include "queue.h"
@@ -266,6 +268,7 @@ int db_exec(struct ctl *c, const char *sql)
 
 int db_begin(struct ctl *c)
 {
+	c->changes_at_begin = sqlite3_total_changes64(c->db);
 	return db_exec(c, "BEGIN IMMEDIATE");
 }
 
@@ -275,6 +278,32 @@ int db_commit(struct ctl *c)
 		db_rollback(c);
 		return -1;
 	}
+	/* A transaction that changed rows wrote WAL frames, and at synchronous=FULL its commit
+	 * synced the WAL: that frame and every frame before it (lazy commits too) are durable. */
+	if (!c->lazy && sqlite3_total_changes64(c->db) != c->changes_at_begin)
+		c->synced++;
+	return 0;
+}
+
+/* What a full commit does for the frames already in the WAL: make them durable. For commits
+ * made lazily that must now be durable (ingest.c), when no full commit came after them. */
+int db_sync(struct ctl *c)
+{
+	char wal[sizeof c->dbpath + 8];
+	snprintf(wal, sizeof wal, "%s-wal", c->dbpath);
+	int fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		c->synced++; /* no WAL: a checkpoint (which syncs) moved everything into the database */
+		return 0;
+	}
+	if (fd < 0 || fdatasync(fd) < 0) {
+		log_err("database: cannot sync %s: %s", wal, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	c->synced++;
 	return 0;
 }
 
@@ -284,23 +313,34 @@ int db_commit(struct ctl *c)
 int db_begin_lazy(struct ctl *c)
 {
 	db_exec(c, "PRAGMA synchronous=NORMAL");
+	c->lazy = true;
 	if (db_begin(c) < 0) {
-		db_exec(c, "PRAGMA synchronous=FULL");
+		db_rollback(c);
 		return -1;
 	}
 	return 0;
 }
 
+/* The end of a lazy transaction (committed or not): full commits again. */
+static void lazy_end(struct ctl *c)
+{
+	if (!c->lazy)
+		return;
+	c->lazy = false;
+	db_exec(c, "PRAGMA synchronous=FULL");
+}
+
 int db_commit_lazy(struct ctl *c)
 {
 	int rc = db_commit(c);
-	db_exec(c, "PRAGMA synchronous=FULL");
+	lazy_end(c);
 	return rc;
 }
 
 void db_rollback(struct ctl *c)
 {
 	sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+	lazy_end(c);
 }
 
 int64_t db_job_rid(struct ctl *c, const char *jobid)

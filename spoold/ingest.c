@@ -1,9 +1,10 @@
 /* ingest.c - take job and cancel records from incoming/ into the queue.
  *
- * A job record becomes durable queue state in one transaction; only after the
- * commit is the record moved to ctl/jobs/ID.job (kept: with the published state
- * it is what a rebuild of the database starts from). A crash between the two
- * is repaired on the next pass: the id is in the database, so the move is redone.
+ * A job record becomes queue state in one transaction; only once that commit is
+ * durable (ingest_settle) is the record moved to ctl/jobs/ID.job (kept: with the
+ * published state it is what a rebuild of the database starts from). A crash
+ * between the two is repaired on the next pass: the id is in the database, so the
+ * move is redone (or, if the commit was lost, the record is taken again).
  * Anything that fails validation goes to quarantine/ with a reason beside it.
  */
 #include "ctl.h"
@@ -430,6 +431,8 @@ static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
 	return found;
 }
 
+static void move_later(struct ctl *c, const char *stem);
+
 static void accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
 {
 	char stem[80], dest[96];
@@ -453,9 +456,12 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 	struct err refused;
 	if (db_job_rid(c, stem) >= 0) {
 		/* Already in the queue: either we crashed after the commit (finish the move, or the
-		 * quarantine of a refused job), or a different record reuses an id (refuse it). */
+		 * quarantine of a refused job), or a different record reuses an id (refuse it). The
+		 * commit may have been lazy and a crash of spoold alone leaves it unsynced: sync first. */
 		if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
+		else if (db_sync(c) < 0)
+			log_err("job %s stays in incoming/ until the database can be synced", stem);
 		else if (job_refused_reason(c, stem, &refused)) {
 			publish_job(c, db_job_rid(c, stem));
 			quarantine_file(c, c->sd.incoming, name, refused.msg);
@@ -465,8 +471,11 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		rec_free(&r);
 		return;
 	}
+	/* Committed lazily (no WAL sync): the record stays in incoming/ until a sync has made the
+	 * commit durable, usually the assignment pass's own commit (ingest_settle). A crash before
+	 * that loses at most the commit, and the record is still here to be taken again. */
 	int rc = -1;
-	if (db_begin(c) < 0 || (rc = insert_job(c, &r, st->st_uid, &refused)) < 0 || db_commit(c) < 0) {
+	if (db_begin_lazy(c) < 0 || (rc = insert_job(c, &r, st->st_uid, &refused)) < 0 || db_commit_lazy(c) < 0) {
 		db_rollback(c);
 		log_err("job %s stays in incoming/ and will be retried", stem);
 		rec_free(&r);
@@ -476,12 +485,53 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 	/* Refused whole: its state says why (published before the record leaves incoming/, so a
 	 * client never finds the job nowhere); the record goes where bad records go. */
 	if (rc == 1) {
+		if (db_sync(c) < 0)
+			return; /* taken again on the next pass, as after a crash */
 		publish_job(c, db_job_rid(c, stem));
 		quarantine_file(c, c->sd.incoming, name, refused.msg);
+	} else {
+		move_later(c, stem);
 	}
-	else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
-		log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
 	c->want_assign = true;
+}
+
+static void move_later(struct ctl *c, const char *stem)
+{
+	if (c->nmoves == 0)
+		c->moves_synced = c->synced;
+	if (c->nmoves == c->capmoves) {
+		c->capmoves = c->capmoves ? c->capmoves * 2 : 16;
+		c->moves = xrealloc(c->moves, c->capmoves * sizeof *c->moves);
+	}
+	c->moves[c->nmoves++] = xstrdup(stem);
+}
+
+/* After the assignment pass: the jobs ingested this pass are durable once the WAL has been
+ * synced since their commits (the assignment commit does it when it assigned anything; else
+ * one sync here, for the whole batch). Then their records move to ctl/jobs/, and both
+ * directories are fsync'd: a rename is not atomic across directories on every filesystem, and
+ * the next client's fsync of incoming/ may make the removal durable, so the new entry must be
+ * too. Here, after the assignments are written, these fsyncs delay no task. */
+void ingest_settle(struct ctl *c)
+{
+	if (!c->nmoves)
+		return;
+	bool durable = c->synced != c->moves_synced || db_sync(c) == 0;
+	for (size_t i = 0; i < c->nmoves; i++) {
+		char name[96];
+		snprintf(name, sizeof name, "%s.job", c->moves[i]);
+		if (durable && renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0)
+			log_err("cannot move %s to ctl/jobs/%s: %s", name, name, strerror(errno));
+		free(c->moves[i]);
+	}
+	if (durable) {
+		fsync(c->sd.ctl_jobs);
+		fsync(c->sd.incoming);
+	} else {
+		log_err("%zu accepted job%s stay in incoming/ until the database can be synced", c->nmoves,
+			c->nmoves == 1 ? "" : "s");
+	}
+	c->nmoves = 0;
 }
 
 /* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */
@@ -601,29 +651,76 @@ static int incoming_kind(const char *name)
 	return -1;
 }
 
-struct pending {
-	char *name;
-	struct timespec mtime;
-	int kind; /* 0 job, 1 cancel */
-};
-
-static int cmp_pending(const void *a, const void *b)
+static int cmp_submission(const void *a, const void *b)
 {
-	const struct pending *x = a, *y = b;
+	const struct submission *x = a, *y = b;
 	if (x->kind != y->kind)
 		return x->kind - y->kind;
 	int c = timespec_cmp(&x->mtime, &y->mtime);
-	return c ? c : strcmp(x->name, y->name);
+	if (c)
+		return c;
+	/* Only records whose mtimes tie get here, and all of them have their keys read. */
+	c = strcmp(x->client ? x->client : "", y->client ? y->client : "");
+	if (c)
+		return c;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
-/* Jobs before cancels (a cancel may name a job in the same batch), then by the file's mtime
- * (set by one clock, the file server's, for every submitter) and name. */
+/* A record's client and seq. One that cannot be read or parsed sorts as a record without them
+ * (an older client's); it is refused when it is taken. */
+static void read_order(int dirfd, struct submission *s, struct buf *data)
+{
+	struct rec r;
+	const struct rec_schema *sch = s->kind == 0 ? &schema_job : &schema_cancel;
+	if (fs_read_file(dirfd, s->name, s->kind == 0 ? MAX_JOB_RECORD : MAX_SMALL_RECORD, data, NULL, NULL) < 0 ||
+	    rec_parse(&r, data->p, data->len, sch, NULL) < 0) /* (it frees what it parsed on failure) */
+		return;
+	const char *cl = rec_get(&r, "client");
+	s->client = xstrdup(cl ? cl : "");
+	s->seq = rec_get_u64(&r, "seq", 0);
+	rec_free(&r);
+}
+
+/* Submission order for the first `upto` records (the rest are only behind them). The file
+ * server's clock orders records of different clients; a client's own records have mtimes in
+ * its order, and where they tie (a timestamp tick) its sequence numbers order them. Reading
+ * the keys costs a second read of a record, so only records in a tie are read. */
+void sort_submissions(int dirfd, struct submission *s, size_t n, size_t upto)
+{
+	struct buf data;
+	bool ties = false;
+	qsort(s, n, sizeof *s, cmp_submission);
+	buf_init(&data);
+	for (size_t i = 0; i < n && i < upto;) {
+		size_t k = i + 1;
+		while (k < n && s[k].kind == s[i].kind && timespec_cmp(&s[k].mtime, &s[i].mtime) == 0)
+			k++;
+		for (size_t m = i; k - i > 1 && m < k; m++)
+			read_order(dirfd, &s[m], &data);
+		ties |= k - i > 1;
+		i = k;
+	}
+	buf_free(&data);
+	if (ties)
+		qsort(s, n, sizeof *s, cmp_submission);
+}
+
+void submissions_free(struct submission *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(s[i].client);
+	free(s);
+}
+
+/* In submission order (sort_submissions), jobs before cancels. */
 void ingest_incoming(struct ctl *c)
 {
 	char **names;
 	struct err e;
 	long n = fs_list(c->sd.incoming, &names, &e);
-	struct pending *p;
+	struct submission *p;
 	size_t np = 0;
 	struct buf data;
 
@@ -648,7 +745,7 @@ void ingest_incoming(struct ctl *c)
 		p[np].kind = kind;
 		np++;
 	}
-	qsort(p, np, sizeof *p, cmp_pending);
+	sort_submissions(c->sd.incoming, p, np, INGEST_BATCH);
 	buf_init(&data);
 	for (size_t i = 0; i < np && i < INGEST_BATCH; i++) {
 		struct stat st;
@@ -670,12 +767,8 @@ void ingest_incoming(struct ctl *c)
 		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
 	if (np > INGEST_BATCH || k < nbad || trash_sweep(c))
 		c->scan_incoming = true; /* more next time round */
-	if (np) {
-		fsync(c->sd.incoming);
-		fsync(c->sd.ctl_jobs);
-	}
 	buf_free(&data);
-	free(p);
+	submissions_free(p, np);
 	free(bad);
 	fs_list_free(names, n);
 }

@@ -241,6 +241,7 @@ int main(int argc, char **argv)
 		}
 		if (c.want_assign)
 			assign_tasks(&c);
+		ingest_settle(&c); /* after the assignment commit, which usually makes ingest durable */
 		publish_jobs(&c, false);
 		/* The engine table changes with every task assigned or finished: rewrite it at most
 		 * every publish_interval, as job states, but at once when a worker came or went. */
@@ -278,6 +279,7 @@ int main(int argc, char **argv)
 	unlinkat(c.sd.ctl, "beat", 0);
 	db_close(&c);
 	free(c.w);
+	free(c.moves);
 	spooldir_close(&c.sd);
 	return 0;
 }

@@ -149,23 +149,11 @@ static void apply_state(struct ctl *c, const char *id, uid_t owner)
 	buf_free(&b);
 }
 
-struct found {
-	char *name;
-	struct timespec mtime;
-};
-
-static int cmp_found(const void *a, const void *b)
-{
-	const struct found *x = a, *y = b;
-	int c = timespec_cmp(&x->mtime, &y->mtime);
-	return c ? c : strcmp(x->name, y->name);
-}
-
 static size_t rebuild_jobs(struct ctl *c)
 {
 	char **names;
 	long n = fs_list(c->sd.ctl_jobs, &names, NULL);
-	struct found *f = xcalloc((size_t)(n > 0 ? n : 1), sizeof *f);
+	struct submission *f = xcalloc((size_t)(n > 0 ? n : 1), sizeof *f);
 	size_t nf = 0, done = 0;
 	struct buf b;
 
@@ -177,7 +165,7 @@ static size_t rebuild_jobs(struct ctl *c)
 		f[nf].name = names[i];
 		f[nf++].mtime = st.st_mtim;
 	}
-	qsort(f, nf, sizeof *f, cmp_found); /* submission order, as at first ingest */
+	sort_submissions(c->sd.ctl_jobs, f, nf, nf); /* submission order, as at first ingest */
 	buf_init(&b);
 	for (size_t i = 0; i < nf; i++) {
 		struct stat st;
@@ -203,7 +191,7 @@ static size_t rebuild_jobs(struct ctl *c)
 		rec_free(&r);
 	}
 	buf_free(&b);
-	free(f);
+	submissions_free(f, nf);
 	fs_list_free(names, n);
 	return done;
 }

@@ -367,12 +367,10 @@ static void mark_running(struct ctl *c, struct wlive *w, const struct rec *r)
 	}
 	if (!began)
 		return;
-	if (ok) {
+	if (ok)
 		db_commit_lazy(c);
-	} else {
-		db_rollback(c);
-		db_exec(c, "PRAGMA synchronous=FULL");
-	}
+	else
+		db_rollback(c); /* (which ends the lazy transaction) */
 }
 
 static int read_beat(struct ctl *c, struct wlive *w, uint64_t *count)

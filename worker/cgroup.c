@@ -8,7 +8,8 @@
  *
  * The worker makes spool-worker-RANDOM below its own cgroup (cgroup2 only: the unified
  * hierarchy) and moves itself into its "w" child; each shepherd (forked there) makes tPID beside
- * it and moves the task's first process there before anything runs. A worker is alive while "w"
+ * it and starts the task's first process inside it (clone3 CLONE_INTO_CGROUP; where the kernel
+ * refuses that, the process moves itself in before anything runs). A worker is alive while "w"
  * holds a process (itself or its shepherds): that test needs no pid, so it holds across pid
  * namespaces (containers, simulated nodes) that share one cgroup tree. Where the worker may not
  * make cgroups (not root, no cgroup2, a read-only or undelegated hierarchy), it says so once and

@@ -1,13 +1,14 @@
 #!/bin/bash
-# checks: 27
+# checks: 25
 # durability.sh - every rename that matters is durable where spool-layout.md (sections 3.1, 4,
 # 7, 8) says it is, and a power cut loses nothing that was accepted.
 # 1. Crash consistency, from the system calls of the real programs (strace -f -y): for a job
-#    record (spool submit), an assignment and a finished job's state (spoold), the temporary is
-#    fsync'd before the rename and the directory after it; spoold commits a job to its database
-#    before it moves the record out of incoming/, and commits a result before it removes the
-#    assignment and then the done record. The done record (and the result beside the data) is
-#    renamed into place whole but deliberately not fsync'd: only that is checked for it.
+#    record (spool submit) and a finished job's state (spoold), the temporary is fsync'd before
+#    the rename and the directory after it; spoold commits a job to its database before it moves
+#    the record out of incoming/, commits an assignment before it creates its file, and commits
+#    a result before it removes the assignment and then the done record. The assignment and the
+#    done record (and the result beside the data) are renamed into place whole but deliberately
+#    not fsync'd: only that is checked for them.
 # 2. Power cuts: spoold, a worker and submitters run with tests/preload/durable.c, which records
 #    what each fsync made durable; everything is killed at once (SIGKILL to a pid namespace) at
 #    a random moment, tests/powercut.py rolls the spool back to what a power cut would have left

@@ -9,7 +9,7 @@
 # Needs root (it creates the users sptest_a and sptest_b and the group sptest_g, and acts as
 # them with setpriv). They are created only if missing and LEFT IN PLACE afterwards, so the test
 # is idempotent and other checkouts running it at the same time share them.
-# checks: 116
+# checks: 117
 . "$(dirname "$0")/../lib.sh"
 
 UA=sptest_a UB=sptest_b G=sptest_g
@@ -200,14 +200,17 @@ if strace -f -o /dev/null true 2>/dev/null; then
 		"$(as "$UB" "$SP" -d "$S" collect --timeout 20 "$(cat "$T/slow.out")" 2>/dev/null)"
 	check "  ... the record was committed with syncfs (B cannot fsync incoming/)" \
 		grep -q '^[0-9]* *syncfs(.*= 0' "$M/$UB/strace.txt"
-	# With spoold stopped the record stays: the client then waits until the file server's clock
-	# (probed by touching incoming/) is past the record's mtime, so its next record sorts after
-	# it. It used to probe through its O_PATH descriptor of incoming/, always refused (EBADF).
+	# With spoold stopped the record stays. Its place in B's own order is in the record (client
+	# and seq, spool-layout.md 7): the client neither touches incoming/ nor sleeps on the file
+	# server's clock (it used to, until the clock had passed the record's mtime).
 	kill -STOP "$SPOOLD_PID"
-	run probe as "$UB" timeout 30 strace -f -o "$M/$UB/strace2.txt" -e trace=utimensat "$SP" -d "$S" submit -- true
+	run probe as "$UB" timeout 30 strace -f -o "$M/$UB/strace2.txt" -e trace=utimensat,nanosleep,clock_nanosleep \
+		"$SP" -d "$S" submit -- true
+	check "B: a submit does not wait on the file server's clock (no utimensat, no sleep)" \
+		sh -c "grep -q 'exited with 0' '$M/$UB/strace2.txt' && ! grep -Eq '^[0-9]* *(utimensat|nanosleep|clock_nanosleep)\(' '$M/$UB/strace2.txt'"
+	check "  ... its record (still in incoming/: spoold is stopped) carries its client and seq" \
+		sh -c "grep -q '^client ' '$S/incoming/$(cat "$T/probe.out").job' && grep -Eq '^seq [0-9]+\$' '$S/incoming/$(cat "$T/probe.out").job'"
 	kill -CONT "$SPOOLD_PID"
-	check "B: a submit touches incoming/ to order its records (not refused with EBADF)" \
-		sh -c "grep -q 'utimensat(.*= 0' '$M/$UB/strace2.txt' && ! grep -q 'utimensat.*EBADF' '$M/$UB/strace2.txt'"
 else
 	skip "strace cannot trace here: the submit-versus-ingest race is not checked"
 fi

@@ -3,7 +3,7 @@
 # task writes to $SPOOL_VARS is merged when it ends (also when it fails), bad lines are
 # reported and ignored; pull of a missing variable fails with a reason; and a worker
 # restarted with the same --name and engine count finds its variables again.
-# checks: 34
+# checks: 35
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -16,17 +16,23 @@ e=${ids[0]} o=${ids[1]}
 
 # --- ordering: push, 30 increments as separate apply jobs, pull, all aimed at one engine ---
 # The controller is paused meanwhile, so it takes all 31 records in one pass: only their
-# mtimes (then their random names) can order them.
+# mtimes, and where those tie their client and seq fields, can order them (the client does
+# not wait for the file server's clock to move between records any more).
 kill -STOP "$SPOOLD_PID"
 spool push --targets "$e" x=1 >"$T/jobs"
 for k in $(seq 30); do
 	spool apply --targets "$e" -- sh -c 'echo "x=$((x + 1))" >"$SPOOL_VARS"; echo $x' >>"$T/jobs"
 done
-for j in $(cat "$T/jobs"); do stat -c '%.9Y' "$SPOOL_DIR/incoming/$j.job"; done >"$T/mtimes"
+for j in $(cat "$T/jobs"); do sed -n 's/^seq //p' "$SPOOL_DIR/incoming/$j.job"; done >"$T/seqs"
+for j in $(cat "$T/jobs"); do sed -n 's/^client //p' "$SPOOL_DIR/incoming/$j.job"; done | sort -u >"$T/clients"
+# One mtime for all 31 (as on a file server whose timestamps tick coarsely): only client and
+# seq can order them now; by their random names they would almost surely run out of order.
+(cd "$SPOOL_DIR/incoming" && touch -m -d @1700000000 $(sed 's/$/.job/' "$T/jobs"))
 kill -CONT "$SPOOLD_PID"
-# (fixed width: sorting as text is sorting by time; -u drops ties)
-check_eq "records submitted back to back have strictly increasing mtimes" "$(cat "$T/mtimes")" \
-	"$(sort -u "$T/mtimes")"
+check_eq "records submitted back to back have strictly increasing seq fields" "$(cat "$T/seqs")" \
+	"$(sort -n -u "$T/seqs")"
+check_eq "  ... 31 of them, all from one client (this kernel's boot id)" "31 $(cat /proc/sys/kernel/random/boot_id)" \
+	"$(wc -l <"$T/seqs") $(cat "$T/clients")"
 out=$(spool pull --wait --targets "$e" x 2>"$T/e"); rc=$?
 check_eq "pull after 30 back-to-back increments prints 31" 31 "$out"
 check_eq "pull --wait exits 0" 0 "$rc"

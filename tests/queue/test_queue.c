@@ -10,8 +10,10 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static struct ctl c;
@@ -140,6 +142,43 @@ static void transitions(void)
 	buf_free(&b);
 }
 
+/* A one-task job record ID with the client and seq fields (none when client is NULL), its mtime
+ * set to `when` so that it ties with the others. */
+static void tied_job(const char *id, const char *cwd, const char *client, const char *seq, time_t when)
+{
+	struct buf b;
+	char name[64];
+	buf_init(&b);
+	rec_begin(&b, "job");
+	rec_put(&b, "id", id);
+	rec_put(&b, "cwd", cwd);
+	if (client) {
+		rec_put(&b, "client", client);
+		rec_put(&b, "seq", seq);
+	}
+	rec_put(&b, "arg", "true");
+	rec_end(&b);
+	snprintf(name, sizeof name, "%s.job", id);
+	write_rec(c.sd.incoming, name, &b);
+	buf_free(&b);
+	struct timespec t[2] = { { when, 0 }, { when, 0 } };
+	if (utimensat(c.sd.incoming, name, t, 0) < 0)
+		exit(2);
+}
+
+/* The ids of the jobs whose id starts with PREFIX, in the order the queue took them. */
+static void order_of(const char *prefix, char *out, size_t outsz)
+{
+	sqlite3_stmt *st;
+	out[0] = '\0';
+	sqlite3_prepare_v2(c.db, "SELECT id FROM jobs WHERE substr(id, 1, length(?1)) = ?1 ORDER BY rid", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		snprintf(out + strlen(out), outsz - strlen(out), "%s%s", out[0] ? " " : "",
+			 (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+}
+
 static long inbox_list(char ***names)
 {
 	int fd = openat(c.sd.ctl_w, "node1-aaaaaaaa/inbox", O_RDONLY | O_DIRECTORY);
@@ -210,6 +249,11 @@ int main(void)
 	write_rec(c.sd.incoming, "jobaaaaaa1.job", &b);
 	ingest_incoming(&c);
 	CHECK(count("SELECT count(*) FROM tasks") == 5, "a map record becomes 5 tasks");
+	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) == 0,
+	      "the record stays in incoming until its commit is synced");
+	uint64_t synced = c.synced;
+	ingest_settle(&c); /* no commit came after it: settle syncs the WAL itself */
+	CHECK(c.synced == synced + 1, "settle synced the WAL once");
 	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.job", F_OK, 0) == 0, "accepted record moved to ctl/jobs");
 	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) != 0, "incoming is empty after ingest");
 
@@ -306,6 +350,21 @@ int main(void)
 	workers_scan(&c);
 	CHECK(count("SELECT id FROM engines WHERE wid = 'node1-bbbbbbbb'") == 3, "new engine gets id 3 from ctl/engine-seq");
 	close(w2);
+
+	/* Records whose mtimes tie are taken by client, then seq (spool-layout.md 7), whatever
+	 * their names; one without them (an older client's) first. Another mtime goes after. */
+	tied_job("ordd", tmpl, "client-b", "5", 1700000000);
+	tied_job("ordc", tmpl, "client-a", "90", 1700000000);
+	tied_job("ordb", tmpl, "client-a", "10", 1700000000);
+	tied_job("orda", tmpl, "client-a", "9", 1700000001);
+	tied_job("orde", tmpl, NULL, NULL, 1700000000);
+	ingest_incoming(&c);
+	ingest_settle(&c);
+	char order[200];
+	order_of("ord", order, sizeof order);
+	if (!CHECK(strcmp(order, "orde ordb ordc ordd orda") == 0, "tied records taken by client, then seq"))
+		fprintf(stderr, "  expected \"orde ordb ordc ordd orda\", got \"%s\"\n", order);
+
 	close(wfd);
 	buf_free(&b);
 	db_close(&c);
