@@ -387,7 +387,10 @@ void assign_tasks(struct ctl *c)
 			goto out;
 		}
 	}
-	db_meta_set(c, "assign_seq", seq);
+	if (db_meta_set(c, "assign_seq", seq) < 0) {
+		db_rollback(c);
+		goto out;
+	}
 	if (db_commit(c) < 0)
 		goto out;
 	qsort(p, np, sizeof *p, cmp_pick);

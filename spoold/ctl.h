@@ -109,7 +109,7 @@ int db_sync(struct ctl *c);
 int64_t db_job_rid(struct ctl *c, const char *jobid);
 uint64_t db_job_ntasks(struct ctl *c, int64_t rid);
 uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
-void db_meta_set(struct ctl *c, const char *key, uint64_t v);
+int db_meta_set(struct ctl *c, const char *key, uint64_t v); /* 0, or -1 logged: the caller rolls back */
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);

@@ -117,6 +117,22 @@ static int db_upgrade(struct ctl *c, struct err *e)
 	return 0;
 }
 
+static int db_upgrade_pins(struct ctl *c)
+{
+	if (db_begin(c) < 0)
+		return -1;
+	sqlite3_stmt *st = db_prep(c, "UPDATE tasks SET pin = ?1 WHERE pin IS NULL AND state < ?2 AND rid IN"
+				      " (SELECT rid FROM jobs WHERE targets IS NOT NULL)");
+	sqlite3_bind_int(st, 1, PIN_TARGETS);
+	sqlite3_bind_int(st, 2, SPOOL_TASK_SUCCEEDED);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	if (rc == 0 && db_meta_set(c, "pin_targets", 1) == 0 && db_commit(c) == 0)
+		return 0;
+	db_rollback(c);
+	return -1;
+}
+
 /* A database from before publishing format 2 has no per-job counts: count every job once,
  * and publish every job again in the new format. */
 static int db_upgrade_counts(struct ctl *c, struct err *e)
@@ -135,10 +151,10 @@ static int db_upgrade_counts(struct ctl *c, struct err *e)
 	for (size_t i = 0; rc == 0 && i < n; i++)
 		rc = queue_recount(c, rids[i]);
 	free(rids);
-	if (rc == 0) {
-		db_meta_set(c, "publish_format", JOBSTATE_FORMAT);
+	if (rc == 0 && db_meta_set(c, "publish_format", JOBSTATE_FORMAT) == 0) {
 		rc = db_commit(c);
 	} else {
+		rc = -1;
 		db_rollback(c);
 	}
 	if (rc < 0) {
@@ -202,17 +218,10 @@ int db_open(struct ctl *c, struct err *e)
 		return -1;
 	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
 	 * NULL, and the scheduler scanned past them): mark them once. */
-	if (db_meta_get(c, "pin_targets", 0) == 0 &&
-	    sqlite3_exec(c->db,
-			 "BEGIN;"
-			 "UPDATE tasks SET pin = 0 WHERE pin IS NULL AND state < 3 AND rid IN"
-			 " (SELECT rid FROM jobs WHERE targets IS NOT NULL);"
-			 "INSERT OR IGNORE INTO meta(k, v) VALUES('pin_targets', 1);"
-			 "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
-		err_set(e, "cannot upgrade the queue database %s: %s", c->dbpath, msg ? msg : sqlite3_errmsg(c->db));
-		sqlite3_free(msg);
-		sqlite3_close(c->db);
-		c->db = NULL;
+	if (db_meta_get(c, "pin_targets", 0) == 0 && db_upgrade_pins(c) < 0) {
+		err_set(e, "cannot upgrade the queue database %s: %s (move it away to rebuild it)", c->dbpath,
+			sqlite3_errmsg(c->db));
+		db_close(c);
 		return -1;
 	}
 	return 0;
@@ -376,11 +385,14 @@ uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt)
 	return v;
 }
 
-void db_meta_set(struct ctl *c, const char *key, uint64_t v)
+int db_meta_set(struct ctl *c, const char *key, uint64_t v)
 {
 	sqlite3_stmt *st = db_prep(c, "INSERT INTO meta(k, v) VALUES(?, ?) ON CONFLICT(k) DO UPDATE SET v = excluded.v");
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, (int64_t)v);
-	sqlite3_step(st);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot set %s: %s", c->dbpath, key, sqlite3_errmsg(c->db));
 	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : -1;
 }

@@ -17,13 +17,68 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Files of job states that will not change again (a finished job's summary, a chunk of
+ * terminal tasks): written and renamed into place at once, so that a waiting client sees them
+ * without waiting for the disk, then fsync'd together with one fsync of ctl/jobs/ before the
+ * database notes them published (sync_states). They only repeat what the database committed
+ * before: one lost in a power cut is published again, as the job is still marked dirty. */
+struct to_sync {
+	char (*name)[96];
+	int64_t *rid;
+	size_t n;
+};
+
+static void to_sync_add(struct to_sync *ts, const char *name, int64_t rid)
+{
+	ts->name = xrealloc(ts->name, (ts->n + 1) * sizeof *ts->name);
+	ts->rid = xrealloc(ts->rid, (ts->n + 1) * sizeof *ts->rid);
+	snprintf(ts->name[ts->n], sizeof ts->name[ts->n], "%s", name);
+	ts->rid[ts->n++] = rid;
+}
+
+static void republish(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 1 WHERE rid = ?");
+	sqlite3_bind_int64(u, 1, rid);
+	if (sqlite3_step(u) != SQLITE_DONE)
+		log_err("database %s: cannot mark a job to publish: %s", c->dbpath, sqlite3_errmsg(c->db));
+	sqlite3_reset(u);
+}
+
+/* Inside the caller's transaction: the files, then the directory (their names); a job whose
+ * file could not be synced stays to publish. */
+static void sync_states(struct ctl *c, struct to_sync *ts)
+{
+	for (size_t i = 0; i < ts->n; i++) {
+		int fd = openat(c->sd.ctl_jobs, ts->name[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0 && fsync(fd) == 0) {
+			close(fd);
+			continue;
+		}
+		log_err("cannot sync %s/ctl/jobs/%s to disk: %s (publishing it again)", c->sd.path, ts->name[i],
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		republish(c, ts->rid[i]);
+	}
+	if (ts->n && fsync(c->sd.ctl_jobs) < 0) {
+		log_err("cannot sync %s/ctl/jobs/ to disk: %s (publishing its jobs again)", c->sd.path, strerror(errno));
+		for (size_t i = 0; i < ts->n; i++)
+			republish(c, ts->rid[i]);
+	}
+	free(ts->name);
+	free(ts->rid);
+	memset(ts, 0, sizeof *ts);
+}
+
 /* Write one file of a job's state; on a shared spool with a root controller it is the job
- * owner's alone (spool-layout.md 12). sync: fsync it (it will not change again). */
-static int write_state(struct ctl *c, const char *name, const struct buf *b, uid_t owner, bool sync)
+ * owner's alone (spool-layout.md 12). ts: sync it (it will not change again). */
+static int write_state(struct ctl *c, const char *name, const struct buf *b, uid_t owner, int64_t rid,
+		       struct to_sync *ts)
 {
 	struct err e;
 	bool give = c->sd.shared && geteuid() == 0 && !c->cannot_give_states;
-	unsigned flags = sync ? 0 : FSW_NOSYNC;
+	unsigned flags = FSW_NOSYNC;
 	int rc = fs_write_atomic_owned(c->sd.ctl_jobs, name, b->p, b->len, give ? 0600 : 0644, give ? owner : (uid_t)-1,
 				       flags, &e);
 	if (rc < 0 && give && errno == EPERM) {
@@ -35,6 +90,8 @@ static int write_state(struct ctl *c, const char *name, const struct buf *b, uid
 	}
 	if (rc < 0)
 		log_err("cannot publish %s/ctl/jobs/%s: %s", c->sd.path, name, e.msg);
+	else if (ts)
+		to_sync_add(ts, name, rid);
 	return rc;
 }
 
@@ -69,7 +126,7 @@ static int read_dups(struct ctl *c, int64_t rid, int64_t first, int64_t last, st
 
 /* Chunk k of a job: its tasks as they are now. Written whole; synced once all are terminal. */
 static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner, int64_t ntasks, int64_t k,
-			 struct buf *b)
+			 struct buf *b, struct to_sync *ts)
 {
 	int64_t first = k * JOBSTATE_CHUNK + 1, last = first + JOBSTATE_CHUNK - 1;
 	if (last > ntasks)
@@ -115,7 +172,7 @@ static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner
 			jobstate_task_write(b, &t[i]);
 		rec_end(b);
 		jobstate_chunk_name(name, sizeof name, id, (uint64_t)k);
-		rc = write_state(c, name, b, owner, all_done);
+		rc = write_state(c, name, b, owner, rid, all_done ? ts : NULL);
 	}
 	for (size_t i = 0; i < n; i++) {
 		free(t[i].duplicates);
@@ -127,7 +184,7 @@ static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner
 }
 
 /* The chunks of job rid that changed, then its summary: O(changed chunks), not O(tasks). */
-static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
+static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_sync *ts)
 {
 	struct spool_job j;
 	char name[96];
@@ -176,7 +233,7 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 	for (size_t i = 0; ok && i < nc; i++) {
 		jobstate_chunk_name(name, sizeof name, j.id, (uint64_t)chunks[i]);
 		created[i] = faccessat(c->sd.ctl_jobs, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0;
-		ok = publish_chunk(c, rid, j.id, (uid_t)j.owner, ntasks, chunks[i], b) == 0;
+		ok = publish_chunk(c, rid, j.id, (uid_t)j.owner, ntasks, chunks[i], b, ts) == 0;
 		if (!ok)
 			created[i] = false;
 	}
@@ -184,8 +241,9 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 		buf_reset(b);
 		jobstate_sum_write(b, &j);
 		jobstate_sum_name(name, sizeof name, j.id);
-		/* Only a finished job's state must survive a crash; intermediate ones are rewritten anyway. */
-		ok = write_state(c, name, b, (uid_t)j.owner, j.state == SPOOL_JOB_DONE) == 0;
+		/* Only a finished job's state must survive a crash (synced after it is visible, by
+		 * sync_states); intermediate ones are rewritten anyway. */
+		ok = write_state(c, name, b, (uid_t)j.owner, rid, j.state == SPOOL_JOB_DONE ? ts : NULL) == 0;
 	}
 	for (size_t i = 0; !ok && i < nc; i++) {
 		if (!created[i])
@@ -216,9 +274,11 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b)
 void publish_job(struct ctl *c, int64_t rid)
 {
 	struct buf b;
+	struct to_sync ts = { 0 };
 	buf_init(&b);
 	db_begin_lazy(c);
-	publish_one(c, rid, &b);
+	publish_one(c, rid, &b, &ts);
+	sync_states(c, &ts);
 	db_commit_lazy(c);
 	buf_free(&b);
 }
@@ -250,10 +310,12 @@ void publish_jobs(struct ctl *c, bool force)
 	sqlite3_reset(st);
 	if (!n)
 		return;
+	struct to_sync ts = { 0 };
 	buf_init(&b);
 	db_begin_lazy(c);
 	for (size_t i = 0; i < n; i++)
-		publish_one(c, rids[i], &b);
+		publish_one(c, rids[i], &b, &ts);
+	sync_states(c, &ts);
 	db_commit_lazy(c);
 	buf_free(&b);
 	free(rids);

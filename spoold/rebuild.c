@@ -225,7 +225,9 @@ static size_t retire_workers(struct ctl *c)
 		sqlite3_bind_text(wi, 4, rec_get(&r, "boot"), -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(wi, 5, (int64_t)rec_get_u64(&r, "start", 0));
 		sqlite3_bind_int64(wi, 6, (int64_t)rec_get_u64(&r, "slots", 1));
-		sqlite3_step(wi);
+		if (sqlite3_step(wi) != SQLITE_DONE)
+			log_err("rebuild: database %s: cannot keep worker %s as retired: %s", c->dbpath, names[i],
+				sqlite3_errmsg(c->db));
 		sqlite3_reset(wi);
 		rec_free(&r);
 		/* Its assignments belong to the lost database: take them back. */
@@ -295,9 +297,11 @@ void rebuild_if_lost(struct ctl *c)
 	if (getrandom_u64(&id) < 0 || !id)
 		id = (uint64_t)getpid() << 32 ^ mono_ms();
 	id &= INT64_MAX;
-	db_begin(c);
-	db_meta_set(c, "db_id", id);
-	db_commit(c);
+	if (db_begin(c) < 0 || db_meta_set(c, "db_id", id) < 0 || db_commit(c) < 0) {
+		db_rollback(c);
+		log_err("cannot record this database's id: a later start may take it for a lost one and rebuild it");
+		return;
+	}
 	char txt[32];
 	int n = snprintf(txt, sizeof txt, "%llu\n", (unsigned long long)id);
 	if (fs_write_atomic(c->sd.ctl, "db-id", txt, (size_t)n, 0644, 0, &e) < 0)

@@ -167,12 +167,16 @@ static void register_worker(struct ctl *c, const char *wid)
 		goto fail;
 	sqlite3_stmt *sq = db_prep(c, "INSERT INTO sqlite_sequence(name, seq) SELECT 'engines', ?1 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'engines')");
 	sqlite3_bind_int64(sq, 1, (int64_t)seq);
-	sqlite3_step(sq);
+	int src = sqlite3_step(sq);
 	sqlite3_reset(sq);
+	if (src != SQLITE_DONE)
+		goto dberr;
 	sq = db_prep(c, "UPDATE sqlite_sequence SET seq = max(seq, ?1) WHERE name = 'engines'");
 	sqlite3_bind_int64(sq, 1, (int64_t)seq);
-	sqlite3_step(sq);
+	src = sqlite3_step(sq);
 	sqlite3_reset(sq);
+	if (src != SQLITE_DONE)
+		goto dberr;
 	sqlite3_stmt *wi = db_prep(c, "INSERT OR REPLACE INTO workers(wid, node, pid, boot, start, slots, alive) VALUES(?,?,?,?,?,?,1)");
 	sqlite3_bind_text(wi, 1, wid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(wi, 2, node, -1, SQLITE_STATIC);
@@ -180,16 +184,19 @@ static void register_worker(struct ctl *c, const char *wid)
 	sqlite3_bind_text(wi, 4, boot, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(wi, 5, (int64_t)rec_get_u64(&r, "start", 0));
 	sqlite3_bind_int64(wi, 6, (int64_t)slots);
-	if (sqlite3_step(wi) != SQLITE_DONE)
-		goto dberr;
+	int wrc = sqlite3_step(wi);
 	sqlite3_reset(wi);
+	if (wrc != SQLITE_DONE)
+		goto dberr;
 	sqlite3_stmt *ei = db_prep(c, "INSERT INTO engines(wid, slot, alive) VALUES(?, ?, 1)");
 	for (uint64_t s = 0; s < slots; s++) {
 		sqlite3_reset(ei);
 		sqlite3_bind_text(ei, 1, wid, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ei, 2, (int64_t)s);
-		if (sqlite3_step(ei) != SQLITE_DONE)
+		if (sqlite3_step(ei) != SQLITE_DONE) {
+			sqlite3_reset(ei);
 			goto dberr;
+		}
 	}
 	sqlite3_reset(ei);
 	if (db_commit(c) < 0)
@@ -210,7 +217,6 @@ static void register_worker(struct ctl *c, const char *wid)
 	goto out;
 dberr:
 	log_err("database: cannot register worker %s: %s", wid, sqlite3_errmsg(c->db));
-	sqlite3_reset(wi);
 fail:
 	db_rollback(c);
 	rec_free(&r);

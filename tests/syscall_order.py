@@ -11,7 +11,8 @@ spool, who may not read incoming/ and so commits the rename with syncfs (section
       a temporary (not fsync'd, on purpose: only the worker running now reads it)
   done record (4, 7 Complete): renamed into place from a temporary (not fsync'd, on purpose);
       spoold: database sync after opening it < assignment removed < done record removed
-  final job state (3.10): tmp fsync'd < rename < ctl/jobs/ fsync'd
+  final job state (3.10): renamed into place from a temporary (visible at once); then the file
+      fsync'd, then ctl/jobs/ fsync'd, before spoold's next database commit notes it published
 """
 import re
 import sys
@@ -167,8 +168,16 @@ def main():
             "spoold: the result is committed to the database before the assignment is removed")
         say(rm_in["n"] < rm_done["n"], "spoold: the assignment is removed before the done record")
 
-    # The job's final state: durable.
-    check_write(spoold, "spoold (final state)", "ctl/jobs", job + ".state", use_last=True)
+    # The job's final state: visible at once, then durable before the database says it is published.
+    r = check_write(spoold, "spoold (final state)", "ctl/jobs", job + ".state", dir_sync=False, file_sync=False,
+                    use_last=True)
+    if r is not None:
+        path = r["fds"][1] + "/" + job + ".state"
+        fs = synced(spoold, path, r["n"])
+        say(fs is not None, "spoold (final state): ctl/jobs/%s.state is fsync'd after its rename" % job)
+        ds = fs and first(spoold, lambda e: e["pid"] == r["pid"] and is_sync(e) and e["fds"] and
+                          e["fds"][0] == r["fds"][1], fs["n"])
+        say(bool(ds), "spoold (final state): then ctl/jobs/ is fsync'd")
 
 
 if __name__ == "__main__":
