@@ -275,15 +275,27 @@ int db_exec(struct ctl *c, const char *sql)
 	return 0;
 }
 
+/* A statement of the transaction machinery, prepared once (db_exec would parse it each time,
+ * several times per pass of the loop). */
+static int db_step(struct ctl *c, const char *sql)
+{
+	sqlite3_stmt *st = db_prep(c, sql);
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		log_err("database %s: %s: %s", c->dbpath, sql, sqlite3_errmsg(c->db));
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
 int db_begin(struct ctl *c)
 {
 	c->changes_at_begin = sqlite3_total_changes64(c->db);
-	return db_exec(c, "BEGIN IMMEDIATE");
+	return db_step(c, "BEGIN IMMEDIATE");
 }
 
 int db_commit(struct ctl *c)
 {
-	if (db_exec(c, "COMMIT") < 0) {
+	if (db_step(c, "COMMIT") < 0) {
 		db_rollback(c);
 		return -1;
 	}
@@ -321,7 +333,7 @@ int db_sync(struct ctl *c)
  * refuses to change the safety level inside a transaction, so it is lowered before BEGIN. */
 int db_begin_lazy(struct ctl *c)
 {
-	db_exec(c, "PRAGMA synchronous=NORMAL");
+	db_step(c, "PRAGMA synchronous=NORMAL");
 	c->lazy = true;
 	if (db_begin(c) < 0) {
 		db_rollback(c);
@@ -336,7 +348,7 @@ static void lazy_end(struct ctl *c)
 	if (!c->lazy)
 		return;
 	c->lazy = false;
-	db_exec(c, "PRAGMA synchronous=FULL");
+	db_step(c, "PRAGMA synchronous=FULL");
 }
 
 int db_commit_lazy(struct ctl *c)

@@ -65,6 +65,50 @@ static bool counts_agree(void)
 /* One transition in its own transaction, rolled back when it fails (as spoold does). */
 #define IN_TX(call) ({ db_begin(&c); int rc_ = (call); if (rc_ < 0) db_rollback(&c); else db_commit(&c); rc_; })
 
+/* Rows SQLite stepped through in full scans (of a table or a whole index) by the controller's
+ * statements since the last call. */
+static long full_scan_steps(void)
+{
+	long n = 0;
+	for (size_t i = 0; i < STMT_CACHE && c.stmts[i].sql; i++)
+		n += sqlite3_stmt_status(c.stmts[i].st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
+	return n;
+}
+
+/* A scheduling pass costs what it assigns, not what is queued: with 20,000 tasks queued behind,
+ * it steps through no more rows than engines and tasks it handles. */
+static void pass_cost(void)
+{
+	struct buf b;
+	buf_init(&b);
+	rec_begin(&b, "job");
+	rec_put(&b, "id", "bigaaaaaa1");
+	rec_put(&b, "cwd", "/tmp");
+	rec_put(&b, "map", "1");
+	rec_put(&b, "arg", "true");
+	for (int i = 1; i <= 20000; i++) {
+		char it[16];
+		snprintf(it, sizeof it, "%d", i);
+		rec_put(&b, "item", it);
+	}
+	rec_end(&b);
+	write_rec(c.sd.incoming, "bigaaaaaa1.job", &b);
+	buf_free(&b);
+	ingest_incoming(&c);
+	CHECK(count("SELECT count(*) FROM tasks WHERE rid = (SELECT rid FROM jobs WHERE id = 'bigaaaaaa1')") == 20000,
+	      "scheduler: 20,000 tasks queued");
+	full_scan_steps();
+	c.want_assign = true;
+	assign_tasks(&c);
+	ingest_settle(&c); /* as spoold's loop does after a pass */
+	long assigned = count("SELECT count(*) FROM tasks WHERE state BETWEEN 1 AND 2"), steps = full_scan_steps();
+	CHECK(assigned > 0 && assigned <= 8, "scheduler: a pass fills the engines' slots");
+	CHECK(steps <= 4 * (assigned + 8), "scheduler: the pass stepped through O(engines + assigned) rows, not the queue");
+	if (steps > 4 * (assigned + 8))
+		fprintf(stderr, "full-scan steps: %ld for %ld assigned\n", steps, assigned);
+	CHECK(counts_agree(), "scheduler: counts agree after the pass");
+}
+
 static void transitions(void)
 {
 	struct queue_revoke rv;
@@ -349,6 +393,7 @@ int main(void)
 	write_rec(w2, "hello", &b);
 	workers_scan(&c);
 	CHECK(count("SELECT id FROM engines WHERE wid = 'node1-bbbbbbbb'") == 3, "new engine gets id 3 from ctl/engine-seq");
+	pass_cost();
 	close(w2);
 
 	/* Records whose mtimes tie are taken by client, then seq (spool-layout.md 7), whatever
