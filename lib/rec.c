@@ -118,10 +118,16 @@ static long decode_value(char *v, size_t n)
 	return (long)o;
 }
 
-static int check_schema(const struct rec *r, const struct rec_schema *s, struct err *e)
+/* Also notes, per rule, how often its key appears and where first: rec_get and rec_count are
+ * then O(rules), not O(fields) (a map's record has a million). */
+static int check_schema(struct rec *r, const struct rec_schema *s, struct err *e)
 {
 	size_t *counts = xcalloc(s->nrules, sizeof *counts);
+	size_t *first = xmalloc((s->nrules ? s->nrules : 1) * sizeof *first);
 	int rc = 0;
+
+	for (size_t k = 0; k < s->nrules; k++)
+		first[k] = SIZE_MAX;
 
 	for (size_t i = 0; i < r->n && rc == 0; i++) {
 		const struct rec_field *f = &r->f[i];
@@ -131,7 +137,8 @@ static int check_schema(const struct rec *r, const struct rec_schema *s, struct 
 			break;
 		}
 		size_t k = (size_t)(ru - s->rules);
-		counts[k]++;
+		if (!counts[k]++)
+			first[k] = i;
 		if (!(ru->flags & RF_MULTI) && counts[k] > 1)
 			rc = err_set(e, "field '%s' appears twice in %s record (line %u)", f->key, s->type, f->line);
 		else if ((ru->flags & RF_MULTI) && ru->max_count && counts[k] > ru->max_count)
@@ -147,8 +154,24 @@ static int check_schema(const struct rec *r, const struct rec_schema *s, struct 
 	for (size_t k = 0; k < s->nrules && rc == 0; k++)
 		if ((s->rules[k].flags & RF_REQ) && counts[k] == 0)
 			rc = err_set(e, "required field '%s' missing from %s record", s->rules[k].key, s->type);
-	free(counts);
+	if (rc == 0) {
+		r->schema = s;
+		r->counts = counts;
+		r->first = first;
+	} else {
+		free(counts);
+		free(first);
+	}
 	return rc;
+}
+
+/* The index of key's rule in the schema r was checked against, or -1 (no schema, or unknown). */
+static long rule_index(const struct rec *r, const char *key)
+{
+	if (!r->schema)
+		return -1;
+	const struct rec_rule *ru = find_rule(r->schema, key);
+	return ru ? (long)(ru - r->schema->rules) : -1;
 }
 
 int rec_parse(struct rec *r, const char *data, size_t len, const struct rec_schema *s, struct err *e)
@@ -240,11 +263,18 @@ void rec_free(struct rec *r)
 {
 	free(r->f);
 	free(r->mem);
+	free(r->counts);
+	free(r->first);
 	memset(r, 0, sizeof *r);
 }
 
 const char *rec_get(const struct rec *r, const char *key)
 {
+	long k = rule_index(r, key);
+	if (k >= 0)
+		return r->counts[k] ? r->f[r->first[k]].val : NULL;
+	if (r->schema)
+		return NULL; /* a key the schema does not know is in no record it accepted */
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->f[i].key, key) == 0)
 			return r->f[i].val;
@@ -253,6 +283,11 @@ const char *rec_get(const struct rec *r, const char *key)
 
 size_t rec_count(const struct rec *r, const char *key)
 {
+	long k = rule_index(r, key);
+	if (k >= 0)
+		return r->counts[k];
+	if (r->schema)
+		return 0;
 	size_t c = 0;
 	for (size_t i = 0; i < r->n; i++)
 		if (strcmp(r->f[i].key, key) == 0)

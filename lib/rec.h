@@ -27,12 +27,16 @@ struct rec_field {
 	unsigned line;
 };
 
+struct rec_schema;
+
 struct rec {
 	char type[32];
 	unsigned format;
 	struct rec_field *f;
 	size_t n;
 	char *mem;
+	const struct rec_schema *schema; /* what it was checked against (NULL: none) */
+	size_t *counts, *first;          /* per rule of the schema: occurrences, index of the first */
 };
 
 enum {

@@ -62,6 +62,18 @@ struct inflight {
 	bool set;       /* ctl/inflight names step/job now */
 };
 
+/* A task row waiting to be inserted (queue.c inserts them QUEUE_ADD_BATCH at a time); item and
+ * reason point into the caller's record until queue_job_added. */
+#define QUEUE_ADD_BATCH 64
+struct queue_row {
+	int64_t rid, idx;
+	const char *item;
+	size_t item_len;
+	int64_t pin; /* -1: none */
+	int state;
+	const char *reason;
+};
+
 struct ctl {
 	struct spooldir sd;
 	sqlite3 *db;
@@ -86,6 +98,8 @@ struct ctl {
 	bool trash_pending;            /* quarantine/.trash.* may hold trees to remove */
 	bool cannot_give_states;       /* the file server does not let root chown (NFS root_squash) */
 	struct inflight inflight_mark, inflight_carry;
+	struct queue_row add[QUEUE_ADD_BATCH];
+	size_t add_n;
 	bool lazy;                /* between db_begin_lazy and its commit or rollback */
 	int64_t changes_at_begin; /* sqlite3_total_changes64 at the last BEGIN */
 	uint64_t synced;          /* counts the syncs of the WAL: full commits that wrote, db_sync */

@@ -90,6 +90,7 @@ static int moved(struct ctl *c, int64_t rid, int64_t idx, int from, int to)
 
 int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 {
+	c->add_n = 0; /* rows of a job whose insertion failed (rolled back) are dropped with it */
 	sqlite3_stmt *st = db_prep(c,
 		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets,"
 		" builtin, umask, command, submitted_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
@@ -119,20 +120,59 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	return sqlite3_last_insert_rowid(c->db);
 }
 
+/* Tasks are inserted QUEUE_ADD_BATCH rows per statement: a map of a million tasks is accepted
+ * in a few seconds, most of it SQLite's own work per row rather than a statement per row. */
+#define ROW1 "(?,?,?,?,?,?)"
+#define ROW8 ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1
+#define ROW64 ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8
+_Static_assert(QUEUE_ADD_BATCH == 64, "the batch statement below has 64 rows");
+
+static void bind_row(sqlite3_stmt *st, int base, const struct queue_row *t)
+{
+	sqlite3_bind_int64(st, base + 1, t->rid);
+	sqlite3_bind_int64(st, base + 2, t->idx);
+	if (t->item)
+		sqlite3_bind_text(st, base + 3, t->item, (int)t->item_len, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, base + 3);
+	if (t->pin >= 0)
+		sqlite3_bind_int64(st, base + 4, t->pin);
+	else
+		sqlite3_bind_null(st, base + 4);
+	sqlite3_bind_int(st, base + 5, t->state);
+	if (t->reason)
+		sqlite3_bind_text(st, base + 6, t->reason, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, base + 6);
+}
+
+/* Insert the rows queue_task_add holds. */
+static int add_flush(struct ctl *c)
+{
+	static const char one[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES" ROW1;
+	static const char batch[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES" ROW64;
+	size_t n = c->add_n;
+	c->add_n = 0;
+	if (n == QUEUE_ADD_BATCH) {
+		sqlite3_stmt *st = db_prep(c, batch);
+		for (size_t i = 0; i < n; i++)
+			bind_row(st, (int)i * 6, &c->add[i]);
+		return run(c, st, "insert tasks");
+	}
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = db_prep(c, one);
+		bind_row(st, 0, &c->add[i]);
+		if (run(c, st, "insert a task") < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, size_t item_len, int64_t pin,
 		   enum spool_task_state state, const char *reason)
 {
-	sqlite3_stmt *st = db_prep(c, "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES(?,?,?,?,?,?)");
-	sqlite3_bind_int64(st, 1, rid);
-	sqlite3_bind_int64(st, 2, idx);
-	if (item)
-		sqlite3_bind_text(st, 3, item, (int)item_len, SQLITE_STATIC);
-	if (pin >= 0)
-		sqlite3_bind_int64(st, 4, pin);
-	sqlite3_bind_int(st, 5, state);
-	if (reason)
-		sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
-	if (run(c, st, "insert a task") < 0)
+	c->add[c->add_n++] = (struct queue_row){ rid, idx, item, item_len, pin, state, reason };
+	if (c->add_n == QUEUE_ADD_BATCH && add_flush(c) < 0)
 		return -1;
 	/* A chunk of queued tasks is never written: readers take a missing chunk as all queued. */
 	return state == SPOOL_TASK_QUEUED ? 0 : mark_chunk(c, rid, idx);
@@ -141,6 +181,8 @@ int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, si
 int queue_job_added(struct ctl *c, int64_t rid, const uint64_t counts[SPOOL_TASK_NSTATES])
 {
 	int64_t nterm = 0;
+	if (add_flush(c) < 0)
+		return -1;
 	for (int s = 0; s < SPOOL_TASK_NSTATES; s++) {
 		if (counts[s] && count_add(c, rid, s, (int64_t)counts[s]) < 0)
 			return -1;

@@ -23,7 +23,8 @@ struct queue_job {
 };
 
 /* A job and its tasks: queue_job_add, then queue_task_add for tasks 1..ntasks in order, then
- * queue_job_added. */
+ * queue_job_added (which inserts the last rows queue_task_add held: strings passed to it must
+ * live until then). A failure of either means the caller rolls back. */
 int64_t queue_job_add(struct ctl *c, const struct queue_job *j); /* the new rid, or -1 */
 int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, size_t item_len, int64_t pin,
 		   enum spool_task_state state, const char *reason);
