@@ -452,6 +452,9 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		quarantine_file(c, c->sd.incoming, name, e.msg);
 		return;
 	}
+	/* The record holds its own copy: a map's read buffer (megabytes) goes before the insert. */
+	if (data->len > MAX_SMALL_RECORD)
+		buf_free(data);
 	snprintf(dest, sizeof dest, "%s.job", stem);
 	struct err refused;
 	if (db_job_rid(c, stem) >= 0) {
