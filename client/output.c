@@ -208,6 +208,7 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 		json_int(js, spool_task_state_name(k), (int64_t)j->counts[k]);
 	json_obj_end(js);
 	json_str(js, "command", j->command);
+	json_int_or_null(js, "order", (int64_t)j->order, j->order > 0);
 	json_int_or_null(js, "submitted_ms", (int64_t)j->submitted_ms, j->submitted_ms > 0);
 	json_int_or_null(js, "finished_ms", (int64_t)j->finished_ms, j->finished_ms > 0);
 	if (with_tasks && j->tasks) {

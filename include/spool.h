@@ -137,6 +137,7 @@ struct spool_job {
 	size_t ntasks;         /* tasks in the job */
 	uint64_t counts[SPOOL_TASK_NSTATES]; /* how many tasks are in each state */
 	uint64_t submitted_ms, finished_ms;  /* the controller's wall clock (ms since 1970); 0: not known */
+	uint64_t order;                      /* the order in which the controller accepted jobs (0: not known) */
 	struct spool_task *tasks; /* ntasks of them, in order; NULL from spool_job_summary() and spool_jobs() */
 	void *priv;
 };

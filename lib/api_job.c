@@ -371,6 +371,8 @@ static int cmp_job(const void *a, const void *b)
 	const struct spool_job *x = *(struct spool_job *const *)a, *y = *(struct spool_job *const *)b;
 	if (x->accepted != y->accepted)
 		return x->accepted ? -1 : 1;
+	if (x->order != y->order)
+		return x->order < y->order ? -1 : 1;
 	if (x->submitted_ms != y->submitted_ms)
 		return x->submitted_ms < y->submitted_ms ? -1 : 1;
 	return strcmp(x->id, y->id);

@@ -41,6 +41,8 @@ void jobstate_sum_write(struct buf *b, const struct spool_job *j)
 		snprintf(v, sizeof v, "%s %llu", spool_task_state_name(s), (unsigned long long)j->counts[s]);
 		rec_put(b, "count", v);
 	}
+	if (j->order)
+		rec_put_u64(b, "order", j->order);
 	if (j->submitted_ms)
 		rec_put_u64(b, "submitted_ms", j->submitted_ms);
 	if (j->finished_ms)
@@ -134,6 +136,7 @@ int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_
 	j->done = st == SPOOL_JOB_DONE;
 	j->accepted = 1;
 	j->submitted_ms = rec_get_u64(r, "submitted_ms", 0);
+	j->order = rec_get_u64(r, "order", 0);
 	j->finished_ms = rec_get_u64(r, "finished_ms", 0);
 	if (!*v1 && sum_counts(r, j, e) < 0) {
 		rec_free(r);

@@ -117,6 +117,7 @@ SCHEMA(schema_jobsum, "jobsum", MAX_SMALL_RECORD,
        { "state", RF_REQ, 16, 0 },
        { "chunk", RF_REQ | RF_NUM, 20, 0 },
        { "count", RF_MULTI, 64, 16 },
+       { "order", RF_NUM, 20, 0 },
        { "submitted_ms", RF_NUM, 20, 0 },
        { "finished_ms", RF_NUM, 20, 0 });
 

@@ -213,6 +213,7 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 	j.ntasks = (size_t)ntasks;
 	j.state = nterm >= ntasks ? SPOOL_JOB_DONE : SPOOL_JOB_ACTIVE;
 	j.submitted_ms = (uint64_t)col_or(q, 8, 0);
+	j.order = (uint64_t)rid;
 	j.finished_ms = (uint64_t)col_or(q, 9, 0);
 	sqlite3_reset(q);
 

@@ -24,6 +24,7 @@ static struct spool_job sample_job(void)
 	j.counts[SPOOL_TASK_SUCCEEDED] = 997;
 	j.counts[SPOOL_TASK_FAILED] = 1;
 	j.submitted_ms = 1700000000123ull;
+	j.order = 42;
 	return j;
 }
 
@@ -90,7 +91,7 @@ int main(void)
 	      "summary: tasks, owner, state");
 	CHECK(k.name && strcmp(k.name, j.name) == 0 && strcmp(k.command, "echo {}") == 0, "summary: name and command exact");
 	CHECK(memcmp(k.counts, j.counts, sizeof k.counts) == 0, "summary: every count");
-	CHECK(k.submitted_ms == j.submitted_ms && k.finished_ms == 0, "summary: times");
+	CHECK(k.submitted_ms == j.submitted_ms && k.finished_ms == 0 && k.order == 42, "summary: times and order");
 	rec_free(&r);
 
 	/* counts that do not add up, a newer format, a bad state: refused */
