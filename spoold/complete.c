@@ -125,7 +125,7 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 	struct revoke *rv = xcalloc((size_t)lim, sizeof *rv);
 	char *consumed = xcalloc((size_t)lim, 1);
 	buf_init(&b);
-	if (db_begin(c) < 0)
+	if (db_begin_lazy(c) < 0)
 		goto out;
 	for (long i = 0; i < lim; i++) {
 		struct rec r;
@@ -158,22 +158,26 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 		}
 		consumed[i] = 1;
 	}
-	if (db_commit(c) < 0) {
+	/* Committed without a sync of its own: the assignment pass that follows in this loop
+	 * iteration syncs it with its own commit (or complete_settle does). Until then nothing is
+	 * removed and nothing is published, so a power cut before the sync replays the results. */
+	if (db_commit_lazy(c) < 0) {
 		log_err("results from worker %s stay in its done/ directory and will be retried", w->wid);
 		goto out;
 	}
+	if (!c->nconsumed)
+		c->consumed_synced = c->synced;
 	for (long i = 0; i < lim; i++) {
 		if (!consumed[i])
 			continue;
-		/* names are JOB.TASK.ATTEMPT, the same as the assignment's */
-		struct taskname tn;
-		if (taskname_parse(names[i], &tn) == 0)
-			inbox_remove(c, w->wid, tn.job, tn.task, tn.attempt);
-		if (rv[i].wid[0])
-			inbox_remove(c, rv[i].wid, rv[i].job, rv[i].idx, rv[i].attempt);
-		if (unlinkat(dfd, names[i], 0) < 0 && errno != ENOENT)
-			log_err("cannot remove consumed result %s/workers/%s/done/%s: %s", c->sd.path, w->wid, names[i],
-				strerror(errno));
+		c->consumed = xrealloc(c->consumed, (c->nconsumed + 1) * sizeof *c->consumed);
+		struct consumed *k = &c->consumed[c->nconsumed++];
+		snprintf(k->wid, sizeof k->wid, "%s", w->wid);
+		snprintf(k->name, sizeof k->name, "%s", names[i]);
+		snprintf(k->rv_wid, sizeof k->rv_wid, "%s", rv[i].wid);
+		snprintf(k->rv_job, sizeof k->rv_job, "%s", rv[i].job);
+		k->rv_idx = rv[i].idx;
+		k->rv_attempt = rv[i].attempt;
 	}
 	c->want_assign = c->engines_dirty = true;
 out:
@@ -182,6 +186,42 @@ out:
 	buf_free(&b);
 	fs_list_free(names, n);
 	close(dfd);
+}
+
+/* Once the results committed lazily are durable: remove their assignments (and the revoked runs'
+ * ones) and their done records. */
+void complete_settle(struct ctl *c)
+{
+	if (!c->nconsumed)
+		return;
+	bool durable = c->synced != c->consumed_synced || db_sync(c) == 0;
+	int dfd = -1;
+	const char *dfd_wid = "";
+	for (size_t i = 0; durable && i < c->nconsumed; i++) {
+		const struct consumed *k = &c->consumed[i];
+		char path[200];
+		struct taskname tn; /* names are JOB.TASK.ATTEMPT, the same as the assignment's */
+		if (taskname_parse(k->name, &tn) == 0)
+			inbox_remove(c, k->wid, tn.job, tn.task, tn.attempt);
+		if (k->rv_wid[0])
+			inbox_remove(c, k->rv_wid, k->rv_job, k->rv_idx, k->rv_attempt);
+		snprintf(path, sizeof path, "%s/done", k->wid);
+		if (strcmp(dfd_wid, k->wid) != 0) { /* consecutive results are mostly one worker's */
+			if (dfd >= 0)
+				close(dfd);
+			dfd = openat(c->sd.workers, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			dfd_wid = k->wid;
+		}
+		if (dfd < 0 || (unlinkat(dfd, k->name, 0) < 0 && errno != ENOENT))
+			log_err("cannot remove consumed result %s/workers/%s/%s: %s", c->sd.path, path, k->name,
+				strerror(errno));
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (!durable)
+		log_err("%zu results stay in the workers' done/ directories until the database can be synced (they "
+			"will be taken again)", c->nconsumed);
+	c->nconsumed = 0;
 }
 
 void complete_scan(struct ctl *c)

@@ -74,6 +74,13 @@ struct queue_row {
 	const char *reason;
 };
 
+/* A result committed lazily, whose files are removed once the commit is durable (complete.c). */
+struct consumed {
+	char wid[72], name[96];     /* workers/WID/done/NAME */
+	char rv_wid[72], rv_job[72]; /* a run of the task still in progress elsewhere, to revoke */
+	int64_t rv_idx, rv_attempt;
+};
+
 struct ctl {
 	struct spooldir sd;
 	sqlite3 *db;
@@ -100,6 +107,9 @@ struct ctl {
 	struct inflight inflight_mark, inflight_carry;
 	struct queue_row add[QUEUE_ADD_BATCH];
 	size_t add_n;
+	struct consumed *consumed;
+	size_t nconsumed;
+	uint64_t consumed_synced;  /* `synced` when the first of them was committed */
 	bool lazy;                /* between db_begin_lazy and its commit or rollback */
 	int64_t changes_at_begin; /* sqlite3_total_changes64 at the last BEGIN */
 	uint64_t synced;          /* counts the syncs of the WAL: full commits that wrote, db_sync */
@@ -162,6 +172,7 @@ void workers_watch(struct ctl *c, struct wlive *w);
 
 /* complete.c: done records from workers */
 void complete_scan(struct ctl *c);
+void complete_settle(struct ctl *c); /* after the assignment commit: remove what was consumed */
 
 /* assign.c: queued tasks to free engines */
 void assign_tasks(struct ctl *c);

@@ -242,6 +242,7 @@ int main(int argc, char **argv)
 		if (c.want_assign)
 			assign_tasks(&c);
 		ingest_settle(&c); /* after the assignment commit, which usually makes ingest durable */
+		complete_settle(&c); /* ... and the results taken this iteration, before they are published */
 		publish_jobs(&c, false);
 		/* The engine table changes with every task assigned or finished: rewrite it at most
 		 * every publish_interval, as job states, but at once when a worker came or went. */
@@ -280,6 +281,7 @@ int main(int argc, char **argv)
 	db_close(&c);
 	free(c.w);
 	free(c.moves);
+	free(c.consumed);
 	spooldir_close(&c.sd);
 	return 0;
 }

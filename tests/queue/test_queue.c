@@ -159,7 +159,7 @@ static void transitions(void)
 	struct rec r;
 	struct err e;
 	struct spool_job j;
-	int v1;
+	int v1 = 0;
 	buf_init(&b);
 	memset(&j, 0, sizeof j);
 	CHECK(fs_read_file(c.sd.ctl_jobs, "jobaaaaaa1.state", 1 << 20, &b, NULL, &e) == 0 &&
@@ -342,6 +342,7 @@ int main(void)
 	done("jobaaaaaa1.1.1", "jobaaaaaa1", 1, 1, 0);
 	done("jobaaaaaa1.2.1", "jobaaaaaa1", 2, 1, 3);
 	complete_scan(&c);
+	complete_settle(&c); /* as spoold's loop does after the pass */
 	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "exit 0 -> succeeded");
 	CHECK(task_state("jobaaaaaa1", 2) == SPOOL_TASK_FAILED, "exit 3 -> failed");
 	n = inbox_list(&names);
@@ -349,12 +350,14 @@ int main(void)
 	fs_list_free(names, n);
 	done("jobaaaaaa1.1.1", "jobaaaaaa1", 1, 1, 7);
 	complete_scan(&c);
+	complete_settle(&c); /* as spoold's loop does after the pass */
 	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "a duplicate result does not replace the accepted one");
 	CHECK(count("SELECT count(*) FROM attempts WHERE idx = 1") == 1, "duplicate of the same attempt recorded once");
 
 	/* A done record for a task that does not exist goes to quarantine. */
 	done("jobaaaaaa1.9.1", "jobaaaaaa1", 9, 1, 0);
 	complete_scan(&c);
+	complete_settle(&c); /* as spoold's loop does after the pass */
 	n = fs_list(c.sd.quarantine, &names, NULL);
 	CHECK(n == 2, "bad done record quarantined with a reason");
 	fs_list_free(names, n);
