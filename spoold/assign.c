@@ -34,6 +34,12 @@ static void tmpl_clear(struct tmpl *t)
 	memset(t, 0, sizeof *t);
 }
 
+void assign_forget(struct ctl *c)
+{
+	for (size_t i = 0; i < TMPL_CACHE; i++)
+		tmpl_clear(&c->tmpl[i]);
+}
+
 static char *dup_col(sqlite3_stmt *st, int i, size_t *len)
 {
 	const void *p = sqlite3_column_blob(st, i);

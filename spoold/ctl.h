@@ -178,6 +178,7 @@ void complete_settle(struct ctl *c); /* after the assignment commit: remove what
 void assign_tasks(struct ctl *c);
 void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt);
 void assign_reconcile(struct ctl *c);
+void assign_forget(struct ctl *c); /* free the templates it keeps (at exit) */
 
 /* poison.c: ctl/inflight, the job a step was handling when spoold died */
 void inflight_set(struct ctl *c, const char *step, const char *job); /* step: "ingest" or "assign" */

@@ -279,6 +279,7 @@ int main(int argc, char **argv)
 	log_info("stopping on signal; the queue is saved in %s", c.dbpath);
 	unlinkat(c.sd.ctl, "beat", 0);
 	db_close(&c);
+	assign_forget(&c);
 	free(c.w);
 	free(c.moves);
 	free(c.consumed);

@@ -416,6 +416,7 @@ int main(void)
 	close(wfd);
 	buf_free(&b);
 	db_close(&c);
+	assign_forget(&c);
 	free(c.w);
 	spooldir_close(&c.sd);
 	char cmd[400];
