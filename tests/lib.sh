@@ -74,6 +74,10 @@ wait_until() { # description, seconds, command...: the deadline is in seconds, w
 	done
 }
 
+# Is the build under test instrumented by a sanitizer? (Its memory figures mean nothing then, and
+# LeakSanitizer cannot run under strace: traced commands get ASAN_OPTIONS=detect_leaks=0.)
+sanitized() { nm "$SPOOL_BIN/spoold" 2>/dev/null | grep -q __asan_init; }
+
 # A fresh spool with fast timers for tests; extra "name = value;" lines may follow.
 make_spool() {
 	spool init "$SPOOL_DIR" >/dev/null || { fail "spool init"; exit 1; }
