@@ -95,10 +95,7 @@ static int tasks_from(const struct spool_job *j, struct rec *r, uint64_t first, 
 		      char *err, size_t errlen)
 {
 	struct err e;
-	for (size_t i = 0; i < n; i++)
-		jobstate_task_init(&t[i], first + i);
-	if (r && jobstate_tasks_read(r, first, n, t, &e) < 0) {
-		tasks_release(t, n);
+	if (jobstate_tasks_read(r, first, n, t, &e) < 0) {
 		snprintf(err, errlen, "cannot parse the state of job %s: %s", j->id, e.msg);
 		errno = EBADMSG;
 		return -1;
@@ -138,8 +135,7 @@ int job_chunk_read(spool_t *sp, const struct spool_job *j, uint64_t k, struct jo
 	int rc = -1;
 
 	memset(ch, 0, sizeof *ch);
-	ch->first = k * JOBSTATE_CHUNK + 1;
-	ch->n = j->ntasks - ch->first + 1 < JOBSTATE_CHUNK ? j->ntasks - ch->first + 1 : JOBSTATE_CHUNK;
+	ch->n = jobstate_chunk_tasks(j->ntasks, k, &ch->first);
 	ch->tasks = xcalloc(ch->n, sizeof *ch->tasks);
 	jobstate_chunk_name(name, sizeof name, j->id, k);
 	buf_init(&b);

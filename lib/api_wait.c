@@ -187,11 +187,11 @@ static int hand_out(spool_t *sp, const struct spool_job *j, const struct spool_j
 {
 	struct job_chunk ch;
 	const struct spool_task *t;
-	uint64_t first = k * JOBSTATE_CHUNK + 1;
+	uint64_t first;
 	size_t n;
 	if (full) {
+		n = jobstate_chunk_tasks(full->ntasks, k, &first);
 		t = &full->tasks[first - 1];
-		n = full->ntasks - first + 1 < JOBSTATE_CHUNK ? full->ntasks - first + 1 : JOBSTATE_CHUNK;
 	} else {
 		if (s && s->ino[k] && !job_chunk_changed(sp, j, k, &(struct job_chunk){ .ino = s->ino[k] }))
 			return 0;
@@ -201,6 +201,7 @@ static int hand_out(spool_t *sp, const struct spool_job *j, const struct spool_j
 			s->ino[k] = ch.ino;
 		t = ch.tasks;
 		n = ch.n;
+		first = ch.first;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!spool_task_terminal(&t[i]) || (s && s->done[first - 1 + i]))
@@ -236,8 +237,8 @@ static int hand_out_all(spool_t *sp, const struct spool_job *j, struct seen *s, 
 		s->nchunks = nchunks;
 	}
 	for (uint64_t k = 0; rc == 0 && k < nchunks; k++) {
-		uint64_t first = k * JOBSTATE_CHUNK + 1, n = j->ntasks - first + 1;
-		if (s && s->shown[k] >= (n < JOBSTATE_CHUNK ? n : JOBSTATE_CHUNK))
+		uint64_t first;
+		if (s && s->shown[k] >= jobstate_chunk_tasks(j->ntasks, k, &first))
 			continue; /* all of it handed out */
 		rc = hand_out(sp, j, full, k, s, o, err, errlen);
 	}

@@ -266,7 +266,9 @@ static int dup_line(char *v, uint64_t first, uint64_t count, struct spool_task *
 
 int jobstate_tasks_read(struct rec *r, uint64_t first, uint64_t count, struct spool_task *tasks, struct err *e)
 {
-	for (size_t i = 0; i < r->n; i++) {
+	for (uint64_t i = 0; i < count; i++)
+		jobstate_task_init(&tasks[i], first + i);
+	for (size_t i = 0; r && i < r->n; i++) {
 		struct rec_field *f = &r->f[i];
 		char *v = (char *)f->val; /* ours: r's own copy of the record */
 		int rc = 0;
@@ -285,9 +287,15 @@ int jobstate_tasks_read(struct rec *r, uint64_t first, uint64_t count, struct sp
 				t->reason = sp + 1;
 			rc = t ? 0 : -1;
 		}
-		if (rc < 0)
+		if (rc < 0) {
+			for (uint64_t k = 0; k < count; k++) { /* nothing left allocated */
+				free(tasks[k].duplicates);
+				tasks[k].duplicates = NULL;
+				tasks[k].nduplicates = 0;
+			}
 			return err_set(e, "bad %s line %u (tasks %llu to %llu)", f->key, f->line, (unsigned long long)first,
 				       (unsigned long long)(first + count - 1));
+		}
 	}
 	return 0;
 }

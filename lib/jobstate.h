@@ -23,6 +23,12 @@ static inline uint64_t jobstate_nchunks(uint64_t ntasks)
 {
 	return (ntasks + JOBSTATE_CHUNK - 1) / JOBSTATE_CHUNK;
 }
+/* The tasks of chunk k of a job of ntasks: first (1-based), and how many (0 past the end). */
+static inline size_t jobstate_chunk_tasks(uint64_t ntasks, uint64_t k, uint64_t *first)
+{
+	*first = k * JOBSTATE_CHUNK + 1;
+	return *first > ntasks ? 0 : ntasks - *first + 1 < JOBSTATE_CHUNK ? (size_t)(ntasks - *first + 1) : JOBSTATE_CHUNK;
+}
 
 /* The summary: every field of j but tasks. */
 void jobstate_sum_write(struct buf *b, const struct spool_job *j);
@@ -38,8 +44,9 @@ void jobstate_task_write(struct buf *b, const struct spool_task *t);
 /* Parse a chunk of job (number chunk) into r. */
 int jobstate_chunk_parse(const char *data, size_t len, const char *job, uint64_t chunk, struct rec *r,
 			 struct err *e);
-/* Fill tasks[0..count) (tasks first .. first+count-1, initialised by jobstate_task_init) from the
- * task, reason and dup lines of r. Modifies r's values in place (node and reason point into r). */
+/* Fill tasks[0..count) (tasks first .. first+count-1) from the task, reason and dup lines of r
+ * (NULL: all never assigned, as jobstate_task_init makes them). Modifies r's values in place (node
+ * and reason point into r). On a bad line, -1 with no duplicate left allocated. */
 int jobstate_tasks_read(struct rec *r, uint64_t first, uint64_t count, struct spool_task *tasks, struct err *e);
 /* A task never assigned: queued, attempt 0, no engine, node "-". */
 void jobstate_task_init(struct spool_task *t, uint64_t task);

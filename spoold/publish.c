@@ -128,12 +128,11 @@ static int read_dups(struct ctl *c, int64_t rid, int64_t first, int64_t last, st
 static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner, int64_t ntasks, int64_t k,
 			 struct buf *b, struct to_sync *ts)
 {
-	int64_t first = k * JOBSTATE_CHUNK + 1, last = first + JOBSTATE_CHUNK - 1;
-	if (last > ntasks)
-		last = ntasks;
-	if (first > last)
+	uint64_t ufirst;
+	size_t n = jobstate_chunk_tasks((uint64_t)ntasks, (uint64_t)k, &ufirst);
+	if (!n)
 		return 0;
-	size_t n = (size_t)(last - first + 1);
+	int64_t first = (int64_t)ufirst, last = first + (int64_t)n - 1;
 	struct spool_task *t = xcalloc(n, sizeof *t);
 	char **text = xcalloc(n, sizeof *text); /* node and reason, copied out of the statement */
 	bool all_done = true;

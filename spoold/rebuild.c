@@ -62,10 +62,8 @@ static void free_tasks(struct spool_task *t, size_t n)
 static int read_tasks(struct rec *r, uint64_t first, size_t n, struct spool_task **out, struct err *e)
 {
 	struct spool_task *t = xcalloc(n ? n : 1, sizeof *t);
-	for (size_t i = 0; i < n; i++)
-		jobstate_task_init(&t[i], first + i);
 	if (jobstate_tasks_read(r, first, n, t, e) < 0) {
-		free_tasks(t, n);
+		free(t);
 		return -1;
 	}
 	*out = t;
@@ -82,8 +80,8 @@ static int apply_chunks(struct ctl *c, int64_t rid, const char *id, const struct
 		char name[96];
 		struct rec r;
 		struct spool_task *t;
-		uint64_t first = k * JOBSTATE_CHUNK + 1;
-		size_t n = j->ntasks - first + 1 < JOBSTATE_CHUNK ? j->ntasks - first + 1 : JOBSTATE_CHUNK;
+		uint64_t first;
+		size_t n = jobstate_chunk_tasks(j->ntasks, k, &first);
 		jobstate_chunk_name(name, sizeof name, id, k);
 		if (fs_read_file(c->sd.ctl_jobs, name, MAX_CHUNK_RECORD, &b, NULL, &e) < 0)
 			continue;
