@@ -78,9 +78,9 @@ static int apply_done(struct ctl *c, const char *wid, const struct rec *r, struc
 	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
 	if (rid < 0)
 		return err_set(e, "done record for job '%s', which does not exist", job);
-	if (res.idx < 1 || (uint64_t)res.idx > db_job_ntasks(c, rid))
-		return err_set(e, "done record for task %s.%lld, which does not exist", job, (long long)res.idx);
 	int accepted = queue_finish(c, rid, &res, &qr);
+	if (accepted == QUEUE_NO_TASK)
+		return err_set(e, "done record for task %s.%lld, which does not exist", job, (long long)res.idx);
 	if (accepted < 0)
 		return -2;
 	if (accepted && engine_timing(c, res.engine, res.wall_ms) < 0)

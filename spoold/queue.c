@@ -281,7 +281,7 @@ int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *r, struc
 		if (rc != SQLITE_DONE)
 			log_err("database %s: cannot read a task: %s", c->dbpath, sqlite3_errmsg(c->db));
 		sqlite3_reset(sel);
-		return -1;
+		return rc == SQLITE_DONE ? QUEUE_NO_TASK : -1;
 	}
 	int cur = sqlite3_column_int(sel, 0);
 	const char *cur_wid = (const char *)sqlite3_column_text(sel, 1);

@@ -51,6 +51,7 @@ struct queue_revoke {
 	char wid[72];
 	int64_t attempt;
 };
+#define QUEUE_NO_TASK (-2) /* queue_finish: the job has no such task (a bad record, not a database error) */
 int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *res, struct queue_revoke *revoke);
 
 /* The tasks worker wid held: requeued (queued again, attempt kept for the next assignment),
