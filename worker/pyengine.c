@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,10 +66,13 @@ void pyengine_init(void)
 		struct stat st;
 		if (stat(cand[i], &st) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 022)) {
+		/* Group write is harmless only for root's group or this worker's own (a umask of 002). */
+		bool group_ok = !(st.st_mode & 020) || st.st_gid == 0 || st.st_gid == getegid();
+		if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & 002) || !group_ok) {
 			snprintf(script_why, sizeof script_why,
-				 "%.400s belongs to uid %u with mode %04o: refused, others could change what runs as "
-				 "every user", cand[i], (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+				 "%.400s belongs to uid %u, gid %u with mode %04o: refused, others could change what "
+				 "runs as every user", cand[i], (unsigned)st.st_uid, (unsigned)st.st_gid,
+				 (unsigned)(st.st_mode & 07777));
 			continue;
 		}
 		if (!realpath(cand[i], engine_script))
