@@ -61,7 +61,7 @@ enum spool_task_state {
 	SPOOL_TASK_TIMEDOUT,
 	SPOOL_TASK_CANCELLED,
 	SPOOL_TASK_ABANDONED,
-	SPOOL_TASK_SKIPPED,   /* never ran: a dependency it needed to succeed did not (spool-layout.md 5.3) */
+	SPOOL_TASK_SKIPPED,   /* never ran: a dependency it needed to succeed did not (spool-layout.md 5.5) */
 	SPOOL_TASK_NSTATES
 };
 const char *spool_task_state_name(enum spool_task_state s); /* "queued", ...; "unknown" out of range */
@@ -102,7 +102,7 @@ struct spool_job_spec {
 	/* Fields added after the first release: zero them (designated initialisers do). */
 	const char *jobid;              /* NULL: a new random id; else one from spool_job_id_new() */
 	const char *python;             /* builtin "python": the interpreter (NULL: spool.conf's python) */
-	/* Dependencies (spool-layout.md 5.3), each "JOB" or "JOB.TASK" of a job of the caller's that
+	/* Dependencies (spool-layout.md 5.5), each "JOB" or "JOB.TASK" of a job of the caller's that
 	 * exists already. after: the tasks start once those ended, however they ended; afterok: only
 	 * if they all succeeded, else the tasks end skipped. after_each (a map): task i starts once task
 	 * i of that job succeeded (else it is skipped); both jobs have as many tasks. */

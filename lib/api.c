@@ -184,7 +184,7 @@ static void put_order(struct buf *b)
 
 /* One dependency: well formed (-SPOOL_ERR_USAGE), a job of the caller's that exists, with that
  * task (-SPOOL_ERR_NO_JOB: spool_job_summary refuses other users' jobs as not theirs to see). A
- * job only ever depends on jobs that exist before it: no cycle can form (spool-layout.md 5.3). */
+ * job only ever depends on jobs that exist before it: no cycle can form (spool-layout.md 5.5). */
 static int check_dep(spool_t *sp, const char *dep, const char *opt, size_t each_n, char *err, size_t errlen)
 {
 	char job[NAME_MAX_LEN + 1];

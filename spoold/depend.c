@@ -1,5 +1,5 @@
 /* depend.c - a job record's dependencies (after, afterok, after_each), checked and resolved as far
- * as they can be when the controller accepts the job (spool-layout.md 5.3). What is still pending
+ * as they can be when the controller accepts the job (spool-layout.md 5.5). What is still pending
  * becomes rows of the deps table, which queue.c resolves as the jobs waited on end.
  *
  * A dependency names a job the queue has already accepted: none can name a later job, so no

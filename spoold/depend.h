@@ -1,4 +1,4 @@
-/* depend.h - a job record's dependencies, as the controller accepts it (spool-layout.md 5.3). */
+/* depend.h - a job record's dependencies, as the controller accepts it (spool-layout.md 5.5). */
 #ifndef SPOOLD_DEPEND_H
 #define SPOOLD_DEPEND_H
 

@@ -104,7 +104,7 @@ static int moved(struct ctl *c, int64_t rid, int64_t idx, int from, int to)
 	return ended ? deps_ended(c, rid, idx, to) : 0;
 }
 
-/* ---- Dependencies (spool-layout.md 5.3) ----
+/* ---- Dependencies (spool-layout.md 5.5) ----
  * A row of deps is resolved by the end of what it names: released (the waiting tasks' waits go
  * down by one; at 0 the scheduler's indexes hold them again) or, for an ok dependency that did not
  * succeed, failed: the waiting tasks end skipped, and their own dependents learn it in turn. The

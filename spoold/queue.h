@@ -30,7 +30,7 @@ int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, si
 		   enum spool_task_state state, const char *reason, int64_t waits);
 int queue_job_added(struct ctl *c, int64_t rid, const uint64_t counts[SPOOL_TASK_NSTATES]);
 
-/* Dependencies (spool-layout.md 5.3), inside the transaction that adds job rid, whose tasks were
+/* Dependencies (spool-layout.md 5.5), inside the transaction that adds job rid, whose tasks were
  * added with waits counting the rows each waits on: rid waits on task on_idx of on_rid, on its
  * whole job (on_idx 0), or each task i of rid on task i of on_rid (QUEUE_DEP_EACH); ok: they must
  * succeed, else the waiting tasks end skipped. Every transition below that ends a task resolves
