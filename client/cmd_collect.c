@@ -139,7 +139,7 @@ int cmd_collect(int argc, char **argv)
 			       "  --json          print the job and one object per task as JSON instead\n"
 			       "On a terminal a waiting collect shows a progress line on stderr.\n"
 			       "\nexit codes: 0 every task succeeded, 1 some task failed, timed out, was\n"
-			       "cancelled or abandoned, 3 spool error, 4 no such job, 5 tasks still pending\n");
+			       "cancelled, abandoned or skipped, 3 spool error, 4 no such job, 5 tasks still pending\n");
 			return 0;
 		default: return SPOOL_EXIT_USAGE;
 		}

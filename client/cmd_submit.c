@@ -89,6 +89,20 @@ static int read_items(const char *path, struct strv *items)
 	return 0;
 }
 
+/* "JOB[.TASK][,JOB[.TASK]]...": each one added to deps (spool_submit checks each). */
+static int dep_list(struct strv *deps, const char *arg, const char *opt)
+{
+	char *copy = xstrdup(arg), *save = NULL;
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		strv_add(deps, xstrdup(t));
+	free(copy);
+	if (!arg[0] || arg[0] == ',' || arg[strlen(arg) - 1] == ',' || strstr(arg, ",,")) {
+		fprintf(stderr, "spool: %s wants JOB[.TASK][,JOB[.TASK]]..., not '%s'\n", opt, shown(arg));
+		return -1;
+	}
+	return 0;
+}
+
 enum kind { K_SUBMIT, K_MAP, K_APPLY };
 
 static void usage(FILE *f, int kind)
@@ -118,12 +132,20 @@ static void usage(FILE *f, int kind)
 		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
 		   "  --tag            with --wait: prefix output lines with '[ENGINE NODE] '\n"
 		   "  --targets IDS    only these engines ('all' or ids like 3,4,9; see 'spool workers')\n"
+		   "  --after JOB[.TASK][,...]    start once those jobs (or tasks) ended, however they ended\n"
+		   "  --afterany JOB[.TASK][,...] the same\n"
+		   "  --afterok JOB[.TASK][,...]  start only if they all succeeded; else the tasks end skipped\n"
 		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
 	if (is_map)
-		fprintf(f, "  --input FILE     read items from FILE, one per line ('-': standard input)\n"
+		fprintf(f, "  --after-each JOB task i starts once task i of the map JOB succeeded (else it is\n"
+			   "                   skipped): a pipeline over the same items, stage by stage per item\n"
+			   "  --input FILE     read items from FILE, one per line ('-': standard input)\n"
 			   "  --schedule S     balanced (default: each task to the next free engine) or\n"
 			   "                   static (inputs split evenly over the live engines up front)\n");
-	fprintf(f, "\nexit codes: 0 submitted (with --wait: as collect), 2 usage, 3 could not submit\n");
+	fprintf(f, "\nA job may depend only on existing jobs of its owner's. While it waits, 'spool status'\n"
+		   "says 'waiting on JOB'.\n"
+		   "\nexit codes: 0 submitted (with --wait: as collect), 2 usage, 3 could not submit,\n"
+		   "4 a dependency names no job of yours\n");
 }
 
 static int submit_common(int argc, char **argv, int kind)
@@ -137,11 +159,13 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "retries", required_argument, NULL, 'r' }, { "dir", required_argument, NULL, 'd' },
 		{ "targets", required_argument, NULL, 'T' }, { "schedule", required_argument, NULL, 'S' },
 		{ "tag", no_argument, NULL, 'g' },        { "help", no_argument, NULL, 'h' },
+		{ "after", required_argument, NULL, 'A' }, { "afterany", required_argument, NULL, 'A' },
+		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
 	struct collect_flags cf = { .wait = 1 };
-	struct strv env = { 0 }, extra = { 0 }, items = { 0 };
+	struct strv env = { 0 }, extra = { 0 }, items = { 0 }, after = { 0 }, afterok = { 0 };
 	const char *input = NULL;
 	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
 	char cwdabs[MAX_PATH_LEN + 1];
@@ -217,6 +241,18 @@ static int submit_common(int argc, char **argv, int kind)
 			}
 			s.schedule = optarg;
 			break;
+		case 'A':
+		case 'K':
+			if (dep_list(o == 'A' ? &after : &afterok, optarg, o == 'A' ? "--after" : "--afterok") < 0)
+				goto out;
+			break;
+		case 'P':
+			if (!is_map) {
+				fprintf(stderr, "spool: --after-each belongs to 'spool map' (it pairs the tasks of two maps)\n");
+				goto out;
+			}
+			s.after_each = optarg;
+			break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;
@@ -279,6 +315,10 @@ static int submit_common(int argc, char **argv, int kind)
 	s.argc = (size_t)(cmd_end - optind);
 	s.items = (const char *const *)items.v;
 	s.nitems = items.n;
+	s.after = (const char *const *)after.v;
+	s.nafter = after.n;
+	s.afterok = (const char *const *)afterok.v;
+	s.nafterok = afterok.n;
 
 	spool_t *sp = cli_open();
 	if (!sp) {
@@ -301,6 +341,8 @@ out:
 	strv_free(&env);
 	strv_free(&extra);
 	strv_free(&items);
+	strv_free(&after);
+	strv_free(&afterok);
 	return rc;
 }
 

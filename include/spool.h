@@ -29,7 +29,7 @@ extern "C" {
 /* Exit codes shared by the spool, spoold and spool-worker commands. */
 enum spool_exit {
 	SPOOL_EXIT_OK = 0,          /* success; for collect: every task succeeded */
-	SPOOL_EXIT_TASK_FAILED = 1, /* collect: some task failed, timed out, was cancelled or abandoned */
+	SPOOL_EXIT_TASK_FAILED = 1, /* collect: some task failed, timed out, was cancelled, abandoned or skipped */
 	SPOOL_EXIT_USAGE = 2,       /* bad command line */
 	SPOOL_EXIT_ERROR = 3,       /* no spool, bad spool.conf, I/O error, controller already running */
 	SPOOL_EXIT_NO_JOB = 4,      /* the job id does not exist in this spool */
@@ -61,6 +61,7 @@ enum spool_task_state {
 	SPOOL_TASK_TIMEDOUT,
 	SPOOL_TASK_CANCELLED,
 	SPOOL_TASK_ABANDONED,
+	SPOOL_TASK_SKIPPED,   /* never ran: a dependency it needed to succeed did not (spool-layout.md 5.5) */
 	SPOOL_TASK_NSTATES
 };
 const char *spool_task_state_name(enum spool_task_state s); /* "queued", ...; "unknown" out of range */
@@ -101,6 +102,15 @@ struct spool_job_spec {
 	/* Fields added after the first release: zero them (designated initialisers do). */
 	const char *jobid;              /* NULL: a new random id; else one from spool_job_id_new() */
 	const char *python;             /* builtin "python": the interpreter (NULL: spool.conf's python) */
+	/* Dependencies (spool-layout.md 5.5), each "JOB" or "JOB.TASK" of a job of the caller's that
+	 * exists already. after: the tasks start once those ended, however they ended; afterok: only
+	 * if they all succeeded, else the tasks end skipped. after_each (a map): task i starts once task
+	 * i of that job succeeded (else it is skipped); both jobs have as many tasks. */
+	const char *const *after;
+	size_t nafter;
+	const char *const *afterok;
+	size_t nafterok;
+	const char *after_each;         /* a job id, or NULL */
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the
@@ -112,7 +122,9 @@ int spool_job_id_new(spool_t *sp, char jobid[16], char *err, size_t errlen);
  * in it relative to the descriptor, O_EXCL|O_NOFOLLOW. */
 int spool_outdir_open(spool_t *sp, const char *path, char *err, size_t errlen);
 
-/* Write the job record durably; on success jobid holds the new id (NUL-terminated). */
+/* Write the job record durably; on success jobid holds the new id (NUL-terminated).
+ * -SPOOL_ERR_USAGE for a malformed dependency, -SPOOL_ERR_NO_JOB for one on a job that does not
+ * exist or that the caller may not see (another user's), or on a task the job does not have. */
 int spool_submit(spool_t *sp, const struct spool_job_spec *spec, char jobid[16], char *err, size_t errlen);
 
 struct spool_attempt;
@@ -155,6 +167,7 @@ struct spool_job {
 	uint64_t order;                      /* the order in which the controller accepted jobs (0: not known) */
 	struct spool_task *tasks; /* ntasks of them, in order; NULL from spool_job_summary() and spool_jobs() */
 	void *priv;
+	const char *waiting;   /* NULL, or the jobs some of its tasks still wait on: "JOB[,JOB]..." */
 };
 
 /* Read a job's published state. Returns 0, or -1 with *notfound = 1 when no such job, errno

@@ -182,6 +182,66 @@ static void put_order(struct buf *b)
 	rec_put_u64(b, "seq", seq);
 }
 
+/* One dependency: well formed (-SPOOL_ERR_USAGE), a job of the caller's that exists, with that
+ * task (-SPOOL_ERR_NO_JOB: spool_job_summary refuses other users' jobs as not theirs to see). A
+ * job only ever depends on jobs that exist before it: no cycle can form (spool-layout.md 5.5). */
+static int check_dep(spool_t *sp, const char *dep, const char *opt, size_t each_n, char *err, size_t errlen)
+{
+	char job[NAME_MAX_LEN + 1];
+	uint64_t task;
+	struct spool_job *j;
+	int nf;
+	if (!dep || strlen(dep) > MAX_DEP_LEN || jobref_parse(dep, job, sizeof job, &task) < 0 ||
+	    (each_n && task)) {
+		snprintf(err, errlen, "%s '%.100s' is not %s", opt, dep ? dep : "", each_n ? "a job id" : "JOB or JOB.TASK "
+			 "(a job id like 4k7x0qz2ma, and a task number from 1)");
+		return -SPOOL_ERR_USAGE;
+	}
+	if (spool_job_summary(sp, job, &j, &nf, err, errlen) < 0) {
+		if (nf || errno == EACCES) {
+			size_t n = strlen(err);
+			snprintf(err + n, errlen - n, " (%s: a job may depend only on existing jobs of its owner's)", opt);
+			return -SPOOL_ERR_NO_JOB;
+		}
+		return -1;
+	}
+	int rc = 0;
+	if (task && j->accepted && j->ntasks && task > j->ntasks) {
+		snprintf(err, errlen, "%s %s: job %s has %zu task%s, there is no task %llu", opt, dep, job, j->ntasks,
+			 j->ntasks == 1 ? "" : "s", (unsigned long long)task);
+		rc = -SPOOL_ERR_NO_JOB;
+	} else if (each_n && j->accepted && j->ntasks && j->ntasks != each_n) {
+		snprintf(err, errlen, "%s %s: that job has %zu task%s and this map %zu: task i waits on task i, so "
+			 "both need as many", opt, job, j->ntasks, j->ntasks == 1 ? "" : "s", each_n);
+		rc = -SPOOL_ERR_USAGE;
+	}
+	spool_job_free(j);
+	return rc;
+}
+
+static int check_deps(spool_t *sp, const struct spool_job_spec *s, char *err, size_t errlen)
+{
+	int rc;
+	if (s->nafter + s->nafterok > MAX_DEPS) {
+		snprintf(err, errlen, "%zu dependencies, limit %d per job", s->nafter + s->nafterok, MAX_DEPS);
+		return -SPOOL_ERR_USAGE;
+	}
+	if (s->after_each && !s->is_map) {
+		snprintf(err, errlen, "--after-each pairs the tasks of two maps: this job is not a map (use --afterok)");
+		return -SPOOL_ERR_USAGE;
+	}
+	for (size_t i = 0; i < s->nafter; i++)
+		if ((rc = check_dep(sp, s->after[i], "--after", 0, err, errlen)) < 0)
+			return rc;
+	for (size_t i = 0; i < s->nafterok; i++)
+		if ((rc = check_dep(sp, s->afterok[i], "--afterok", 0, err, errlen)) < 0)
+			return rc;
+	if (s->after_each && (rc = check_dep(sp, s->after_each, "--after-each", s->nitems ? s->nitems : 1, err,
+					      errlen)) < 0)
+		return rc;
+	return 0;
+}
+
 static bool job_id_taken(spool_t *sp, const char *jobid)
 {
 	char job[32], state[32];
@@ -237,6 +297,9 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		set_err(err, errlen, e.msg);
 		return -1;
 	}
+	if ((rc = check_deps(sp, s, err, errlen)) < 0)
+		return rc;
+	rc = -1;
 	if (s->jobid) {
 		if (strlen(s->jobid) != JOBID_LEN || !name_ok(s->jobid) || strchr(s->jobid, '.')) {
 			snprintf(err, errlen, "'%s' is not a job id from spool_job_id_new", s->jobid);
@@ -275,6 +338,12 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put(&b, "schedule", s->schedule);
 	if (s->builtin)
 		rec_put(&b, "builtin", s->builtin);
+	for (size_t i = 0; i < s->nafter; i++)
+		rec_put(&b, "after", s->after[i]);
+	for (size_t i = 0; i < s->nafterok; i++)
+		rec_put(&b, "afterok", s->afterok[i]);
+	if (s->after_each)
+		rec_put(&b, "after_each", s->after_each);
 	rec_put(&b, "client_node", node);
 	put_order(&b);
 	/* The submitter's umask: the task and its files beside the data get it, as at a login. */

@@ -47,6 +47,8 @@ void jobstate_sum_write(struct buf *b, const struct spool_job *j)
 		rec_put_u64(b, "submitted_ms", j->submitted_ms);
 	if (j->finished_ms)
 		rec_put_u64(b, "finished_ms", j->finished_ms);
+	if (j->waiting && *j->waiting)
+		rec_put(b, "waiting", j->waiting);
 	rec_end(b);
 }
 
@@ -138,6 +140,7 @@ int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_
 	j->submitted_ms = rec_get_u64(r, "submitted_ms", 0);
 	j->order = rec_get_u64(r, "order", 0);
 	j->finished_ms = rec_get_u64(r, "finished_ms", 0);
+	j->waiting = rec_get(r, "waiting");
 	if (!*v1 && sum_counts(r, j, e) < 0) {
 		rec_free(r);
 		return -1;

@@ -21,6 +21,9 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
        { "client", 0, 64, 0 },
        { "seq", RF_NUM, 20, 0 },
        { "umask", RF_NUM, 4, 0 },
+       { "after", RF_MULTI, MAX_DEP_LEN, MAX_DEPS },
+       { "afterok", RF_MULTI, MAX_DEP_LEN, MAX_DEPS },
+       { "after_each", 0, MAX_DEP_LEN, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
        { "item", RF_MULTI, MAX_ITEM_LEN, MAX_ITEMS });
@@ -119,7 +122,8 @@ SCHEMA(schema_jobsum, "jobsum", MAX_SMALL_RECORD,
        { "count", RF_MULTI, 64, 16 },
        { "order", RF_NUM, 20, 0 },
        { "submitted_ms", RF_NUM, 20, 0 },
-       { "finished_ms", RF_NUM, 20, 0 });
+       { "finished_ms", RF_NUM, 20, 0 },
+       { "waiting", 0, MAX_WAITING_LEN, 0 });
 
 SCHEMA(schema_jobtasks, "jobtasks", MAX_CHUNK_RECORD,
        { "job", RF_REQ, 64, 0 },

@@ -24,6 +24,9 @@
 #define MAX_ASSIGN_RECORD (4u * 1024 * 1024)
 #define MAX_STATE_RECORD (512u * 1024 * 1024) /* format 1 job state: every task in one record */
 #define MAX_CHUNK_RECORD (32u * 1024 * 1024)  /* format 2: one chunk of 1,024 tasks */
+#define MAX_DEPS 64                    /* after + afterok entries of one job (JOB or JOB.TASK each) */
+#define MAX_DEP_LEN 96                 /* one of them */
+#define MAX_WAITING_LEN 1024           /* a summary's list of the jobs a job waits on */
 #define MAX_TARGETS_LEN 8192           /* "all" or engine ids "3,4,9" */
 #define MAX_VAR_NAME 64                /* per-engine variables: shell identifiers */
 #define MAX_VAR_VALUE (64 * 1024)

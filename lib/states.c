@@ -10,6 +10,7 @@ static const char *const task_names[SPOOL_TASK_NSTATES] = {
 	[SPOOL_TASK_RUNNING] = "running",     [SPOOL_TASK_SUCCEEDED] = "succeeded",
 	[SPOOL_TASK_FAILED] = "failed",       [SPOOL_TASK_TIMEDOUT] = "timedout",
 	[SPOOL_TASK_CANCELLED] = "cancelled", [SPOOL_TASK_ABANDONED] = "abandoned",
+	[SPOOL_TASK_SKIPPED] = "skipped",
 };
 
 static const char *const job_names[SPOOL_JOB_NSTATES] = {

@@ -1,4 +1,5 @@
 /* assign.c - give queued tasks to free engines (load-balanced, FIFO by submission).
+ * A task still waiting on a dependency (tasks.waits > 0) is in none of the indexes read here.
  *
  * Each live engine holds at most 1 + prefetch tasks. A round fills every engine
  * that holds nothing before any engine gets a second task, lowest engine id
@@ -260,9 +261,9 @@ static struct slot *best_slot(struct slot *s, size_t ns, const int64_t *ids, siz
 static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick *p, size_t np, size_t want)
 {
 	struct head any = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?2 AND pin IS NULL"
-				       " ORDER BY rid, idx LIMIT ?1"), false, 0, 0 };
+				       " AND waits = 0 ORDER BY rid, idx LIMIT ?1"), false, 0, 0 };
 	struct head res = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?2 AND pin = ?3 AND rid >= ?1"
-				       " ORDER BY rid, idx"), false, 0, 0 };
+				       " AND waits = 0 ORDER BY rid, idx"), false, 0, 0 };
 	sqlite3_stmt *tq = db_prep(c, "SELECT targets FROM jobs WHERE rid = ?");
 	int64_t *ids = NULL, ids_rid = -1;
 	size_t nids = 0, skips = 0;
@@ -357,7 +358,8 @@ void assign_tasks(struct ctl *c)
 	size_t np = 0;
 	/* Phase 1: tasks pinned to an engine (apply, static map, push, pull, submit or map with one
 	 * target), in submission order. */
-	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?3 AND pin = ?1 ORDER BY rid, idx LIMIT ?2");
+	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?3 AND pin = ?1 AND waits = 0"
+				      " ORDER BY rid, idx LIMIT ?2");
 	for (size_t i = 0; i < ns; i++) {
 		sqlite3_reset(pq);
 		sqlite3_bind_int64(pq, 1, s[i].engine);

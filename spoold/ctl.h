@@ -72,6 +72,7 @@ struct queue_row {
 	int64_t pin; /* -1: none */
 	int state;
 	const char *reason;
+	int64_t waits; /* dependencies the task waits on (tasks.waits) */
 };
 
 /* A result committed lazily, whose files are removed once the commit is durable (complete.c). */
@@ -104,6 +105,7 @@ struct ctl {
 	uint64_t quarantine_counted_at; /* c->now when quarantine/ was last counted */
 	bool trash_pending;            /* quarantine/.trash.* may hold trees to remove */
 	bool cannot_give_states;       /* the file server does not let root chown (NFS root_squash) */
+	bool rebuilding;               /* rebuild.c is inserting the jobs of ctl/jobs/ again */
 	struct inflight inflight_mark, inflight_carry;
 	struct queue_row add[QUEUE_ADD_BATCH];
 	size_t add_n;

@@ -16,7 +16,7 @@
 #include "queue.h"
 
 /* The partial indexes' conditions are schema, where SQLite takes no parameters: they are
- * written from the state enum (%1$d queued, %2$d assigned, %3$d running), and every query binds
+ * written from the state enum (here %1$d assigned, %2$d running; queued in ready_fmt), and every query binds
  * the same values, which lets SQLite use these indexes (it compares bound values with them). */
 static const char schema_fmt[] =
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
@@ -34,13 +34,14 @@ static const char schema_fmt[] =
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
 	"  attempt INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, engine INTEGER, wid TEXT,"
 	"  node TEXT, exit INTEGER, signal INTEGER, wall_ms INTEGER, reason TEXT, seq INTEGER, pin INTEGER,"
+	"  waits INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
 	"DROP INDEX IF EXISTS tasks_queued;"    /* unused since tasks_free and tasks_pinned */
 	"DROP INDEX IF EXISTS tasks_by_worker;" /* an IN list, which bound values cannot match */
-	"CREATE INDEX IF NOT EXISTS tasks_pinned ON tasks(pin, rid, idx) WHERE state = %1$d AND pin IS NOT NULL;"
-	"CREATE INDEX IF NOT EXISTS tasks_free ON tasks(rid, idx) WHERE state = %1$d AND pin IS NULL;"
-	"CREATE INDEX IF NOT EXISTS tasks_held_by_worker ON tasks(wid) WHERE state >= %2$d AND state <= %3$d;"
-	"CREATE INDEX IF NOT EXISTS tasks_held_by_engine ON tasks(engine, seq) WHERE state >= %2$d AND state <= %3$d;"
+	"DROP INDEX IF EXISTS tasks_pinned;"    /* replaced by tasks_pinned_ready, tasks_free_ready */
+	"DROP INDEX IF EXISTS tasks_free;"      /* (they leave out tasks waiting on a dependency) */
+	"CREATE INDEX IF NOT EXISTS tasks_held_by_worker ON tasks(wid) WHERE state >= %1$d AND state <= %2$d;"
+	"CREATE INDEX IF NOT EXISTS tasks_held_by_engine ON tasks(engine, seq) WHERE state >= %1$d AND state <= %2$d;"
 	/* Per job: how many tasks are in each state (queue.c keeps it), and which chunks of its
 	 * published state changed since they were last written (publish.c empties it). */
 	"CREATE TABLE IF NOT EXISTS job_counts(rid INTEGER NOT NULL, state INTEGER NOT NULL, n INTEGER NOT NULL,"
@@ -58,7 +59,21 @@ static const char schema_fmt[] =
 	"CREATE TABLE IF NOT EXISTS attempts("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, attempt INTEGER NOT NULL, wid TEXT NOT NULL,"
 	"  engine INTEGER, status TEXT, exit INTEGER, signal INTEGER, accepted INTEGER NOT NULL,"
-	"  PRIMARY KEY(rid, idx, attempt, wid)) WITHOUT ROWID;";
+	"  PRIMARY KEY(rid, idx, attempt, wid)) WITHOUT ROWID;"
+	/* Dependencies not yet resolved, keyed by the job waited on (queue.c releases them when it
+	 * ends): rid waits on task on_idx of on_rid, on all its tasks (on_idx 0), or task i of rid on
+	 * task i of on_rid (on_idx QUEUE_DEP_EACH); ok: they must succeed. tasks.waits counts, per
+	 * task, the rows it still waits on. */
+	"CREATE TABLE IF NOT EXISTS deps(on_rid INTEGER NOT NULL, on_idx INTEGER NOT NULL, rid INTEGER NOT NULL,"
+	"  ok INTEGER NOT NULL, PRIMARY KEY(on_rid, on_idx, rid)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS deps_by_waiter ON deps(rid);";
+
+/* The indexes the scheduler reads, on a column (waits) that older databases get from db_upgrade:
+ * created after it. */
+static const char ready_fmt[] =
+	"CREATE INDEX IF NOT EXISTS tasks_pinned_ready ON tasks(pin, rid, idx) WHERE state = %1$d AND pin IS NOT NULL"
+	"  AND waits = 0;"
+	"CREATE INDEX IF NOT EXISTS tasks_free_ready ON tasks(rid, idx) WHERE state = %1$d AND pin IS NULL AND waits = 0;";
 
 void ctl_init(struct ctl *c)
 {
@@ -70,7 +85,14 @@ void ctl_init(struct ctl *c)
 static const char *schema_sql(void)
 {
 	static char sql[sizeof schema_fmt + 64];
-	snprintf(sql, sizeof sql, schema_fmt, SPOOL_TASK_QUEUED, SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING);
+	snprintf(sql, sizeof sql, schema_fmt, SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING);
+	return sql;
+}
+
+static const char *ready_sql(void)
+{
+	static char sql[sizeof ready_fmt + 64];
+	snprintf(sql, sizeof sql, ready_fmt, SPOOL_TASK_QUEUED);
 	return sql;
 }
 
@@ -90,6 +112,7 @@ static const char *const added_columns[][3] = {
 	{ "jobs", "command", "TEXT" },  /* for status (NULL before publishing format 2) */
 	{ "jobs", "submitted_ms", "INTEGER" },
 	{ "jobs", "finished_ms", "INTEGER" },
+	{ "tasks", "waits", "INTEGER NOT NULL DEFAULT 0" }, /* dependencies not yet resolved */
 };
 
 static int db_upgrade(struct ctl *c, struct err *e)
@@ -214,7 +237,16 @@ int db_open(struct ctl *c, struct err *e)
 		c->db = NULL;
 		return -1;
 	}
-	if (db_upgrade(c, e) < 0 || db_upgrade_counts(c, e) < 0)
+	if (db_upgrade(c, e) < 0)
+		return -1;
+	if (sqlite3_exec(c->db, ready_sql(), NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, "cannot index the queue database %s: %s (move it away to rebuild it)", c->dbpath,
+			msg ? msg : sqlite3_errmsg(c->db));
+		sqlite3_free(msg);
+		db_close(c);
+		return -1;
+	}
+	if (db_upgrade_counts(c, e) < 0)
 		return -1;
 	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
 	 * NULL, and the scheduler scanned past them): mark them once. */

@@ -8,6 +8,7 @@
  * Anything that fails validation goes to quarantine/ with a reason beside it.
  */
 #include "ctl.h"
+#include "depend.h"
 #include "jobstate.h"
 #include "queue.h"
 #include "assignrec.h"
@@ -184,7 +185,7 @@ int validate_job(const struct rec *r, const char *stem, struct err *e)
 	const char *arg0 = rec_get(r, "arg");
 	if (!arg0 || !*arg0)
 		return err_set(e, "empty command name");
-	return 0;
+	return deps_validate(r, e);
 }
 
 /* argv and env are stored as NUL-separated blobs: decoded once, never re-parsed. */
@@ -295,12 +296,28 @@ static int insert_refused(struct ctl *c, const struct rec *r, uid_t owner, const
 	q.ntasks = 1;
 	counts[SPOOL_TASK_FAILED] = 1;
 	int64_t rid = queue_job_add(c, &q);
-	if (rid < 0 || queue_task_add(c, rid, 1, NULL, 0, -1, SPOOL_TASK_FAILED, reason) < 0 ||
+	if (rid < 0 || queue_task_add(c, rid, 1, NULL, 0, -1, SPOOL_TASK_FAILED, reason, 0) < 0 ||
 	    queue_job_added(c, rid, counts) < 0) {
 		log_err("database: cannot insert refused job %s", q.id);
 		return -1;
 	}
 	log_warn("refused job %s of uid %u: %s", q.id, (unsigned)owner, why);
+	return 0;
+}
+
+/* A queued task of the job: the dependencies it waits on, or skipped (its reason in the ring). */
+static int depends(struct ctl *c, const struct dep_plan *p, char (*ring)[MAX_REASON_LEN], int64_t idx,
+		   enum spool_task_state *st, const char **why, int64_t *waits)
+{
+	char *slot = ring ? ring[(idx - 1) % QUEUE_ADD_BATCH] : NULL;
+	char none[1];
+	if (deps_task(c, p, idx, waits, slot ? slot : none, slot ? MAX_REASON_LEN : sizeof none) < 0)
+		return -1;
+	if (slot && slot[0]) {
+		*st = SPOOL_TASK_SKIPPED;
+		*why = slot;
+		*waits = 0;
+	}
 	return 0;
 }
 
@@ -341,6 +358,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 	char *command = NULL;
 	uint64_t counts[SPOOL_TASK_NSTATES] = { 0 };
 	int rc = -1;
+	struct dep_plan plan = { 0 };
+	char (*ring)[MAX_REASON_LEN] = NULL;
 
 	buf_init(&argv);
 	buf_init(&env);
@@ -351,6 +370,14 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 		goto out;
 	}
 	refused->msg[0] = '\0';
+	int dr = deps_plan(c, r, owner, ntasks, &plan, refused);
+	if (dr != 0) {
+		rc = dr < 0 ? -1 : insert_refused(c, r, owner, outdir, refused->msg) < 0 ? -1 : 1;
+		goto out;
+	}
+	/* Skip reasons live until their batch of rows is inserted: one slot per row of a batch. */
+	if (plan.skip || plan.each_rid)
+		ring = xmalloc(QUEUE_ADD_BATCH * sizeof *ring);
 	struct queue_job q;
 	job_from_record(&q, r, owner, outdir);
 	command = short_command(r);
@@ -388,8 +415,11 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 		} else if (targets) {
 			pin = PIN_TARGETS;
 		}
+		int64_t waits = 0;
+		if (st == SPOOL_TASK_QUEUED && depends(c, &plan, ring, (int64_t)k + 1, &st, &why, &waits) < 0)
+			goto out;
 		counts[st]++;
-		if (queue_task_add(c, rid, (int64_t)k + 1, NULL, 0, pin, st, why) < 0)
+		if (queue_task_add(c, rid, (int64_t)k + 1, NULL, 0, pin, st, why, waits) < 0)
 			goto out;
 	}
 	for (size_t i = 0; is_map && i < r->n; i++) {
@@ -404,12 +434,15 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 		else if (targets)
 			pin = PIN_TARGETS;
 		enum spool_task_state st = doomed ? SPOOL_TASK_FAILED : SPOOL_TASK_QUEUED;
+		const char *why = doomed ? DOOMED_REASON : NULL;
+		int64_t waits = 0;
+		if (!doomed && depends(c, &plan, ring, (int64_t)idx, &st, &why, &waits) < 0)
+			goto out;
 		counts[st]++;
-		if (queue_task_add(c, rid, (int64_t)idx, r->f[i].val, r->f[i].len, pin, st,
-				   doomed ? DOOMED_REASON : NULL) < 0)
+		if (queue_task_add(c, rid, (int64_t)idx, r->f[i].val, r->f[i].len, pin, st, why, waits) < 0)
 			goto out;
 	}
-	if (queue_job_added(c, rid, counts) < 0)
+	if (queue_job_added(c, rid, counts) < 0 || deps_record(c, rid, &plan) < 0)
 		goto out;
 	log_info("accepted job %s: %zu task%s, owner uid %u", id, ntasks, ntasks == 1 ? "" : "s", (unsigned)owner);
 	rc = 0;
@@ -419,6 +452,8 @@ out:
 	free(outdir);
 	free(command);
 	free(live);
+	free(ring);
+	deps_plan_free(&plan);
 	return rc;
 }
 
@@ -437,7 +472,8 @@ static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
 
 static void move_later(struct ctl *c, const char *stem);
 
-static void accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+/* Returns true when the record waits for a job it depends on, still in incoming/ (may_defer). */
+static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st, bool may_defer)
 {
 	char stem[80], dest[96];
 	struct rec r;
@@ -446,7 +482,7 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 
 	if (n >= sizeof stem) {
 		quarantine_file(c, c->sd.incoming, name, "file name too long");
-		return;
+		return false;
 	}
 	memcpy(stem, name, n);
 	stem[n] = '\0';
@@ -454,7 +490,7 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		if (r.mem)
 			rec_free(&r);
 		quarantine_file(c, c->sd.incoming, name, e.msg);
-		return;
+		return false;
 	}
 	/* The record holds its own copy: a map's read buffer (megabytes) goes before the insert. */
 	if (data->len > MAX_SMALL_RECORD)
@@ -476,7 +512,12 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, dest) < 0)
 			log_err("cannot move %s to ctl/jobs/%s: %s", name, dest, strerror(errno));
 		rec_free(&r);
-		return;
+		return false;
+	}
+	/* A job it depends on is behind it in this pass (their mtimes tie): after the others. */
+	if (may_defer && deps_in_incoming(c, &r)) {
+		rec_free(&r);
+		return true;
 	}
 	/* Committed lazily (no WAL sync): the record stays in incoming/ until a sync has made the
 	 * commit durable, usually the assignment pass's own commit (ingest_settle). A crash before
@@ -486,20 +527,21 @@ static void accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		db_rollback(c);
 		log_err("job %s stays in incoming/ and will be retried", stem);
 		rec_free(&r);
-		return;
+		return false;
 	}
 	rec_free(&r);
 	/* Refused whole: its state says why (published before the record leaves incoming/, so a
 	 * client never finds the job nowhere); the record goes where bad records go. */
 	if (rc == 1) {
 		if (db_sync(c) < 0)
-			return; /* taken again on the next pass, as after a crash */
+			return false; /* taken again on the next pass, as after a crash */
 		publish_job(c, db_job_rid(c, stem));
 		quarantine_file(c, c->sd.incoming, name, refused.msg);
 	} else {
 		move_later(c, stem);
 	}
 	c->want_assign = true;
+	return false;
 }
 
 static void move_later(struct ctl *c, const char *stem)
@@ -542,13 +584,14 @@ void ingest_settle(struct ctl *c)
 }
 
 /* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */
-static void accept_job(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+static bool accept_job(struct ctl *c, const char *name, struct buf *data, const struct stat *st, bool may_defer)
 {
 	char stem[80];
 	snprintf(stem, sizeof stem, "%.*s", (int)(strlen(name) - 4), name);
 	inflight_set(c, "ingest", stem);
-	accept_job_step(c, name, data, st);
+	bool deferred = accept_job_step(c, name, data, st, may_defer);
 	inflight_clear(c);
+	return deferred;
 }
 
 /* End the tasks of job rid that are not terminal yet (all of them, or only task when it is not 0)
@@ -754,7 +797,16 @@ void ingest_incoming(struct ctl *c)
 	}
 	sort_submissions(c->sd.incoming, p, np, INGEST_BATCH);
 	buf_init(&data);
-	for (size_t i = 0; i < np && i < INGEST_BATCH; i++) {
+	/* A job whose dependency is behind it goes once more after the other jobs (before the
+	 * cancels, which may name it), then is refused if that job is still unknown: records that
+	 * name each other in a cycle cannot hold it. */
+	size_t batch = np < INGEST_BATCH ? np : INGEST_BATCH, njobs = 0;
+	while (njobs < batch && p[njobs].kind == 0)
+		njobs++;
+	size_t *later = xcalloc(batch + 1, sizeof *later), nlater = 0;
+	for (size_t k = 0; k < batch + nlater; k++) {
+		bool first = k < njobs || k >= njobs + nlater;
+		size_t i = k < njobs ? k : k < njobs + nlater ? later[k - njobs] : k - nlater;
 		struct stat st;
 		size_t max = p[i].kind == 0 ? MAX_JOB_RECORD : MAX_SMALL_RECORD;
 		if (fs_read_file(c->sd.incoming, p[i].name, max, &data, &st, &e) < 0) {
@@ -762,11 +814,12 @@ void ingest_incoming(struct ctl *c)
 				quarantine_file(c, c->sd.incoming, p[i].name, e.msg);
 			continue;
 		}
-		if (p[i].kind == 0)
-			accept_job(c, p[i].name, &data, &st);
-		else
+		if (p[i].kind != 0)
 			accept_cancel(c, p[i].name, &data, &st);
+		else if (accept_job(c, p[i].name, &data, &st, first && k < njobs))
+			later[nlater++] = i;
 	}
+	free(later);
 	/* Junk after the good records, and bounded: a flood of bad names delays no good job. */
 	uint64_t t0 = mono_ms();
 	size_t k = 0;

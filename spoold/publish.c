@@ -215,6 +215,11 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 	j.order = (uint64_t)rid;
 	j.finished_ms = (uint64_t)col_or(q, 9, 0);
 	sqlite3_reset(q);
+	char waiting[MAX_WAITING_LEN];
+	waiting[0] = '\0';
+	if (j.state != SPOOL_JOB_DONE && queue_waiting(c, rid, waiting, sizeof waiting) < 0)
+		waiting[0] = '\0';
+	j.waiting = waiting;
 
 	/* Chunks first: a reader that sees the summary finds every chunk it counts. */
 	sqlite3_stmt *dc = db_prep(c, "SELECT chunk FROM chunks_dirty WHERE rid = ? ORDER BY chunk");

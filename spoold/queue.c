@@ -78,14 +78,230 @@ static bool terminal(int s)
 	return s >= SPOOL_TASK_SUCCEEDED;
 }
 
-/* One task of job rid went from one state to another. */
+/* Room for element n of an array grown by doubling from 16. */
+static void *grow(void *p, size_t n, size_t size)
+{
+	if (n == 0)
+		return xrealloc(p, 16 * size);
+	if (n >= 16 && (n & (n - 1)) == 0)
+		return xrealloc(p, 2 * n * size);
+	return p;
+}
+
+static int deps_ended(struct ctl *c, int64_t rid, int64_t idx, int state);
+static int recount(struct ctl *c, int64_t rid);
+
+/* One task of job rid went from one state to another; when it ended, what waited on it learns. */
 static int moved(struct ctl *c, int64_t rid, int64_t idx, int from, int to)
 {
 	if (from != to && (count_add(c, rid, from, -1) < 0 || count_add(c, rid, to, 1) < 0))
 		return -1;
 	if (mark_chunk(c, rid, idx) < 0)
 		return -1;
-	return job_changed(c, rid, !terminal(from) && terminal(to) ? 1 : 0);
+	bool ended = !terminal(from) && terminal(to);
+	if (job_changed(c, rid, ended ? 1 : 0) < 0)
+		return -1;
+	return ended ? deps_ended(c, rid, idx, to) : 0;
+}
+
+/* ---- Dependencies (spool-layout.md 5.5) ----
+ * A row of deps is resolved by the end of what it names: released (the waiting tasks' waits go
+ * down by one; at 0 the scheduler's indexes hold them again) or, for an ok dependency that did not
+ * succeed, failed: the waiting tasks end skipped, and their own dependents learn it in turn. The
+ * rows are found by the job that ended (the table's key), so a task's end costs one index seek
+ * when nothing waits on its job, whatever the number of waiting tasks elsewhere. */
+
+int queue_dep_add(struct ctl *c, int64_t rid, int64_t on_rid, int64_t on_idx, bool ok)
+{
+	sqlite3_stmt *st = db_prep(c, "INSERT INTO deps(on_rid, on_idx, rid, ok) VALUES(?1, ?2, ?3, ?4)"
+				      " ON CONFLICT(on_rid, on_idx, rid) DO UPDATE SET ok = max(ok, excluded.ok)");
+	sqlite3_bind_int64(st, 1, on_rid);
+	sqlite3_bind_int64(st, 2, on_idx);
+	sqlite3_bind_int64(st, 3, rid);
+	sqlite3_bind_int(st, 4, ok);
+	return run(c, st, "record a dependency");
+}
+
+int queue_dep_reason(struct ctl *c, int64_t rid, int64_t idx, char *out, size_t sz)
+{
+	static const char *const verb[SPOOL_TASK_NSTATES] = {
+		[SPOOL_TASK_FAILED] = "failed", [SPOOL_TASK_TIMEDOUT] = "timed out",
+		[SPOOL_TASK_CANCELLED] = "was cancelled", [SPOOL_TASK_ABANDONED] = "was abandoned",
+		[SPOOL_TASK_SKIPPED] = "was skipped",
+	};
+	sqlite3_stmt *q = db_prep(c, "SELECT j.id, t.state, t.exit, t.signal, t.reason FROM tasks t JOIN jobs j ON"
+				     " j.rid = t.rid WHERE t.rid = ?1 AND t.idx = ?2");
+	sqlite3_bind_int64(q, 1, rid);
+	sqlite3_bind_int64(q, 2, idx);
+	int rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		log_err("database %s: cannot read task %lld of job rid %lld: %s", c->dbpath, (long long)idx,
+			(long long)rid, rc == SQLITE_DONE ? "no such task" : sqlite3_errmsg(c->db));
+		sqlite3_reset(q);
+		return -1;
+	}
+	int st = sqlite3_column_int(q, 1);
+	const char *why = (const char *)sqlite3_column_text(q, 4);
+	char how[64] = "";
+	if (st == SPOOL_TASK_FAILED && sqlite3_column_type(q, 2) != SQLITE_NULL)
+		snprintf(how, sizeof how, "exited with status %d", sqlite3_column_int(q, 2));
+	else if (st == SPOOL_TASK_FAILED && sqlite3_column_int(q, 3) > 0)
+		snprintf(how, sizeof how, "killed by signal %d", sqlite3_column_int(q, 3));
+	snprintf(out, sz, "dependency %s.%lld %s%s%.*s", (const char *)sqlite3_column_text(q, 0), (long long)idx,
+		 st >= 0 && st < SPOOL_TASK_NSTATES && verb[st] ? verb[st] : spool_task_state_name(st),
+		 how[0] || why ? ": " : "", MAX_REASON_LEN - 200, how[0] ? how : why ? why : "");
+	sqlite3_reset(q);
+	return 0;
+}
+
+/* Tasks of job rid (idx 0: all) still queued end skipped with reason; then what waits on them. */
+static int skip_tasks(struct ctl *c, int64_t rid, int64_t idx, const char *reason)
+{
+	int rc;
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = ?1, reason = ?2 WHERE rid = ?3 AND (?4 = 0 OR idx = ?4)"
+				      " AND +state = ?5 RETURNING idx");
+	sqlite3_bind_int(up, 1, SPOOL_TASK_SKIPPED);
+	sqlite3_bind_text(up, 2, reason, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(up, 3, rid);
+	sqlite3_bind_int64(up, 4, idx);
+	sqlite3_bind_int(up, 5, SPOOL_TASK_QUEUED);
+	int64_t *ix = NULL;
+	size_t n = 0;
+	while ((rc = sqlite3_step(up)) == SQLITE_ROW) {
+		ix = grow(ix, n, sizeof *ix);
+		ix[n++] = sqlite3_column_int64(up, 0);
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot skip the tasks of job rid %lld: %s", c->dbpath, (long long)rid,
+			sqlite3_errmsg(c->db));
+	sqlite3_reset(up);
+	if (rc == SQLITE_DONE && idx == 0) { /* it waits on nothing any more */
+		sqlite3_stmt *d = db_prep(c, "DELETE FROM deps WHERE rid = ?");
+		sqlite3_bind_int64(d, 1, rid);
+		rc = run(c, d, "forget the dependencies of a skipped job") < 0 ? SQLITE_ERROR : SQLITE_DONE;
+	}
+	if (rc == SQLITE_DONE && n == 1) {
+		rc = moved(c, rid, ix[0], SPOOL_TASK_QUEUED, SPOOL_TASK_SKIPPED) < 0 ? SQLITE_ERROR : SQLITE_DONE;
+	} else if (rc == SQLITE_DONE && n > 1) {
+		/* Many at once: counted again, O(tasks of the job), as queue_end does. */
+		for (size_t i = 0; rc == SQLITE_DONE && i < n; i++)
+			if ((i == 0 || (ix[i] - 1) / JOBSTATE_CHUNK != (ix[i - 1] - 1) / JOBSTATE_CHUNK) &&
+			    mark_chunk(c, rid, ix[i]) < 0)
+				rc = SQLITE_ERROR;
+		if (rc == SQLITE_DONE && recount(c, rid) < 0)
+			rc = SQLITE_ERROR;
+		for (size_t i = 0; rc == SQLITE_DONE && i < n; i++)
+			if (deps_ended(c, rid, ix[i], SPOOL_TASK_SKIPPED) < 0)
+				rc = SQLITE_ERROR;
+	}
+	free(ix);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* One dependency of job rid (of its task idx; 0: of all its tasks) is resolved well. */
+static int release(struct ctl *c, int64_t rid, int64_t idx)
+{
+	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET waits = waits - 1 WHERE rid = ?1 AND (?2 = 0 OR idx = ?2)"
+				      " AND +state = ?3 AND waits > 0");
+	sqlite3_bind_int64(up, 1, rid);
+	sqlite3_bind_int64(up, 2, idx);
+	sqlite3_bind_int(up, 3, SPOOL_TASK_QUEUED);
+	if (run(c, up, "release the tasks waiting on a dependency") < 0)
+		return -1;
+	c->want_assign = true;
+	return job_changed(c, rid, 0); /* what it waits on is published */
+}
+
+static int dep_forget(struct ctl *c, int64_t on_rid, int64_t on_idx, int64_t rid)
+{
+	sqlite3_stmt *d = db_prep(c, "DELETE FROM deps WHERE on_rid = ?1 AND on_idx = ?2 AND rid = ?3");
+	sqlite3_bind_int64(d, 1, on_rid);
+	sqlite3_bind_int64(d, 2, on_idx);
+	sqlite3_bind_int64(d, 3, rid);
+	return run(c, d, "resolve a dependency");
+}
+
+static bool job_over(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *q = db_prep(c, "SELECT nterminal >= ntasks FROM jobs WHERE rid = ?");
+	sqlite3_bind_int64(q, 1, rid);
+	bool over = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0);
+	sqlite3_reset(q);
+	return over;
+}
+
+struct dep_row { int64_t on_idx, rid; bool ok; };
+
+/* Task idx of job rid ended in state: resolve the rows waiting on it (on that task, on its job,
+ * or on the task of the same number). */
+static int deps_ended(struct ctl *c, int64_t rid, int64_t idx, int state)
+{
+	int rc;
+	sqlite3_stmt *q = db_prep(c, "SELECT on_idx, rid, ok FROM deps WHERE on_rid = ?1 AND on_idx IN (?2, 0, ?3)");
+	sqlite3_bind_int64(q, 1, rid);
+	sqlite3_bind_int64(q, 2, idx);
+	sqlite3_bind_int64(q, 3, QUEUE_DEP_EACH);
+	struct dep_row *d = NULL;
+	size_t n = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		d = grow(d, n, sizeof *d);
+		d[n].on_idx = sqlite3_column_int64(q, 0);
+		d[n].rid = sqlite3_column_int64(q, 1);
+		d[n++].ok = sqlite3_column_int(q, 2) != 0;
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot read what waits on job rid %lld: %s", c->dbpath, (long long)rid,
+			sqlite3_errmsg(c->db));
+	sqlite3_reset(q);
+	if (!n || rc != SQLITE_DONE) {
+		free(d);
+		return rc == SQLITE_DONE ? 0 : -1;
+	}
+	char why[MAX_REASON_LEN];
+	bool bad = state != SPOOL_TASK_SUCCEEDED, over = job_over(c, rid);
+	int res = 0;
+	for (size_t i = 0; res == 0 && i < n; i++) {
+		int64_t on = d[i].on_idx, waiter = d[i].rid;
+		bool each = on == QUEUE_DEP_EACH;
+		if (d[i].ok && bad) {
+			if (queue_dep_reason(c, rid, idx, why, sizeof why) < 0)
+				res = -1;
+			else if (!each) /* the job cannot start any more: this row goes with its others */
+				res = skip_tasks(c, waiter, 0, why);
+			else
+				res = skip_tasks(c, waiter, idx, why);
+			if (res == 0 && each && over)
+				res = dep_forget(c, rid, on, waiter);
+			continue;
+		}
+		if (on == 0 && !over)
+			continue; /* the rest of the job still runs */
+		res = release(c, waiter, each ? idx : 0);
+		if (res == 0 && (!each || over))
+			res = dep_forget(c, rid, on, waiter);
+	}
+	free(d);
+	return res;
+}
+
+int queue_waiting(struct ctl *c, int64_t rid, char *out, size_t sz)
+{
+	int rc;
+	size_t len = 0;
+	out[0] = '\0';
+	sqlite3_stmt *q = db_prep(c, "SELECT DISTINCT j.id FROM deps d JOIN jobs j ON j.rid = d.on_rid WHERE d.rid = ?"
+				     " ORDER BY d.on_rid");
+	sqlite3_bind_int64(q, 1, rid);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(q, 0);
+		if (len + strlen(id) + 2 < sz)
+			len += (size_t)snprintf(out + len, sz - len, "%s%s", len ? "," : "", id);
+	}
+	if (rc != SQLITE_DONE)
+		log_err("database %s: cannot read what job rid %lld waits on: %s", c->dbpath, (long long)rid,
+			sqlite3_errmsg(c->db));
+	sqlite3_reset(q);
+	return rc == SQLITE_DONE ? 0 : -1;
 }
 
 int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
@@ -122,7 +338,7 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 
 /* Tasks are inserted QUEUE_ADD_BATCH rows per statement: a map of a million tasks is accepted
  * in a few seconds, most of it SQLite's own work per row rather than a statement per row. */
-#define ROW1 "(?,?,?,?,?,?)"
+#define ROW1 "(?,?,?,?,?,?,?)"
 #define ROW8 ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1
 #define ROW64 ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8
 _Static_assert(QUEUE_ADD_BATCH == 64, "the batch statement below has 64 rows");
@@ -144,19 +360,20 @@ static void bind_row(sqlite3_stmt *st, int base, const struct queue_row *t)
 		sqlite3_bind_text(st, base + 6, t->reason, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, base + 6);
+	sqlite3_bind_int64(st, base + 7, t->waits);
 }
 
 /* Insert the rows queue_task_add holds. */
 static int add_flush(struct ctl *c)
 {
-	static const char one[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES" ROW1;
-	static const char batch[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason) VALUES" ROW64;
+	static const char one[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason, waits) VALUES" ROW1;
+	static const char batch[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason, waits) VALUES" ROW64;
 	size_t n = c->add_n;
 	c->add_n = 0;
 	if (n == QUEUE_ADD_BATCH) {
 		sqlite3_stmt *st = db_prep(c, batch);
 		for (size_t i = 0; i < n; i++)
-			bind_row(st, (int)i * 6, &c->add[i]);
+			bind_row(st, (int)i * 7, &c->add[i]);
 		return run(c, st, "insert tasks");
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -169,9 +386,9 @@ static int add_flush(struct ctl *c)
 }
 
 int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, size_t item_len, int64_t pin,
-		   enum spool_task_state state, const char *reason)
+		   enum spool_task_state state, const char *reason, int64_t waits)
 {
-	c->add[c->add_n++] = (struct queue_row){ rid, idx, item, item_len, pin, state, reason };
+	c->add[c->add_n++] = (struct queue_row){ rid, idx, item, item_len, pin, state, reason, waits };
 	if (c->add_n == QUEUE_ADD_BATCH && add_flush(c) < 0)
 		return -1;
 	/* A chunk of queued tasks is never written: readers take a missing chunk as all queued. */
@@ -319,16 +536,6 @@ int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *r, struc
 	if (attempt_add(c, rid, r, accepted) < 0)
 		return -1;
 	return accepted;
-}
-
-/* Room for element n of an array grown by doubling from 16. */
-static void *grow(void *p, size_t n, size_t size)
-{
-	if (n == 0)
-		return xrealloc(p, 16 * size);
-	if (n >= 16 && (n & (n - 1)) == 0)
-		return xrealloc(p, 2 * n * size);
-	return p;
 }
 
 static void taken_add(struct queue_taken **t, size_t *n, const char *job, const char *wid, int64_t idx,
@@ -499,10 +706,15 @@ int queue_end(struct ctl *c, int64_t rid, uint64_t task, enum spool_task_state s
 		if ((i == 0 || (idx[i] - 1) / JOBSTATE_CHUNK != (idx[i - 1] - 1) / JOBSTATE_CHUNK) &&
 		    mark_chunk(c, rid, idx[i]) < 0)
 			rc = SQLITE_ERROR;
-	free(idx);
 	changed = (int)n;
 	/* Many tasks at once (a cancel, a poisoned job): counted again, O(tasks of the job). */
-	if (rc != SQLITE_DONE || (changed && recount(c, rid) < 0))
+	if (rc == SQLITE_DONE && changed && recount(c, rid) < 0)
+		rc = SQLITE_ERROR;
+	for (size_t i = 0; rc == SQLITE_DONE && i < n; i++)
+		if (deps_ended(c, rid, idx[i], state) < 0)
+			rc = SQLITE_ERROR;
+	free(idx);
+	if (rc != SQLITE_DONE)
 		goto fail;
 	return changed;
 fail:

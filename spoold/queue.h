@@ -27,8 +27,21 @@ struct queue_job {
  * live until then). A failure of either means the caller rolls back. */
 int64_t queue_job_add(struct ctl *c, const struct queue_job *j); /* the new rid, or -1 */
 int queue_task_add(struct ctl *c, int64_t rid, int64_t idx, const char *item, size_t item_len, int64_t pin,
-		   enum spool_task_state state, const char *reason);
+		   enum spool_task_state state, const char *reason, int64_t waits);
 int queue_job_added(struct ctl *c, int64_t rid, const uint64_t counts[SPOOL_TASK_NSTATES]);
+
+/* Dependencies (spool-layout.md 5.5), inside the transaction that adds job rid, whose tasks were
+ * added with waits counting the rows each waits on: rid waits on task on_idx of on_rid, on its
+ * whole job (on_idx 0), or each task i of rid on task i of on_rid (QUEUE_DEP_EACH); ok: they must
+ * succeed, else the waiting tasks end skipped. Every transition below that ends a task resolves
+ * the rows waiting on it: released (waits - 1; at 0 the task may be assigned) or, ok and not
+ * succeeded, the waiting tasks skipped, which their own dependents learn in turn. */
+#define QUEUE_DEP_EACH (-1)
+int queue_dep_add(struct ctl *c, int64_t rid, int64_t on_rid, int64_t on_idx, bool ok);
+/* "dependency JOB.TASK failed: exited with status 1": why what waited on that task is skipped. */
+int queue_dep_reason(struct ctl *c, int64_t rid, int64_t idx, char *out, size_t sz);
+/* The jobs job rid still waits on, "JOB,JOB" ("" for none), for publishing. */
+int queue_waiting(struct ctl *c, int64_t rid, char *out, size_t sz);
 
 /* queued -> assigned (attempt, engine, worker, assignment sequence). */
 int queue_assign(struct ctl *c, int64_t rid, int64_t idx, int64_t attempt, int64_t engine, const char *wid,

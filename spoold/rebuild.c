@@ -285,7 +285,9 @@ void rebuild_if_lost(struct ctl *c)
 		if (db_begin(c) == 0) {
 			size_t workers = retire_workers(c);
 			if (db_commit(c) == 0) {
+				c->rebuilding = true;
 				size_t jobs = rebuild_jobs(c);
+				c->rebuilding = false;
 				log_warn("rebuilt %zu job%s; %zu worker%s told to register again with new engine ids", jobs,
 					 jobs == 1 ? "" : "s", workers, workers == 1 ? "" : "s");
 			}

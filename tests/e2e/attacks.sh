@@ -61,7 +61,7 @@ trap at_cleanup EXIT
 
 state_of() { "$SP" status "$1" 2>/dev/null | awk -v t="${2:-1}" '$1 == t { print $2 }'; } # as root
 is_state() { [[ "$(state_of "$1" "$2")" =~ ^($3)$ ]]; } # JOB TASK REGEX
-TERMINAL='succeeded|failed|timedout|cancelled|abandoned'
+TERMINAL='succeeded|failed|timedout|cancelled|abandoned|skipped'
 # task_json JOB TASK: "STATE<TAB>REASON" from spool status --json (as root)
 task_json() {
 	"$SP" status --json "$1" 2>/dev/null | python3 -c '

@@ -24,7 +24,7 @@ job_state() { spool status --json "$1" 2>/dev/null | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 c = j["counts"]
-print(j["state"], sum(c[k] for k in ("succeeded", "failed", "timedout", "cancelled", "abandoned")), j["ntasks"])' 2>/dev/null; }
+print(j["state"], sum(c[k] for k in ("succeeded", "failed", "timedout", "cancelled", "abandoned", "skipped")), j["ntasks"])' 2>/dev/null; }
 # The accepted jobs (ids in file $1) in three lists, from one `spool status --json` and the
 # spool's files: "done" (terminal), "pending" (not done, but its record or job is still there)
 # and "lost" (unknown to spoold and its record in neither incoming/ nor ctl/jobs/: gone for good).

@@ -43,7 +43,7 @@ typ(d, "cwd", str); typ(d, "outdir", str); typ(d, "ntasks", int); typ(d, "counts
 want(d["state"] == "done", "state %r" % d["state"])
 want(d["ntasks"] == 2 and len(d["tasks"]) == 2, "two tasks")
 want(d["counts"] == {"queued": 0, "assigned": 0, "running": 0, "succeeded": 1, "failed": 1, "timedout": 0,
-    "cancelled": 0, "abandoned": 0}, "counts %r" % d["counts"])
+    "cancelled": 0, "abandoned": 0, "skipped": 0}, "counts %r" % d["counts"])
 ' <"$T/c.json")"
 check_eq "collect --json: every task has exactly the documented fields" ok "$(pycheck '
 keys = ["task", "state", "exit_code", "signal", "engine", "node", "attempt", "wall_ms", "start_ms", "end_ms",

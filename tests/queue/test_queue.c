@@ -186,6 +186,146 @@ static void transitions(void)
 	buf_free(&b);
 }
 
+/* A job record: a map of n items (n > 0) or a submit (n == 0), with dependencies "after=X",
+ * "afterok=X" or "after_each=X" (NULL-terminated). */
+static void dep_job(const char *id, const char *cwd, int n, const char *const *deps)
+{
+	struct buf b;
+	char name[64];
+	buf_init(&b);
+	rec_begin(&b, "job");
+	rec_put(&b, "id", id);
+	rec_put(&b, "cwd", cwd);
+	if (n)
+		rec_put(&b, "map", "1");
+	for (const char *const *d = deps; *d; d++) {
+		char k[32];
+		const char *eq = strchr(*d, '=');
+		snprintf(k, sizeof k, "%.*s", (int)(eq - *d), *d);
+		rec_put(&b, k, eq + 1);
+	}
+	rec_put(&b, "arg", "true");
+	for (int i = 1; i <= n; i++) {
+		char it[8];
+		snprintf(it, sizeof it, "%d", i);
+		rec_put(&b, "item", it);
+	}
+	rec_end(&b);
+	snprintf(name, sizeof name, "%s.job", id);
+	write_rec(c.sd.incoming, name, &b);
+	buf_free(&b);
+}
+
+static long task_waits(const char *job, int idx)
+{
+	char sql[200];
+	snprintf(sql, sizeof sql, "SELECT t.waits FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE j.id = '%s' AND t.idx = %d",
+		 job, idx);
+	return count(sql);
+}
+
+static bool reason_is(const char *job, int idx, const char *want)
+{
+	sqlite3_stmt *st;
+	bool same = false;
+	sqlite3_prepare_v2(c.db, "SELECT t.reason FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE j.id = ? AND t.idx = ?", -1, &st, NULL);
+	sqlite3_bind_text(st, 1, job, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, idx);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		same = strcmp((const char *)sqlite3_column_text(st, 0), want) == 0;
+	if (!same)
+		fprintf(stderr, "  reason of %s.%d: %s\n", job, idx,
+			sqlite3_column_text(st, 0) ? (const char *)sqlite3_column_text(st, 0) : "(none)");
+	sqlite3_finalize(st);
+	return same;
+}
+
+/* Dependencies (spool-layout.md 5.5): rows resolved by the transitions of the job waited on. */
+static void dependencies(const char *cwd)
+{
+	struct queue_taken *t;
+	size_t nt;
+	struct queue_revoke rv;
+	dep_job("depa", cwd, 3, (const char *const[]){ NULL });
+	dep_job("depb", cwd, 0, (const char *const[]){ "afterok=depa", NULL });
+	dep_job("depc", cwd, 0, (const char *const[]){ "afterok=depb", NULL });
+	dep_job("depd", cwd, 3, (const char *const[]){ "after_each=depa", NULL });
+	dep_job("depe", cwd, 0, (const char *const[]){ "after=depa.2", NULL });
+	dep_job("depf", cwd, 0, (const char *const[]){ "after=depa", "afterok=depe", NULL });
+	dep_job("depg", cwd, 0, (const char *const[]){ "after=nosuchjob", NULL });
+	dep_job("deph", cwd, 0, (const char *const[]){ "after_each=depa", NULL });
+	ingest_incoming(&c);
+	ingest_settle(&c);
+	CHECK(count("SELECT count(*) FROM jobs WHERE id LIKE 'dep%'") == 7, "deps: the jobs are accepted");
+	CHECK(task_waits("depb", 1) == 1 && task_waits("depc", 1) == 1 && task_waits("depd", 2) == 1 &&
+		      task_waits("depe", 1) == 1 && task_waits("depf", 1) == 2 && task_waits("depa", 1) == 0,
+	      "deps: each task waits on its dependencies not yet ended");
+	CHECK(task_state("depg", 1) == SPOOL_TASK_FAILED &&
+		      reason_is("depg", 1, "job refused: it depends on job nosuchjob, which does not exist (a job may "
+				"depend only on existing jobs)"),
+	      "deps: a job that depends on an unknown job is refused whole, with the reason");
+	CHECK(count("SELECT count(*) FROM jobs WHERE id = 'deph'") == 0 &&
+		      faccessat(c.sd.incoming, "deph.job", F_OK, 0) != 0,
+	      "deps: after_each on a job that is not a map is quarantined");
+	CHECK(count("SELECT count(*) FROM deps") == 6, "deps: one row per dependency not yet resolved");
+
+	int64_t ra = db_job_rid(&c, "depa");
+	struct queue_result r = { .wid = "node1-aaaaaaaa", .node = "node1", .status = "exited", .state = SPOOL_TASK_SUCCEEDED,
+				  .idx = 2, .attempt = 1, .engine = 1, .wall_ms = 5, .exit_code = 0, .signal = -1 };
+	CHECK(IN_TX(queue_finish(&c, ra, &r, &rv)) == 1, "deps: depa.2 succeeds");
+	CHECK(task_waits("depe", 1) == 0 && task_waits("depd", 2) == 0 && task_waits("depd", 1) == 1 &&
+		      task_waits("depb", 1) == 1,
+	      "deps: ... which releases depe (after depa.2) and depd.2 (after_each), nothing else");
+	CHECK(count("SELECT count(*) FROM deps WHERE on_idx = 2") == 0, "deps: ... and its row is gone");
+	r.idx = 1;
+	r.state = SPOOL_TASK_FAILED;
+	r.exit_code = 1;
+	CHECK(IN_TX(queue_finish(&c, ra, &r, &rv)) == 1, "deps: depa.1 fails");
+	CHECK(task_state("depb", 1) == SPOOL_TASK_SKIPPED &&
+		      reason_is("depb", 1, "dependency depa.1 failed: exited with status 1"),
+	      "deps: ... depb (afterok depa) ends skipped, naming depa.1 before depa ends");
+	CHECK(task_state("depc", 1) == SPOOL_TASK_SKIPPED &&
+		      reason_is("depc", 1, "dependency depb.1 was skipped: dependency depa.1 failed: exited with status 1"),
+	      "deps: ... and depc (afterok depb) in turn");
+	CHECK(task_state("depd", 1) == SPOOL_TASK_SKIPPED && task_state("depd", 2) == SPOOL_TASK_QUEUED &&
+		      task_state("depd", 3) == SPOOL_TASK_QUEUED,
+	      "deps: ... and depd.1 (after_each), only that task");
+	CHECK(task_state("depf", 1) == SPOOL_TASK_QUEUED && task_waits("depf", 1) == 2,
+	      "deps: depf (after depa, afterok depe) still waits: after takes any end, and depa has not ended");
+	CHECK(IN_TX(queue_end(&c, ra, 3, SPOOL_TASK_CANCELLED, "cancelled by uid 0", false, &t, &nt)) == 1,
+	      "deps: depa.3 is cancelled");
+	free(t);
+	CHECK(task_state("depd", 3) == SPOOL_TASK_SKIPPED &&
+		      reason_is("depd", 3, "dependency depa.3 was cancelled: cancelled by uid 0"),
+	      "deps: ... so depd.3 is skipped");
+	CHECK(task_waits("depf", 1) == 1, "deps: ... and depa has ended: depf waits on depe alone");
+	CHECK(count("SELECT count(*) FROM deps WHERE on_rid = (SELECT rid FROM jobs WHERE id = 'depa')") == 0,
+	      "deps: no row waits on depa any more");
+	int64_t re = db_job_rid(&c, "depe");
+	r.idx = 1;
+	r.state = SPOOL_TASK_SUCCEEDED;
+	r.exit_code = 0;
+	CHECK(IN_TX(queue_finish(&c, re, &r, &rv)) == 1 && task_waits("depf", 1) == 0 &&
+		      task_state("depf", 1) == SPOOL_TASK_QUEUED,
+	      "deps: depe succeeds: depf is released, queued");
+	CHECK(count("SELECT count(*) FROM deps") == 0, "deps: every row resolved");
+	CHECK(counts_agree(), "deps: counts agree after releases, skips and their cascade");
+	int64_t rc = db_job_rid(&c, "depc");
+	uint64_t counts[SPOOL_TASK_NSTATES];
+	CHECK(queue_counts(&c, rc, counts) == 0 && counts[SPOOL_TASK_SKIPPED] == 1 &&
+		      count("SELECT nterminal FROM jobs WHERE id = 'depc'") == 1,
+	      "deps: a skipped task is terminal, counted as skipped");
+	dep_job("depi", cwd, 0, (const char *const[]){ "afterok=depa", NULL });
+	dep_job("depj", cwd, 0, (const char *const[]){ "after=depa", NULL });
+	ingest_incoming(&c);
+	ingest_settle(&c);
+	CHECK(task_state("depi", 1) == SPOOL_TASK_SKIPPED && reason_is("depi", 1, "dependency depa.1 failed: exited with status 1"),
+	      "deps: afterok on a job that already failed: skipped when accepted");
+	CHECK(task_state("depj", 1) == SPOOL_TASK_QUEUED && task_waits("depj", 1) == 0,
+	      "deps: after on a job that already ended: queued, waiting on nothing");
+	CHECK(counts_agree(), "deps: counts agree");
+}
+
 /* A one-task job record ID with the client and seq fields (none when client is NULL), its mtime
  * set to `when` so that it ties with the others. */
 static void tied_job(const char *id, const char *cwd, const char *client, const char *seq, time_t when)
@@ -374,6 +514,7 @@ int main(void)
 	fs_list_free(names, n);
 
 	transitions();
+	dependencies(tmpl);
 
 	/* Engine ids are never reused, even if the database lost every engine row and the sequence:
 	 * with no row left, AUTOINCREMENT alone would start again at 1, so only ctl/engine-seq can
