@@ -16,7 +16,6 @@ The namespace (one dict, this engine's __main__ globals) lives as long as this p
 counter` in one call is seen by the next, and push/pull/execute act on it.
 """
 
-import io
 import json
 import linecache
 import os

@@ -1,10 +1,7 @@
 """The interface of issue 12, item by item, against real spoold and spool-worker processes."""
 
 import builtins
-import os
 import platform
-import socket
-import sys
 import textwrap
 import time
 
@@ -150,12 +147,6 @@ def test_map_10000_in_order(client):
     print("10,000-item maps: %.1f s" % (time.monotonic() - t0))
 
 
-@pytest.mark.skipif(not os.environ.get("SPOOL_TEST_SLOW"), reason="slow: set SPOOL_TEST_SLOW=1")
-def test_map_chunksize_1_many(client):
-    lview = client.load_balanced_view()
-    assert lview.map_sync(abs, range(-500, 0), chunksize=1) == list(range(500, 0, -1))
-
-
 def test_numpy(client):
     np = pytest.importorskip("numpy")
     dview = client[:]
@@ -163,7 +154,8 @@ def test_numpy(client):
     r = dview.apply_sync(lambda m: (m @ m.T).trace(), a)
     assert r == [float((a @ a.T).trace())] * 2
     dview.scatter("part", np.arange(10))
-    assert dview.apply_sync(lambda: int(part.sum())) == [sum(range(5)), sum(range(5, 10))]  # noqa: F821
+    psum = main_func("def psum():\n    return int(part.sum())\n", "psum")
+    assert dview.apply_sync(psum) == [sum(range(5)), sum(range(5, 10))]
     g = dview.gather("part", block=True)
     assert isinstance(g, np.ndarray) and list(g) == list(range(10))
     out = client.load_balanced_view().map_sync(np.sqrt, [4.0, 9.0])
@@ -250,8 +242,7 @@ def test_asyncresult_interface(client, spool_env):
     nap = main_func("def nap(t):\n    import time\n    time.sleep(t)\n    return t\n", "nap")
     ar = dview.apply_async(nap, 1.5)
     assert isinstance(ar.job, str) and len(ar.job) > 0
-    st = spool_env.spool("status", ar.job)
-    assert ar.job in st.stdout or st.stdout
+    spool_env.spool("status", ar.job)            # the shell sees the job (exit 0)
     assert not ar.ready()
     with pytest.raises(ipp.TimeoutError):
         ar.get(0.1)
@@ -314,7 +305,7 @@ def test_remote_error_single(client):
     assert e.ename == "ZeroDivisionError" and e.evalue == "division by zero"
     assert e.engine_id == ids[1] and e.engine_info["engine_id"] == ids[1]
     assert e.engine_info["node"]
-    assert "in boom" in e.traceback and "return 1 / (y - y)" not in e.traceback or True
+    assert "in boom" in e.traceback
     assert "ZeroDivisionError: division by zero" in e.traceback
     assert "_engine.py" not in e.traceback
     with pytest.raises(ipp.RemoteError) as ei:
@@ -414,5 +405,6 @@ def test_cancel_from_the_shell(client, spool_env):
     assert e.ename == "TaskAborted" and "cancelled" in e.evalue
     assert "engine %d" % target in e.evalue and "node" in e.evalue
     with pytest.warns(RuntimeWarning, match="engine %d" % target):
-        r = client[target].apply_sync(lambda: sorted(k for k in globals() if not k.startswith("__")))
+        r = client[target].apply_sync(main_func(
+            "def names():\n    return sorted(k for k in globals() if not k.startswith('__'))\n", "names"))
     assert "before" not in r
