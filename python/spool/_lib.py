@@ -200,7 +200,15 @@ def _declare(L):
     errbuf = ctypes.c_char_p  # char *err (a create_string_buffer is passed)
 
     def proto(name, restype, *argtypes):
-        f = getattr(L, name)
+        try:
+            f = getattr(L, name)
+        except AttributeError:  # an older library: say so when the function is used
+            def missing(*_a, _name=name):
+                raise SpoolError("the spool library %s has no %s: it is older than this Python "
+                                 "package; rebuild it (`make`) or point SPOOL_LIBRARY at a newer one"
+                                 % (L._name, _name))
+            setattr(L, name, missing)
+            return
         f.restype = restype
         f.argtypes = list(argtypes)
 
