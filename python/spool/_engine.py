@@ -339,6 +339,10 @@ def answer(sock, code, reason, ru0):
 
 
 def main():
+    # sys.path[0] is this script's directory (spool's own modules): the user's imports resolve
+    # from the call's working directory instead, as in an interactive interpreter.
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(ENGINE_FILE):
+        sys.path[0] = ""
     sock = socket.socket(fileno=3)
     engine = Engine()
     restore()  # stdout/stderr are the first call's files: nothing between calls goes there

@@ -45,6 +45,7 @@ class AsyncResult:
         self._single = single
         self._order = list(order) if order is not None else None
         self._ntasks = ntasks
+        self._expected = ntasks
         self._ordered = ordered
         self._t0 = time.monotonic()
         self._t1 = None
@@ -256,6 +257,13 @@ class AsyncResult:
                     "`spool collect %s` to see them" % (self.job, missing[:10], self.job), None, {}))
                 return self._final
             errs = [self._error_tuple(o, self.fname) for _, o in units if not o["ok"]]
+            if self._order is not None and self._expected is not None and len(units) < self._expected:
+                ran = {t.engine for t, _ in units}
+                for eid in self._order:
+                    if eid not in ran:
+                        errs.append(("EngineError", "engine %s was not live when the controller took job "
+                                     "%s: its part of the call did not run" % (eid, self.job), None,
+                                     {"engine_id": eid, "node": None, "method": self.fname}))
             if errs:
                 self._final = (False, self._make_error(errs))
             else:

@@ -39,7 +39,8 @@ class Client:
     retries: how many times a task whose engine died is run again (None: spool.conf's).
     """
 
-    def __init__(self, spool_dir=None, timeout=None, python=None, retries=None, profile=None, **kwargs):
+    def __init__(self, spool_dir=None, timeout=None, python=None, retries=None, profile=None):
+        # profile: accepted for ipyparallel's Client(profile=...); a spool needs none
         self._spool = _lib.Spool(spool_dir)
         self.timeout = timeout
         self.python = python
