@@ -199,3 +199,11 @@ def test_unpicklable_value(w):
     f = main_func("def f():\n    import threading\n    return threading.Lock()\n", "f")
     code, reason, out = w.send(w.write_call({"kind": "apply", "f": f, "args": (), "kwargs": {}}))
     assert code == 1 and "cannot be pickled" in out["evalue"]
+
+
+def test_user_modules_import_from_cwd_not_spool(w, tmp_path):
+    (tmp_path / "mymod_for_engine.py").write_text("VALUE = 'from cwd'\n")
+    (tmp_path / "client.py").write_text("WHO = 'the user'\n")  # shadows spool/client.py's name
+    f = main_func("def f():\n    import mymod_for_engine, client\n    return mymod_for_engine.VALUE, client.WHO\n", "f")
+    out = w.send(w.write_call({"kind": "apply", "f": f, "args": (), "kwargs": {}}))[2]
+    assert out["value"] == ("from cwd", "the user")
