@@ -185,7 +185,7 @@ def lib():
         if _lib is None:
             path = _find_library()
             try:
-                L = ctypes.CDLL(path)
+                L = ctypes.CDLL(path, use_errno=True)
             except OSError as e:
                 raise SpoolError("cannot load the spool library %s: %s; build it with `make` in the "
                                  "spool source tree, install it with `make install`, or set "
