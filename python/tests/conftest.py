@@ -35,6 +35,7 @@ class Spool:
 
     def __init__(self, base, engines=2, conf=()):
         self.base = str(base)
+        os.makedirs(self.base, exist_ok=True)
         self.dir = os.path.join(self.base, "spool")
         self.bin = SPOOL_BIN
         self.procs = []
