@@ -21,6 +21,7 @@ _LOST_NAMES = {"timedout": "TaskTimeout", "cancelled": "TaskAborted", "abandoned
                "failed": "TaskFailed"}
 
 
+_SLICE_MS = 1000
 _PKG = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -152,7 +153,17 @@ class AsyncResult:
         Returns whether it is ready."""
         if self._ready:
             return True
-        self._collect(_timeout_ms(timeout))
+        ms = _timeout_ms(timeout)
+        if ms is not None and ms <= _SLICE_MS:
+            self._collect(ms)
+            return self._ready
+        # Long waits in slices: the C wait cannot be interrupted, Python gets Ctrl-C between them.
+        end = None if ms is None else time.monotonic() + ms / 1000.0
+        while not self._ready:
+            left = _SLICE_MS if end is None else min(_SLICE_MS, int((end - time.monotonic()) * 1000))
+            if left <= 0:
+                break
+            self._collect(left)
         return self._ready
 
     def ready(self):
