@@ -310,7 +310,7 @@ class AsyncResult:
     def _follow(self):
         try:
             while not self._ready:
-                self._collect(None, follow=True)
+                self._collect(_SLICE_MS, follow=True)
         except BaseException as e:
             with self._cond:
                 self._follow_error = e
