@@ -1,7 +1,8 @@
 """_lib.py - the ctypes binding of libspool.so (include/spool.h): one protocol implementation.
 
 The library is found in this order (py-design.md section 1): $SPOOL_LIBRARY, the build tree
-(<package>/../../build/libspool.so), then the system's (find_library("spool"), libspool.so.0).
+(<package>/../../build/libspool.so), the one `make install` named in _install.py, then the
+system's (find_library("spool"), libspool.so.0).
 The structs below mirror include/spool.h field by field, in order: change both together.
 
 Errors: a C call that fails raises an exception carrying the C library's sentence; its type is
@@ -171,6 +172,12 @@ def _find_library():
     build = os.path.normpath(os.path.join(here, "..", "..", "build", "libspool.so"))
     if os.path.exists(build):
         return build
+    try:  # written by `make install`: the library that installation put in LIBDIR
+        from ._install import LIBRARY
+        if os.path.exists(LIBRARY):
+            return LIBRARY
+    except ImportError:
+        pass
     return ctypes.util.find_library("spool") or "libspool.so.0"
 
 
