@@ -23,10 +23,12 @@ EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_ERROR, EXIT_NO_JOB, EXIT_PENDING = r
 # enum spool_err (returned negated)
 ERR_FAILED, ERR_USAGE, ERR_NO_JOB, ERR_TIMEOUT = 1, 2, 3, 4
 # enum spool_task_state
-TASK_STATES = ("queued", "assigned", "running", "succeeded", "failed", "timedout", "cancelled",
-               "abandoned")
+# The structs below mirror include/spool.h field by field; TASK_NSTATES sizes struct spool_job's
+# counts. The state names come from the library's one name table when it is loaded, which also
+# checks that the library has exactly TASK_NSTATES states (else the structs would not match).
+TASK_NSTATES = 9
 TASK_SUCCEEDED = 3
-TASK_NSTATES = len(TASK_STATES)
+TASK_STATES = ()
 # enum spool_output
 OUT_STDOUT, OUT_STDERR, OUT_RESULT, OUT_VALUE = range(4)
 # collect flags
@@ -85,6 +87,11 @@ class JobSpec(ctypes.Structure):
         ("builtin", ctypes.c_char_p),
         ("jobid", ctypes.c_char_p),
         ("python", ctypes.c_char_p),
+        ("after", c_char_pp),
+        ("nafter", ctypes.c_size_t),
+        ("afterok", c_char_pp),
+        ("nafterok", ctypes.c_size_t),
+        ("after_each", ctypes.c_char_p),
     ]
 
 
@@ -135,6 +142,7 @@ class Job(ctypes.Structure):
         ("order", ctypes.c_uint64),
         ("tasks", ctypes.POINTER(Task)),
         ("priv", ctypes.c_void_p),
+        ("waiting", ctypes.c_char_p),
     ]
 
 
@@ -198,6 +206,7 @@ def lib():
                                  "spool source tree, install it with `make install`, or set "
                                  "SPOOL_LIBRARY to its path" % (path, e)) from None
             _declare(L)
+            _check_states(L, path)
             _lib = L
         return _lib
 
@@ -241,6 +250,19 @@ def _declare(L):
     proto("spool_task_open", c_int, ctypes.POINTER(Job), ctypes.POINTER(Task), c_int, errbuf, c_size_t)
 
 
+def _check_states(L, path):
+    global TASK_STATES
+    L.spool_task_state_name.restype = ctypes.c_char_p
+    L.spool_task_state_name.argtypes = [ctypes.c_int]
+    names = tuple(L.spool_task_state_name(i).decode() for i in range(TASK_NSTATES + 1))
+    if "unknown" in names[:TASK_NSTATES] or names[TASK_NSTATES] != "unknown":
+        raise SpoolError("the spool library %s does not have the %d task states this Python package "
+                         "was written for: the package and the library come from different versions of "
+                         "spool; install both from one (`make install`) or set SPOOL_LIBRARY"
+                         % (path, TASK_NSTATES))
+    TASK_STATES = names[:TASK_NSTATES]
+
+
 def _s(b):
     return b.decode("utf-8", "replace") if b is not None else None
 
@@ -274,10 +296,11 @@ class TaskInfo:
 
 
 class Summary:
-    __slots__ = ("id", "state", "done", "accepted", "ntasks", "counts", "submitted_ms", "finished_ms")
+    __slots__ = ("id", "state", "done", "accepted", "ntasks", "counts", "submitted_ms", "finished_ms", "outdir")
 
     def __init__(self, j):
         self.id = _s(j.id)
+        self.outdir = _s(j.outdir)
         self.state = j.state
         self.done = bool(j.done)
         self.accepted = bool(j.accepted)

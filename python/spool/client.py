@@ -1,13 +1,16 @@
 """client.py - Client: a spool seen through ipyparallel's Client interface.
 
 Each call is one spool job: the client takes a new job id (spool_job_id_new), opens its output
-directory <cwd>/spool-JOBID (spool_outdir_open: created as the caller, verified as the worker
-verifies it), writes the call file JOBID.call there (cloudpickle, mode 0600, O_EXCL|O_NOFOLLOW
+directory RESULTS/JOBID (RESULTS is <cwd>/spool-python unless Client(results_dir=...) says
+otherwise: one directory for all the calls, not one per call in the user's data; spool_outdir_open:
+created as the caller, verified as the worker verifies it), writes the call file JOBID.call there (cloudpickle, mode 0600, O_EXCL|O_NOFOLLOW
 relative to the directory's fd), and submits a job with builtin "python" through libspool.
 """
 
 import math
 import os
+import shutil
+import stat
 import time
 import weakref
 
@@ -37,10 +40,17 @@ class Client:
     default_timeout). python: the interpreter the engines run for this client's calls (None:
     spool.conf's `python`); it must have the client's Python major.minor and cloudpickle version.
     retries: how many times a task whose engine died is run again (None: spool.conf's).
+    results_dir: where each call's files go, in a directory named by its job id (None:
+    spool-python in the working directory of the call); purge_results() removes them.
     """
 
-    def __init__(self, spool_dir=None, timeout=None, python=None, retries=None, profile=None):
+    def __init__(self, spool_dir=None, timeout=None, python=None, retries=None, profile=None,
+                 results_dir=None):
         # profile: accepted for ipyparallel's Client(profile=...); a spool needs none
+        if spool_dir is None and not os.environ.get("SPOOL_DIR"):
+            raise _lib.SpoolUsageError("no spool given: pass Client(spool_dir=...) or set SPOOL_DIR "
+                                       "(make one with `spool init DIR`)")
+        self.results_dir = os.path.abspath(results_dir) if results_dir else None
         self._spool = _lib.Spool(spool_dir)
         self.timeout = timeout
         self.python = python
@@ -156,6 +166,38 @@ class Client:
         for ar in ([jobs] if isinstance(jobs, (AsyncResult, str)) else jobs):
             self._spool.cancel(ar.job if isinstance(ar, AsyncResult) else ar, 0)
 
+    def purge_results(self, jobs=None):
+        """Remove the files of finished calls (ipyparallel's name): jobs are AsyncResults or job
+        ids, or 'all' for every finished call in this client's results directory (for calls made
+        from the current directory when Client(results_dir=) was not given). A call still running
+        is refused: its engine writes there. Returns the ids of the jobs whose files were removed."""
+        sp = self._spool
+        if jobs is None:
+            return []
+        if jobs == "all":
+            base = self.results_dir or os.path.join(os.getcwd(), "spool-python")
+            try:
+                ids = os.listdir(base)
+            except FileNotFoundError:
+                return []
+            summaries = []
+            for jobid in ids:
+                try:
+                    summ = sp.summary(jobid)
+                except _lib.NoSuchJob:
+                    continue
+                if summ.done:
+                    summaries.append(summ)
+        else:
+            ids = [j.job if isinstance(j, AsyncResult) else j
+                   for j in ([jobs] if isinstance(jobs, (AsyncResult, str)) else jobs)]
+            summaries = [sp.summary(jobid) for jobid in ids]
+            running = [s.id for s in summaries if not s.done]
+            if running:
+                raise _lib.SpoolUsageError("job %s has not finished: purge its results once it has "
+                                           "(wait for it, or abort it)" % ", ".join(running))
+        return [s.id for s in summaries if s.outdir and _purge_dir(s.outdir)]
+
     @property
     def outstanding(self):
         return {ar.job for ar in list(self._outstanding) if not ar._ready}
@@ -176,7 +218,7 @@ class Client:
         sp = self._spool
         jobid = sp.job_id_new()
         cwd = os.getcwd()
-        outdir = os.path.join(cwd, "spool-" + jobid)
+        outdir = os.path.join(self.results_dir or os.path.join(cwd, "spool-python"), jobid)
         data = _wire.dump_call(call)
         dirfd = sp.outdir_open(outdir)
         try:
@@ -207,3 +249,16 @@ class Client:
 
     def __repr__(self):
         return "<spool.Client %s>" % self.spool_dir
+
+
+def _purge_dir(path):
+    """Remove a call's directory if it is ours: a real directory (not a link) owned by this user.
+    shutil.rmtree works through descriptors on Linux, so a link planted inside is not followed."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
+        raise _lib.SpoolUsageError("%s is not a directory of yours: not removed" % path)
+    shutil.rmtree(path)
+    return True

@@ -422,3 +422,40 @@ def test_close_while_iterating(spool_env, work):
         c.ids
     with pytest.raises(ipp.SpoolError, match="closed"):
         c.spool_dir
+
+
+# -- where a call's files go, and purge_results ------------------------------------------------
+
+def test_results_dir_and_purge(client, work, tmp_path):
+    ar = client[:].apply_async(pow, 3, 2)
+    assert ar.get(WAIT) == [9, 9]
+    job_dir = work / "spool-python" / ar.job          # one directory for all the calls
+    assert (job_dir / (ar.job + ".call")).is_file()
+    assert sorted(p.name for p in work.iterdir()) == ["spool-python"]
+    assert client.purge_results(ar) == [ar.job]
+    assert not job_dir.exists()
+    # a call still running is refused, and its files stay
+    slow = client.load_balanced_view().apply_async(time.sleep, 30)
+    wait_until("the sleep to start", lambda: slow.progress == 0 and
+               (work / "spool-python" / slow.job).is_dir())
+    with pytest.raises(ipp.SpoolUsageError, match="has not finished"):
+        client.purge_results([slow.job])
+    slow.abort()
+    with pytest.raises(Exception):
+        slow.get(WAIT)
+    assert (work / "spool-python" / slow.job).is_dir()
+    assert client.purge_results("all") == [slow.job]
+    assert list((work / "spool-python").iterdir()) == []
+    # Client(results_dir=...) puts them elsewhere
+    other = ipp.Client(spool_dir=client.spool_dir, results_dir=str(tmp_path / "res"),
+                       python=client.python)
+    ar2 = other[:].apply_async(abs, -4)
+    assert ar2.get(WAIT) == [4, 4]
+    assert (tmp_path / "res" / ar2.job).is_dir()
+    other.close()
+
+
+def test_no_spool_given(monkeypatch):
+    monkeypatch.delenv("SPOOL_DIR", raising=False)
+    with pytest.raises(ipp.SpoolUsageError, match=r"Client\(spool_dir=\.\.\.\) or set SPOOL_DIR"):
+        ipp.Client()
