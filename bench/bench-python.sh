@@ -139,6 +139,9 @@ if [ ! -f "$bench_here/python/spool/__init__.py" ]; then
 elif ! "$PY" -c 'import cloudpickle' 2>/dev/null; then
 	no_side "$B/spool.json" "not runnable: the Debian package python3-cloudpickle is missing (make bench-deps installs it, as root)"
 else
+	# The engines' interpreter, when spool.conf names none, is the python3 found along the
+	# worker's PATH: the client's own directory first, so both sides are the same Python.
+	PATH="${SPOOL_BIN:-$bench_here/bin}:$(dirname "$PY"):$PATH"
 	bench_fs_line
 	bench_start
 	run_py daemons_alive spool "$B/spool.json"

@@ -13,6 +13,9 @@ here=$(cd "$(dirname "$0")/../.." && pwd)
 # and the Debian packages are installed for it (a python3 first on PATH may be another one).
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
+# The engines' interpreter, when spool.conf names none, is the python3 along the worker's PATH:
+# the kernel's directory first, so that the engines run the kernel's Python (and its cloudpickle).
+PATH="$SPOOL_BIN:$(dirname "$(command -v "$PY")"):$PATH"
 
 # What it needs, installed as the suite installs its packages (as root), never skipped silently.
 need="python3-nbclient python3-ipykernel python3-nbformat python3-cloudpickle"
@@ -66,10 +69,10 @@ for cell in nb.cells:
 EOF
 cd "$T" || exit 1
 # The deadline covers the kernel's start and every cell (nbclient's own is per cell).
-timeout --kill-after=10 600 "$PY" "$T/run_nb.py" "$here/examples/notes.ipynb" "$T/notes.out.ipynb" "$T" >"$T/nb.out" 2>&1
+timeout --kill-after=10 420 "$PY" "$T/run_nb.py" "$here/examples/notes.ipynb" "$T/notes.out.ipynb" "$T" >"$T/nb.out" 2>&1
 rc=$?
 if [ $rc -ne 0 ]; then
-	fail "nbclient did not run the notebook to its end (exit $rc; 124: 600 s passed):"
+	fail "nbclient did not run the notebook to its end (exit $rc; 124: 420 s passed):"
 	tail -20 "$T/nb.out" | sed 's/^/#   /'
 fi
 
