@@ -29,17 +29,20 @@ set -u
 # installed for; a python3 found first on PATH (pyenv, a virtualenv) may not see them.
 PY=${PYTHON:-$(command -v /usr/bin/python3 || command -v python3)}
 bench_tmpdir spool-pybench
-IPIDS="" PYPID=""
+EPIDS="" CPID="" PYPID=""
 # The whole Python run has a deadline: a hung client would otherwise hang make bench.
 PY_DEADLINE=${BENCH_PY_DEADLINE:-900}
 
 stop_ipp() { # [SECONDS]: bench_python.py shut the cluster down, wait that long for it, then TERM what is left,
-	# the engines first, then the controller (it stops its schedulers itself)
+	# the engines first, then the controller
 	local p end=$((SECONDS + ${1:-0}))
 	while ipp_any && [ $SECONDS -lt $end ]; do sleep 0.1; done
-	for p in $IPIDS; do kill -TERM "$p" 2>/dev/null; done
-	for p in $IPIDS; do wait "$p" 2>/dev/null; done
-	IPIDS=""
+	for p in $EPIDS; do kill -TERM "$p" 2>/dev/null; done
+	for p in $EPIDS; do wait "$p" 2>/dev/null; done
+	# the controller's schedulers are its children, in the process group setsid gave it: they
+	# go with it, even when the controller itself died first
+	[ -n "$CPID" ] && kill -TERM -- "-$CPID" 2>/dev/null && wait "$CPID" 2>/dev/null
+	EPIDS="" CPID=""
 }
 stop_py() {
 	[ -n "$PYPID" ] || return 0
@@ -74,12 +77,12 @@ run_py() {
 }
 ipp_any() {
 	local p
-	for p in $IPIDS; do kill -0 "$p" 2>/dev/null && return 0; done
+	for p in $CPID $EPIDS; do kill -0 "$p" 2>/dev/null && return 0; done
 	return 1
 }
 ipp_alive() {
 	local p
-	for p in $IPIDS; do kill -0 "$p" 2>/dev/null || return 1; done
+	for p in $CPID $EPIDS; do kill -0 "$p" 2>/dev/null || return 1; done
 }
 no_side() { # OUT.json SENTENCE: a side that was not measured, and why
 	"$PY" -c 'import json, sys; json.dump({"version": None, "error": sys.argv[2], "broken": [], "runs": {}, "latency_us": []}, open(sys.argv[1], "w"))' "$1" "$2"
@@ -100,8 +103,8 @@ elif ! command -v ipcontroller >/dev/null 2>&1 || ! command -v ipengine >/dev/nu
 	no_side "$B/ipp.json" "ipcontroller or ipengine is not on PATH (python3-ipyparallel installs them in /usr/bin)"
 else
 	mkdir -p "$PROF"
-	ipcontroller --profile-dir="$PROF" --ip=127.0.0.1 >"$B/ipcontroller.log" 2>&1 &
-	IPIDS=$!
+	setsid ipcontroller --profile-dir="$PROF" --ip=127.0.0.1 >"$B/ipcontroller.log" 2>&1 &
+	CPID=$!
 	end=$((SECONDS + 120))
 	until [ -s "$PROF/security/ipcontroller-engine.json" ] && [ -s "$PROF/security/ipcontroller-client.json" ]; do
 		if ! ipp_alive || [ $SECONDS -ge $end ]; then break; fi
@@ -110,7 +113,7 @@ else
 	if [ -s "$PROF/security/ipcontroller-engine.json" ] && ipp_alive; then
 		for i in 1 2; do
 			ipengine --profile-dir="$PROF" >"$B/ipengine$i.log" 2>&1 &
-			IPIDS="$IPIDS $!"
+			EPIDS="$EPIDS $!"
 		done
 		run_py ipp_alive ipp "$PROF" "$B/ipp.json"
 		rc=$?
