@@ -8,8 +8,9 @@
 #      bench.sh starts them, driven through `import spool as ipp` (PYTHONPATH=python).
 #
 # On each: 2,000 calls of a no-op through lview.map (ipyparallel's default chunksize, 1; spool's
-# default chunksize, and chunksize=1) and dview.map, block=True; the median latency of 200
-# apply_sync calls of the no-op on one engine after a warm-up (bench/bench_python.py measures).
+# default chunksize, and chunksize=1) and dview.map, block=True, each map 3 times (the median
+# counts); the median latency of 200 apply_sync calls of the no-op on one engine after a warm-up
+# (bench/bench_python.py measures).
 # One table: calls/s and ms side by side, the ratio spool/ipyparallel, PASS/MISS against the
 # targets of issue 12 (throughput ratio >= 1, latency ratio <= 1). The targets never fail the
 # run (machines are noisy); the exit status is 1 only if something broke (a call failed or gave

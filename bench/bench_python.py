@@ -8,14 +8,15 @@
     bench_python.py report IPP.json SPOOL.json the table, side by side, with PASS/MISS
 
 Each measuring mode writes a JSON object: {"version": ..., "error": null or a sentence,
-"runs": {NAME: {"calls": N, "seconds": S}}, "latency_us": [...]}; a measurement that failed
+"runs": {NAME: {"calls": N, "seconds": MEDIAN, "all": [S...]}}, "latency_us": [...]}; a measurement that failed
 (an exception, a wrong result) puts its sentence in "broken" and the exit status is 1. The
 same no-op function (defined here, in __main__, so that both sides pickle it by value) is run
-by both: N calls through lview.map and dview.map with block=True, then TRIES apply_sync calls
+by both: N calls through lview.map and dview.map with block=True (REPEAT times each), then TRIES apply_sync calls
 on one engine after WARM untimed ones, each timed alone.
     BENCH_PY_CALLS=N   calls per map (default 2000)
     BENCH_PY_TRIES=N   timed apply_sync calls (default 200)
     BENCH_PY_WARM=N    untimed apply_sync calls first (default 20)
+    BENCH_PY_REPEAT=N  runs of each map; the median counts (default 3)
     BENCH_PY_WAIT=S    how long to wait for the 2 engines (default 120)
 """
 import json
@@ -27,6 +28,7 @@ import time
 CALLS = int(os.environ.get("BENCH_PY_CALLS", "2000"))
 TRIES = int(os.environ.get("BENCH_PY_TRIES", "200"))
 WARM = int(os.environ.get("BENCH_PY_WARM", "20"))
+REPEAT = int(os.environ.get("BENCH_PY_REPEAT", "3"))
 WAIT = float(os.environ.get("BENCH_PY_WAIT", "120"))
 
 
@@ -36,19 +38,24 @@ def noop(x=None):
 
 
 def timed_map(out, name, fn):
-    """Run fn() (a blocking map of noop over range(CALLS)); record its wall time, or why it broke."""
-    t0 = time.perf_counter()
-    try:
-        got = fn()
-    except Exception as e:  # noqa: BLE001 - any failure is reported, the other runs still go
-        out["broken"].append(f"{name}: raised {type(e).__name__}: {e}")
-        return
-    t1 = time.perf_counter()
-    got = list(got)
-    if got != list(range(CALLS)):
-        out["broken"].append(f"{name}: wrong result ({len(got)} items, first {got[:5]!r}; expected 0..{CALLS - 1} in order)")
-        return
-    out["runs"][name] = {"calls": CALLS, "seconds": t1 - t0}
+    """Run fn() (a blocking map of noop over range(CALLS)) REPEAT times; record the wall times
+    (the median is what counts: a 2-message dview.map takes milliseconds, where one hiccup of a
+    loaded machine doubles a single sample), or why it broke."""
+    times = []
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        try:
+            got = fn()
+        except Exception as e:  # noqa: BLE001 - any failure is reported, the other runs still go
+            out["broken"].append(f"{name}: raised {type(e).__name__}: {e}")
+            return
+        t1 = time.perf_counter()
+        got = list(got)
+        if got != list(range(CALLS)):
+            out["broken"].append(f"{name}: wrong result ({len(got)} items, first {got[:5]!r}; expected 0..{CALLS - 1} in order)")
+            return
+        times.append(t1 - t0)
+    out["runs"][name] = {"calls": CALLS, "seconds": statistics.median(times), "all": times}
 
 
 def timed_apply(out, view):
@@ -173,8 +180,15 @@ def report(ipp, sp):
     verdicts.append(("apply_sync median latency", v))
     print(line.format("apply_sync median, ms", cell(ipp, a, "{:.2f}"), cell(sp, b, "{:.2f}"), fmt(ratio, "{:.2f}"), "<= 1", v))
     print()
-    print(f"{CALLS} calls of a no-op per map, on 2 engines, block=True, timed from the call to the last result;")
+    print(f"{CALLS:,} calls of a no-op per map, on 2 engines, block=True, timed from the call to the last result;")
+    print(f"  each map run {REPEAT} times, the median counts; calls/s of each run:")
+    for name, side in (("ipyparallel", ipp), ("spool", sp)):
+        for run, r in side["runs"].items():
+            print(f"    {name} {run}: " + ", ".join(f"{r['calls'] / t:.0f}" for t in r.get("all", [r["seconds"]])))
     print("  ipyparallel's lview.map default chunksize is 1; spool's default is the package's own.")
+    print("  ipyparallel's dview.map sends one chunk per engine: 2 messages carry the 2 halves of the calls.")
+    print("  ipyparallel 7.1's ipengine logs at DEBUG level whatever --log-level says (IPEngine.initialize sets")
+    print("  log_level = 10); its logs go to files in the bench's temporary directory.")
     print(f"apply_sync: {TRIES} calls of the no-op on one engine after {WARM} untimed ones; p90 ipyparallel "
           f"{fmt(p90_ms(ipp), '{:.2f}')} ms, spool {fmt(p90_ms(sp), '{:.2f}')} ms.")
     for name, side in (("ipyparallel", ipp), ("spool", sp)):
