@@ -16,7 +16,8 @@
 # run (machines are noisy); the exit status is 1 only if something broke (a call failed or gave
 # a wrong result, a daemon died or hung). A side that cannot run here (a package missing, no
 # python/spool in this tree) says why in its column and does not fail the run.
-#   BENCH_PY_CALLS, BENCH_PY_TRIES, BENCH_PY_WARM: see bench_python.py
+#   BENCH_PY_CALLS, BENCH_PY_TRIES, BENCH_PY_WARM, BENCH_PY_REPEAT: see bench_python.py
+#   BENCH_PY_DEADLINE=S  each side's whole run (default 900 s)
 #   PYTHON=PATH     the client's interpreter (default /usr/bin/python3, the Debian packages' one)
 #   BENCH_DIR=DIR   where the temporary spool and profile go (default /tmp)
 #   SPOOL_BIN=DIR   the programs to measure (default ./bin)

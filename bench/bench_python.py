@@ -117,7 +117,7 @@ def measure_spool(out):
         out["error"] = f"cannot import spool ({e}; the package is python/spool, run with PYTHONPATH=python)"
         return
     out["version"] = getattr(ipp, "__version__", "build tree")
-    c = ipp.Client(spool_dir=os.environ.get("SPOOL_DIR"), timeout=WAIT)
+    c = ipp.Client(spool_dir=os.environ.get("SPOOL_DIR"))  # no timeout: bench-python.sh has the deadline
     c.wait_for_engines(2, timeout=WAIT)
     ids = sorted(c.ids)[:2]
     dview = c[ids]
