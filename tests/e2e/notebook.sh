@@ -47,7 +47,7 @@ from nbclient import NotebookClient
 
 src, dst, outdir = sys.argv[1:4]
 nb = nbformat.read(src, as_version=4)
-client = NotebookClient(nb, timeout=240, kernel_name="python3", allow_errors=True,
+client = NotebookClient(nb, timeout=240, startup_timeout=180, kernel_name="python3", allow_errors=True,
                         resources={"metadata": {"path": outdir}})
 try:
     client.execute()
