@@ -41,6 +41,7 @@ export PYDEVD_DISABLE_FILE_VALIDATION=1
 # there), saves the executed copy ($T/notes.out.ipynb), and writes each tagged code cell's
 # outputs. Exit 0 once every cell has run (errors or not).
 cat >"$T/run_nb.py" <<'EOF'
+import re
 import sys
 import nbformat
 from nbclient import NotebookClient
@@ -60,7 +61,7 @@ for cell in nb.cells:
     out = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stdout")
     # its error (type and message first, then the end of the traceback), and its stderr; files
     # cell.TAG, cell.TAG.err, cell.TAG.stderr
-    err = "".join(f"{o.ename}: {o.evalue}\n" + "\n".join(o.traceback[-3:]) + "\n"
+    err = "".join(f"{o.ename}: {o.evalue}\n" + re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(o.traceback[-3:])) + "\n"
                   for o in cell.outputs if o.output_type == "error")
     serr = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.name == "stderr")
     for ext, text in (("", out), (".err", err), (".stderr", serr)):
