@@ -94,8 +94,23 @@ struct spool_job_spec {
 	int is_apply;                   /* 1: one task on each live target engine (DirectView apply) */
 	const char *targets;            /* NULL or "all": any engine; else engine ids "3,4,9" */
 	const char *schedule;           /* map: NULL or "balanced" (next free engine), "static" (split up front) */
-	const char *builtin;            /* apply only: NULL, "push" (argv = NAME=VALUE...) or "pull" (argv = NAME...) */
+	const char *builtin;            /* NULL; on an apply, "push" (argv = NAME=VALUE...) or "pull" (argv = NAME...);
+					 * on any job, "python": a call the engine's persistent Python interpreter
+					 * runs (argv[0] = the call file's name in outdir, argv[1..] a label; see
+					 * spool-layout.md 13). outdir must be given. */
+	/* Fields added after the first release: zero them (designated initialisers do). */
+	const char *jobid;              /* NULL: a new random id; else one from spool_job_id_new() */
+	const char *python;             /* builtin "python": the interpreter (NULL: spool.conf's python) */
 };
+
+/* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the
+ * job (a Python call) in its output directory before it submits. */
+int spool_job_id_new(spool_t *sp, char jobid[16], char *err, size_t errlen);
+/* Create (with its parents) or open the output directory path as the caller, verified as the
+ * worker verifies it: a directory of the caller's, not a symbolic link, that no one else may
+ * write. Returns its descriptor (the caller closes it) or -1 with the reason in err. Create files
+ * in it relative to the descriptor, O_EXCL|O_NOFOLLOW. */
+int spool_outdir_open(spool_t *sp, const char *path, char *err, size_t errlen);
 
 /* Write the job record durably; on success jobid holds the new id (NUL-terminated). */
 int spool_submit(spool_t *sp, const struct spool_job_spec *spec, char jobid[16], char *err, size_t errlen);
@@ -245,7 +260,12 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
  * directory's name, through a directory that belongs to one of them: the data's directory may be
  * writable by other users. Returns an fd, or -1 with errno set (ENOENT: not there; EPERM, ELOOP,
  * EINVAL: refused) and the reason, naming the file, in err. */
-enum spool_output { SPOOL_OUT_STDOUT, SPOOL_OUT_STDERR, SPOOL_OUT_RESULT };
+enum spool_output {
+	SPOOL_OUT_STDOUT,
+	SPOOL_OUT_STDERR,
+	SPOOL_OUT_RESULT,
+	SPOOL_OUT_VALUE   /* a Python call's value file, TASK.ATTEMPT.ret (spool-layout.md 13) */
+};
 int spool_task_open(const struct spool_job *job, const struct spool_task *task, enum spool_output which,
 		    char *err, size_t errlen);
 

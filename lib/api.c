@@ -2,6 +2,7 @@
  * read the state the controller publishes. */
 #include "spool.h"
 #include "fsio.h"
+#include "outdir.h"
 #include "ids.h"
 #include "log.h"
 #include "schema.h"
@@ -71,7 +72,7 @@ const char *spool_path(const spool_t *sp)
 	return sp->sd.path;
 }
 
-struct spooldir *spool_dir(spool_t *sp)
+struct spooldir *api_spooldir(spool_t *sp)
 {
 	return &sp->sd;
 }
@@ -99,8 +100,26 @@ static int check_env(const char *const *env, size_t n, int given, struct err *e)
 	return 0;
 }
 
+static bool python_var(const char *kv)
+{
+	return strncmp(kv, "SPOOL_PYTHON=", 13) == 0;
+}
+
 static int check_spec(const struct spool_job_spec *s, const char *cwd, struct err *e)
 {
+	if (s->builtin && strcmp(s->builtin, "python") == 0) {
+		if (!s->argc || !s->argv[0] || !s->argv[0][0] || strchr(s->argv[0], '/') ||
+		    strcmp(s->argv[0], ".") == 0 || strcmp(s->argv[0], "..") == 0)
+			return err_set(e, "a Python call's argv[0] must name its call file in the output directory");
+		if (!s->outdir)
+			return err_set(e, "a Python call needs its output directory (spec.outdir), where its call file is");
+		if (s->python && (!s->python[0] || strlen(s->python) > MAX_PATH_LEN || strchr(s->python, '\n')))
+			return err_set(e, "python interpreter '%.64s' is not a command name or path", s->python);
+	} else if (s->builtin && strcmp(s->builtin, "push") != 0 && strcmp(s->builtin, "pull") != 0) {
+		return err_set(e, "builtin '%.32s' is not push, pull or python", s->builtin);
+	} else if (s->builtin && !s->is_apply) {
+		return err_set(e, "builtin %s is only for an apply (a job on every target engine)", s->builtin);
+	}
 	if (!s->argc || !s->argv[0] || !s->argv[0][0])
 		return err_set(e, "no command given");
 	if (s->argc > MAX_ARGS)
@@ -163,6 +182,42 @@ static void put_order(struct buf *b)
 	rec_put_u64(b, "seq", seq);
 }
 
+static bool job_id_taken(spool_t *sp, const char *jobid)
+{
+	char job[32], state[32];
+	snprintf(job, sizeof job, "%s.job", jobid);
+	snprintf(state, sizeof state, "%s.state", jobid);
+	return faccessat(sp->sd.incoming, job, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	       faccessat(sp->sd.ctl_jobs, job, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ||
+	       faccessat(sp->sd.ctl_jobs, state, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* 50 random bits; the controller refuses a clash with a job it already has. */
+int spool_job_id_new(spool_t *sp, char jobid[16], char *err, size_t errlen)
+{
+	for (int tries = 0; tries <= 10; tries++) {
+		if (id_random(jobid, JOBID_LEN) < 0) {
+			snprintf(err, errlen, "cannot get random bytes for a job id: %s", strerror(errno));
+			return -1;
+		}
+		if (!job_id_taken(sp, jobid))
+			return 0;
+	}
+	snprintf(err, errlen, "cannot find a free job id in %s", sp->sd.path);
+	return -1;
+}
+
+int spool_outdir_open(spool_t *sp, const char *path, char *err, size_t errlen)
+{
+	(void)sp;
+	if (!path || path[0] != '/') {
+		snprintf(err, errlen, "output directory '%s' is not absolute: give a full path", path ? path : "");
+		errno = EINVAL;
+		return -1;
+	}
+	return outdir_open(path, err, errlen);
+}
+
 int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], char *err, size_t errlen)
 {
 	struct err e;
@@ -182,24 +237,21 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		set_err(err, errlen, e.msg);
 		return -1;
 	}
-	/* 50 random bits; the controller refuses a clash with a job it already has. */
-	for (int tries = 0;; tries++) {
-		if (id_random(jobid, JOBID_LEN) < 0) {
-			snprintf(err, errlen, "cannot get random bytes for a job id: %s", strerror(errno));
-			return -1;
+	if (s->jobid) {
+		if (strlen(s->jobid) != JOBID_LEN || !name_ok(s->jobid) || strchr(s->jobid, '.')) {
+			snprintf(err, errlen, "'%s' is not a job id from spool_job_id_new", s->jobid);
+			return -SPOOL_ERR_USAGE;
 		}
-		snprintf(name, sizeof name, "%s.job", jobid);
-		char st[32];
-		snprintf(st, sizeof st, "%s.state", jobid);
-		if (faccessat(sp->sd.incoming, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-		    faccessat(sp->sd.ctl_jobs, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0 &&
-		    faccessat(sp->sd.ctl_jobs, st, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-			break;
-		if (tries > 10) {
-			snprintf(err, errlen, "cannot find a free job id in %s", sp->sd.path);
-			return -1;
+		memcpy(jobid, s->jobid, JOBID_LEN + 1);
+		if (job_id_taken(sp, jobid)) {
+			snprintf(err, errlen, "job id %s is already used in %s: get another from spool_job_id_new", jobid,
+				 sp->sd.path);
+			return -SPOOL_ERR_USAGE;
 		}
+	} else if (spool_job_id_new(sp, jobid, err, errlen) < 0) {
+		return -1;
 	}
+	snprintf(name, sizeof name, "%s.job", jobid);
 	node_name(node, sizeof node);
 	buf_init(&b);
 	rec_begin(&b, "job");
@@ -229,13 +281,20 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 	mode_t mask = umask(0);
 	umask(mask);
 	rec_put_u64(&b, "umask", (uint64_t)(mask & 0777));
+	/* The interpreter of a Python call travels as SPOOL_PYTHON in the task's environment. */
 	if (s->env_set) {
 		for (size_t i = 0; i < s->nenv; i++)
-			rec_put(&b, "env", s->env[i]);
+			if (!s->python || !python_var(s->env[i]))
+				rec_put(&b, "env", s->env[i]);
 	} else {
 		for (char **ep = environ; ep && *ep; ep++) /* within the limits: check_env said so */
-			if (strchr(*ep, '=') && **ep != '=')
+			if (strchr(*ep, '=') && **ep != '=' && (!s->python || !python_var(*ep)))
 				rec_put(&b, "env", *ep);
+	}
+	if (s->python) {
+		char *kv = xasprintf("SPOOL_PYTHON=%s", s->python);
+		rec_put(&b, "env", kv);
+		free(kv);
 	}
 	for (size_t i = 0; i < s->argc; i++)
 		rec_put(&b, "arg", s->argv[i]);

@@ -68,7 +68,7 @@ static long count_quarantined(struct spooldir *sd)
 
 int spool_info(spool_t *sp, int patient, struct spool_info **out)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	struct spool_info *in = xcalloc(1, sizeof *in);
 	struct stat st;
 	char msg[SPOOL_ERRLEN];

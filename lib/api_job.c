@@ -119,7 +119,7 @@ int job_chunk_changed(spool_t *sp, const struct spool_job *j, uint64_t k, const 
 	char name[96];
 	struct stat st;
 	jobstate_chunk_name(name, sizeof name, j->id, k);
-	if (fstatat(spool_dir(sp)->ctl_jobs, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(api_spooldir(sp)->ctl_jobs, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return ch->ino != 0;
 	return st.st_ino != ch->ino;
 }
@@ -127,7 +127,7 @@ int job_chunk_changed(spool_t *sp, const struct spool_job *j, uint64_t k, const 
 int job_chunk_read(spool_t *sp, const struct spool_job *j, uint64_t k, struct job_chunk *ch, char *err,
 		   size_t errlen)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	char name[96];
 	struct buf b;
 	struct stat st;
@@ -206,7 +206,7 @@ static void count_tasks(struct spool_job *j)
 static int read_summary(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, int *v1, char *err,
 			size_t errlen)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	char name[64];
 	struct buf b;
 	struct err e;
@@ -386,7 +386,7 @@ void spool_jobs_free(struct spool_job **jobs, size_t n)
 int spool_jobs(spool_t *sp, struct spool_job ***out, size_t *n, spool_warn_cb warn, void *arg, char *err,
 	       size_t errlen)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	int dirs[2] = { sd->ctl_jobs, sd->incoming };
 	const char *suffix[2] = { ".state", ".job" };
 	struct spool_job **jobs = NULL;

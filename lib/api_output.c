@@ -85,6 +85,9 @@ int spool_task_open(const struct spool_job *j, const struct spool_task *t, enum 
 	const char *path = which == SPOOL_OUT_STDOUT ? t->stdout_path
 			 : which == SPOOL_OUT_STDERR ? t->stderr_path
 						     : t->result_path;
+	char *value = NULL;
+	if (path && which == SPOOL_OUT_VALUE) /* TASK.ATTEMPT.ret beside TASK.ATTEMPT.res */
+		path = value = xasprintf("%.*s.ret", (int)(strlen(path) - 4), path);
 	if (!path)
 		return refuse(err, errlen, ENOENT, "task %s.%llu never ran: it has no output", j->id,
 			      (unsigned long long)t->task);
@@ -109,6 +112,10 @@ int spool_task_open(const struct spool_job *j, const struct spool_task *t, enum 
 	} else if (!trusted(j, st.st_uid)) {
 		refuse(err, errlen, EPERM, "refused %s: it belongs to uid %u, not to the job's submitter (uid %llu)", path,
 		       (unsigned)st.st_uid, (unsigned long long)j->owner);
+	} else if (which == SPOOL_OUT_VALUE && (st.st_mode & 022)) {
+		/* A value is unpickled, that is run: no one but its writer may have changed it. */
+		refuse(err, errlen, EPERM, "refused %s: others may write it (mode %04o)", path,
+		       (unsigned)(st.st_mode & 07777));
 	} else {
 		fcntl(fd, F_SETFL, 0);
 		goto out;
@@ -120,6 +127,7 @@ out:
 	if (dfd >= 0)
 		close(dfd);
 	free(dir);
+	free(value);
 	return fd;
 }
 

@@ -42,7 +42,7 @@ static int read_counter(struct spooldir *sd, uint64_t *v)
 /* On the controller's node its pid can be checked; elsewhere, watch its beat counter change. */
 int spool_controller_running(spool_t *sp, char *out, size_t outsz, int patient)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	struct buf b;
 	struct rec r;
 	char node[72], boot[72];
@@ -249,7 +249,7 @@ static int hand_out_all(spool_t *sp, const struct spool_job *j, struct seen *s, 
 int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opts *o, struct spool_job **out,
 		  char *err, size_t errlen)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	uint64_t start = mono_ms();
 	int wait = o->flags & SPOOL_COLLECT_WAIT, follow = o->flags & SPOOL_COLLECT_FOLLOW;
 	int ino = -1, nf, rc;
@@ -321,7 +321,7 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 
 int spool_engines(spool_t *sp, struct spool_engine **out, size_t *n, char *err, size_t errlen)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	struct buf b;
 	struct rec r;
 	struct err e;
@@ -368,7 +368,7 @@ void spool_engines_free(struct spool_engine *e)
 
 int spool_wait_engines(spool_t *sp, size_t want, uint64_t timeout_ms, char *err, size_t errlen)
 {
-	struct spooldir *sd = spool_dir(sp);
+	struct spooldir *sd = api_spooldir(sp);
 	uint64_t start = mono_ms();
 	int ino = watch_dir(sd, "ctl");
 	int rc = -1;

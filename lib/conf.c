@@ -21,6 +21,7 @@ void conf_defaults(struct spool_conf *c)
 	c->publish_ms = 100;
 	c->visibility_ms = -1;
 	strcpy(c->log_level, "info");
+	strcpy(c->python, "python3");
 }
 
 static const char template_text[] =
@@ -77,7 +78,13 @@ static const char template_text[] =
 	"database = \"\";\n"
 	"\n"
 	"# error, warning, info or debug.\n"
-	"log_level = \"info\";\n";
+	"log_level = \"info\";\n"
+	"\n"
+	"# The Python interpreter that engines start for Python calls (spool's Python\n"
+	"# package, Client(python=...) overrides it per call): a command found in the\n"
+	"# task's PATH, or an absolute path, such as a virtualenv's bin/python on the\n"
+	"# shared filesystem. It must have the client's Python version and cloudpickle.\n"
+	"python = \"python3\";\n";
 
 const char *conf_template(void)
 {
@@ -192,7 +199,8 @@ static int check_no_include(const char *text, const char *path, struct err *e)
 
 static const char *known[] = { "rescan_interval", "inotify", "heartbeat_interval", "dead_timeout",
 			       "kill_grace", "default_timeout", "default_retries", "prefetch",
-			       "publish_interval", "database", "log_level", "visibility_deadline", "prefetch_short" };
+			       "publish_interval", "database", "log_level", "visibility_deadline", "prefetch_short",
+			       "python" };
 
 int conf_load(struct spool_conf *c, const char *path, struct err *e)
 {
@@ -233,7 +241,8 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	    get_uint(&cfg, "prefetch", 64, &c->prefetch, path, e) < 0 ||
 	    get_uint(&cfg, "prefetch_short", 64, &c->prefetch_short, path, e) < 0 ||
 	    get_string(&cfg, "database", c->database, sizeof c->database, path, e) < 0 ||
-	    get_string(&cfg, "log_level", c->log_level, sizeof c->log_level, path, e) < 0)
+	    get_string(&cfg, "log_level", c->log_level, sizeof c->log_level, path, e) < 0 ||
+	    get_string(&cfg, "python", c->python, sizeof c->python, path, e) < 0)
 		goto out;
 	if ((s = config_lookup(&cfg, "visibility_deadline"))) {
 		uint64_t ms = 0;
@@ -260,6 +269,10 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	if (c->database[0] && c->database[0] != '/') {
 		err_set(e, "%s: database \"%s\" must be an absolute path (or \"\" for automatic)", path,
 			c->database);
+		goto out;
+	}
+	if (!c->python[0] || strchr(c->python, '\n')) {
+		err_set(e, "%s: python \"%s\" is not an interpreter's name or path", path, c->python);
 		goto out;
 	}
 	if (c->dead_ms <= c->heartbeat_ms) {

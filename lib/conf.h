@@ -22,6 +22,7 @@ struct spool_conf {
 	int64_t visibility_ms;     /* visibility_deadline: -1 = automatic (see spooldir_open) */
 	char database[PATH_MAX];   /* "" = automatic (see spool-layout.md) */
 	char log_level[16];
+	char python[PATH_MAX];     /* python: the interpreter of Python engines (a call may name another) */
 };
 
 void conf_defaults(struct spool_conf *c);

@@ -51,6 +51,6 @@ int spooldir_create(const char *path, const struct spool_init_opts *o, struct er
 const char *spooldir_fstype(int fd, int *is_remote);
 
 /* The spool directory behind an open client handle (lib/api.c). */
-struct spooldir *spool_dir(spool_t *sp);
+struct spooldir *api_spooldir(spool_t *sp);
 
 #endif

@@ -162,8 +162,12 @@ int validate_job(const struct rec *r, const char *stem, struct err *e)
 		return err_set(e, "schedule '%s' is neither balanced nor static", sched);
 	if (is_apply && is_map)
 		return err_set(e, "a job cannot be both an apply and a map");
-	if (bi && (!is_apply || (strcmp(bi, "push") != 0 && strcmp(bi, "pull") != 0)))
-		return err_set(e, "builtin '%s' is not push or pull on an apply", bi);
+	/* push and pull act on an engine's shell variables, so only an apply; a Python call may be any job. */
+	if (bi && strcmp(bi, "python") != 0 &&
+	    (!is_apply || (strcmp(bi, "push") != 0 && strcmp(bi, "pull") != 0)))
+		return err_set(e, "builtin '%s' is not push or pull on an apply, or python", bi);
+	if (bi && strcmp(bi, "python") == 0 && (!out || strchr(rec_get(r, "arg"), '/')))
+		return err_set(e, "a Python call needs an output directory and the name of its call file in it");
 	if (tg) {
 		int64_t *ids;
 		size_t n;

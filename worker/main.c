@@ -278,7 +278,7 @@ int main(int argc, char **argv)
 		switch (o) {
 		case 'd': dir = optarg; break;
 		case 'n':
-			if (parse_u64(optarg, 1024, &n) < 0 || n == 0) {
+			if (parse_u64(optarg, MAX_ENGINES, &n) < 0 || n == 0) {
 				fprintf(stderr, "spool-worker: -n wants a number of engines from 1 to 1024, not '%s'\n", optarg);
 				return SPOOL_EXIT_USAGE;
 			}
@@ -349,6 +349,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	w.cg_fd = cgroup_init();
+	pyengine_init();
 
 	if (w.sd.conf.use_inotify) {
 		w.ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -391,9 +392,13 @@ int main(int argc, char **argv)
 				wake = w.eng[i].kill_at;
 		}
 		int timeout = wake > now ? (int)(wake - now) : 0;
-		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
-		if (poll(p, w.ino >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+		/* The signals, inotify, and the sockets of engines running a Python call. */
+		struct pollfd p[2 + MAX_ENGINES] = { { sfd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
+		size_t np = 2 + pyengine_pollfds(&w, p + 2, MAX_ENGINES);
+		if (poll(p, np, timeout) < 0 && errno != EINTR)
 			log_err("poll: %s", strerror(errno));
+		if (np > 2)
+			run_python_replies(&w);
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
@@ -412,6 +417,7 @@ int main(int argc, char **argv)
 	log_info("stopping: %d running task%s get SIGTERM, then SIGKILL after %.1f s; the controller requeues them",
 		 run_running(&w), run_running(&w) == 1 ? "" : "s", w.sd.conf.kill_grace_ms / 1000.0);
 	run_stop_all(&w);
+	pyengine_stop_all(&w);
 	cgroup_fini(w.cg_fd);
 	struct buf b;
 	buf_init(&b);

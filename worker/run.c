@@ -40,6 +40,11 @@ void run_kill(struct worker *w, struct engine *e, int sig)
 {
 	if (!e->run || e->pid <= 0)
 		return;
+	if (e->pyi) { /* a Python call: its interpreter goes, with the namespace */
+		pyengine_kill(w, e, e->timed_out ? "the call overran its timeout"
+				    : w->stop ? "the worker is stopping" : "the call was cancelled");
+		return;
+	}
 	kill(e->pid, sig);
 	if (sig == SIGTERM && !e->kill_at)
 		e->kill_at = mono_ms() + w->sd.conf.kill_grace_ms + 1000;
@@ -265,7 +270,7 @@ static const char *env_lookup(char **env, const char *name)
 }
 
 /* Child side: report (stage, errno) and exit. Only async-signal-safe calls. */
-static void child_fail(int fd, char stage, int err)
+static __attribute__((noreturn)) void child_fail(int fd, char stage, int err)
 {
 	start_pipe_send(fd, stage, err);
 	_exit(127);
@@ -274,7 +279,7 @@ static void child_fail(int fd, char stage, int err)
 /* The task gets stdin, stdout and stderr and nothing else of the worker's: no descriptor the
  * worker (started by root, perhaps from a shell holding other files) happened to have open.
  * Marked close-on-exec rather than closed, so the start-failure pipe works until the exec. */
-static void close_inherited(void)
+void run_close_inherited(void)
 {
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
@@ -284,7 +289,7 @@ static void close_inherited(void)
 }
 
 /* execve along the task's own PATH (execvpe would use the worker's). */
-static void child_exec(char **argv, char **envp, const char *path, int errfd)
+void run_child_exec(char **argv, char **envp, const char *path, int errfd)
 {
 	char buf[8192];
 	int saved = ENOENT;
@@ -439,14 +444,66 @@ static void start_task(void *arg)
 		child_fail(l->errfd, 'c', errno);
 	if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
 		child_fail(l->errfd, 'd', errno);
-	close_inherited();
-	child_exec(l->argv, l->envp, l->path, l->errfd);
+	run_close_inherited();
+	run_child_exec(l->argv, l->envp, l->path, l->errfd);
+}
+
+/* The SPOOL_* variables of a task (SPOOL_VARS only when it has a variables file). */
+static size_t task_extras(struct worker *w, struct engine *e, char extra[7][4300], char *xp[7])
+{
+	const struct rec *r = &e->run->r;
+	size_t n = 0;
+	snprintf(extra[n++], sizeof extra[0], "SPOOL_JOB=%s", rec_get(r, "job"));
+	snprintf(extra[n++], sizeof extra[0], "SPOOL_TASK=%s", rec_get(r, "task"));
+	snprintf(extra[n++], sizeof extra[0], "SPOOL_ENGINE=%lld", (long long)e->id);
+	snprintf(extra[n++], sizeof extra[0], "SPOOL_NODE=%s", w->node);
+	snprintf(extra[n++], sizeof extra[0], "SPOOL_ATTEMPT=%s", rec_get(r, "attempt"));
+	snprintf(extra[n++], sizeof extra[0], "SPOOL_DIR=%s", w->sd.path);
+	if (e->vars_path[0])
+		snprintf(extra[n++], sizeof extra[0], "SPOOL_VARS=%s", e->vars_path);
+	for (size_t i = 0; i < n; i++)
+		xp[i] = extra[i];
+	return n;
+}
+
+/* A Python call goes to the engine's persistent interpreter for the task's user (pyengine.c). */
+static void start_python(struct worker *w, struct engine *e, int ofd, int efd)
+{
+	char extra[7][4300], *xp[7], why[MAX_REASON_LEN];
+	size_t nx = task_extras(w, e, extra, xp);
+	char **envp = build_env(&e->run->r, &e->vars, xp, nx);
+	const char *python = env_lookup(envp, "SPOOL_PYTHON");
+	if (!python || !python[0])
+		python = w->sd.conf.python;
+	int rc = pyengine_call(w, e, ofd, efd, envp, python, why, sizeof why);
+	free(envp);
+	if (rc < 0) {
+		e->start_wall = wall_ms();
+		e->start_mono = mono_ms();
+		fail_now(w, e, "error", "%s", why);
+		return;
+	}
+	log_debug("engine %lld started the Python call %s", (long long)e->id, e->run->name);
+}
+
+/* After poll: the engines whose interpreter answered finish their call. */
+void run_python_replies(struct worker *w)
+{
+	for (int i = 0; i < w->nslots; i++) {
+		struct engine *e = &w->eng[i];
+		struct pyresult res;
+		if (!e->run || !e->pyi || e->pyi->sock < 0 || pyengine_reply(w, e, &res) <= 0)
+			continue;
+		struct outcome o = { .status = res.code == 2 ? "error" : "exited", .exit_code = res.code == 2 ? -1 : res.code,
+				     .user_ms = res.user_ms, .sys_ms = res.sys_ms, .maxrss_kb = res.maxrss_kb };
+		snprintf(o.reason, sizeof o.reason, "%s", res.reason);
+		finish(w, e, &o);
+	}
 }
 
 static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 {
 	const struct rec *r = &a->r;
-	const char *task = rec_get(r, "task"), *attempt = rec_get(r, "attempt");
 	uid_t uid = (uid_t)rec_get_u64(r, "uid", 0);
 	char why[MAX_REASON_LEN];
 	int pfd[2];
@@ -477,31 +534,27 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		fail_now(w, e, bad, "%s", why);
 		return;
 	}
-	if (builtin) {
-		if (bofd < 0 || befd < 0) {
-			const char *path = bofd < 0 ? e->out_path : e->err_path;
-			if (bofd >= 0)
-				close(bofd);
-			e->res_path[0] = '\0';
-			fail_now(w, e, "error", "cannot create %s on node %s: %s", path, w->node, outdir_why(saved));
-			return;
-		}
-		run_builtin(w, e, bofd, befd);
+	if (builtin && (bofd < 0 || befd < 0)) {
+		const char *path = bofd < 0 ? e->out_path : e->err_path;
+		if (bofd >= 0)
+			close(bofd);
+		e->res_path[0] = '\0';
+		fail_now(w, e, "error", "cannot create %s on node %s: %s", path, w->node, outdir_why(saved));
 		return;
 	}
 	char extra[7][4300];
 	char *xp[7];
-	snprintf(extra[0], sizeof extra[0], "SPOOL_JOB=%s", rec_get(r, "job"));
-	snprintf(extra[1], sizeof extra[1], "SPOOL_TASK=%s", task);
-	snprintf(extra[2], sizeof extra[2], "SPOOL_ENGINE=%lld", (long long)e->id);
-	snprintf(extra[3], sizeof extra[3], "SPOOL_NODE=%s", w->node);
-	snprintf(extra[4], sizeof extra[4], "SPOOL_ATTEMPT=%s", attempt);
-	snprintf(extra[5], sizeof extra[5], "SPOOL_DIR=%s", w->sd.path);
-	snprintf(extra[6], sizeof extra[6], "SPOOL_VARS=%s", e->vars_path);
-	for (int i = 0; i < 7; i++)
-		xp[i] = extra[i];
+	if (builtin && strcmp(rec_get(r, "builtin"), "python") == 0) {
+		start_python(w, e, bofd, befd);
+		return;
+	}
+	if (builtin) {
+		run_builtin(w, e, bofd, befd);
+		return;
+	}
+	size_t nx = task_extras(w, e, extra, xp);
 	struct launch l = { .e = e, .argv = vec(r, "arg", 0), .cwd = rec_get(r, "cwd") };
-	l.envp = build_env(r, &e->vars, xp, 7);
+	l.envp = build_env(r, &e->vars, xp, nx);
 	l.path = env_lookup(l.envp, "PATH");
 	if (!l.path)
 		l.path = "/usr/local/bin:/usr/bin:/bin";
@@ -685,6 +738,10 @@ void run_reap(struct worker *w)
 				o.status = "signaled";
 				o.sig = WTERMSIG(status);
 			}
+			if (e->pyi) /* the call's interpreter ended: its CPU time is not the call's */
+				o.user_ms = o.sys_ms = o.maxrss_kb = 0;
+			if (e->pyi)
+				pyengine_died(w, e, status, o.reason, sizeof o.reason);
 			if (start_failure(w, e, &o)) {
 				/* o says why; the task never ran */
 			} else if (e->timed_out) {
@@ -695,8 +752,11 @@ void run_reap(struct worker *w)
 				o.status = "cancelled";
 			}
 			finish(w, e, &o);
+			pid = 0;
 			break;
 		}
+		if (pid)
+			pyengine_reaped(w, pid, status);
 	}
 }
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "outdir.h"
 #include "rec.h"
 #include "spooldir.h"
 #include "util.h"
@@ -20,6 +21,7 @@ struct job_assign {
 };
 
 #define CRED_MAX_GROUPS 256
+#define MAX_ENGINES 1024 /* engines per worker (-n) */
 
 /* Resource limits from /etc/security/limits.conf for a task's user (limits.c). */
 #define LIMIT_ITEMS 13
@@ -50,6 +52,23 @@ struct vars {
 	uint32_t *slot;   /* VARS_SLOTS entries: index + 1 into kv, 0 empty; NULL until the first set */
 };
 
+/* A persistent Python interpreter of one user on one engine (pyengine.c). */
+struct pyinterp {
+	uid_t uid;
+	char *python;           /* the interpreter as the calls name it */
+	pid_t pid;              /* 0 when none runs */
+	int sock;               /* the worker's end of its socket, -1 when none */
+	uint64_t calls;         /* calls since it started: 0 means no namespace to lose */
+	char lost[1024];        /* why the previous one ended, for the next call; "" none */
+};
+
+/* What an interpreter answered about a call. */
+struct pyresult {
+	int code;               /* 0 returned, 1 raised, 2 refused before running */
+	uint64_t user_ms, sys_ms, maxrss_kb;
+	char reason[1000];
+};
+
 struct engine {
 	int64_t id;
 	int slot;               /* 0..N-1 on this node: names its variables file */
@@ -66,6 +85,9 @@ struct engine {
 	int outfd;              /* the verified output directory (outdir.c), -1 when none */
 	int vars_fd;            /* the task's $SPOOL_VARS, created by the worker, -1 when none */
 	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
+	struct pyinterp *py;    /* this engine's interpreters, one per user and interpreter */
+	size_t npy;
+	struct pyinterp *pyi;   /* the one running the current call, NULL when none */
 };
 
 /* A done record waiting for space to be written. */
@@ -124,11 +146,6 @@ int cred_become(const struct task_cred *c); /* in the child: become the user for
 void limits_for_user(const struct task_cred *c, struct task_limits *l);
 void limits_apply(const struct task_limits *l);
 
-/* outdir.c */
-int outdir_open(const char *path, char *why, size_t whysz); /* as the task's user: verified fd or -1 */
-int outdir_create(int dirfd, const char *name, mode_t mode); /* async-signal-safe; -1 with errno */
-const char *outdir_why(int err);
-int outdir_vars_file(int dirfd, const char *name);
 
 /* shepherd.c: in the worker's child; forks the task (start_task does not return), ends every
  * process it leaves, reports its wait status on errfd ('x'), and exits. */
@@ -145,7 +162,22 @@ int cgroup_task_make(int cgfd, int *procs);
 void cgroup_task_signal(int tfd, int sig);
 void cgroup_task_remove(int cgfd, int tfd);
 
+/* pyengine.c */
+struct pollfd;
+void pyengine_init(void);
+int pyengine_call(struct worker *w, struct engine *e, int ofd, int efd, char **envp, const char *python,
+		  char *why, size_t whysz);
+size_t pyengine_pollfds(struct worker *w, struct pollfd *p, size_t max);
+int pyengine_reply(struct worker *w, struct engine *e, struct pyresult *res);
+void pyengine_kill(struct worker *w, struct engine *e, const char *why);
+bool pyengine_reaped(struct worker *w, pid_t pid, int status);
+void pyengine_died(struct worker *w, struct engine *e, int status, char *reason, size_t sz);
+void pyengine_stop_all(struct worker *w);
+
 /* run.c */
+void run_close_inherited(void);
+void run_child_exec(char **argv, char **envp, const char *path, int errfd) __attribute__((noreturn));
+void run_python_replies(struct worker *w);
 void run_start_ready(struct worker *w);
 void run_retry_unsent(struct worker *w);
 void run_report_refused(struct worker *w, const char *name, const char *why);

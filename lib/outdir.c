@@ -8,8 +8,11 @@
  * task leaves for the worker ($SPOOL_VARS) is read back through the descriptor the worker
  * created, never by name.
  */
-#include "worker.h"
+#include "outdir.h"
 #include "fsio.h"
+#include "util.h"
+
+#include <stdbool.h>
 
 #include <errno.h>
 #include <fcntl.h>
