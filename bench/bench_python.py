@@ -185,7 +185,8 @@ def report(ipp, sp):
     for name, side in (("ipyparallel", ipp), ("spool", sp)):
         for run, r in side["runs"].items():
             print(f"    {name} {run}: " + ", ".join(f"{r['calls'] / t:.0f}" for t in r.get("all", [r["seconds"]])))
-    print("  ipyparallel's lview.map default chunksize is 1; spool's default is the package's own.")
+    print("  ipyparallel's lview.map default chunksize is 1 (a task per call); spool's default is the package's")
+    print("  own (python/spool/view.py: a few tasks per engine), so the chunksize=1 row is the like-for-like one.")
     print("  ipyparallel's dview.map sends one chunk per engine: 2 messages carry the 2 halves of the calls.")
     print("  ipyparallel 7.1's ipengine logs at DEBUG level whatever --log-level says (IPEngine.initialize sets")
     print("  log_level = 10); its logs go to files in the bench's temporary directory.")
