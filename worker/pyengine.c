@@ -42,11 +42,12 @@ static char engine_script[PATH_MAX]; /* "" when none was found */
 static char script_why[800];
 
 /* The engine script: beside the programs in a build tree (bin/../python/spool/_engine.py), else
- * where `make install` puts it. It runs as every user who sends a call, so it must not be
+ * where `make install` puts it (PREFIX/share/spool/python/spool/, found from the program's own
+ * PREFIX/bin or PREFIX/sbin, whatever PREFIX was), else SPOOL_DATADIR. It runs as every user who sends a call, so it must not be
  * writable by anyone but root or this worker's account. */
 void pyengine_init(void)
 {
-	char exe[PATH_MAX], cand[2][PATH_MAX + 64];
+	char exe[PATH_MAX], cand[3][PATH_MAX + 64];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
 	int nc = 0;
 	if (n > 0) {
@@ -55,6 +56,7 @@ void pyengine_init(void)
 		if (slash) {
 			*slash = '\0';
 			snprintf(cand[nc++], sizeof cand[0], "%s/../python/spool/_engine.py", exe);
+			snprintf(cand[nc++], sizeof cand[0], "%s/../share/spool/python/spool/_engine.py", exe);
 		}
 	}
 	snprintf(cand[nc++], sizeof cand[0], "%s/python/spool/_engine.py", SPOOL_DATADIR);
@@ -76,7 +78,7 @@ void pyengine_init(void)
 	}
 	if (!script_why[0])
 		snprintf(script_why, sizeof script_why, "no Python engine script at %.250s or %.250s: install spool's "
-			 "python/ directory there", nc > 1 ? cand[0] : "(no program path)", cand[nc - 1]);
+			 "python/ directory there (make install)", nc > 1 ? cand[1] : "(no program path)", cand[nc - 1]);
 	log_info("Python calls will fail on this worker: %s", script_why);
 }
 
