@@ -290,13 +290,18 @@ class Spool:
     def __init__(self, path=None):
         self.L = lib()
         self.lock = threading.RLock()
+        self.idle = threading.Condition(self.lock)
+        self.busy = 0  # collects in progress (close waits for them)
         err = ctypes.create_string_buffer(ERRLEN)
         self.sp = self.L.spool_open(_b(path) if path else None, err, ERRLEN)
         if not self.sp:
             raise SpoolError(_s(err.value) or "cannot open the spool")
 
     def close(self):
-        with self.lock:
+        """Close the handle once no collect uses it (collects run without the lock: they wait)."""
+        with self.idle:
+            while self.busy:
+                self.idle.wait()
             if self.sp:
                 self.L.spool_close(self.sp)
                 self.sp = None
@@ -309,7 +314,12 @@ class Spool:
 
     @property
     def path(self):
-        return _s(self.L.spool_path(self.sp))
+        return _s(self.L.spool_path(self._handle()))
+
+    def _handle(self):
+        if not self.sp:
+            raise SpoolError("the spool client was closed: make a new Client")
+        return self.sp
 
     def _check(self, rc, err):
         if rc < 0:
@@ -320,14 +330,14 @@ class Spool:
         err = ctypes.create_string_buffer(ERRLEN)
         jobid = ctypes.create_string_buffer(16)
         with self.lock:
-            self._check(self.L.spool_job_id_new(self.sp, jobid, err, ERRLEN), err)
+            self._check(self.L.spool_job_id_new(self._handle(), jobid, err, ERRLEN), err)
         return _s(jobid.value)
 
     def outdir_open(self, path):
         """A directory fd of the output directory (created if missing, verified); close it."""
         err = ctypes.create_string_buffer(ERRLEN)
         with self.lock:
-            fd = self.L.spool_outdir_open(self.sp, _b(path), err, ERRLEN)
+            fd = self.L.spool_outdir_open(self._handle(), _b(path), err, ERRLEN)
         if fd < 0:
             raise _error_for(fd, _s(err.value))
         return fd
@@ -359,7 +369,7 @@ class Spool:
         err = ctypes.create_string_buffer(ERRLEN)
         out = ctypes.create_string_buffer(16)
         with self.lock:
-            self._check(self.L.spool_submit(self.sp, ctypes.byref(spec), out, err, ERRLEN), err)
+            self._check(self.L.spool_submit(self._handle(), ctypes.byref(spec), out, err, ERRLEN), err)
         return _s(out.value)
 
     def summary(self, jobid):
@@ -367,7 +377,7 @@ class Spool:
         jp = ctypes.POINTER(Job)()
         nf = ctypes.c_int(0)
         with self.lock:
-            rc = self.L.spool_job_summary(self.sp, _b(jobid), ctypes.byref(jp), ctypes.byref(nf), err, ERRLEN)
+            rc = self.L.spool_job_summary(self._handle(), _b(jobid), ctypes.byref(jp), ctypes.byref(nf), err, ERRLEN)
             if rc < 0:
                 if nf.value:
                     raise NoSuchJob(_s(err.value))
@@ -411,11 +421,19 @@ class Spool:
         err = ctypes.create_string_buffer(ERRLEN)
         jp = ctypes.POINTER(Job)()
         with self.lock:
+            if not self.sp:
+                raise SpoolError("the spool client was closed: make a new Client")
+            self.busy += 1
+        try:  # without the lock: a long wait must not hold up other threads' calls
             rc = L.spool_collect(self.sp, _b(jobid), ctypes.byref(opts), ctypes.byref(jp), err, ERRLEN)
             summ = None
             if jp:
                 summ = Summary(jp.contents)
                 L.spool_job_free(jp)
+        finally:
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify_all()
         if failure:
             raise failure[0]
         return rc, summ, _s(err.value)
@@ -425,7 +443,7 @@ class Spool:
         ep = ctypes.POINTER(Engine)()
         n = ctypes.c_size_t(0)
         with self.lock:
-            self._check(self.L.spool_engines(self.sp, ctypes.byref(ep), ctypes.byref(n), err, ERRLEN), err)
+            self._check(self.L.spool_engines(self._handle(), ctypes.byref(ep), ctypes.byref(n), err, ERRLEN), err)
             try:
                 return [{"id": ep[i].id, "state": _s(ep[i].state), "node": _s(ep[i].node),
                          "pid": ep[i].pid, "worker": _s(ep[i].worker), "task": _s(ep[i].task),
@@ -437,9 +455,17 @@ class Spool:
     def wait_engines(self, n, timeout_ms):
         err = ctypes.create_string_buffer(ERRLEN)
         with self.lock:
-            self._check(self.L.spool_wait_engines(self.sp, n, int(timeout_ms), err, ERRLEN), err)
+            sp = self._handle()
+            self.busy += 1
+        try:  # without the lock, as collect
+            rc = self.L.spool_wait_engines(sp, n, int(timeout_ms), err, ERRLEN)
+        finally:
+            with self.idle:
+                self.busy -= 1
+                self.idle.notify_all()
+        self._check(rc, err)
 
     def cancel(self, jobid, task=0):
         err = ctypes.create_string_buffer(ERRLEN)
         with self.lock:
-            self._check(self.L.spool_cancel(self.sp, _b(jobid), task, err, ERRLEN), err)
+            self._check(self.L.spool_cancel(self._handle(), _b(jobid), task, err, ERRLEN), err)

@@ -9,6 +9,7 @@ TaskLost naming the task's state, reason, engine and node.
 import itertools
 import math
 import os
+import sys
 import threading
 import time
 import warnings
@@ -18,6 +19,18 @@ from .error import CompositeError, RemoteError, TaskLost, TimeoutError
 
 _LOST_NAMES = {"timedout": "TaskTimeout", "cancelled": "TaskAborted", "abandoned": "EngineError",
                "failed": "TaskFailed"}
+
+
+_SLICE_MS = 1000
+_PKG = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_level():
+    """The stacklevel of warnings.warn (called by our caller) that names the user's line."""
+    f, level = sys._getframe(2), 2
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _PKG:
+        f, level = f.f_back, level + 1
+    return level
 
 
 def _timeout_ms(timeout):
@@ -56,6 +69,7 @@ class AsyncResult:
         self._ready = False
         self._summary = None
         self._warned = set()
+        self._pending_warnings = []
         self._follower = None
         self._follow_error = None
         self._final = None      # (success, value or exception)
@@ -91,10 +105,11 @@ class AsyncResult:
                     "engine": t.engine, "node": t.node}
         if out.get("lost"):
             key = (out.get("engine"), out["lost"])
-            if key not in self._warned:
-                self._warned.add(key)
-                warnings.warn("engine %s (node %s): %s" % (out.get("engine"), out.get("node"), out["lost"]),
-                              RuntimeWarning, stacklevel=4)
+            with self._lock:
+                if key not in self._warned:
+                    self._warned.add(key)
+                    self._pending_warnings.append("engine %s (node %s): %s"
+                                                  % (out.get("engine"), out.get("node"), out["lost"]))
         return out
 
     def _lost(self, t, open_error):
@@ -111,6 +126,10 @@ class AsyncResult:
         wait = timeout_ms is None or timeout_ms > 0
         rc, summ, err = self._client._spool.collect(self.job, self._on_task, wait=wait, follow=follow,
                                                      timeout_ms=timeout_ms or 0)
+        with self._lock:
+            pending, self._pending_warnings = self._pending_warnings, []
+        for w in pending:
+            warnings.warn(w, RuntimeWarning, stacklevel=_caller_level())
         if rc == _lib.EXIT_NO_JOB:
             raise _lib.NoSuchJob(err or "no job %s in this spool" % self.job)
         if rc not in (_lib.EXIT_OK, _lib.EXIT_TASK_FAILED, _lib.EXIT_PENDING):
@@ -134,7 +153,17 @@ class AsyncResult:
         Returns whether it is ready."""
         if self._ready:
             return True
-        self._collect(_timeout_ms(timeout))
+        ms = _timeout_ms(timeout)
+        if ms is not None and ms <= _SLICE_MS:
+            self._collect(ms)
+            return self._ready
+        # Long waits in slices: the C wait cannot be interrupted, Python gets Ctrl-C between them.
+        end = None if ms is None else time.monotonic() + ms / 1000.0
+        while not self._ready:
+            left = _SLICE_MS if end is None else min(_SLICE_MS, int((end - time.monotonic()) * 1000))
+            if left <= 0:
+                break
+            self._collect(left)
         return self._ready
 
     def ready(self):
@@ -281,7 +310,7 @@ class AsyncResult:
     def _follow(self):
         try:
             while not self._ready:
-                self._collect(None, follow=True)
+                self._collect(_SLICE_MS, follow=True)
         except BaseException as e:
             with self._cond:
                 self._follow_error = e
@@ -290,6 +319,9 @@ class AsyncResult:
     def __iter__(self):
         if self._single:
             raise TypeError("AsyncResults with a single result are not iterable.")
+        return self._iterate()
+
+    def _iterate(self):
         with self._cond:
             if not self._ready and self._follower is None:
                 self._follower = threading.Thread(target=self._follow, daemon=True,

@@ -196,7 +196,7 @@ class Client:
         if targets is not None:
             tgt = ",".join(str(t) for t in targets)
         timeout_ms = int(math.ceil(self.timeout * 1000)) if self.timeout else 0
-        sp.submit([name, "python: " + label], jobid=jobid, outdir=outdir, cwd=cwd, name=None,
+        sp.submit([name, "python: " + label], jobid=jobid, outdir=outdir, cwd=cwd, name=("python: " + label)[:100],
                   timeout_ms=timeout_ms, retries=self.retries, items=items, is_apply=is_apply,
                   targets=tgt, schedule="balanced" if items is not None else None, builtin="python",
                   python=self.python)

@@ -33,13 +33,14 @@ def wait_until(what, pred, timeout=WAIT, step=0.05):
 class Spool:
     """One spool with its controller and workers."""
 
-    def __init__(self, base, engines=2, conf=()):
+    def __init__(self, base, engines=2, conf=(), init_args=()):
         self.base = str(base)
+        os.makedirs(self.base, exist_ok=True)
         self.dir = os.path.join(self.base, "spool")
         self.bin = SPOOL_BIN
         self.procs = []
         self.env = dict(os.environ, SPOOL_DIR=self.dir, PYTHONPATH=PYDIR)
-        self.spool("init", self.dir)
+        self.spool("init", *init_args, self.dir)
         self.configure(conf)
         self.spoold = self.start("spoold", "-f", "-d", self.dir)
         self.worker = self.start_worker(engines, "nodeA")

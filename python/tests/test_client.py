@@ -408,3 +408,17 @@ def test_cancel_from_the_shell(client, spool_env):
         r = client[target].apply_sync(main_func(
             "def names():\n    return sorted(k for k in globals() if not k.startswith('__'))\n", "names"))
     assert "before" not in r
+
+
+def test_close_while_iterating(spool_env, work):
+    """A client closed while a follower thread waits for a map: close waits for it, and later
+    calls say the client is closed (no use of a freed handle)."""
+    c = ipp.Client()
+    ar = c.load_balanced_view().map_async(lambda x: x, range(4), chunksize=1)
+    it = iter(ar)
+    assert next(it) == 0
+    c.close()
+    with pytest.raises(ipp.SpoolError, match="closed"):
+        c.ids
+    with pytest.raises(ipp.SpoolError, match="closed"):
+        c.spool_dir

@@ -4,7 +4,7 @@
 # spool-worker -f -n 2) under $T. Each pytest test is one PASS/FAIL line here; a SKIP is printed
 # as a SKIP (only numpy's test may skip, when numpy is not installed).
 # deadline: 900
-# checks: 30
+# checks: 39
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
@@ -20,8 +20,14 @@ if [ -z "$PY" ]; then
 	exit 1
 fi
 
+# The client library: an uninstrumented build/libspool.so even when the programs under test are a
+# sanitizer build (an ASan library cannot be loaded into an uninstrumented python3).
+LIB=${SPOOL_LIBRARY:-$here/build/libspool.so}
+if [ ! -e "$LIB" ]; then
+	make -s -C "$here" build/libspool.so >"$T/make-lib.log" 2>&1 || { fail "make build/libspool.so"; cat "$T/make-lib.log"; exit 1; }
+fi
 cd "$here"
-PYTHONPATH="$here/python" SPOOL_BIN="$SPOOL_BIN" SPOOL_LIBRARY="${SPOOL_LIBRARY:-$here/build/libspool.so}" \
+PYTHONPATH="$here/python" SPOOL_BIN="$SPOOL_BIN" SPOOL_LIBRARY="$LIB" \
 	timeout --kill-after=15 840 "$PY" -m pytest -q -rA -p no:cacheprovider --basetemp="$T/pytest" \
 	python/tests >"$T/pytest.out" 2>&1
 rc=$?
