@@ -37,7 +37,7 @@ export PYTHONPATH="$here/python${PYTHONPATH:+:$PYTHONPATH}"
 # (quiets the kernel's debugger warning about frozen modules on its stderr)
 export PYDEVD_DISABLE_FILE_VALIDATION=1
 
-# Executes the notebook in $T (the kernel's cwd: the client puts its spool-JOB directories
+# Executes the notebook in $T (the kernel's cwd: the client puts its calls' directories, spool-python/JOB,
 # there), saves the executed copy ($T/notes.out.ipynb), and writes each tagged code cell's
 # outputs. Exit 0 once every cell has run (errors or not).
 cat >"$T/run_nb.py" <<'EOF'
@@ -107,5 +107,5 @@ cell_eq squared "dview.map(get_squared, [2, 3, 5, 7, 9], block=True)" "[4, 9, 25
 cell_eq counter "push counter=0, apply_sync(increment), then print(i, pull('counter'))" "[1, 1]
 0 [1, 1]"
 # Each call left its directory beside the data, in the kernel's cwd.
-outdirs() { compgen -G "$T/spool-*" >/dev/null; }
-check "the calls' output directories are in the kernel's cwd ($T/spool-*)" outdirs
+outdirs() { compgen -G "$T/spool-python/*/*.call" >/dev/null; }
+check "the calls' files are in the kernel's cwd ($T/spool-python/JOB/)" outdirs
