@@ -21,7 +21,6 @@ void conf_defaults(struct spool_conf *c)
 	c->publish_ms = 100;
 	c->visibility_ms = -1;
 	strcpy(c->log_level, "info");
-	strcpy(c->python, "python3");
 }
 
 static const char template_text[] =
@@ -80,11 +79,12 @@ static const char template_text[] =
 	"# error, warning, info or debug.\n"
 	"log_level = \"info\";\n"
 	"\n"
-	"# The Python interpreter that engines start for Python calls (spool's Python\n"
-	"# package, Client(python=...) overrides it per call): a command found in the\n"
-	"# task's PATH, or an absolute path, such as a virtualenv's bin/python on the\n"
+	"# The Python interpreter that engines start for Python calls: a command found in\n"
+	"# the task's PATH, or an absolute path, such as a virtualenv's bin/python on the\n"
 	"# shared filesystem. It must have the client's Python version and cloudpickle.\n"
-	"python = \"python3\";\n";
+	"# \"\" = the client's own interpreter (its sys.executable), else python3. A call's\n"
+	"# Client(python=...) overrides it.\n"
+	"python = \"\";\n";
 
 const char *conf_template(void)
 {
@@ -271,7 +271,7 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 			c->database);
 		goto out;
 	}
-	if (!c->python[0] || strchr(c->python, '\n')) {
+	if (strchr(c->python, '\n')) {
 		err_set(e, "%s: python \"%s\" is not an interpreter's name or path", path, c->python);
 		goto out;
 	}

@@ -472,9 +472,14 @@ static void start_python(struct worker *w, struct engine *e, int ofd, int efd)
 	char extra[7][4300], *xp[7], why[MAX_REASON_LEN];
 	size_t nx = task_extras(w, e, extra, xp);
 	char **envp = build_env(&e->run->r, &e->vars, xp, nx);
+	/* The call's own choice, else the spool's, else the client's interpreter, else python3. */
 	const char *python = env_lookup(envp, "SPOOL_PYTHON");
 	if (!python || !python[0])
 		python = w->sd.conf.python;
+	if (!python[0])
+		python = env_lookup(envp, "SPOOL_CLIENT_PYTHON");
+	if (!python || !python[0])
+		python = "python3";
 	int rc = pyengine_call(w, e, ofd, efd, envp, python, why, sizeof why);
 	free(envp);
 	if (rc < 0) {

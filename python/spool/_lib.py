@@ -373,7 +373,9 @@ class Spool:
         return fd
 
     def submit(self, argv, jobid=None, outdir=None, cwd=None, name=None, timeout_ms=0, retries=-1,
-               items=None, is_apply=False, targets=None, schedule=None, builtin=None, python=None):
+               items=None, is_apply=False, targets=None, schedule=None, builtin=None, python=None,
+               env=None):
+        """env: the task's whole environment as NAME=VALUE entries (None: this process's)."""
         argv_a = _strv(argv)
         spec = JobSpec()
         spec.cwd = _b(cwd)
@@ -381,7 +383,12 @@ class Spool:
         spec.name = _b(name)
         spec.argv = ctypes.cast(argv_a, c_char_pp)
         spec.argc = len(argv)
-        spec.env_set = 0
+        env_a = None
+        if env is not None:
+            env_a = _strv(env)
+            spec.env = ctypes.cast(env_a, c_char_pp)
+            spec.nenv = len(env)
+        spec.env_set = 0 if env is None else 1
         spec.timeout_ms = int(timeout_ms or 0)
         spec.retries = -1 if retries is None else int(retries)
         items_a = None

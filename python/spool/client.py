@@ -11,6 +11,7 @@ import math
 import os
 import shutil
 import stat
+import sys
 import time
 import weakref
 
@@ -38,7 +39,7 @@ class Client:
 
     spool_dir: the spool (None: $SPOOL_DIR). timeout: seconds each task may run (None: spool.conf's
     default_timeout). python: the interpreter the engines run for this client's calls (None:
-    spool.conf's `python`); it must have the client's Python major.minor and cloudpickle version.
+    spool.conf's `python`, else this interpreter, sys.executable); it must have the client's Python major.minor and cloudpickle version.
     retries: how many times a task whose engine died is run again (None: spool.conf's).
     results_dir: where each call's files go, in a directory named by its job id (None:
     spool-python in the working directory of the call); purge_results() removes them.
@@ -241,7 +242,7 @@ class Client:
         sp.submit([name, "python: " + label], jobid=jobid, outdir=outdir, cwd=cwd, name=("python: " + label)[:100],
                   timeout_ms=timeout_ms, retries=self.retries, items=items, is_apply=is_apply,
                   targets=tgt, schedule="balanced" if items is not None else None, builtin="python",
-                  python=self.python)
+                  python=self.python, env=_call_env())
         ar = AsyncResult(self, jobid, fname=fname, shape=shape, single=single, order=order,
                          ntasks=ntasks, ordered=ordered, outdir=outdir)
         self._outstanding.add(ar)
@@ -249,6 +250,17 @@ class Client:
 
     def __repr__(self):
         return "<spool.Client %s>" % self.spool_dir
+
+
+def _call_env():
+    """The call's environment: this process's, plus SPOOL_CLIENT_PYTHON naming this interpreter,
+    which engines start when neither Client(python=) nor spool.conf's `python` names one: the
+    same Python and cloudpickle as the client, on a cluster that shares its software."""
+    key = b"SPOOL_CLIENT_PYTHON"
+    env = [k + b"=" + v for k, v in os.environb.items() if k != key]
+    if sys.executable:
+        env.append(key + b"=" + os.fsencode(sys.executable))
+    return env
 
 
 def _purge_dir(path):

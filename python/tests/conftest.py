@@ -50,8 +50,9 @@ class Spool:
         path = os.path.join(self.dir, "spool.conf")
         with open(path) as f:
             text = f.read()
+        # No `python`: the engines start the client's own interpreter (SPOOL_CLIENT_PYTHON).
         fast = {"rescan_interval": "0.2", "heartbeat_interval": "0.2", "dead_timeout": "3.0",
-                "kill_grace": "1.0", "python": '"%s"' % sys.executable}
+                "kill_grace": "1.0"}
         fast.update(dict(extra))
         for k, v in fast.items():
             text = re.sub(r"(?m)^%s\s*=.*\n?" % re.escape(k), "", text)

@@ -1,7 +1,9 @@
 """The interface of issue 12, item by item, against real spoold and spool-worker processes."""
 
 import builtins
+import os
 import platform
+import sys
 import textwrap
 import time
 
@@ -459,3 +461,15 @@ def test_no_spool_given(monkeypatch):
     monkeypatch.delenv("SPOOL_DIR", raising=False)
     with pytest.raises(ipp.SpoolUsageError, match=r"Client\(spool_dir=\.\.\.\) or set SPOOL_DIR"):
         ipp.Client()
+
+
+def test_engine_interpreter(client, work):
+    # by default the engines run the client's own interpreter (spool.conf's python is "")
+    exe = main_func("def exe():\n    import sys\n    return sys.executable\n", "exe")
+    assert [os.path.realpath(p) for p in client[:].apply_sync(exe)] == [os.path.realpath(sys.executable)] * 2
+    # an interpreter the node does not have: the call fails at once, saying which and why
+    bad = ipp.Client(python="/nonexistent/python3")
+    with pytest.raises(ipp.RemoteError) as e:
+        bad.load_balanced_view().apply_sync(abs, -1)
+    assert "cannot execute the Python interpreter '/nonexistent/python3'" in str(e.value)
+    bad.close()
