@@ -147,6 +147,12 @@ class Client:
             return AsyncResult(self, job, fname="job")
         raise TypeError("wait for AsyncResults or job ids, not %r" % (job,))
 
+    def get_result(self, job, block=None):
+        """An AsyncResult for a job id (ipyparallel's get_result; here a spool job id, for
+        instance one printed by `spool status`): its value is the list of the tasks' values."""
+        ar = self._result(job)
+        return ar.get() if block else ar
+
     def wait(self, jobs=None, timeout=-1):
         """Wait for jobs (AsyncResults or job ids; None: every result of this client not yet
         ready). True when all are done, False when `timeout` seconds passed first."""

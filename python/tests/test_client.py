@@ -473,3 +473,13 @@ def test_engine_interpreter(client, work):
         bad.load_balanced_view().apply_sync(abs, -1)
     assert "cannot execute the Python interpreter '/nonexistent/python3'" in str(e.value)
     bad.close()
+
+
+def test_value_file_others_may_write_is_refused(client, work):
+    ar = client.load_balanced_view().apply_async(abs, -3)
+    assert ar.get(WAIT) == 3
+    assert client.get_result(ar.job).get(WAIT) == [3]      # a job id, as from `spool status`
+    ret = next((work / "spool-python" / ar.job).glob("*.ret"))
+    ret.chmod(0o666)                                       # a value is unpickled: code
+    with pytest.raises(ipp.RemoteError, match="others may write it"):
+        client.get_result(ar.job).get(WAIT)
