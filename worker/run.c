@@ -595,6 +595,21 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	log_debug("engine %lld started %s (shepherd pid %d)", (long long)e->id, a->name, (int)pid);
 }
 
+/* Why an exec failed, in the user's terms: no shell runs the command (so "echo hi | wc" is one
+ * program's name), and a name with a slash is a path, looked up in no PATH. */
+static const char *exec_hint(const char *cmd, int err)
+{
+	if (strpbrk(cmd, " \t|&;<>()$`*?\"'"))
+		return " (the command runs without a shell, so this is taken as one program's name: to run a "
+		       "shell command line, give sh -c '...')";
+	if (err != ENOENT)
+		return "";
+	if (strchr(cmd, '/'))
+		return cmd[0] == '/' ? " (no such file on this node)"
+				     : " (no such file relative to the task's working directory)";
+	return " (not found in the task's PATH)";
+}
+
 /* After the task's shepherd exited: the task's own wait status ('x'), or why it never started
  * (a stage letter and an errno). Fills o; returns 1 if the task did not start. */
 static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
@@ -640,8 +655,7 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 		case 'e':
 			o->status = "noexec";
 			snprintf(o->reason, sizeof o->reason, "cannot execute '%.200s' on node %s: %s%s",
-				 rec_get(r, "arg"), w->node, strerror(err),
-				 err == ENOENT ? " (command not found in the task's PATH)" : "");
+				 rec_get(r, "arg"), w->node, strerror(err), exec_hint(rec_get(r, "arg"), err));
 			break;
 		case 'o':
 		case 'O':

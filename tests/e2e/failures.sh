@@ -2,7 +2,7 @@
 # failures.sh - how collect and status report tasks that fail: an exit status, a timeout
 # (and the task's processes really gone), a signal, a working directory missing on the
 # node, and a command that cannot be executed as opposed to one that exits 127.
-# checks: 38
+# checks: 41
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -113,6 +113,17 @@ check "exit 127: summary says exited with status 127" grep -q "task 1: exited wi
 check "exit 127: summary does not say cannot execute" sh -c "! grep -q 'cannot execute' '$T/e2'"
 check "not found: status has no exit code" sh -c "spool status $j1 | grep -Eq '^ *1  failed .* - +[0-9.]+s +cannot execute'"
 check "exit 127: status shows exit 127" sh -c "spool status $j2 | grep -Eq '^ *1  failed .* 127 +[0-9.]+s'"
+
+# The reason says why in the user's terms: PATH only for a bare name, no shell for a command line.
+j3=$(spool submit -- ./no-such-script)
+j4=$(spool submit -- "echo hi | wc")
+spool collect "$j1" 2>"$T/e1" >/dev/null
+spool collect "$j3" 2>"$T/e3" >/dev/null
+spool collect "$j4" 2>"$T/e4" >/dev/null
+check "not found, a bare name: the reason says not found in the task's PATH" grep -q "not found in the task's PATH" "$T/e1"
+check "not found, ./x: the reason says relative to the working directory, not PATH" \
+	sh -c "grep -q 'no such file relative to the task.s working directory' '$T/e3' && ! grep -q PATH '$T/e3'"
+check "a shell command line as argv[0]: the reason says to use sh -c" grep -q "runs without a shell.*give sh -c" "$T/e4"
 
 # A success after all that: the engines are still usable.
 check_eq "a later task still runs" "ok" "$(spool submit --wait -- echo ok 2>/dev/null)"
