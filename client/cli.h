@@ -19,6 +19,7 @@ int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_config(int argc, char **argv);
 
 /* Open the spool or print why not and return NULL. */
 spool_t *cli_open(void);

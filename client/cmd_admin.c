@@ -1,4 +1,4 @@
-/* cmd_admin.c - `spool init`, `spool cancel` and `spool doctor`. */
+/* cmd_admin.c - `spool init`, `spool config`, `spool cancel` and `spool doctor`. */
 #include "cli.h"
 #include "ids.h"
 #include "util.h"
@@ -194,4 +194,36 @@ int cmd_doctor(int argc, char **argv)
 	spool_close(sp);
 	printf("%d problem%s found\n", problems, problems == 1 ? "" : "s");
 	return problems ? SPOOL_EXIT_ERROR : 0;
+}
+
+static const char config_usage[] =
+	"usage: spool config --defaults\n\n"
+	"Print the default spool.conf: every setting, its default and what it does (spool.conf(5)).\n"
+	"Edit DIR/spool.conf of a spool to change them; spoold and the workers read it when they start.\n\n"
+	"  --defaults       the default spool.conf, on standard output\n"
+	"  -h, --help       this help\n";
+
+int cmd_config(int argc, char **argv)
+{
+	static const struct option opts[] = { { "defaults", no_argument, NULL, 'D' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	int o, defaults = 0;
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (o == 'h') {
+			fputs(config_usage, stdout);
+			return 0;
+		}
+		if (o != 'D') {
+			fputs(config_usage, stderr);
+			return SPOOL_EXIT_USAGE;
+		}
+		defaults = 1;
+	}
+	if (!defaults || optind < argc) {
+		fputs(config_usage, stderr);
+		return SPOOL_EXIT_USAGE;
+	}
+	fputs(spool_conf_defaults(), stdout);
+	return 0;
 }

@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"  push NAME=VALUE...       set per-engine variables\n"
 		"  pull NAME...             read per-engine variables\n"
 		"  doctor                   check the spool and say what is wrong\n"
+		"  config --defaults        print the default spool.conf, every setting explained\n"
 		"\n"
 		"  -d, --dir DIR   the spool (default: $SPOOL_DIR)\n"
 		"  -h, --help      this text ('spool COMMAND --help' for a command)\n"
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
 	} cmds[] = { { "submit", cmd_submit }, { "map", cmd_map },         { "apply", cmd_apply },
 		     { "collect", cmd_collect }, { "status", cmd_status }, { "workers", cmd_workers },
 		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
-		     { "init", cmd_init },     { "doctor", cmd_doctor } };
+		     { "init", cmd_init },     { "doctor", cmd_doctor }, { "config", cmd_config } };
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);

@@ -73,6 +73,9 @@ enum spool_job_state { SPOOL_JOB_SUBMITTED, SPOOL_JOB_ACTIVE, SPOOL_JOB_DONE, SP
 const char *spool_job_state_name(enum spool_job_state s);
 int spool_job_state_parse(const char *name);
 
+/* The default spool.conf, every setting commented with its default (what `spool init` writes). */
+const char *spool_conf_defaults(void);
+
 /* Open the spool at dir (NULL: $SPOOL_DIR). */
 spool_t *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(spool_t *sp);

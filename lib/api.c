@@ -1,6 +1,7 @@
 /* api.c - the client side of spool (include/spool.h): write job and cancel records,
  * read the state the controller publishes. */
 #include "spool.h"
+#include "conf.h"
 #include "fsio.h"
 #include "outdir.h"
 #include "ids.h"
@@ -240,6 +241,11 @@ static int check_deps(spool_t *sp, const struct spool_job_spec *s, char *err, si
 					      errlen)) < 0)
 		return rc;
 	return 0;
+}
+
+const char *spool_conf_defaults(void)
+{
+	return conf_template();
 }
 
 static bool job_id_taken(spool_t *sp, const char *jobid)

@@ -202,6 +202,26 @@ static const char *known[] = { "rescan_interval", "inotify", "heartbeat_interval
 			       "publish_interval", "database", "log_level", "visibility_deadline", "prefetch_short",
 			       "python" };
 
+/* ": TEXT" of line n of the file (shortened), for an error that gives only a line number, so that
+ * "duplicate setting name" says which setting. */
+static const char *conf_line(const char *text, int n, char *out, size_t sz)
+{
+	out[0] = '\0';
+	for (int i = 1; text && i < n; i++) {
+		text = strchr(text, '\n');
+		if (text)
+			text++;
+	}
+	if (!text || n < 1)
+		return out;
+	size_t len = strcspn(text, "\n");
+	while (len && (text[len - 1] == ' ' || text[len - 1] == '\t' || text[len - 1] == '\r'))
+		len--;
+	if (len)
+		snprintf(out, sz, ": '%.*s%s'", (int)(len > 80 ? 80 : len), text, len > 80 ? "..." : "");
+	return out;
+}
+
 int conf_load(struct spool_conf *c, const char *path, struct err *e)
 {
 	config_t cfg;
@@ -215,8 +235,10 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	if (read_conf(path, &text, e) < 0 || check_no_include(text.p, path, e) < 0)
 		goto out;
 	if (!config_read_string(&cfg, text.p)) {
-		err_set(e, "%s:%d: %s (fix the file; `spool init` shows the default settings)", path,
-			config_error_line(&cfg), config_error_text(&cfg));
+		char line[120];
+		err_set(e, "%s:%d: %s%s (fix the file: `spool config --defaults` prints every setting with its "
+			"default, spool.conf(5) explains them)", path, config_error_line(&cfg), config_error_text(&cfg),
+			conf_line(text.p, config_error_line(&cfg), line, sizeof line));
 		goto out;
 	}
 	root = config_root_setting(&cfg);
@@ -227,7 +249,8 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 			if (n && strcmp(n, known[k]) == 0)
 				break;
 		if (k == ARRAY_LEN(known)) {
-			err_set(e, "%s:%d: unknown setting '%s'", path, config_setting_source_line(s), n ? n : "?");
+			err_set(e, "%s:%d: unknown setting '%s' (`spool config --defaults` lists the settings)", path,
+				config_setting_source_line(s), n ? n : "?");
 			goto out;
 		}
 	}

@@ -2,7 +2,7 @@
 # errors.sh - clear messages and the documented exit codes for what users get wrong: no
 # spool, a newer spool, a broken spool.conf, bad working directories, unknown jobs, a
 # second init or controller, records the controller cannot read; and --help/--version.
-# checks: 82
+# checks: 86
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
@@ -57,6 +57,16 @@ echo "no_such_setting = 1;" >>"$SPOOL_DIR/spool.conf"
 run unkconf spool status
 check_eq "an unknown setting in spool.conf exits 3" 3 "$RC"
 check "  ... and names the setting and its line" sh -c "grep -q 'spool.conf:$line:.*no_such_setting' '$T/unkconf.err'"
+cp "$T/conf.saved" "$SPOOL_DIR/spool.conf"
+echo 'log_level = "debug";' >>"$SPOOL_DIR/spool.conf"
+run dupconf spool status
+check_eq "a setting given twice exits 3" 3 "$RC"
+check "  ... naming the line and showing it (so the setting)" has dupconf "spool.conf:$line: duplicate setting name: 'log_level = \"debug\";'"
+check "  ... and pointing to a command that works" has dupconf "spool config --defaults"
+spool config --defaults >"$T/defaults.conf"; rc=$?
+check_eq "spool config --defaults exits 0" 0 "$rc"
+spool init "$T/fresh" >/dev/null 2>&1
+check "  ... and prints every setting, the same text spool init writes" cmp -s "$T/defaults.conf" "$T/fresh/spool.conf"
 cp "$T/conf.saved" "$SPOOL_DIR/spool.conf"
 run goodconf spool status
 check_eq "with spool.conf restored, status exits 0" 0 "$RC"
