@@ -226,6 +226,17 @@ static void rejoin(struct worker *w)
 
 /* One worker per node name: engine variables live in vars/NODE.SLOT, and two workers under
  * one name would overwrite each other's. The lock dies with the process. */
+/* The pid in the node's lock file, for the message of a second worker on the node. */
+static void lock_note_pid(struct worker *w)
+{
+	char pid[32];
+	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+	if (ftruncate(w->lock_fd, 0) < 0 || pwrite(w->lock_fd, pid, (size_t)n, 0) != n)
+		log_warn("cannot write my pid into %s/vars/.lock.%s", w->sd.path, w->node);
+}
+
+/* One worker per node name: taken before the worker detaches, so that a second one says why on
+ * its terminal and exits 3 instead of vanishing into the log. */
 static int lock_node(struct worker *w)
 {
 	char name[100], pid[32];
@@ -244,10 +255,9 @@ static int lock_node(struct worker *w)
 		close(fd);
 		return -1;
 	}
-	int n = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-		log_warn("cannot write my pid into %s/vars/%s", w->sd.path, name);
-	return 0; /* fd stays open: it holds the lock */
+	w->lock_fd = fd; /* stays open: it holds the lock (a forked daemon shares it) */
+	lock_note_pid(w);
+	return 0;
 }
 
 static void drain_inotify(struct worker *w)
@@ -322,13 +332,20 @@ int main(int argc, char **argv)
 	boot_id(w.boot, sizeof w.boot);
 	enum log_level lvl = LOG_LVL_INFO;
 	log_level_parse(w.sd.conf.log_level, &lvl);
+	if (lock_node(&w) < 0)
+		return SPOOL_EXIT_ERROR;
 	if (!fg) {
 		pid_t pid = fork();
 		if (pid < 0)
 			die(SPOOL_EXIT_ERROR, "cannot fork into the background: %s", strerror(errno));
-		if (pid > 0)
+		if (pid > 0) {
+			fprintf(stderr, "spool-worker: node %s runs in the background (pid %d); it logs to syslog "
+				"(journalctl -t spool-worker); -f keeps it in the foreground, logging here\n", w.node,
+				(int)pid);
 			_exit(0);
+		}
 		setsid();
+		lock_note_pid(&w);
 		int fd = open("/dev/null", O_RDWR);
 		if (fd >= 0) {
 			dup2(fd, 0);
@@ -359,8 +376,6 @@ int main(int argc, char **argv)
 				 errno == EMFILE ? " (raise sysctl fs.inotify.max_user_instances)" : "");
 		watch(&w, &w.wd_ctlw, "ctl/w", IN_CREATE | IN_MOVED_TO);
 	}
-	if (lock_node(&w) < 0)
-		return SPOOL_EXIT_ERROR;
 	if (start_identity(&w, &e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
 

@@ -105,6 +105,7 @@ struct worker {
 	int wfd;              /* workers/WID */
 	int done_fd;          /* workers/WID/done */
 	int inbox_fd;         /* ctl/w/WID/inbox, -1 until registered */
+	int lock_fd;          /* vars/.lock.NODE, held for the worker's life */
 	int cg_fd;            /* this worker's cgroup for its tasks (cgroup.c), -1 when none */
 	struct job_assign **queue; /* assignments not yet started, any engine */
 	size_t nq, capq;

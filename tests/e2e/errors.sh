@@ -2,7 +2,7 @@
 # errors.sh - clear messages and the documented exit codes for what users get wrong: no
 # spool, a newer spool, a broken spool.conf, bad working directories, unknown jobs, a
 # second init or controller, records the controller cannot read; and --help/--version.
-# checks: 86
+# checks: 92
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
@@ -119,6 +119,19 @@ check "  ... and names the pid of the first" has second "pid $SPOOLD_PID"
 run second-daemon spoold
 check_eq "a second spoold started as a daemon also exits 3" 3 "$RC"
 check "  ... and names the pid of the first on stderr" has second-daemon "pid $SPOOLD_PID"
+
+# --- a second worker on the node ---
+run second-worker spool-worker -n 1
+check_eq "a second spool-worker on the node started as a daemon exits 3 (it used to exit 0)" 3 "$RC"
+check "  ... saying so on stderr with the first's pid" has second-worker "already runs as node $(hostname) (pid $WORKER_PID)"
+check "  ... and the first one still serves" sh -c 'kill -0 '"$WORKER_PID"
+run other-daemon spool-worker -n 1 --name "errors-daemon-$$"
+check_eq "a worker started as a daemon under another name exits 0" 0 "$RC"
+check "  ... saying it runs in the background and where it logs" has other-daemon "runs in the background (pid"
+dpid=$(sed -n 's/.*runs in the background (pid \([0-9]*\)).*/\1/p' "$T/other-daemon.err")
+check "  ... and its lock file names the daemon's pid, not the parent's" \
+	wait_for 60 sh -c "[ -n '$dpid' ] && grep -qx '$dpid' '$SPOOL_DIR/vars/.lock.errors-daemon-$$'"
+[ -n "$dpid" ] && kill "$dpid" 2>/dev/null
 check "the first spoold is still running" kill -0 "$SPOOLD_PID"
 check "status still names the first spoold" sh -c "spool status | grep -q '^controller: running (pid $SPOOLD_PID '"
 
