@@ -78,6 +78,10 @@ make -s -C "$here" install PREFIX="$T/prefix" >/dev/null 2>>"$T/install.log" ||
 	{ fail "make install PREFIX=$T/prefix"; cat "$T/install.log"; exit 1; }
 P=$T/prefix
 pages=$(cd "$P/share/man" && ls man*/*)
+if ! command -v mandoc >/dev/null || ! command -v man >/dev/null; then
+	sh "$here/tests/install-deps.sh" mandoc man-db >"$T/deps.log" 2>&1 ||
+		skip "man pages: mandoc or man missing and not root to install them: $(tail -1 "$T/deps.log")"
+fi
 # mandoc looks up .Xr targets in the system's /usr/share/man only: a reference to one of spool's
 # own pages is accepted here if that page is installed beside it (the package check below runs
 # the same lint on the installed pages with no such filter).
