@@ -8,7 +8,7 @@
 # `dpkg-buildpackage -us -uc -b` installs with dpkg -i, and its programs run a task from a
 # directory with no build tree, then `dpkg -r` removes it (root only).
 # (pkg-config build and link of the example against an install: capi.sh.)
-# checks: 39
+# checks: 40
 # deadline: 600
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -105,6 +105,10 @@ for p in $pages; do
 	MANWIDTH=80 man -l "$P/share/man/$p" 2>/dev/null | grep -q 'SEE ALSO' || warn="$warn$p: renders no SEE ALSO"$'\n'
 done
 check_eq "man -l renders every page with no warning" "" "$warn"
+check "spool-layout.7 names where this installation put spool-layout.md, and spoold.8 its environment file" \
+	sh -c "test -f '$P/share/doc/spool/spool-layout.md' &&
+		MANWIDTH=200 man -l '$P/share/man/man7/spool-layout.7' 2>/dev/null | grep -q -F '$P/share/doc/spool/spool-layout.md' &&
+		MANWIDTH=200 man -l '$P/share/man/man8/spoold.8' 2>/dev/null | grep -q -F '$P/etc/default/spool'"
 # Every subcommand, every option of every --help, and every setting of spool init's spool.conf.
 spool1=$(MANWIDTH=200 man -l "$P/share/man/man1/spool.1" 2>/dev/null)
 cmds=$(spool --help | awk '/^commands:/{on=1; next} on && /^  [a-z]/{print $1} /^$/ && on>1{exit} on{on++}')
