@@ -8,7 +8,7 @@
 # `dpkg-buildpackage -us -uc -b` installs with dpkg -i, and its programs run a task from a
 # directory with no build tree, then `dpkg -r` removes it (root only).
 # (pkg-config build and link of the example against an install: capi.sh.)
-# checks: 40
+# checks: 41
 # deadline: 600
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -43,6 +43,10 @@ fi
 check "spoold and spool-worker are in sbin, spool in bin, all executable" \
 	test -x "$D/usr/sbin/spoold" -a -x "$D/usr/sbin/spool-worker" -a -x "$D/usr/bin/spool" -a ! -e "$D/usr/bin/spoold"
 check_eq "libspool.so links to libspool.so.0" "libspool.so.0" "$(readlink "$D/usr/lib/libspool.so")"
+check "position independent: libspool.so.0 has no text relocations, the programs are PIE (ELF type DYN)" \
+	sh -c "readelf -d '$D/usr/lib/libspool.so.0' | grep -q SONAME && ! readelf -d '$D/usr/lib/libspool.so.0' | grep -q TEXTREL &&
+		for p in '$D/usr/bin/spool' '$D/usr/sbin/spoold' '$D/usr/sbin/spool-worker'; do
+			readelf -h \"\$p\" | grep -q 'Type: *DYN' || exit 1; done"
 
 # An admin's edit of the environment file survives uninstall; everything else goes.
 echo "SPOOL_DIR=/srv/edited" >>"$D/etc/default/spool"
@@ -68,6 +72,7 @@ check "a packager's build: CPPFLAGS on all $cc_lines compile lines, LDFLAGS on a
 	sh -c "[ $cc_lines -gt 20 ] && [ $ld_lines -eq 4 ] && [ \$(grep -- ' -c -o ' '$T/dry2' | grep -c -- -DSPOOL_CPP_MARK) -eq $cc_lines ] &&
 		[ \$(grep -c -- '--spool-ld-mark' '$T/dry2') -eq $ld_lines ] && ! grep -q -- -Werror '$T/dry2'"
 # The suite keeps -Werror even when the environment drops it (as a packager's shell might).
+# shellcheck disable=SC1007 # an empty WERROR in the environment, on purpose
 WERROR= make -n -C "$here" "${nb[@]}" check >"$T/dry3" 2>&1
 check "make check compiles with -Werror even with WERROR= in the environment" \
 	sh -c "grep -- ' -c -o ' '$T/dry3' | grep -q -- -Werror && ! grep -- ' -c -o ' '$T/dry3' | grep -v -q -- -Werror"
