@@ -50,9 +50,9 @@ _spool()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
-	local cmds="init submit map apply collect status workers cancel push pull doctor"
+	local cmds="init submit map apply collect status workers cancel push pull doctor config"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -88,6 +88,7 @@ _spool()
 	--schedule) _spool_words "balanced static" "$cur"; return 0 ;;
 	--group) _spool_words "$(compgen -g)" "$cur"; return 0 ;;
 	--targets) _spool_words "all $(_spool_engines "$prog")" "$cur"; return 0 ;;
+	--after | --afterany | --afterok | --after-each) _spool_words "$(_spool_jobs "$prog")" "$cur"; return 0 ;;
 	--env | --timeout | --retries | --name) return 0 ;; # free text
 	--wait) [[ $cmd == workers ]] && return 0 ;;        # workers --wait N; elsewhere a flag
 	esac
@@ -105,7 +106,7 @@ _spool()
 	case $cmd in
 	init) opts="--shared --group $common" args=dir ;;
 	submit) opts="$run" ;;
-	map) opts="$run --input --schedule" ;;
+	map) opts="$run --input --schedule --after-each" ;;
 	apply) opts="$run" ;;
 	collect) opts="--no-wait --timeout --follow --tag --json $common" args=job ;;
 	status) opts="--json --tasks $common" args=job ;;
@@ -114,6 +115,7 @@ _spool()
 	push) opts="--targets --wait $common" ;;
 	pull) opts="--targets --wait --tag $common" ;;
 	doctor) opts="$common" ;;
+	config) opts="--defaults -h --help" ;;
 	*) return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then
