@@ -8,7 +8,7 @@
 # `dpkg-buildpackage -us -uc -b` installs with dpkg -i, and its programs run a task from a
 # directory with no build tree, then `dpkg -r` removes it (root only).
 # (pkg-config build and link of the example against an install: capi.sh.)
-# checks: 41
+# checks: 42
 # deadline: 600
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -271,6 +271,15 @@ timeout 300 /usr/bin/spool submit --wait -- true >"$T/true.out" 2>&1
 check_eq "spool submit --wait -- true (installed, no build tree) exits 0" "0" "$?"
 out=$(timeout 300 /usr/bin/spool submit --wait -- echo packaged 2>>"$T/echo.err")
 check_eq "a task's output comes back through the installed programs" "packaged" "$out"
+# The Python package as installed: found without PYTHONPATH, its library from _install.py, the
+# engine script from /usr/share/spool (found by the installed worker from /usr/sbin).
+out=$(env -u PYTHONPATH -u SPOOL_LIBRARY timeout 300 /usr/bin/python3 -c '
+import spool as ipp
+c = ipp.Client()
+print(c.load_balanced_view().apply_sync(lambda: 6 * 7))
+print(ipp.__file__)' 2>>"$T/py.err")
+check_eq "a Python call through the installed package, library and engine script" \
+	"42 /usr/lib/python3/dist-packages/spool/__init__.py" "$(echo $out)"
 # The installed pages (Debian's mandoc reads no gzip: each is unpacked first), their
 # cross-references looked up where they are installed. Debian has no mandoc.db (man-db is its
 # man): mandoc finds the pages in the filesystem and says that a database would lack them; that
