@@ -5,7 +5,7 @@
 # tasks of that job at once; fair share: as root, user A's 2,000-task map does not keep user B's
 # single task waiting (B's task runs long before A's map ends).
 # Never a fixed sleep: jobs are held by gate files and the published states are polled.
-# checks: 21
+# checks: 22
 . "$(dirname "$0")/../lib.sh"
 make_spool "prefetch = 0" "prefetch_short = 0"
 start_spoold
@@ -104,6 +104,9 @@ took=$((SECONDS - t0))
 left=$(counts_of "$a" queued)
 check "user B's task ran while user A's map still had queued tasks ($left left)" test "$left" -gt 1000
 check "  ... within a few seconds of its submission (${took}s)" test "$took" -le 20
+lag=$(spool status --json "$b" | python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["tasks"][0]["start_ms"] - j["submitted_ms"])')
+check "  ... it started $lag ms after the controller accepted it (A's tasks take 50 ms; at most 10 s on a loaded machine)" \
+	test "$lag" -ge 0 -a "$lag" -le 10000
 run bo as "$UB" "$SP" collect --timeout 60 "$b"
 check_eq "  ... and succeeded as B" "0 fair" "$RC $(cat "$T/bo.out")"
 spool cancel "$a" >/dev/null
