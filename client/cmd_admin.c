@@ -142,6 +142,53 @@ int cmd_cancel(int argc, char **argv)
 	return rc;
 }
 
+/* spool hold JOB, spool release JOB: a request the controller takes as it takes a cancel. */
+static int hold_common(int argc, char **argv, bool hold)
+{
+	const char *use = hold ? "usage: spool hold JOB\n" : "usage: spool release JOB\n";
+	int rc = only_help(argc, argv, hold ? "usage: spool hold JOB\n\nThe job's queued tasks are not assigned until "
+						"'spool release JOB';\nassigned and running ones go on. 'spool status' "
+						"says 'held'.\nexit codes: 0 requested, 3 spool error, 4 no such job\n"
+					     : "usage: spool release JOB\n\nLet the queued tasks of a job held with "
+						"'spool hold' be assigned again.\nexit codes: 0 requested, 3 spool error, "
+						"4 no such job\n");
+	char job[80], err[SPOOL_ERRLEN];
+	uint64_t task;
+	if (rc >= 0)
+		return rc;
+	if (optind != argc - 1) {
+		fputs(use, stderr);
+		return SPOOL_EXIT_USAGE;
+	}
+	if (jobref_parse(argv[optind], job, sizeof job, &task) < 0 || task) {
+		fprintf(stderr, "spool: '%s' is not a job id (a whole job is held or released)\n", shown(argv[optind]));
+		return SPOOL_EXIT_USAGE;
+	}
+	spool_t *sp = cli_open();
+	if (!sp)
+		return SPOOL_EXIT_ERROR;
+	rc = hold ? spool_hold(sp, job, err, sizeof err) : spool_release(sp, job, err, sizeof err);
+	if (rc < 0) {
+		cli_error(err);
+		rc = spool_exit_code(rc);
+	} else {
+		printf("%s of %s requested\n", hold ? "hold" : "release", job);
+		rc = 0;
+	}
+	spool_close(sp);
+	return rc;
+}
+
+int cmd_hold(int argc, char **argv)
+{
+	return hold_common(argc, argv, true);
+}
+
+int cmd_release(int argc, char **argv)
+{
+	return hold_common(argc, argv, false);
+}
+
 int cmd_doctor(int argc, char **argv)
 {
 	int rc = only_help(argc, argv, "usage: spool doctor\n\nCheck the spool: layout, spool.conf, key, "

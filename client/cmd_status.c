@@ -44,6 +44,8 @@ static void status_job_text(const struct spool_job *j)
 	printf("tasks: %s\n", counts);
 	if (j->waiting && !j->done)
 		printf("waiting on %s\n", shown(j->waiting));
+	if (j->held && !j->done)
+		printf("held: its queued tasks start after 'spool release %s'\n", j->id);
 	if (!j->tasks) {
 		printf("(%zu tasks: 'spool status --tasks %s' lists each one)\n", j->ntasks, j->id);
 		return;
@@ -98,7 +100,7 @@ static int status_all(spool_t *sp, struct json *js)
 			uint64_t failed = c[SPOOL_TASK_FAILED] + c[SPOOL_TASK_TIMEDOUT] + c[SPOOL_TASK_CANCELLED] +
 					  c[SPOOL_TASK_ABANDONED] + c[SPOOL_TASK_SKIPPED];
 			char st[200];
-			snprintf(st, sizeof st, "%s%s%.150s", spool_job_state_name(j->state),
+			snprintf(st, sizeof st, "%s%s%s%.150s", spool_job_state_name(j->state), j->held && !j->done ? ", held" : "",
 				 j->waiting && !j->done ? ", waiting on " : "", j->waiting && !j->done ? j->waiting : "");
 			printf("%-12s %-16.16s %6llu %7zu %8llu %8llu %10llu %7llu  %s\n", j->id, j->name ? shown(j->name) : "-",
 			       (unsigned long long)j->owner, j->ntasks, (unsigned long long)c[SPOOL_TASK_QUEUED],

@@ -135,6 +135,9 @@ static void usage(FILE *f, int kind)
 		   "  --after JOB[.TASK][,...]    start once those jobs (or tasks) ended, however they ended\n"
 		   "  --afterany JOB[.TASK][,...] the same\n"
 		   "  --afterok JOB[.TASK][,...]  start only if they all succeeded; else the tasks end skipped\n"
+		   "  --priority N     higher first among your own jobs (default 0; engines are shared\n"
+		   "                   fairly between users whatever the priorities)\n"
+		   "  --max-running N  at most N tasks of this job assigned or running at once\n"
 		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
 	if (is_map)
 		fprintf(f, "  --after-each JOB task i starts once task i of the map JOB succeeded (else it is\n"
@@ -161,6 +164,7 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "tag", no_argument, NULL, 'g' },        { "help", no_argument, NULL, 'h' },
 		{ "after", required_argument, NULL, 'A' }, { "afterany", required_argument, NULL, 'A' },
 		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
+		{ "priority", required_argument, NULL, 'p' }, { "max-running", required_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
@@ -252,6 +256,23 @@ static int submit_common(int argc, char **argv, int kind)
 				goto out;
 			}
 			s.after_each = optarg;
+			break;
+		case 'p': {
+			int64_t pr;
+			if (parse_i64(optarg, -1000000000, 1000000000, &pr) < 0) {
+				fprintf(stderr, "spool: --priority wants an integer from -1000000000 to 1000000000, not '%s'\n",
+					shown(optarg));
+				goto out;
+			}
+			s.priority = (int)pr;
+			break;
+		}
+		case 'M':
+			if (parse_u64(optarg, UINT32_MAX, &v) < 0 || v == 0) {
+				fprintf(stderr, "spool: --max-running wants a number of tasks from 1, not '%s'\n", shown(optarg));
+				goto out;
+			}
+			s.max_running = (unsigned)v;
 			break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;

@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"  status [--json] [JOB]    the queue, or one job's tasks\n"
 		"  workers [--all] [--wait N] [--json]   the engines\n"
 		"  cancel JOB|JOB.TASK      cancel a job or one task\n"
+		"  hold JOB                 keep a job's queued tasks from starting\n"
+		"  release JOB              let a held job's tasks start again\n"
 		"  push NAME=VALUE...       set per-engine variables\n"
 		"  pull NAME...             read per-engine variables\n"
 		"  doctor                   check the spool and say what is wrong\n"
@@ -59,7 +61,8 @@ int main(int argc, char **argv)
 	} cmds[] = { { "submit", cmd_submit }, { "map", cmd_map },         { "apply", cmd_apply },
 		     { "collect", cmd_collect }, { "status", cmd_status }, { "workers", cmd_workers },
 		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
-		     { "init", cmd_init },     { "doctor", cmd_doctor }, { "config", cmd_config } };
+		     { "init", cmd_init },     { "doctor", cmd_doctor }, { "hold", cmd_hold },
+		     { "release", cmd_release }, { "config", cmd_config } };
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);

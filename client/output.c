@@ -212,6 +212,7 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 	json_int_or_null(js, "submitted_ms", (int64_t)j->submitted_ms, j->submitted_ms > 0);
 	json_int_or_null(js, "finished_ms", (int64_t)j->finished_ms, j->finished_ms > 0);
 	json_str(js, "waiting_on", j->waiting && !j->done ? j->waiting : NULL);
+	json_bool(js, "held", j->held && !j->done);
 	if (with_tasks && j->tasks) {
 		json_arr_begin(js, "tasks");
 		for (size_t i = 0; i < j->ntasks; i++) {

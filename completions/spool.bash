@@ -50,9 +50,9 @@ _spool()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
-	local cmds="init submit map apply collect status workers cancel push pull doctor config"
+	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -89,7 +89,7 @@ _spool()
 	--group) _spool_words "$(compgen -g)" "$cur"; return 0 ;;
 	--targets) _spool_words "all $(_spool_engines "$prog")" "$cur"; return 0 ;;
 	--after | --afterany | --afterok | --after-each) _spool_words "$(_spool_jobs "$prog")" "$cur"; return 0 ;;
-	--env | --timeout | --retries | --name) return 0 ;; # free text
+	--env | --timeout | --retries | --name | --priority | --max-running) return 0 ;; # free text
 	--wait) [[ $cmd == workers ]] && return 0 ;;        # workers --wait N; elsewhere a flag
 	esac
 
@@ -116,6 +116,7 @@ _spool()
 	pull) opts="--targets --wait --tag $common" ;;
 	doctor) opts="$common" ;;
 	config) opts="--defaults -h --help" ;;
+	hold | release) opts="$common" args=job ;;
 	*) return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then

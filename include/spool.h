@@ -114,6 +114,12 @@ struct spool_job_spec {
 	const char *const *afterok;
 	size_t nafterok;
 	const char *after_each;         /* a job id, or NULL */
+	/* Scheduling (spool-layout.md 5.6). priority: higher first among the caller's own jobs (it
+	 * never orders one user's jobs against another's: engines are shared fairly between users);
+	 * 0 by default, -1000000000..1000000000. max_running: at most this many of the job's tasks
+	 * assigned or running at once (0: no limit). */
+	int priority;
+	unsigned max_running;
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the
@@ -171,6 +177,7 @@ struct spool_job {
 	struct spool_task *tasks; /* ntasks of them, in order; NULL from spool_job_summary() and spool_jobs() */
 	void *priv;
 	const char *waiting;   /* NULL, or the jobs some of its tasks still wait on: "JOB[,JOB]..." */
+	int held;              /* spool_hold: its queued tasks are not assigned until spool_release */
 };
 
 /* Read a job's published state. Returns 0, or -1 with *notfound = 1 when no such job, errno
@@ -271,6 +278,11 @@ void spool_info_free(struct spool_info *info);
 /* Ask the controller to cancel a job (task 0) or one task. -SPOOL_ERR_NO_JOB when there is no
  * such job (or jobid is not a job id) or the job has no such task. */
 int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_t errlen);
+/* Hold a job: its queued tasks are not assigned (those assigned or running go on) until
+ * spool_release. A request the controller takes, as a cancel: -SPOOL_ERR_NO_JOB when there is no
+ * such job (or it is another user's and the caller is not root). */
+int spool_hold(spool_t *sp, const char *jobid, char *err, size_t errlen);
+int spool_release(spool_t *sp, const char *jobid, char *err, size_t errlen);
 /* Open one of a finished task's files beside the data for reading. Only a regular file owned
  * by the job's submitter (or root) is trusted, reached without following a link in the output
  * directory's name, through a directory that belongs to one of them: the data's directory may be

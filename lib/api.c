@@ -334,6 +334,13 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put_u64(&b, "timeout_ms", s->timeout_ms);
 	if (s->retries >= 0)
 		rec_put_u64(&b, "retries", (uint64_t)s->retries);
+	if (s->priority) {
+		char pr[16];
+		snprintf(pr, sizeof pr, "%d", s->priority);
+		rec_put(&b, "priority", pr);
+	}
+	if (s->max_running)
+		rec_put_u64(&b, "max_running", s->max_running);
 	if (s->is_map)
 		rec_put(&b, "map", "1");
 	if (s->is_apply)
@@ -424,4 +431,42 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
 		rc = 0;
 	buf_free(&b);
 	return rc;
+}
+
+/* A hold or release request, JOBID.RAND.hold (spool-layout.md 3.2). */
+static int hold_request(spool_t *sp, const char *jobid, const char *op, char *err, size_t errlen)
+{
+	struct spool_job *j;
+	struct buf b;
+	struct err e;
+	char rnd[9], name[96];
+	int nf, rc = -1;
+
+	if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0)
+		return nf ? -SPOOL_ERR_NO_JOB : -1;
+	spool_job_free(j);
+	id_random(rnd, 8);
+	snprintf(name, sizeof name, "%s.%s.hold", jobid, rnd);
+	buf_init(&b);
+	rec_begin(&b, "hold");
+	rec_put(&b, "job", jobid);
+	rec_put(&b, "op", op);
+	put_order(&b);
+	rec_end(&b);
+	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0)
+		snprintf(err, errlen, "cannot write the %s request to %s/incoming: %s", op, sp->sd.path, e.msg);
+	else
+		rc = 0;
+	buf_free(&b);
+	return rc;
+}
+
+int spool_hold(spool_t *sp, const char *jobid, char *err, size_t errlen)
+{
+	return hold_request(sp, jobid, "hold", err, errlen);
+}
+
+int spool_release(spool_t *sp, const char *jobid, char *err, size_t errlen)
+{
+	return hold_request(sp, jobid, "release", err, errlen);
 }

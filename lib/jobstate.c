@@ -49,6 +49,8 @@ void jobstate_sum_write(struct buf *b, const struct spool_job *j)
 		rec_put_u64(b, "finished_ms", j->finished_ms);
 	if (j->waiting && *j->waiting)
 		rec_put(b, "waiting", j->waiting);
+	if (j->held)
+		rec_put_u64(b, "held", 1);
 	rec_end(b);
 }
 
@@ -141,6 +143,7 @@ int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_
 	j->order = rec_get_u64(r, "order", 0);
 	j->finished_ms = rec_get_u64(r, "finished_ms", 0);
 	j->waiting = rec_get(r, "waiting");
+	j->held = rec_get_u64(r, "held", 0) != 0;
 	if (!*v1 && sum_counts(r, j, e) < 0) {
 		rec_free(r);
 		return -1;

@@ -24,6 +24,8 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
        { "after", RF_MULTI, MAX_DEP_LEN, MAX_DEPS },
        { "afterok", RF_MULTI, MAX_DEP_LEN, MAX_DEPS },
        { "after_each", 0, MAX_DEP_LEN, 0 },
+       { "priority", 0, 12, 0 },          /* signed: checked by spoold */
+       { "max_running", RF_NUM, 10, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
        { "item", RF_MULTI, MAX_ITEM_LEN, MAX_ITEMS });
@@ -31,6 +33,12 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
 SCHEMA(schema_cancel, "cancel", MAX_SMALL_RECORD,
        { "job", RF_REQ, 64, 0 },
        { "task", RF_NUM, 20, 0 },
+       { "client", 0, 64, 0 },
+       { "seq", RF_NUM, 20, 0 });
+
+SCHEMA(schema_hold, "hold", MAX_SMALL_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "op", RF_REQ, 8, 0 },            /* hold or release */
        { "client", 0, 64, 0 },
        { "seq", RF_NUM, 20, 0 });
 
@@ -123,7 +131,8 @@ SCHEMA(schema_jobsum, "jobsum", MAX_SMALL_RECORD,
        { "order", RF_NUM, 20, 0 },
        { "submitted_ms", RF_NUM, 20, 0 },
        { "finished_ms", RF_NUM, 20, 0 },
-       { "waiting", 0, MAX_WAITING_LEN, 0 });
+       { "waiting", 0, MAX_WAITING_LEN, 0 },
+       { "held", RF_NUM, 1, 0 });
 
 SCHEMA(schema_jobtasks, "jobtasks", MAX_CHUNK_RECORD,
        { "job", RF_REQ, 64, 0 },

@@ -1,6 +1,7 @@
-/* assign.c - give queued tasks to free engines (load-balanced, FIFO by submission).
+/* assign.c - give queued tasks to free engines (load-balanced, fair between users).
  * A task still waiting on a dependency (tasks.waits > 0) is in none of the indexes read here.
  *
+ * Which task next: fair share between owners, then priority, then submission order (below).
  * Each live engine holds at most 1 + prefetch tasks. A round fills every engine
  * that holds nothing before any engine gets a second task, lowest engine id
  * first. The database commit comes before the assignment files are written:
@@ -232,20 +233,72 @@ static int cmp_pick(const void *a, const void *b)
 
 #define RESTRICTED_SKIPS 256
 
-/* A queued task: the head of one of phase 2's streams. */
+/* ---- Fair share (spool-layout.md 5.6) ----
+ * Each free slot goes to the owner with the least work assigned or running (owner_load, kept by
+ * queue.c, plus what this pass gave it); within one owner, to its job of highest priority, then
+ * the earliest submitted, task by task. Each owner with ready tasks has two streams, read through
+ * their own indexes in (nprio, rid, idx) order: tasks any engine may run and tasks restricted to
+ * their job's targets. A job at its max_running, or restricted to engines none of which has a
+ * free slot, is skipped whole in one index seek. Every step is an index seek or step: a pass
+ * costs O(owners + engines + tasks assigned + jobs skipped), whatever the queue's length. */
+
+/* A queued task: the head of a stream. */
 struct head {
 	sqlite3_stmt *q;
 	bool ok;
-	int64_t rid, idx;
+	int64_t nprio, rid, idx;
 };
+
+struct owner {
+	int64_t uid, load;
+	struct head any, res;
+};
+
+/* Per job this pass touched: its cap and what it has assigned or running (with this pass's). */
+struct jobcap {
+	int64_t rid, cap, active;
+	int64_t *ids; /* its targets (restricted stream), NULL: none */
+	size_t nids;
+};
+
+static const char any_sql[] = "SELECT rid, idx, item, attempt, nprio FROM tasks WHERE state = ?4 AND pin IS NULL AND waits = 0"
+			      " AND owner = ?1 AND (nprio, rid) >= (?2, ?3) ORDER BY nprio, rid, idx";
+static const char res_sql[] = "SELECT rid, idx, item, attempt, nprio FROM tasks WHERE state = ?4 AND pin = ?5 AND waits = 0"
+			      " AND owner = ?1 AND (nprio, rid) >= (?2, ?3) ORDER BY nprio, rid, idx";
 
 static void head_step(struct head *h)
 {
-	h->ok = sqlite3_step(h->q) == SQLITE_ROW;
+	h->ok = h->q && sqlite3_step(h->q) == SQLITE_ROW;
 	if (h->ok) {
 		h->rid = sqlite3_column_int64(h->q, 0);
 		h->idx = sqlite3_column_int64(h->q, 1);
+		h->nprio = sqlite3_column_int64(h->q, 4);
 	}
+}
+
+/* (Re)position a stream of owner uid at the first task of (nprio, rid) or after. */
+static void head_seek(struct head *h, int64_t uid, int64_t nprio, int64_t rid)
+{
+	if (!h->q)
+		return;
+	sqlite3_reset(h->q);
+	sqlite3_bind_int64(h->q, 1, uid);
+	sqlite3_bind_int64(h->q, 2, nprio);
+	sqlite3_bind_int64(h->q, 3, rid);
+	sqlite3_bind_int(h->q, 4, SPOOL_TASK_QUEUED);
+	sqlite3_bind_int(h->q, 5, PIN_TARGETS);
+	head_step(h);
+}
+
+static bool head_before(const struct head *a, const struct head *b)
+{
+	if (!a->ok)
+		return false;
+	if (!b->ok)
+		return true;
+	if (a->nprio != b->nprio)
+		return a->nprio < b->nprio;
+	return a->rid != b->rid ? a->rid < b->rid : a->idx < b->idx;
 }
 
 /* The least loaded engine with a free slot among ids (n == 0: any). */
@@ -258,61 +311,147 @@ static struct slot *best_slot(struct slot *s, size_t ns, const int64_t *ids, siz
 	return best;
 }
 
+static struct jobcap *jobcap_get(struct ctl *c, struct jobcap **caps, size_t *n, int64_t rid)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*caps)[i].rid == rid)
+			return &(*caps)[i];
+	sqlite3_stmt *q = db_prep(c, "SELECT max_running, targets, (SELECT coalesce(sum(n), 0) FROM job_counts k"
+				     " WHERE k.rid = ?1 AND k.state BETWEEN ?2 AND ?3) FROM jobs WHERE rid = ?1");
+	sqlite3_bind_int64(q, 1, rid);
+	sqlite3_bind_int(q, 2, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(q, 3, SPOOL_TASK_RUNNING);
+	*caps = xrealloc(*caps, (*n + 1) * sizeof **caps);
+	struct jobcap *j = &(*caps)[(*n)++];
+	memset(j, 0, sizeof *j);
+	j->rid = rid;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		j->cap = sqlite3_column_int64(q, 0);
+		if (sqlite3_column_type(q, 1) != SQLITE_NULL)
+			targets_parse((const char *)sqlite3_column_text(q, 1), &j->ids, &j->nids);
+		j->active = sqlite3_column_int64(q, 2);
+	}
+	sqlite3_reset(q);
+	return j;
+}
+
+static bool capped(const struct jobcap *j)
+{
+	return j->cap > 0 && j->active >= j->cap;
+}
+
+/* The owners with ready tasks, found one index seek per stream each, with their load. */
+static size_t owners_ready(struct ctl *c, struct owner **out)
+{
+	sqlite3_stmt *next[2] = {
+		db_prep(c, "SELECT owner FROM tasks WHERE state = ?2 AND pin IS NULL AND waits = 0 AND owner > ?1 ORDER BY owner LIMIT 1"),
+		db_prep(c, "SELECT owner FROM tasks WHERE state = ?2 AND pin = ?3 AND waits = 0 AND owner > ?1 ORDER BY owner LIMIT 1"),
+	};
+	sqlite3_stmt *ld = db_prep(c, "SELECT n FROM owner_load WHERE owner = ?");
+	struct owner *o = NULL;
+	size_t n = 0;
+	int64_t at = -1;
+	for (;;) {
+		int64_t uid = INT64_MAX;
+		for (int k = 0; k < 2; k++) {
+			sqlite3_reset(next[k]);
+			sqlite3_bind_int64(next[k], 1, at);
+			sqlite3_bind_int(next[k], 2, SPOOL_TASK_QUEUED);
+			if (k == 1)
+				sqlite3_bind_int(next[k], 3, PIN_TARGETS);
+			if (sqlite3_step(next[k]) == SQLITE_ROW && sqlite3_column_int64(next[k], 0) < uid)
+				uid = sqlite3_column_int64(next[k], 0);
+			sqlite3_reset(next[k]);
+		}
+		if (uid == INT64_MAX)
+			break;
+		at = uid;
+		o = xrealloc(o, (n + 1) * sizeof *o);
+		memset(&o[n], 0, sizeof o[n]);
+		o[n].uid = uid;
+		sqlite3_bind_int64(ld, 1, uid);
+		o[n].load = sqlite3_step(ld) == SQLITE_ROW ? sqlite3_column_int64(ld, 0) : 0;
+		sqlite3_reset(ld);
+		n++;
+	}
+	*out = o;
+	return n;
+}
+
+static sqlite3_stmt *prep(struct ctl *c, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_err("database %s: cannot prepare the scheduler's query: %s", c->dbpath, sqlite3_errmsg(c->db));
+		sqlite3_finalize(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* Owner o's next task it may run now: take it (1), or none left (0). */
+static int owner_take(struct ctl *c, struct owner *o, struct slot *s, size_t ns, struct pick *p, struct jobcap **caps,
+		      size_t *ncaps, size_t *skips)
+{
+	while (o->any.ok || o->res.ok) {
+		struct head *h = head_before(&o->any, &o->res) ? &o->any : &o->res;
+		bool restricted = h == &o->res;
+		struct jobcap *j = jobcap_get(c, caps, ncaps, h->rid);
+		struct slot *b = NULL;
+		if (!capped(j))
+			b = restricted ? (j->nids ? best_slot(s, ns, j->ids, j->nids) : NULL) : best_slot(s, ns, NULL, 0);
+		if (b) {
+			take(p, h->q, b);
+			j->active++;
+			o->load++;
+			head_step(h);
+			return 1;
+		}
+		if (!restricted && !capped(j))
+			return 0; /* no free slot at all */
+		/* This job cannot have more now: skip the rest of it in one seek. */
+		if (++*skips > RESTRICTED_SKIPS) {
+			o->any.ok = o->res.ok = false;
+			return 0;
+		}
+		head_seek(h, o->uid, h->nprio, h->rid + 1);
+	}
+	return 0;
+}
+
 static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick *p, size_t np, size_t want)
 {
-	struct head any = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?2 AND pin IS NULL"
-				       " AND waits = 0 ORDER BY rid, idx LIMIT ?1"), false, 0, 0 };
-	struct head res = { db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?2 AND pin = ?3 AND rid >= ?1"
-				       " AND waits = 0 ORDER BY rid, idx"), false, 0, 0 };
-	sqlite3_stmt *tq = db_prep(c, "SELECT targets FROM jobs WHERE rid = ?");
-	int64_t *ids = NULL, ids_rid = -1;
-	size_t nids = 0, skips = 0;
-
-	sqlite3_bind_int64(any.q, 1, (int64_t)(want - np));
-	sqlite3_bind_int(any.q, 2, SPOOL_TASK_QUEUED);
-	sqlite3_bind_int64(res.q, 1, 0);
-	sqlite3_bind_int(res.q, 2, SPOOL_TASK_QUEUED);
-	sqlite3_bind_int(res.q, 3, PIN_TARGETS);
-	head_step(&any);
-	head_step(&res);
-	while (np < want && (any.ok || res.ok)) {
-		bool use_res = res.ok && (!any.ok || res.rid < any.rid || (res.rid == any.rid && res.idx < any.idx));
-		if (!use_res) {
-			struct slot *b = best_slot(s, ns, NULL, 0);
-			if (!b)
-				break;
-			take(&p[np++], any.q, b);
-			head_step(&any);
-			continue;
-		}
-		if (ids_rid != res.rid) {
-			free(ids);
-			ids = NULL;
-			nids = 0;
-			ids_rid = res.rid;
-			sqlite3_bind_int64(tq, 1, res.rid);
-			if (sqlite3_step(tq) == SQLITE_ROW && sqlite3_column_type(tq, 0) != SQLITE_NULL)
-				targets_parse((const char *)sqlite3_column_text(tq, 0), &ids, &nids);
-			sqlite3_reset(tq);
-		}
-		struct slot *b = nids ? best_slot(s, ns, ids, nids) : NULL;
-		if (b) {
-			take(&p[np++], res.q, b);
-			head_step(&res);
-			continue;
-		}
-		/* None of this job's engines is free: skip the rest of it in one seek. */
-		if (++skips > RESTRICTED_SKIPS) {
-			res.ok = false;
-			break;
-		}
-		sqlite3_reset(res.q);
-		sqlite3_bind_int64(res.q, 1, res.rid + 1); /* (the other bindings stay) */
-		head_step(&res);
+	struct owner *o = NULL;
+	size_t no = owners_ready(c, &o), skips = 0, ncaps = 0;
+	struct jobcap *caps = NULL;
+	for (size_t i = 0; i < no; i++) {
+		o[i].any.q = prep(c, any_sql);
+		o[i].res.q = prep(c, res_sql);
+		head_seek(&o[i].any, o[i].uid, INT64_MIN, 0);
+		head_seek(&o[i].res, o[i].uid, INT64_MIN, 0);
 	}
-	sqlite3_reset(any.q);
-	sqlite3_reset(res.q);
-	free(ids);
+	while (np < want) {
+		struct owner *best = NULL;
+		for (size_t i = 0; i < no; i++)
+			if ((o[i].any.ok || o[i].res.ok) && (!best || o[i].load < best->load))
+				best = &o[i];
+		if (!best || !best_slot(s, ns, NULL, 0))
+			break;
+		if (owner_take(c, best, s, ns, &p[np], &caps, &ncaps, &skips))
+			np++;
+		else if (best->any.ok && !best_slot(s, ns, NULL, 0))
+			break;
+		else
+			best->any.ok = best->res.ok = false; /* nothing more of this owner fits now */
+	}
+	for (size_t i = 0; i < no; i++) {
+		sqlite3_finalize(o[i].any.q);
+		sqlite3_finalize(o[i].res.q);
+	}
+	for (size_t i = 0; i < ncaps; i++)
+		free(caps[i].ids);
+	free(caps);
+	free(o);
 	return np;
 }
 
@@ -369,12 +508,11 @@ void assign_tasks(struct ctl *c)
 			take(&p[np++], pq, &s[i]);
 	}
 	sqlite3_reset(pq);
-	/* Phase 2: the rest, FIFO, each to the least loaded eligible engine (lowest id first):
-	 * every engine's first slot fills before anyone's second. Two streams merged in (rid, idx)
-	 * order, each read through its own index: tasks any engine may run (pin NULL), and tasks
-	 * restricted to their job's targets (pin PIN_TARGETS). A restricted job none of whose
-	 * targets has a free slot is skipped whole (one index seek), so tasks aimed at busy engines
-	 * never keep an idle one from other work; at most RESTRICTED_SKIPS such jobs per pass. */
+	/* Phase 2: the rest, fair between owners (assign_free), each to the least loaded eligible
+	 * engine (lowest id first): every engine's first slot fills before anyone's second. A
+	 * restricted job none of whose targets has a free slot is skipped whole (one index seek),
+	 * so tasks aimed at busy engines never keep an idle one from other work; at most
+	 * RESTRICTED_SKIPS skipped jobs per pass. */
 	np = assign_free(c, s, ns, p, np, want);
 	if (np == 0)
 		goto out;

@@ -109,6 +109,7 @@ struct ctl {
 	struct inflight inflight_mark, inflight_carry;
 	struct queue_row add[QUEUE_ADD_BATCH];
 	size_t add_n;
+	int64_t add_owner, add_nprio; /* of the job whose rows add holds (queue_job_add) */
 	struct consumed *consumed;
 	size_t nconsumed;
 	uint64_t consumed_synced;  /* `synced` when the first of them was committed */
@@ -145,7 +146,7 @@ void ingest_settle(struct ctl *c); /* after the assignment pass: move what inges
 struct submission {
 	char *name;
 	struct timespec mtime;
-	int kind;     /* 0 job, 1 cancel: jobs first (a cancel may name a job in the same batch) */
+	int kind;     /* 0 job, 1 cancel, 2 hold: jobs first (a cancel may name a job in the same batch) */
 	char *client; /* the record's client and seq, read only for records in a tie */
 	uint64_t seq;
 };

@@ -28,13 +28,14 @@ static const char schema_fmt[] =
 	"  ntasks INTEGER NOT NULL, nterminal INTEGER NOT NULL DEFAULT 0, dirty INTEGER NOT NULL DEFAULT 1,"
 	"  targets TEXT, builtin TEXT,"
 	"  published_ms INTEGER NOT NULL DEFAULT 0, umask INTEGER, command TEXT, submitted_ms INTEGER,"
-	"  finished_ms INTEGER);"
+	"  finished_ms INTEGER, priority INTEGER NOT NULL DEFAULT 0, max_running INTEGER NOT NULL DEFAULT 0,"
+	"  held INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_dirty ON jobs(rid) WHERE dirty = 1;"
 	"CREATE TABLE IF NOT EXISTS tasks("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
 	"  attempt INTEGER NOT NULL DEFAULT 0, lost INTEGER NOT NULL DEFAULT 0, engine INTEGER, wid TEXT,"
 	"  node TEXT, exit INTEGER, signal INTEGER, wall_ms INTEGER, reason TEXT, seq INTEGER, pin INTEGER,"
-	"  waits INTEGER NOT NULL DEFAULT 0,"
+	"  waits INTEGER NOT NULL DEFAULT 0, owner INTEGER NOT NULL DEFAULT 0, nprio INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY(rid, idx)) WITHOUT ROWID;"
 	"DROP INDEX IF EXISTS tasks_queued;"    /* unused since tasks_free and tasks_pinned */
 	"DROP INDEX IF EXISTS tasks_by_worker;" /* an IN list, which bound values cannot match */
@@ -66,14 +67,24 @@ static const char schema_fmt[] =
 	 * task, the rows it still waits on. */
 	"CREATE TABLE IF NOT EXISTS deps(on_rid INTEGER NOT NULL, on_idx INTEGER NOT NULL, rid INTEGER NOT NULL,"
 	"  ok INTEGER NOT NULL, PRIMARY KEY(on_rid, on_idx, rid)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS deps_by_waiter ON deps(rid);";
+	"CREATE INDEX IF NOT EXISTS deps_by_waiter ON deps(rid);"
+	/* Fair share: per submitter, how many of its tasks are assigned or running (queue.c keeps it,
+	 * db_open counts it again at start-up). */
+	"CREATE TABLE IF NOT EXISTS owner_load(owner INTEGER PRIMARY KEY, n INTEGER NOT NULL);";
 
-/* The indexes the scheduler reads, on a column (waits) that older databases get from db_upgrade:
- * created after it. */
+/* The indexes the scheduler reads, on columns (waits, owner, nprio) that older databases get from
+ * db_upgrade: created after it. Tasks any engine may run (pin NULL) and tasks restricted to their
+ * job's targets (pin PIN_TARGETS, %2$d) are read per owner, in the order of their job's priority
+ * (nprio = -priority), then submission (rid), then task number. A held job's queued tasks have
+ * waits > 0, so they are in none of these. */
 static const char ready_fmt[] =
+	"DROP INDEX IF EXISTS tasks_free_ready;" /* FIFO over all owners; replaced by tasks_fair_ready */
 	"CREATE INDEX IF NOT EXISTS tasks_pinned_ready ON tasks(pin, rid, idx) WHERE state = %1$d AND pin IS NOT NULL"
 	"  AND waits = 0;"
-	"CREATE INDEX IF NOT EXISTS tasks_free_ready ON tasks(rid, idx) WHERE state = %1$d AND pin IS NULL AND waits = 0;";
+	"CREATE INDEX IF NOT EXISTS tasks_fair_ready ON tasks(owner, nprio, rid, idx) WHERE state = %1$d AND pin IS NULL"
+	"  AND waits = 0;"
+	"CREATE INDEX IF NOT EXISTS tasks_fair_targets ON tasks(owner, nprio, rid, idx) WHERE state = %1$d AND pin = %2$d"
+	"  AND waits = 0;";
 
 void ctl_init(struct ctl *c)
 {
@@ -92,7 +103,7 @@ static const char *schema_sql(void)
 static const char *ready_sql(void)
 {
 	static char sql[sizeof ready_fmt + 64];
-	snprintf(sql, sizeof sql, ready_fmt, SPOOL_TASK_QUEUED);
+	snprintf(sql, sizeof sql, ready_fmt, SPOOL_TASK_QUEUED, PIN_TARGETS);
 	return sql;
 }
 
@@ -113,6 +124,11 @@ static const char *const added_columns[][3] = {
 	{ "jobs", "submitted_ms", "INTEGER" },
 	{ "jobs", "finished_ms", "INTEGER" },
 	{ "tasks", "waits", "INTEGER NOT NULL DEFAULT 0" }, /* dependencies not yet resolved */
+	{ "jobs", "priority", "INTEGER NOT NULL DEFAULT 0" },
+	{ "jobs", "max_running", "INTEGER NOT NULL DEFAULT 0" },
+	{ "jobs", "held", "INTEGER NOT NULL DEFAULT 0" },
+	{ "tasks", "owner", "INTEGER NOT NULL DEFAULT 0" }, /* the job's, for the fair-share indexes */
+	{ "tasks", "nprio", "INTEGER NOT NULL DEFAULT 0" }, /* -(the job's priority) */
 };
 
 static int db_upgrade(struct ctl *c, struct err *e)
@@ -202,6 +218,39 @@ static void choose_path(struct ctl *c)
 	snprintf(c->dbpath, sizeof c->dbpath, "/var/lib/spool/%016llx.db", (unsigned long long)fnv1a(c->sd.path));
 }
 
+static int db_step(struct ctl *c, const char *sql);
+
+/* Tasks of a database from before fair share have owner 0: give them their job's, once. Then,
+ * at every start-up, count each owner's assigned and running tasks again from the per-job
+ * counts (O(jobs)): queue.c keeps it from there. */
+static int db_upgrade_owners(struct ctl *c)
+{
+	if (db_begin(c) < 0)
+		return -1;
+	int rc = 0;
+	if (db_meta_get(c, "task_owner", 0) == 0) {
+		sqlite3_stmt *st = db_prep(c, "UPDATE tasks SET owner = (SELECT owner FROM jobs j WHERE j.rid = tasks.rid)");
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(st);
+		if (rc == 0)
+			rc = db_meta_set(c, "task_owner", 1);
+	}
+	if (rc == 0)
+		rc = db_step(c, "DELETE FROM owner_load");
+	if (rc == 0) {
+		sqlite3_stmt *st = db_prep(c, "INSERT INTO owner_load(owner, n) SELECT j.owner, sum(k.n) FROM job_counts k"
+					      " JOIN jobs j ON j.rid = k.rid WHERE k.state BETWEEN ?1 AND ?2 GROUP BY j.owner");
+		sqlite3_bind_int(st, 1, SPOOL_TASK_ASSIGNED);
+		sqlite3_bind_int(st, 2, SPOOL_TASK_RUNNING);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(st);
+	}
+	if (rc == 0 && db_commit(c) == 0)
+		return 0;
+	db_rollback(c);
+	return -1;
+}
+
 int db_open(struct ctl *c, struct err *e)
 {
 	char *msg = NULL;
@@ -248,6 +297,12 @@ int db_open(struct ctl *c, struct err *e)
 	}
 	if (db_upgrade_counts(c, e) < 0)
 		return -1;
+	if (db_upgrade_owners(c) < 0) {
+		err_set(e, "cannot count the running tasks of each user in the queue database %s: %s (move it away to "
+			"rebuild it)", c->dbpath, sqlite3_errmsg(c->db));
+		db_close(c);
+		return -1;
+	}
 	/* Queues written before tasks restricted to several targets had pin PIN_TARGETS (they had
 	 * NULL, and the scheduler scanned past them): mark them once. */
 	if (db_meta_get(c, "pin_targets", 0) == 0 && db_upgrade_pins(c) < 0) {

@@ -136,6 +136,26 @@ static int env_ok(const char *kv)
 }
 
 /* Check what the schema cannot: cross-field rules and path shapes. */
+#define PRIORITY_MAX 1000000000
+
+/* The job's priority (0 when not given) in *out; -1 when it is not an integer in range. */
+static int job_priority(const struct rec *r, int64_t *out)
+{
+	const char *v = rec_get(r, "priority");
+	char *end;
+	if (out)
+		*out = 0;
+	if (!v)
+		return 0;
+	errno = 0;
+	long long p = strtoll(v, &end, 10);
+	if (!*v || *end || errno || p < -PRIORITY_MAX || p > PRIORITY_MAX)
+		return -1;
+	if (out)
+		*out = p;
+	return 0;
+}
+
 int validate_job(const struct rec *r, const char *stem, struct err *e)
 {
 	const char *id = rec_get(r, "id"), *cwd = rec_get(r, "cwd"), *out = rec_get(r, "outdir");
@@ -149,6 +169,11 @@ int validate_job(const struct rec *r, const char *stem, struct err *e)
 	for (size_t i = 0; i < ARRAY_LEN(nums); i++)
 		if (rec_get_u64(r, nums[i], 0) > INT64_MAX)
 			return err_set(e, "field '%s' is larger than %lld", nums[i], (long long)INT64_MAX);
+	if (rec_get(r, "priority") && job_priority(r, NULL) < 0)
+		return err_set(e, "priority '%s' is not an integer between %d and %d", rec_get(r, "priority"),
+			       -PRIORITY_MAX, PRIORITY_MAX);
+	if (rec_get_u64(r, "max_running", 0) > UINT32_MAX)
+		return err_set(e, "max_running '%s' is larger than %u", rec_get(r, "max_running"), (unsigned)UINT32_MAX);
 	if (cwd[0] != '/')
 		return err_set(e, "working directory '%s' is not absolute", cwd);
 	if (out && out[0] != '/')
@@ -394,6 +419,8 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 	q.ntasks = ntasks;
 	if (rec_get(r, "umask"))
 		q.umask = (int64_t)(rec_get_u64(r, "umask", 022) & 0777);
+	job_priority(r, &q.priority);
+	q.max_running = rec_get_u64(r, "max_running", 0);
 	int64_t rid = queue_job_add(c, &q);
 	if (rid < 0)
 		goto out;
@@ -675,6 +702,64 @@ static void accept_cancel(struct ctl *c, const char *name, struct buf *data, con
 		log_err("cannot remove consumed cancel record incoming/%s: %s", name, strerror(errno));
 }
 
+/* A hold or release request (JOBID.RAND.hold), checked as a cancel is: the job exists, the
+ * request is filed under its name, by its owner or root. */
+static void accept_hold(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+{
+	struct rec r;
+	struct err e;
+
+	if (rec_parse(&r, data->p, data->len, &schema_hold, &e) < 0) {
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	const char *job = rec_get(&r, "job"), *op = rec_get(&r, "op");
+	bool hold = strcmp(op, "hold") == 0;
+	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
+	size_t jl = strlen(job);
+	uid_t owner = (uid_t)-1;
+	if (rid >= 0) {
+		sqlite3_stmt *o = db_prep(c, "SELECT owner FROM jobs WHERE rid = ?");
+		sqlite3_bind_int64(o, 1, rid);
+		owner = sqlite3_step(o) == SQLITE_ROW ? (uid_t)sqlite3_column_int64(o, 0) : (uid_t)-1;
+		sqlite3_reset(o);
+	}
+	if (!hold && strcmp(op, "release") != 0)
+		snprintf(e.msg, sizeof e.msg, "hold request of job '%s' with op '%s' (expected hold or release)", job, op);
+	else if (rid < 0)
+		snprintf(e.msg, sizeof e.msg, "%s of job '%s', which does not exist", op, job);
+	else if (strncmp(name, job, jl) != 0 || name[jl] != '.')
+		snprintf(e.msg, sizeof e.msg, "%s of job '%s' filed under another job's name", op, job);
+	else if (st->st_uid != 0 && st->st_uid != owner)
+		snprintf(e.msg, sizeof e.msg, "uid %u may not %s job %s of uid %u", (unsigned)st->st_uid, op, job,
+			 (unsigned)owner);
+	else
+		e.msg[0] = '\0';
+	if (e.msg[0]) {
+		rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	int rc = -1;
+	if (db_begin(c) == 0) {
+		rc = queue_hold(c, rid, hold);
+		if (rc < 0)
+			db_rollback(c);
+		else if (db_commit(c) < 0)
+			rc = -1;
+	}
+	if (rc < 0) {
+		log_err("database: cannot %s job %s; the request stays in incoming/ to be taken again", op, job);
+		rec_free(&r);
+		return;
+	}
+	log_info("%s job %s (by uid %u)%s", hold ? "held" : "released", job, (unsigned)st->st_uid,
+		 rc == 0 ? ": it already was" : "");
+	rec_free(&r);
+	if (unlinkat(c->sd.incoming, name, 0) < 0)
+		log_err("cannot remove consumed %s record incoming/%s: %s", op, name, strerror(errno));
+}
+
 /* One dot-free part of a name in incoming/: a job id or a cancel's random tag. */
 static int name_part_ok(const char *s, size_t n)
 {
@@ -686,7 +771,7 @@ static int name_part_ok(const char *s, size_t n)
 	return name_ok(part) && !strchr(part, '.');
 }
 
-/* incoming/ holds only JOBID.job (0) and JOBID.RAND.cancel (1), as clients write them;
+/* incoming/ holds only JOBID.job (0), JOBID.RAND.cancel (1) and JOBID.RAND.hold (2), as clients write them;
  * anything else (-1) is refused before it is opened. */
 static int incoming_kind(const char *name)
 {
@@ -698,6 +783,8 @@ static int incoming_kind(const char *name)
 	d2 = strchr(d1 + 1, '.');
 	if (d2 && strcmp(d2, ".cancel") == 0 && name_part_ok(d1 + 1, (size_t)(d2 - d1 - 1)))
 		return 1;
+	if (d2 && strcmp(d2, ".hold") == 0 && name_part_ok(d1 + 1, (size_t)(d2 - d1 - 1)))
+		return 2;
 	return -1;
 }
 
@@ -723,7 +810,7 @@ static int cmp_submission(const void *a, const void *b)
 static void read_order(int dirfd, struct submission *s, struct buf *data)
 {
 	struct rec r;
-	const struct rec_schema *sch = s->kind == 0 ? &schema_job : &schema_cancel;
+	const struct rec_schema *sch = s->kind == 0 ? &schema_job : s->kind == 1 ? &schema_cancel : &schema_hold;
 	if (fs_read_file(dirfd, s->name, s->kind == 0 ? MAX_JOB_RECORD : MAX_SMALL_RECORD, data, NULL, NULL) < 0 ||
 	    rec_parse(&r, data->p, data->len, sch, NULL) < 0) /* (it frees what it parsed on failure) */
 		return;
@@ -814,7 +901,9 @@ void ingest_incoming(struct ctl *c)
 				quarantine_file(c, c->sd.incoming, p[i].name, e.msg);
 			continue;
 		}
-		if (p[i].kind != 0)
+		if (p[i].kind == 2)
+			accept_hold(c, p[i].name, &data, &st);
+		else if (p[i].kind != 0)
 			accept_cancel(c, p[i].name, &data, &st);
 		else if (accept_job(c, p[i].name, &data, &st, first && k < njobs))
 			later[nlater++] = i;
@@ -824,7 +913,7 @@ void ingest_incoming(struct ctl *c)
 	uint64_t t0 = mono_ms();
 	size_t k = 0;
 	for (; k < nbad && k < JUNK_PER_PASS && mono_ms() - t0 < JUNK_PASS_MS; k++)
-		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job or ID.RAND.cancel)");
+		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job, ID.RAND.cancel or ID.RAND.hold)");
 	if (np > INGEST_BATCH || k < nbad || trash_sweep(c))
 		c->scan_incoming = true; /* more next time round */
 	buf_free(&data);

@@ -190,7 +190,7 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 	int rc;
 
 	sqlite3_stmt *q = db_prep(c, "SELECT id, name, owner, cwd, outdir, ntasks, nterminal, command, submitted_ms,"
-				     " finished_ms FROM jobs WHERE rid = ?");
+				     " finished_ms, held FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(q, 1, rid);
 	if ((rc = sqlite3_step(q)) != SQLITE_ROW) {
 		if (rc != SQLITE_DONE)
@@ -214,6 +214,7 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 	j.submitted_ms = (uint64_t)col_or(q, 8, 0);
 	j.order = (uint64_t)rid;
 	j.finished_ms = (uint64_t)col_or(q, 9, 0);
+	j.held = j.state != SPOOL_JOB_DONE && sqlite3_column_int(q, 10) != 0;
 	sqlite3_reset(q);
 	char waiting[MAX_WAITING_LEN];
 	waiting[0] = '\0';

@@ -91,10 +91,42 @@ static void *grow(void *p, size_t n, size_t size)
 static int deps_ended(struct ctl *c, int64_t rid, int64_t idx, int state);
 static int recount(struct ctl *c, int64_t rid);
 
+static bool active(int s)
+{
+	return s == SPOOL_TASK_ASSIGNED || s == SPOOL_TASK_RUNNING;
+}
+
+/* The owner of job rid has n more tasks assigned or running (owner_load, for fair share). */
+static int load_add(struct ctl *c, int64_t rid, int64_t n)
+{
+	sqlite3_stmt *st = db_prep(c, "INSERT INTO owner_load(owner, n) SELECT owner, ?2 FROM jobs WHERE rid = ?1"
+				      " ON CONFLICT(owner) DO UPDATE SET n = n + excluded.n");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int64(st, 2, n);
+	return run(c, st, "count a user's running tasks");
+}
+
+/* How many tasks of job rid are assigned or running, from its counts. */
+static int64_t job_active(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *st = db_prep(c, "SELECT coalesce(sum(n), 0) FROM job_counts WHERE rid = ?1 AND state BETWEEN ?2 AND ?3");
+	sqlite3_bind_int64(st, 1, rid);
+	sqlite3_bind_int(st, 2, SPOOL_TASK_ASSIGNED);
+	sqlite3_bind_int(st, 3, SPOOL_TASK_RUNNING);
+	int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	if (n < 0)
+		log_err("database %s: cannot count the running tasks of job rid %lld: %s", c->dbpath, (long long)rid,
+			sqlite3_errmsg(c->db));
+	sqlite3_reset(st);
+	return n;
+}
+
 /* One task of job rid went from one state to another; when it ended, what waited on it learns. */
 static int moved(struct ctl *c, int64_t rid, int64_t idx, int from, int to)
 {
 	if (from != to && (count_add(c, rid, from, -1) < 0 || count_add(c, rid, to, 1) < 0))
+		return -1;
+	if (active(from) != active(to) && load_add(c, rid, active(to) ? 1 : -1) < 0)
 		return -1;
 	if (mark_chunk(c, rid, idx) < 0)
 		return -1;
@@ -309,7 +341,7 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	c->add_n = 0; /* rows of a job whose insertion failed (rolled back) are dropped with it */
 	sqlite3_stmt *st = db_prep(c,
 		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets,"
-		" builtin, umask, command, submitted_ms) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		" builtin, umask, command, submitted_ms, priority, max_running) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, j->owner);
 	if (j->name)
@@ -331,19 +363,24 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	if (j->command)
 		sqlite3_bind_text(st, 15, j->command, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 16, (int64_t)wall_ms());
+	sqlite3_bind_int64(st, 17, j->priority);
+	sqlite3_bind_int64(st, 18, (int64_t)j->max_running);
 	if (run(c, st, "insert a job") < 0)
 		return -1;
+	c->add_owner = j->owner;
+	c->add_nprio = -j->priority;
 	return sqlite3_last_insert_rowid(c->db);
 }
 
 /* Tasks are inserted QUEUE_ADD_BATCH rows per statement: a map of a million tasks is accepted
  * in a few seconds, most of it SQLite's own work per row rather than a statement per row. */
-#define ROW1 "(?,?,?,?,?,?,?)"
+#define ROW1 "(?,?,?,?,?,?,?,?,?)"
 #define ROW8 ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1 "," ROW1
 #define ROW64 ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8 "," ROW8
 _Static_assert(QUEUE_ADD_BATCH == 64, "the batch statement below has 64 rows");
 
-static void bind_row(sqlite3_stmt *st, int base, const struct queue_row *t)
+#define ROW_COLS 9
+static void bind_row(struct ctl *c, sqlite3_stmt *st, int base, const struct queue_row *t)
 {
 	sqlite3_bind_int64(st, base + 1, t->rid);
 	sqlite3_bind_int64(st, base + 2, t->idx);
@@ -361,24 +398,26 @@ static void bind_row(sqlite3_stmt *st, int base, const struct queue_row *t)
 	else
 		sqlite3_bind_null(st, base + 6);
 	sqlite3_bind_int64(st, base + 7, t->waits);
+	sqlite3_bind_int64(st, base + 8, c->add_owner);
+	sqlite3_bind_int64(st, base + 9, c->add_nprio);
 }
 
 /* Insert the rows queue_task_add holds. */
 static int add_flush(struct ctl *c)
 {
-	static const char one[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason, waits) VALUES" ROW1;
-	static const char batch[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason, waits) VALUES" ROW64;
+	static const char one[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason, waits, owner, nprio) VALUES" ROW1;
+	static const char batch[] = "INSERT INTO tasks(rid, idx, item, pin, state, reason, waits, owner, nprio) VALUES" ROW64;
 	size_t n = c->add_n;
 	c->add_n = 0;
 	if (n == QUEUE_ADD_BATCH) {
 		sqlite3_stmt *st = db_prep(c, batch);
 		for (size_t i = 0; i < n; i++)
-			bind_row(st, (int)i * 7, &c->add[i]);
+			bind_row(c, st, (int)i * ROW_COLS, &c->add[i]);
 		return run(c, st, "insert tasks");
 	}
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st = db_prep(c, one);
-		bind_row(st, 0, &c->add[i]);
+		bind_row(c, st, 0, &c->add[i]);
 		if (run(c, st, "insert a task") < 0)
 			return -1;
 	}
@@ -610,7 +649,8 @@ int queue_requeue_worker(struct ctl *c, const char *wid, bool clean, const char 
 		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?7 ELSE ?8 END,"
 		" reason = CASE WHEN pin > 0 THEN ?5"
 		"  WHEN lost + ?3 > (SELECT retries FROM jobs WHERE rid = ?1) THEN ?4 ELSE reason END,"
-		" engine = NULL, wid = NULL WHERE rid = ?1 AND idx = ?2 RETURNING state");
+		" engine = NULL, wid = NULL,"
+		" waits = waits + (SELECT held FROM jobs WHERE rid = ?1) WHERE rid = ?1 AND idx = ?2 RETURNING state");
 	for (size_t i = 0; i < nh; i++) {
 		sqlite3_bind_int64(up, 1, h[i].rid);
 		sqlite3_bind_int64(up, 2, h[i].idx);
@@ -646,6 +686,9 @@ fail:
 /* Count a job's tasks per state again. */
 static int recount(struct ctl *c, int64_t rid)
 {
+	int64_t was = job_active(c, rid);
+	if (was < 0)
+		return -1;
 	sqlite3_stmt *d = db_prep(c, "DELETE FROM job_counts WHERE rid = ?");
 	sqlite3_bind_int64(d, 1, rid);
 	if (run(c, d, "recount a job's tasks") < 0)
@@ -660,6 +703,9 @@ static int recount(struct ctl *c, int64_t rid)
 	sqlite3_bind_int64(u, 1, rid);
 	sqlite3_bind_int(u, 2, SPOOL_TASK_SUCCEEDED);
 	if (run(c, u, "recount a job's tasks") < 0)
+		return -1;
+	int64_t now = job_active(c, rid);
+	if (now < 0 || (now != was && load_add(c, rid, now - was) < 0))
 		return -1;
 	return job_changed(c, rid, 0) < 0 || note_finished(c, rid) < 0 ? -1 : 0;
 }
@@ -722,6 +768,27 @@ fail:
 	*taken = NULL;
 	*ntaken = 0;
 	return -1;
+}
+
+int queue_hold(struct ctl *c, int64_t rid, bool hold)
+{
+	sqlite3_stmt *j = db_prep(c, "UPDATE jobs SET held = ?2 WHERE rid = ?1 AND held != ?2");
+	sqlite3_bind_int64(j, 1, rid);
+	sqlite3_bind_int(j, 2, hold);
+	if (run(c, j, "hold or release a job") < 0)
+		return -1;
+	if (sqlite3_changes(c->db) == 0)
+		return 0;
+	/* O(tasks of the job), once per request, as a cancel. */
+	sqlite3_stmt *t = db_prep(c, "UPDATE tasks SET waits = waits + ?2 WHERE rid = ?1 AND +state = ?3 AND waits + ?2 >= 0");
+	sqlite3_bind_int64(t, 1, rid);
+	sqlite3_bind_int(t, 2, hold ? 1 : -1);
+	sqlite3_bind_int(t, 3, SPOOL_TASK_QUEUED);
+	if (run(c, t, hold ? "hold a job's tasks" : "release a job's tasks") < 0)
+		return -1;
+	if (!hold)
+		c->want_assign = true;
+	return job_changed(c, rid, 0) < 0 ? -1 : 1;
 }
 
 int queue_restore(struct ctl *c, int64_t rid, const struct spool_task *t)

@@ -20,6 +20,8 @@ struct queue_job {
 	const void *argv, *env;
 	size_t argv_len, env_len;
 	uint64_t ntasks;
+	int64_t priority;     /* higher first among the owner's jobs */
+	uint64_t max_running; /* 0: no limit on its assigned + running tasks */
 };
 
 /* A job and its tasks: queue_job_add, then queue_task_add for tasks 1..ntasks in order, then
@@ -85,6 +87,11 @@ int queue_requeue_worker(struct ctl *c, const char *wid, bool clean, const char 
  * in taken (to revoke after the commit). Returns how many changed, or -1. */
 int queue_end(struct ctl *c, int64_t rid, uint64_t task, enum spool_task_state state, const char *reason,
 	      bool forget_engine, struct queue_taken **taken, size_t *ntaken);
+
+/* Hold (hold true) or release job rid: its queued tasks leave the scheduler's indexes (waits + 1)
+ * or come back (waits - 1); assigned and running ones go on. Returns 1 when the job changed, 0
+ * when it already was so, -1. */
+int queue_hold(struct ctl *c, int64_t rid, bool hold);
 
 /* Rebuild: a task as a published state says it was. */
 int queue_restore(struct ctl *c, int64_t rid, const struct spool_task *t);

@@ -141,6 +141,8 @@ static void apply_state(struct ctl *c, const char *id, uid_t owner)
 	} else {
 		rc = apply_chunks(c, rid, id, &j);
 	}
+	if (rc == 0 && j.held && queue_hold(c, rid, true) < 0) /* (a request that came before the loss) */
+		rc = -1;
 	if (rc < 0 || queue_recount(c, rid) < 0)
 		log_err("rebuild: the database could not take the state of job %s", id);
 	rec_free(&r);

@@ -92,6 +92,8 @@ class JobSpec(ctypes.Structure):
         ("afterok", c_char_pp),
         ("nafterok", ctypes.c_size_t),
         ("after_each", ctypes.c_char_p),
+        ("priority", ctypes.c_int),
+        ("max_running", ctypes.c_uint),
     ]
 
 
@@ -143,6 +145,7 @@ class Job(ctypes.Structure):
         ("tasks", ctypes.POINTER(Task)),
         ("priv", ctypes.c_void_p),
         ("waiting", ctypes.c_char_p),
+        ("held", ctypes.c_int),
     ]
 
 

@@ -59,7 +59,13 @@ static bool counts_agree(void)
 	       count("SELECT count(*) FROM job_counts k WHERE k.n != (SELECT count(*) FROM tasks t"
 		     " WHERE t.rid = k.rid AND t.state = k.state)") == 0 &&
 	       count("SELECT count(*) FROM jobs j WHERE nterminal != (SELECT count(*) FROM tasks t WHERE t.rid = j.rid"
-		     " AND t.state >= 3)") == 0;
+		     " AND t.state >= 3)") == 0 &&
+	       /* fair share: owner_load is each owner's assigned + running tasks */
+	       count("SELECT count(*) FROM (SELECT j.owner, count(*) AS n FROM tasks t JOIN jobs j ON j.rid = t.rid"
+		     " WHERE t.state BETWEEN 1 AND 2 GROUP BY j.owner) g LEFT JOIN owner_load o USING (owner)"
+		     " WHERE o.n IS NOT g.n") == 0 &&
+	       count("SELECT count(*) FROM owner_load o WHERE o.n != (SELECT count(*) FROM tasks t JOIN jobs j ON"
+		     " j.rid = t.rid WHERE j.owner = o.owner AND t.state BETWEEN 1 AND 2)") == 0;
 }
 
 /* One transition in its own transaction, rolled back when it fails (as spoold does). */
@@ -107,6 +113,95 @@ static void pass_cost(void)
 	if (steps > 4 * (assigned + 8))
 		fprintf(stderr, "full-scan steps: %ld for %ld assigned\n", steps, assigned);
 	CHECK(counts_agree(), "scheduler: counts agree after the pass");
+}
+
+/* A job of owner with n tasks any engine may run, inserted through queue.c as ingest does. */
+static int64_t owned_job(const char *id, uid_t owner, int n, int64_t priority, uint64_t max_running)
+{
+	struct queue_job q = { .id = id, .cwd = "/tmp", .outdir = "/tmp/o", .owner = owner, .umask = -1, .is_map = 1,
+			       .argv = "true", .argv_len = 5, .ntasks = (uint64_t)n, .priority = priority,
+			       .max_running = max_running };
+	uint64_t counts[SPOOL_TASK_NSTATES] = { 0 };
+	counts[SPOOL_TASK_QUEUED] = (uint64_t)n;
+	db_begin(&c);
+	int64_t rid = queue_job_add(&c, &q);
+	for (int i = 1; rid >= 0 && i <= n; i++)
+		if (queue_task_add(&c, rid, i, "x", 1, -1, SPOOL_TASK_QUEUED, NULL, 0) < 0)
+			rid = -1;
+	if (rid < 0 || queue_job_added(&c, rid, counts) < 0) {
+		db_rollback(&c);
+		return -1;
+	}
+	db_commit(&c);
+	return rid;
+}
+
+static long assigned_of(const char *job)
+{
+	char sql[200];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE j.id = '%s'"
+		 " AND t.state BETWEEN 1 AND 2", job);
+	return count(sql);
+}
+
+/* Fair share, priority, max_running and hold (spool-layout.md 5.6), through a real pass, with a
+ * long queue of one owner's behind. */
+static void fair_share(void)
+{
+	struct queue_taken *t;
+	size_t nt;
+	sqlite3_stmt *st;
+	/* An empty queue first: every job so far ends. */
+	sqlite3_prepare_v2(c.db, "SELECT rid FROM jobs", -1, &st, NULL);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		IN_TX(queue_end(&c, sqlite3_column_int64(st, 0), 0, SPOOL_TASK_CANCELLED, "test", true, &t, &nt));
+		free(t);
+	}
+	sqlite3_finalize(st);
+	CHECK(counts_agree() && count("SELECT sum(n) FROM owner_load") == 0, "fair: nothing runs, owner_load says so");
+	c.sd.conf.prefetch = c.sd.conf.prefetch_short = 3;
+	long slots = count("SELECT count(*) * 4 FROM engines WHERE alive = 1");
+	int64_t a = owned_job("fairaaaaa1", 4001, 5000, 0, 0);
+	int64_t b1 = owned_job("fairbbbbb1", 4002, 1, 0, 0);
+	int64_t b2 = owned_job("fairbbbbb2", 4002, 1, 9, 0);
+	int64_t cc = owned_job("faircccc01", 4003, 5, 0, 1);
+	CHECK(a > 0 && b1 > 0 && b2 > 0 && cc > 0, "fair: jobs of three owners queued (5,000 tasks of the first)");
+	CHECK(slots >= 3, "fair: at least three free slots");
+	full_scan_steps();
+	c.want_assign = true;
+	assign_tasks(&c);
+	long steps = full_scan_steps(), na = assigned_of("fairaaaaa1"), nb1 = assigned_of("fairbbbbb1"),
+	     nb2 = assigned_of("fairbbbbb2"), nc = assigned_of("faircccc01");
+	CHECK(na + nb1 + nb2 + nc == slots, "fair: the pass fills every free slot");
+	CHECK(nb2 == 1, "fair: the second owner's task runs at once, though the first owner's 5,000 came before");
+	CHECK(nb1 == 0 || nb2 == 1, "fair: ... its priority 9 job before its earlier priority 0 job");
+	CHECK(nc == 1, "fair: a job with max_running 1 gets one slot, however many are free");
+	CHECK(na >= slots - 3 && na <= slots - 1, "fair: the first owner gets the rest (least loaded owner first)");
+	CHECK(steps <= 4 * (slots + 8), "fair: the pass stepped through O(engines + assigned) rows, not the queue");
+	if (steps > 4 * (slots + 8))
+		fprintf(stderr, "full-scan steps: %ld for %ld slots\n", steps, slots);
+	CHECK(counts_agree(), "fair: owner_load agrees after the pass");
+
+	/* hold: the queued tasks leave the scheduler's indexes; running ones are untouched. */
+	CHECK(IN_TX(queue_hold(&c, a, true)) == 1, "hold: a job is held");
+	CHECK(IN_TX(queue_hold(&c, a, true)) == 0, "hold: holding it again changes nothing");
+	CHECK(count("SELECT count(*) FROM tasks WHERE rid = (SELECT rid FROM jobs WHERE id = 'fairaaaaa1') AND state = 0"
+		    " AND waits = 0") == 0, "hold: none of its queued tasks is ready");
+	CHECK(assigned_of("fairaaaaa1") == na, "hold: its assigned tasks stay assigned");
+	IN_TX(queue_end(&c, b1, 0, SPOOL_TASK_CANCELLED, "test", true, &t, &nt));
+	free(t);
+	IN_TX(queue_end(&c, b2, 0, SPOOL_TASK_CANCELLED, "test", true, &t, &nt));
+	free(t);
+	c.want_assign = true;
+	assign_tasks(&c);
+	CHECK(assigned_of("fairaaaaa1") == na, "hold: a pass with free slots assigns nothing of a held job");
+	CHECK(assigned_of("faircccc01") == 1, "hold: ... nor more than max_running of a capped one");
+	CHECK(IN_TX(queue_hold(&c, a, false)) == 1 && c.want_assign, "release: the job is released, a pass is due");
+	CHECK(count("SELECT count(*) FROM tasks WHERE rid = (SELECT rid FROM jobs WHERE id = 'fairaaaaa1') AND state = 0"
+		    " AND waits = 0") == 5000 - na, "release: all its queued tasks are ready again");
+	assign_tasks(&c);
+	CHECK(assigned_of("fairaaaaa1") == slots - 1, "release: the next pass gives it the free slots");
+	CHECK(counts_agree(), "fair: counts and owner_load agree after hold and release");
 }
 
 static void transitions(void)
@@ -538,6 +633,7 @@ int main(void)
 	workers_scan(&c);
 	CHECK(count("SELECT id FROM engines WHERE wid = 'node1-bbbbbbbb'") == 3, "new engine gets id 3 from ctl/engine-seq");
 	pass_cost();
+	fair_share();
 	close(w2);
 
 	/* Records whose mtimes tie are taken by client, then seq (spool-layout.md 7), whatever
