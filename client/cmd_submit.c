@@ -1,6 +1,7 @@
 /* cmd_submit.c - `spool submit` (one task) and `spool map` (one task per item, one job record). */
 #include "cli.h"
 #include "ids.h"
+#include "repl.h"
 #include "schema.h"
 #include "util.h"
 
@@ -86,6 +87,127 @@ static int read_items(const char *path, struct strv *items)
 	free(line);
 	if (f != stdin)
 		fclose(f);
+	return 0;
+}
+
+/* GNU parallel's input sources after the command (spool-layout.md 3.2): "::: V..." one source of
+ * values, ":::: FILE..." one source per file (its lines), ":::+" and "::::+" link the new source
+ * to the previous one value by value (same length) instead of multiplying. */
+enum { SEP_NONE, SEP_VALUES, SEP_VALUES_LINK, SEP_FILES, SEP_FILES_LINK, SEP_UNKNOWN };
+
+static int sep_kind(const char *a)
+{
+	static const char *known[] = { ":::", ":::+", "::::", "::::+" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(a, known[i]) == 0)
+			return SEP_VALUES + i;
+	/* Other runs of colons (an optional + after) look like separators: never taken as values. */
+	size_t n = strspn(a, ":");
+	return n >= 3 && (!a[n] || (a[n] == '+' && !a[n + 1])) ? SEP_UNKNOWN : SEP_NONE;
+}
+
+struct source {
+	struct strv v;
+	int linked; /* to the previous source, pairwise */
+};
+
+/* Parse argv[from..argc) into sources: 0, or -1 (usage) / -2 (a file) after a message. */
+static int parse_sources(int argc, char **argv, int from, struct source **srcp, size_t *nsrc)
+{
+	struct source *src = NULL;
+	size_t n = 0;
+	int kind = SEP_NONE, rc = -1;
+	for (int i = from; i < argc; i++) {
+		int k = sep_kind(argv[i]);
+		if (k == SEP_UNKNOWN) {
+			fprintf(stderr, "spool: '%s' is not an input-source separator spool knows (it knows ::: :::+ "
+				":::: ::::+); to give it as a value, write it in a file read with :::: or --input\n",
+				shown(argv[i]));
+			goto out;
+		}
+		if (k != SEP_NONE) {
+			if (i + 1 == argc || sep_kind(argv[i + 1]) != SEP_NONE) {
+				fprintf(stderr, "spool: '%s' is followed by no %s\n", argv[i],
+					k >= SEP_FILES ? "file" : "value");
+				goto out;
+			}
+			kind = k;
+			if (k == SEP_VALUES || k == SEP_VALUES_LINK) {
+				src = xrealloc(src, (n + 1) * sizeof *src);
+				src[n++] = (struct source){ .linked = k == SEP_VALUES_LINK };
+			}
+			continue;
+		}
+		if (kind == SEP_VALUES || kind == SEP_VALUES_LINK) {
+			strv_add(&src[n - 1].v, xstrdup(argv[i]));
+			continue;
+		}
+		src = xrealloc(src, (n + 1) * sizeof *src);
+		src[n++] = (struct source){ .linked = kind == SEP_FILES_LINK };
+		if (read_items(argv[i], &src[n - 1].v) < 0) {
+			rc = -2;
+			goto out;
+		}
+		if (!src[n - 1].v.n) {
+			fprintf(stderr, "spool: %s (after '%s') holds no lines: no tasks to make from it\n",
+				shown(argv[i]), kind == SEP_FILES ? "::::" : "::::+");
+			goto out;
+		}
+	}
+	if (n && src[0].linked) {
+		fprintf(stderr, "spool: the first input source cannot be linked ('+'): there is none before it\n");
+		goto out;
+	}
+	if (n > REPL_MAX_SOURCES) {
+		fprintf(stderr, "spool: %zu input sources, limit %d\n", n, REPL_MAX_SOURCES);
+		goto out;
+	}
+	for (size_t j = 1; j < n; j++)
+		if (src[j].linked && src[j].v.n != src[j - 1].v.n) {
+			fprintf(stderr, "spool: input source %zu has %zu values but is linked (with '+') to source %zu "
+				"of %zu values: linked sources pair their values one by one, so they must be as long "
+				"(GNU parallel would drop the extra ones)\n", j + 1, src[j].v.n, j, src[j - 1].v.n);
+			goto out;
+		}
+	rc = 0;
+out:
+	*srcp = src;
+	*nsrc = n;
+	return rc;
+}
+
+/* The tasks' values, flat (nsrc per task): the product of the groups of linked sources, the
+ * last group varying fastest, as GNU parallel orders them. */
+static int expand_sources(struct source *src, size_t n, struct strv *items)
+{
+	size_t ng = 0, *gstart = xmalloc((n + 1) * sizeof *gstart), *pos;
+	uint64_t total = 1;
+	for (size_t j = 0; j < n; j++)
+		if (!src[j].linked) {
+			gstart[ng++] = j;
+			total *= src[j].v.n;
+			if (total > MAX_ITEMS) {
+				fprintf(stderr, "spool: the input sources make more than %d tasks, the limit per job: "
+					"split the job\n", MAX_ITEMS);
+				free(gstart);
+				return -1;
+			}
+		}
+	gstart[ng] = n;
+	pos = xmalloc((ng ? ng : 1) * sizeof *pos);
+	memset(pos, 0, (ng ? ng : 1) * sizeof *pos);
+	for (uint64_t t = 0; n && t < total; t++) {
+		for (size_t g = 0; g < ng; g++)
+			for (size_t j = gstart[g]; j < gstart[g + 1]; j++)
+				strv_add(items, xstrdup(src[j].v.v[pos[g]]));
+		for (size_t g = ng; g-- > 0;) { /* the odometer */
+			if (++pos[g] < src[gstart[g]].v.n)
+				break;
+			pos[g] = 0;
+		}
+	}
+	free(pos);
+	free(gstart);
 	return 0;
 }
 
@@ -265,16 +387,32 @@ static int submit_common(int argc, char **argv, int kind)
 		goto out;
 	}
 	int cmd_end = argc;
+	for (int i = optind; i < argc; i++)
+		if (sep_kind(argv[i]) != SEP_NONE) {
+			cmd_end = i;
+			break;
+		}
+	if (!is_map && cmd_end != argc) {
+		fprintf(stderr, "spool: '%s' belongs to 'spool map' (input sources, as GNU parallel's); this command "
+			"takes none\n", argv[cmd_end]);
+		goto out;
+	}
 	if (is_map) {
-		for (int i = optind; i < argc; i++)
-			if (strcmp(argv[i], ":::") == 0) {
-				cmd_end = i;
-				for (int k = i + 1; k < argc; k++)
-					strv_add(&items, xstrdup(argv[k]));
-				break;
-			}
+		struct source *src;
+		size_t nsrc;
+		int pr = parse_sources(argc, argv, cmd_end, &src, &nsrc);
+		if (pr == 0)
+			pr = expand_sources(src, nsrc, &items);
+		for (size_t j = 0; j < nsrc; j++)
+			strv_free(&src[j].v);
+		free(src);
+		if (pr < 0) {
+			rc = pr == -2 ? SPOOL_EXIT_ERROR : SPOOL_EXIT_USAGE;
+			goto out;
+		}
+		s.nsources = nsrc;
 		if (input && cmd_end != argc) {
-			fprintf(stderr, "spool: give items either after ':::' or with --input, not both\n");
+			fprintf(stderr, "spool: give items either after ':::' (or '::::') or with --input, not both\n");
 			goto out;
 		}
 		if (input && read_items(input, &items) < 0) {

@@ -89,7 +89,7 @@ struct spool_job_spec {
 	int env_set;                    /* 0: capture this process's environment */
 	uint64_t timeout_ms;            /* 0: spool.conf's default_timeout */
 	int retries;                    /* -1: spool.conf's default_retries */
-	int is_map;                     /* 1: one task per item, {} and {#} substituted */
+	int is_map;                     /* 1: one task per item, {} {#}... substituted (spool map --help) */
 	const char *const *items;
 	size_t nitems;
 	int is_apply;                   /* 1: one task on each live target engine (DirectView apply) */
@@ -111,6 +111,10 @@ struct spool_job_spec {
 	const char *const *afterok;
 	size_t nafterok;
 	const char *after_each;         /* a job id, or NULL */
+	/* A map over several input sources (GNU parallel's ::: A ::: B): each task takes nsources
+	 * consecutive entries of items, its values {1}..{N} (so nitems is a multiple of it). 0 or 1:
+	 * one value per task. No value may hold the byte 0x1F (spool-layout.md 3.2). */
+	size_t nsources;
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the

@@ -5,6 +5,7 @@
 #include "outdir.h"
 #include "ids.h"
 #include "log.h"
+#include "repl.h"
 #include "schema.h"
 #include "spooldir.h"
 
@@ -105,6 +106,35 @@ static bool python_var(const char *kv)
 	return strncmp(kv, "SPOOL_PYTHON=", 13) == 0;
 }
 
+/* A map's values: ns per task, none holding the separator, each task's joined values within
+ * MAX_ITEM_LEN; and its arguments' replacement strings all supported (repl.h). */
+static int check_items(const struct spool_job_spec *s, struct err *e)
+{
+	size_t ns = s->nsources ? s->nsources : 1;
+	if (ns > REPL_MAX_SOURCES)
+		return err_set(e, "%zu input sources, limit %d", ns, REPL_MAX_SOURCES);
+	if (s->nitems % ns)
+		return err_set(e, "%zu values for %zu input sources: each task takes one of each", s->nitems, ns);
+	if (s->nitems / ns > MAX_ITEMS)
+		return err_set(e, "%zu input items, limit %d per job", s->nitems / ns, MAX_ITEMS);
+	for (size_t k = 0; k < s->nitems; k += ns) {
+		size_t len = ns - 1;
+		for (size_t j = k; j < k + ns; j++) {
+			if (strchr(s->items[j], REPL_SEP))
+				return err_set(e, "input item %zu holds the byte 0x1F, which separates the values of "
+					       "several input sources: remove it", k / ns + 1);
+			len += strlen(s->items[j]);
+		}
+		if (len > MAX_ITEM_LEN)
+			return err_set(e, "input item %zu is longer than %d bytes%s", k / ns + 1, MAX_ITEM_LEN,
+				       ns > 1 ? " (its values together, one byte between each)" : "");
+	}
+	for (size_t i = 0; s->is_map && i < s->argc; i++)
+		if (repl_check(s->argv[i], i + 1, ns, e) < 0)
+			return -1;
+	return 0;
+}
+
 static int check_spec(const struct spool_job_spec *s, const char *cwd, struct err *e)
 {
 	if (s->builtin && strcmp(s->builtin, "python") == 0) {
@@ -155,12 +185,7 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 		return err_set(e, "schedule '%s' is neither static nor balanced", s->schedule);
 	if (s->is_map && !s->nitems)
 		return err_set(e, "map has no input items (give them after ':::' or with --input)");
-	if (s->nitems > MAX_ITEMS)
-		return err_set(e, "%zu input items, limit %d per job", s->nitems, MAX_ITEMS);
-	for (size_t i = 0; i < s->nitems; i++)
-		if (strlen(s->items[i]) > MAX_ITEM_LEN)
-			return err_set(e, "input item %zu is longer than %d bytes", i + 1, MAX_ITEM_LEN);
-	return 0;
+	return check_items(s, e);
 }
 
 /* Where this client's records stand in its own order (spool-layout.md 7): the controller
@@ -367,8 +392,19 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 	}
 	for (size_t i = 0; i < s->argc; i++)
 		rec_put(&b, "arg", s->argv[i]);
-	for (size_t i = 0; i < s->nitems; i++)
-		rec_put(&b, "item", s->items[i]);
+	size_t ns = s->nsources ? s->nsources : 1;
+	struct buf it;
+	buf_init(&it);
+	for (size_t k = 0; k < s->nitems; k += ns) { /* one field per task: its values, 0x1F between */
+		buf_reset(&it);
+		for (size_t j = k; j < k + ns; j++) {
+			if (j > k)
+				buf_addc(&it, REPL_SEP);
+			buf_adds(&it, s->items[j]);
+		}
+		rec_putn(&b, "item", it.p ? it.p : "", it.len);
+	}
+	buf_free(&it);
 	rec_end(&b);
 	if (b.len > MAX_JOB_RECORD) {
 		snprintf(err, errlen, "the job record would be %zu bytes, limit %u: split the input", b.len,
