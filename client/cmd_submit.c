@@ -6,10 +6,12 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -225,6 +227,105 @@ static int dep_list(struct strv *deps, const char *arg, const char *opt)
 	return 0;
 }
 
+/* path made absolute against the current directory, into out (MAX_PATH_LEN + 1 bytes). */
+static int abs_path(const char *path, char *out, const char *opt)
+{
+	if (path[0] == '/') {
+		snprintf(out, MAX_PATH_LEN + 1, "%s", path);
+		return 0;
+	}
+	if (!getcwd(out, MAX_PATH_LEN + 1) || strlen(out) + strlen(path) + 2 > MAX_PATH_LEN + 1) {
+		fprintf(stderr, "spool: %s %s: cannot make it absolute\n", opt, shown(path));
+		return -1;
+	}
+	strcat(out, "/");
+	strcat(out, path);
+	return 0;
+}
+
+/* Input piped or redirected to the client is never silently dropped: say where it does not go. */
+static void stdin_notice(void)
+{
+	struct stat st;
+	if (isatty(0) || fstat(0, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	fprintf(stderr, "spool: standard input is not sent to the task: use --stdin - to send it\n");
+}
+
+static int write_full(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* --stdin -: this standard input, copied into OUTDIR/stdin (0600, the caller's) under a job id
+ * taken now, becomes the task's --stdin file. 0, or an exit code after a message. */
+static int stdin_copy(spool_t *sp, struct spool_job_spec *s, char id[16], char path[MAX_PATH_LEN + 1])
+{
+	char err[SPOOL_ERRLEN], buf[65536], cwd[MAX_PATH_LEN + 1];
+	if (spool_job_id_new(sp, id, err, sizeof err) < 0) {
+		cli_error(err);
+		return SPOOL_EXIT_ERROR;
+	}
+	s->jobid = id;
+	if (!s->outdir) {
+		if (!s->cwd && !getcwd(cwd, sizeof cwd)) {
+			fprintf(stderr, "spool: cannot get the current directory: %s (use --cwd)\n", strerror(errno));
+			return SPOOL_EXIT_ERROR;
+		}
+		const char *c = s->cwd ? s->cwd : cwd;
+		if (strlen(c) + 7 + strlen(id) + 7 > MAX_PATH_LEN) {
+			fprintf(stderr, "spool: %s/spool-%s/stdin would be too long a path: give --output\n", shown(c), id);
+			return SPOOL_EXIT_ERROR;
+		}
+		strcpy(path, c);
+		strcat(path, "/spool-");
+		strcat(path, id);
+	} else if (strlen(s->outdir) + 7 > MAX_PATH_LEN) {
+		fprintf(stderr, "spool: %s/stdin would be too long a path\n", shown(s->outdir));
+		return SPOOL_EXIT_ERROR;
+	} else {
+		strcpy(path, s->outdir);
+	}
+	int dfd = spool_outdir_open(sp, path, err, sizeof err);
+	if (dfd < 0) {
+		cli_error(err);
+		return SPOOL_EXIT_ERROR;
+	}
+	strcat(path, "/stdin");
+	int fd = openat(dfd, "stdin", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	close(dfd);
+	if (fd < 0) {
+		fprintf(stderr, "spool: cannot create %s for --stdin -: %s\n", shown(path), strerror(errno));
+		return SPOOL_EXIT_ERROR;
+	}
+	int ok;
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || write_full(fd, buf, (size_t)n) < 0) {
+			ok = n == 0;
+			break;
+		}
+	}
+	if (!ok || fsync(fd) < 0 || close(fd) < 0) {
+		fprintf(stderr, "spool: cannot copy standard input to %s: %s (nothing was submitted)\n", shown(path),
+			strerror(errno));
+		return SPOOL_EXIT_ERROR;
+	}
+	s->stdin_path = path;
+	return 0;
+}
+
 enum kind { K_SUBMIT, K_MAP, K_APPLY };
 
 static void usage(FILE *f, int kind)
@@ -257,6 +358,10 @@ static void usage(FILE *f, int kind)
 		   "  --after JOB[.TASK][,...]    start once those jobs (or tasks) ended, however they ended\n"
 		   "  --afterany JOB[.TASK][,...] the same\n"
 		   "  --afterok JOB[.TASK][,...]  start only if they all succeeded; else the tasks end skipped\n"
+		   "  --stdin FILE     each task reads FILE on its standard input (opened on the node as you);\n"
+		   "                   without it a task's standard input is /dev/null\n"
+		   "  --stdin -        (submit) send this standard input to the task: it is copied to\n"
+		   "                   OUTDIR/stdin (mode 0600) first\n"
 		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
 	if (is_map)
 		fprintf(f, "  --after-each JOB task i starts once task i of the map JOB succeeded (else it is\n"
@@ -283,12 +388,14 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "tag", no_argument, NULL, 'g' },        { "help", no_argument, NULL, 'h' },
 		{ "after", required_argument, NULL, 'A' }, { "afterany", required_argument, NULL, 'A' },
 		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
+		{ "stdin", required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
 	struct collect_flags cf = { .wait = 1 };
 	struct strv env = { 0 }, extra = { 0 }, items = { 0 }, after = { 0 }, afterok = { 0 };
-	const char *input = NULL;
+	const char *input = NULL, *stdin_arg = NULL;
+	char stdin_abs[MAX_PATH_LEN + 1];
 	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
 	char cwdabs[MAX_PATH_LEN + 1];
 	uint64_t v;
@@ -375,6 +482,18 @@ static int submit_common(int argc, char **argv, int kind)
 			}
 			s.after_each = optarg;
 			break;
+		case 'I':
+			if (strcmp(optarg, "-") == 0 && kind != K_SUBMIT) {
+				fprintf(stderr, "spool: --stdin - sends your standard input to a single task: use it with "
+					"'spool submit' (give a map or apply --stdin FILE)\n");
+				goto out;
+			}
+			if (!optarg[0] || strlen(optarg) > MAX_PATH_LEN) {
+				fprintf(stderr, "spool: --stdin wants a file (or '-'), not '%s'\n", shown(optarg));
+				goto out;
+			}
+			stdin_arg = optarg;
+			break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;
@@ -458,12 +577,25 @@ static int submit_common(int argc, char **argv, int kind)
 	s.afterok = (const char *const *)afterok.v;
 	s.nafterok = afterok.n;
 
+	if (stdin_arg && strcmp(stdin_arg, "-") != 0) {
+		if (abs_path(stdin_arg, stdin_abs, "--stdin") < 0)
+			goto out;
+		s.stdin_path = stdin_abs;
+	} else if (!stdin_arg && !(input && strcmp(input, "-") == 0)) {
+		stdin_notice();
+	}
+
 	spool_t *sp = cli_open();
 	if (!sp) {
 		rc = SPOOL_EXIT_ERROR;
 		goto out;
 	}
 	char id[16], err[SPOOL_ERRLEN];
+	if (stdin_arg && strcmp(stdin_arg, "-") == 0 &&
+	    (rc = stdin_copy(sp, &s, id, stdin_abs)) != 0) {
+		spool_close(sp);
+		goto out;
+	}
 	if ((rc = spool_submit(sp, &s, id, err, sizeof err)) < 0) {
 		cli_error(err);
 		rc = spool_exit_code(rc);

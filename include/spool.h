@@ -115,6 +115,9 @@ struct spool_job_spec {
 	 * consecutive entries of items, its values {1}..{N} (so nitems is a multiple of it). 0 or 1:
 	 * one value per task. No value may hold the byte 0x1F (spool-layout.md 3.2). */
 	size_t nsources;
+	/* NULL, or an absolute path: each task reads this file on its standard input, opened on the
+	 * node as the task's user (else /dev/null). Travels as SPOOL_STDIN in the job's environment. */
+	const char *stdin_path;
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the

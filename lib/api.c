@@ -106,6 +106,13 @@ static bool python_var(const char *kv)
 	return strncmp(kv, "SPOOL_PYTHON=", 13) == 0;
 }
 
+/* SPOOL_STDIN names the task's standard input: only spec.stdin_path sets it, never an
+ * environment inherited (a task that submits a job must not pass its own input on). */
+static bool stdin_var(const char *kv)
+{
+	return strncmp(kv, "SPOOL_STDIN=", 12) == 0;
+}
+
 /* A map's values: ns per task, none holding the separator, each task's joined values within
  * MAX_ITEM_LEN; and its arguments' replacement strings all supported (repl.h). */
 static int check_items(const struct spool_job_spec *s, struct err *e)
@@ -185,7 +192,7 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 		return err_set(e, "schedule '%s' is neither static nor balanced", s->schedule);
 	if (s->is_map && !s->nitems)
 		return err_set(e, "map has no input items (give them after ':::' or with --input)");
-	return check_items(s, e);
+	return 0;
 }
 
 /* Where this client's records stand in its own order (spool-layout.md 7): the controller
@@ -322,6 +329,15 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		set_err(err, errlen, e.msg);
 		return -1;
 	}
+	if (s->stdin_path && (s->stdin_path[0] != '/' || strlen(s->stdin_path) > MAX_PATH_LEN)) {
+		snprintf(err, errlen, "standard input file '%.200s' is not an absolute path of at most %d bytes",
+			 s->stdin_path, MAX_PATH_LEN);
+		return -SPOOL_ERR_USAGE;
+	}
+	if (check_items(s, &e) < 0) {
+		set_err(err, errlen, e.msg);
+		return -SPOOL_ERR_USAGE;
+	}
 	if ((rc = check_deps(sp, s, err, errlen)) < 0)
 		return rc;
 	rc = -1;
@@ -378,15 +394,20 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 	/* The interpreter of a Python call travels as SPOOL_PYTHON in the task's environment. */
 	if (s->env_set) {
 		for (size_t i = 0; i < s->nenv; i++)
-			if (!s->python || !python_var(s->env[i]))
+			if ((!s->python || !python_var(s->env[i])) && !stdin_var(s->env[i]))
 				rec_put(&b, "env", s->env[i]);
 	} else {
 		for (char **ep = environ; ep && *ep; ep++) /* within the limits: check_env said so */
-			if (strchr(*ep, '=') && **ep != '=' && (!s->python || !python_var(*ep)))
+			if (strchr(*ep, '=') && **ep != '=' && (!s->python || !python_var(*ep)) && !stdin_var(*ep))
 				rec_put(&b, "env", *ep);
 	}
 	if (s->python) {
 		char *kv = xasprintf("SPOOL_PYTHON=%s", s->python);
+		rec_put(&b, "env", kv);
+		free(kv);
+	}
+	if (s->stdin_path) {
+		char *kv = xasprintf("SPOOL_STDIN=%s", s->stdin_path);
 		rec_put(&b, "env", kv);
 		free(kv);
 	}

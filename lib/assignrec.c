@@ -14,6 +14,7 @@ struct argcount {
 	uint64_t ci; /* item strings but {//}: at most the item's bytes */
 	uint64_t cd; /* {//} forms: a dirname may be "." for each value, at most item + nsrc bytes */
 	uint64_t cn, ce; /* {#} and {%} */
+	uint64_t split;  /* strings of every value: each splits the argument in nsrc */
 };
 
 /* What a task's replacement strings stand for (NULL item: count only). */
@@ -22,29 +23,45 @@ struct subst {
 	size_t item_len;
 };
 
-/* The one substitution rule, left to right, in a map only (repl.h). Appends the result to out
- * when out is not NULL; counts into c when c is not NULL. */
-static void scan_arg(const char *arg, int is_map, const struct subst *v, struct buf *out, struct argcount *c)
+/* The one substitution rule, left to right, in a map only (repl.h). Builds into a when rec is
+ * not NULL: a string standing for every value ({}, {.}...) of an item of several values splits
+ * the argument there, one value each, as GNU parallel's quoting does ('x{}y' with a, b gives xa
+ * and by), so rec gets the arguments finished before the last, left in a. Counts into c when c
+ * is not NULL. */
+static void scan_arg(const char *arg, int is_map, const struct subst *v, struct buf *rec, struct buf *a,
+		     struct argcount *c)
 {
 	struct repl r = { 0 };
+	size_t nv = rec && v->item ? repl_nsrc(v->item, v->item_len) : 1;
 	for (const char *p = arg; *p;) {
 		if (is_map)
 			repl_at(p, &r);
+		if (r.kind == REPL_ITEM && rec) {
+			struct repl one = r;
+			for (size_t k = 1; k <= nv; k++) {
+				one.src = r.src ? r.src : k;
+				repl_value(a, v->item, v->item_len, &one);
+				if (r.src || k == nv)
+					break;
+				rec_putn(rec, "arg", a->p ? a->p : "", a->len);
+				buf_reset(a);
+			}
+		} else if (rec && (r.kind == REPL_SEQ || r.kind == REPL_ENGINE)) {
+			buf_adds(a, r.kind == REPL_SEQ ? v->num : v->engine);
+		}
+		if (c && r.kind == REPL_ITEM) {
+			*(r.op == REPL_DIR ? &c->cd : &c->ci) += 1;
+			c->split += r.src == 0;
+		} else if (c && (r.kind == REPL_SEQ || r.kind == REPL_ENGINE)) {
+			*(r.kind == REPL_SEQ ? &c->cn : &c->ce) += 1;
+		}
 		if (r.kind == REPL_ITEM || r.kind == REPL_SEQ || r.kind == REPL_ENGINE) {
-			if (out && r.kind == REPL_ITEM)
-				repl_value(out, v->item, v->item_len, &r);
-			else if (out)
-				buf_adds(out, r.kind == REPL_SEQ ? v->num : v->engine);
-			if (c && r.kind == REPL_ITEM)
-				*(r.op == REPL_DIR ? &c->cd : &c->ci) += 1;
-			else if (c)
-				*(r.kind == REPL_SEQ ? &c->cn : &c->ce) += 1;
 			p += r.len;
 			r.kind = REPL_NONE;
 			continue;
 		}
-		if (out)
-			buf_addc(out, *p);
+		if (rec)
+			buf_addc(a, *p);
 		if (c) {
 			c->lit++;
 			c->lit_esc += rec_escaped_len(p, 1);
@@ -110,13 +127,16 @@ void assign_measure(const struct assign_tmpl *t, uint64_t item_len, uint64_t ite
 	uint64_t nsrc = t->nsrc ? t->nsrc : 1;
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1) {
 		struct argcount c = { 0 };
-		scan_arg(t->argv + o, t->is_map, NULL, NULL, &c);
+		scan_arg(t->argv + o, t->is_map, NULL, NULL, NULL, &c);
 		uint64_t dec = sat_add(sat_add(c.lit, sat_mul(c.ci, item_len)), sat_mul(c.cn, idx_digits));
 		uint64_t esc = sat_add(sat_add(c.lit_esc, sat_mul(c.ci, item_esc)), sat_mul(c.cn, idx_digits));
 		dec = sat_add(sat_add(dec, sat_mul(c.cd, sat_add(item_len, nsrc))), sat_mul(c.ce, 20));
 		esc = sat_add(sat_add(esc, sat_mul(c.cd, sat_add(item_esc, nsrc))), sat_mul(c.ce, 20));
-		n = sat_add(n, line("arg", esc));
-		s->nargs++;
+		/* Split in 1 + split * (nsrc - 1) arguments: each split costs a line ("arg \n"),
+		 * the bound above already counts the values' bytes. */
+		uint64_t extra = sat_mul(c.split, nsrc - 1);
+		n = sat_add(sat_add(n, line("arg", esc)), sat_mul(extra, line("arg", 0)));
+		s->nargs += 1 + (size_t)(extra > MAX_ARGS ? MAX_ARGS : extra);
 		if (dec > s->max_arg) {
 			s->max_arg = dec;
 			s->arg_at = s->nargs;
@@ -199,7 +219,7 @@ void assign_build(struct buf *b, const struct spool_key *key, const struct assig
 	struct subst v = { .item = item, .item_len = item ? strlen(item) : 0, .num = num, .engine = eng };
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1) {
 		buf_reset(&a);
-		scan_arg(t->argv + o, is_map, &v, &a, NULL);
+		scan_arg(t->argv + o, is_map, &v, b, &a, NULL);
 		rec_putn(b, "arg", a.p ? a.p : "", a.len);
 	}
 	buf_free(&a);

@@ -4,7 +4,7 @@
 # installed), ::: sources multiply and :::+ links them, :::: reads files; {%} is the engine id;
 # what spool does not support is refused naming it and nothing is ever taken as an item; and
 # --stdin gives a task a file (or the submitter's standard input) on its standard input.
-# checks: 30
+# checks: 32
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
