@@ -336,10 +336,17 @@ static void usage(FILE *f, int kind)
 			   "\nRun CMD once on each live engine (or on the chosen ones), like DirectView.apply.\n"
 			   "With --wait the results print one per engine in engine id order.\n");
 	else if (is_map)
-		fprintf(f, "usage: spool map [OPTIONS] [--input FILE|-] -- CMD [ARG]... [::: ITEM...]\n"
-			   "\nOne task per input line or per ITEM, all in one job. In the arguments, {} is\n"
-			   "replaced by the item and {#} by the task number (from 1); without {} the item\n"
-			   "is appended as the last argument. collect prints results in input order.\n");
+		fprintf(f, "usage: spool map [OPTIONS] [--input FILE|-] -- CMD [ARG]... [::: ITEM...]...\n"
+			   "\nOne task per input line or per ITEM, all in one job, with GNU parallel's syntax:\n"
+			   "  ::: A B ::: X Y   the product of the sources (A X, A Y, B X, B Y)\n"
+			   "  :::+ X Y          links this source to the previous one, value by value\n"
+			   "  :::: FILE...      one source per file, its lines (::::+ links)\n"
+			   "In the arguments: {} the item, {.} without extension, {/} basename, {//} dirname,\n"
+			   "{/.} basename without extension, {N} {N.} {N/} {N//} {N/.} the same for source N,\n"
+			   "{#} the task number (from 1), {%%} the engine id (not parallel's slot 1..N).\n"
+			   "Without any, the values are appended as the last arguments. Other strings of\n"
+			   "GNU parallel's ({=perl=}, {##}, {+/}...) are refused. collect prints results in\n"
+			   "input order.\n");
 	else
 		fprintf(f, "usage: spool submit [OPTIONS] -- CMD [ARG]...\n"
 			   "\nRun CMD once (as argv, no shell) on the next free engine. Prints the job id\n"
