@@ -19,12 +19,13 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  init DIR                 create a spool in DIR\n"
 		"  submit [OPTS] -- CMD...  run one task; prints the job id\n"
-		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} item, {#} number)\n"
+		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} {.} {/} {#}...)\n"
 		"  apply [OPTS] -- CMD...   one task on every live engine (or --targets)\n"
 		"  collect [--no-wait|--follow] [--json] JOB   wait for a job and print its output\n"
 		"  status [--json] [JOB]    the queue, or one job's tasks\n"
 		"  workers [--all] [--wait N] [--json]   the engines\n"
 		"  cancel JOB|JOB.TASK      cancel a job or one task\n"
+		"  retry [--failed|--timed-out|--cancelled...] JOB   run those tasks again as a new job\n"
 		"  push NAME=VALUE...       set per-engine variables\n"
 		"  pull NAME...             read per-engine variables\n"
 		"  doctor                   check the spool and say what is wrong\n"
@@ -58,7 +59,7 @@ int main(int argc, char **argv)
 	} cmds[] = { { "submit", cmd_submit }, { "map", cmd_map },         { "apply", cmd_apply },
 		     { "collect", cmd_collect }, { "status", cmd_status }, { "workers", cmd_workers },
 		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
-		     { "init", cmd_init },     { "doctor", cmd_doctor } };
+		     { "init", cmd_init },     { "doctor", cmd_doctor },     { "retry", cmd_retry } };
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);

@@ -118,6 +118,11 @@ struct spool_job_spec {
 	/* NULL, or an absolute path: each task reads this file on its standard input, opened on the
 	 * node as the task's user (else /dev/null). Travels as SPOOL_STDIN in the job's environment. */
 	const char *stdin_path;
+	/* Reruns (spool-layout.md 5.6): retry_on_failure 1: a task that fails or times out is run
+	 * again, like one whose node was lost, up to `retries` times in all. retry_of: the job this
+	 * one retries (spool_retry sets it), or NULL. */
+	int retry_on_failure;
+	const char *retry_of;
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the
@@ -176,6 +181,29 @@ struct spool_job {
 	void *priv;
 	const char *waiting;   /* NULL, or the jobs some of its tasks still wait on: "JOB[,JOB]..." */
 };
+
+/* The item of each task of a map, from the job's accepted record: (*items)[i] is task i+1's,
+ * its values separated by the byte 0x1F when the map has several input sources (spool-layout.md
+ * 3.2). None (n = 0) for other jobs. Free with spool_items_free. -1 with err set (errno ENOENT
+ * when the controller has not accepted the job). */
+int spool_job_items(spool_t *sp, const char *jobid, char ***items, size_t *n, char *err, size_t errlen);
+void spool_items_free(char **items, size_t n);
+
+/* Submit again, as a new job whose record says retry_of JOBID, exactly the tasks of jobid that
+ * ended in the chosen states: the same command, environment, working directory, timeout,
+ * retries and (a map) the items of those tasks, in their order; its own output directory
+ * (CWD/spool-NEWJOB). which: SPOOL_RETRY_* bits, 0 for SPOOL_RETRY_DEFAULT. Returns 0 with
+ * newjobid set; -SPOOL_ERR_NO_JOB when there is no such job; -SPOOL_ERR_USAGE when no task is in
+ * those states or the job is an apply or a builtin; -1 otherwise. */
+enum {
+	SPOOL_RETRY_FAILED = 1,
+	SPOOL_RETRY_TIMEDOUT = 2,
+	SPOOL_RETRY_CANCELLED = 4,
+	SPOOL_RETRY_ABANDONED = 8,
+	SPOOL_RETRY_SKIPPED = 16,
+	SPOOL_RETRY_DEFAULT = SPOOL_RETRY_FAILED | SPOOL_RETRY_TIMEDOUT | SPOOL_RETRY_ABANDONED
+};
+int spool_retry(spool_t *sp, const char *jobid, int which, char newjobid[16], char *err, size_t errlen);
 
 /* Read a job's published state. Returns 0, or -1 with *notfound = 1 when no such job, errno
  * EACCES when it is another user's, EBADMSG when its state file is not as the controller wrote

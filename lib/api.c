@@ -385,6 +385,10 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put(&b, "afterok", s->afterok[i]);
 	if (s->after_each)
 		rec_put(&b, "after_each", s->after_each);
+	if (s->retry_on_failure)
+		rec_put(&b, "retry_on_failure", "1");
+	if (s->retry_of)
+		rec_put(&b, "retry_of", s->retry_of);
 	rec_put(&b, "client_node", node);
 	put_order(&b);
 	/* The submitter's umask: the task and its files beside the data get it, as at a login. */
