@@ -358,6 +358,8 @@ static void usage(FILE *f, int kind)
 		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
 		   "  --timeout SEC    kill a task after SEC seconds (TERM, then KILL)\n"
 		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
+		   "  --retry-on-failure  also retry (within --retries) a task that fails or times out;\n"
+		   "                   every attempt stays visible (collect --json: duplicates)\n"
 		   "  --name NAME      a label for the job\n"
 		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
 		   "  --tag            with --wait: prefix output lines with '[ENGINE NODE] '\n"
@@ -395,7 +397,7 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "tag", no_argument, NULL, 'g' },        { "help", no_argument, NULL, 'h' },
 		{ "after", required_argument, NULL, 'A' }, { "afterany", required_argument, NULL, 'A' },
 		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
-		{ "stdin", required_argument, NULL, 'I' },
+		{ "stdin", required_argument, NULL, 'I' }, { "retry-on-failure", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
@@ -501,6 +503,7 @@ static int submit_common(int argc, char **argv, int kind)
 			}
 			stdin_arg = optarg;
 			break;
+		case 'F': s.retry_on_failure = 1; break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;

@@ -66,7 +66,10 @@ static const char schema_fmt[] =
 	 * task, the rows it still waits on. */
 	"CREATE TABLE IF NOT EXISTS deps(on_rid INTEGER NOT NULL, on_idx INTEGER NOT NULL, rid INTEGER NOT NULL,"
 	"  ok INTEGER NOT NULL, PRIMARY KEY(on_rid, on_idx, rid)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS deps_by_waiter ON deps(rid);";
+	"CREATE INDEX IF NOT EXISTS deps_by_waiter ON deps(rid);"
+	/* Jobs whose failed or timed-out tasks are run again (--retry-on-failure), within their
+	 * retries: a table of its own, so that older databases get it without an upgrade step. */
+	"CREATE TABLE IF NOT EXISTS job_retry(rid INTEGER PRIMARY KEY);";
 
 /* The indexes the scheduler reads, on a column (waits) that older databases get from db_upgrade:
  * created after it. */

@@ -396,6 +396,7 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 	q.timeout_ms = (int64_t)rec_get_u64(r, "timeout_ms", c->sd.conf.timeout_ms);
 	q.retries = (int64_t)rec_get_u64(r, "retries", c->sd.conf.retries);
 	q.is_map = is_map;
+	q.retry_on_failure = rec_get_u64(r, "retry_on_failure", 0) != 0;
 	q.argv = argv.p;
 	q.argv_len = argv.len;
 	q.env = env.p;
