@@ -153,7 +153,8 @@ struct spool_task {
 	const char *reason;  /* NULL or why it failed */
 	char *stdout_path, *stderr_path, *result_path;
 	size_t nduplicates;  /* results received after the accepted one (a node declared dead that */
-	struct spool_attempt *duplicates; /* finished anyway): kept, never replacing it */
+	struct spool_attempt *duplicates; /* finished anyway): kept, never replacing it; and the
+					   * failed attempts run again under retry_on_failure */
 };
 
 struct spool_attempt {
