@@ -48,7 +48,8 @@ void summary_note(struct summary *sm, const struct spool_task *t, const char *it
 size_t print_summary(const struct spool_job *j, const struct summary *sm);
 void summary_free(struct summary *sm);
 void json_job(struct json *js, const struct spool_job *j, int with_tasks);
-/* The same with each task's item (a map's, from spool_job_items; items NULL: none). */
+/* The same with each task's item and values (from spool_job_items: null for a job that is not
+ * a map; items NULL: the record could not be read, no such fields). */
 void json_job_items(struct json *js, const struct spool_job *j, int with_tasks, char **items, size_t nitems);
 void json_print(struct json *js);
 void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);

@@ -89,10 +89,10 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 			char **items = NULL, ierr[SPOOL_ERRLEN];
 			size_t nitems = 0;
 			/* Each task names its item; a job whose record cannot be read still prints. */
-			if (spool_job_items(sp, jobid, &items, &nitems, ierr, sizeof ierr) < 0)
+			if (full->accepted && spool_job_items(sp, jobid, &items, &nitems, ierr, sizeof ierr) < 0)
 				cli_error(ierr);
 			json_init(&js);
-			json_job_items(&js, full, 1, nitems ? items : NULL, nitems);
+			json_job_items(&js, full, 1, items, nitems);
 			spool_items_free(items, nitems);
 			json_print(&js);
 			json_free(&js);

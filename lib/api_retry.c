@@ -122,10 +122,13 @@ int spool_retry(spool_t *sp, const char *jobid, int which, char newjobid[16], ch
 	}
 	int is_map = rec_get_u64(&r, "map", 0) != 0;
 	size_t nitems = rec_count(&r, "item"), ns = 0, ntasks = 0;
+	const char *stdin_path = NULL;
 	const char **item = calloc(nitems ? nitems : 1, sizeof *item);
 	for (size_t i = 0, k = 0; i < r.n; i++) {
 		if (strcmp(r.f[i].key, "arg") == 0)
 			vec_add(&argv, r.f[i].val);
+		else if (strcmp(r.f[i].key, "env") == 0 && strncmp(r.f[i].val, "SPOOL_STDIN=", 12) == 0)
+			stdin_path = r.f[i].val + 12; /* spool_submit puts it back, never from env */
 		else if (strcmp(r.f[i].key, "env") == 0)
 			vec_add(&env, r.f[i].val);
 		else if (strcmp(r.f[i].key, "item") == 0 && item)
@@ -171,7 +174,7 @@ int spool_retry(spool_t *sp, const char *jobid, int which, char newjobid[16], ch
 		.cwd = rec_get(&r, "cwd"), .name = rec_get(&r, "name"), .argv = argv.v, .argc = argv.n,
 		.env = env.v, .nenv = env.n, .env_set = 1, .timeout_ms = rec_get_u64(&r, "timeout_ms", 0),
 		.retries = rec_get(&r, "retries") ? (int)(rec_get_u64(&r, "retries", 0) > 100 ? 100 : rec_get_u64(&r, "retries", 0)) : -1, .is_map = is_map,
-		.items = items.v, .nitems = items.n, .nsources = ns, .retry_of = jobid,
+		.items = items.v, .nitems = items.n, .nsources = ns, .retry_of = jobid, .stdin_path = stdin_path,
 		.retry_on_failure = rec_get_u64(&r, "retry_on_failure", 0) != 0,
 	};
 	rc = spool_submit(sp, &s, newjobid, err, errlen);
