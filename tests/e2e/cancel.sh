@@ -46,7 +46,7 @@ spool cancel "$j" 2>"$T/e"; rc=$?
 check_eq "spool cancel JOB exits 0" 0 "$rc"
 spool collect --timeout 120 "$j" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "collect of the cancelled job exits 1" 1 "$rc"
-check_eq "all 5 tasks are cancelled" 5 "$(grep -c 'task [1-5]: cancelled' "$T/e")"
+check_eq "all 5 tasks are cancelled" 5 "$(grep -c 'task \([1-5]\) (item \1): cancelled' "$T/e")"
 check "the summary says why" grep -q "cancelled by uid $(id -u)" "$T/e"
 touch "$T/release"
 spool collect --timeout 120 "$blk" >/dev/null 2>&1; rc=$?

@@ -94,5 +94,7 @@ check_eq "spool retry --cancelled runs the cancelled task only" "t2" "$(spool co
 r=$(spool retry --failed --cancelled "$j")
 check_eq "--failed --cancelled runs both, in task order" "2 3" \
 	"$(spool collect --json --timeout 120 "$r" 2>/dev/null | json '" ".join(t["item"] for t in d["tasks"])')"
-run r4 spool retry "$(spool apply -- true)"
+a=$(spool apply -- true)
+spool collect --timeout 120 "$a" >/dev/null 2>&1
+run r4 spool retry "$a"
 check "retrying an apply is refused (exit 2), naming why" test "$RC" = 2 -a -n "$(grep -F 'apply' "$T/r4.err")"
