@@ -92,6 +92,10 @@ class JobSpec(ctypes.Structure):
         ("afterok", c_char_pp),
         ("nafterok", ctypes.c_size_t),
         ("after_each", ctypes.c_char_p),
+        ("nsources", ctypes.c_size_t),
+        ("stdin_path", ctypes.c_char_p),
+        ("retry_on_failure", ctypes.c_int),
+        ("retry_of", ctypes.c_char_p),
     ]
 
 
