@@ -113,9 +113,9 @@ static bool stdin_var(const char *kv)
 	return strncmp(kv, "SPOOL_STDIN=", 12) == 0;
 }
 
-/* A map's values: ns per task, none holding the separator, each task's joined values within
- * MAX_ITEM_LEN; and its arguments' replacement strings all supported (repl.h). */
-static int check_items(const struct spool_job_spec *s, struct err *e)
+/* A map's values: ns per task (a multiple of the entries), each task's joined values within
+ * MAX_ITEM_LEN, at most MAX_ITEMS tasks: the limits, as for any record. */
+static int check_item_sizes(const struct spool_job_spec *s, struct err *e)
 {
 	size_t ns = s->nsources ? s->nsources : 1;
 	if (ns > REPL_MAX_SOURCES)
@@ -126,16 +126,24 @@ static int check_items(const struct spool_job_spec *s, struct err *e)
 		return err_set(e, "%zu input items, limit %d per job", s->nitems / ns, MAX_ITEMS);
 	for (size_t k = 0; k < s->nitems; k += ns) {
 		size_t len = ns - 1;
-		for (size_t j = k; j < k + ns; j++) {
-			if (strchr(s->items[j], REPL_SEP))
-				return err_set(e, "input item %zu holds the byte 0x1F, which separates the values of "
-					       "several input sources: remove it", k / ns + 1);
+		for (size_t j = k; j < k + ns; j++)
 			len += strlen(s->items[j]);
-		}
 		if (len > MAX_ITEM_LEN)
 			return err_set(e, "input item %zu is longer than %d bytes%s", k / ns + 1, MAX_ITEM_LEN,
 				       ns > 1 ? " (its values together, one byte between each)" : "");
 	}
+	return 0;
+}
+
+/* What spool does not take (usage errors): a value holding the separator, a replacement
+ * string it does not support (repl.h). */
+static int check_items(const struct spool_job_spec *s, struct err *e)
+{
+	size_t ns = s->nsources ? s->nsources : 1;
+	for (size_t i = 0; i < s->nitems; i++)
+		if (strchr(s->items[i], REPL_SEP))
+			return err_set(e, "input item %zu holds the byte 0x1F, which separates the values of several "
+				       "input sources: remove it", i / ns + 1);
 	for (size_t i = 0; s->is_map && i < s->argc; i++)
 		if (repl_check(s->argv[i], i + 1, ns, e) < 0)
 			return -1;
@@ -192,7 +200,7 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 		return err_set(e, "schedule '%s' is neither static nor balanced", s->schedule);
 	if (s->is_map && !s->nitems)
 		return err_set(e, "map has no input items (give them after ':::' or with --input)");
-	return 0;
+	return check_item_sizes(s, e);
 }
 
 /* Where this client's records stand in its own order (spool-layout.md 7): the controller
