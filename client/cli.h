@@ -51,6 +51,8 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks);
 /* The same with each task's item and values (from spool_job_items: null for a job that is not
  * a map; items NULL: the record could not be read, no such fields). */
 void json_job_items(struct json *js, const struct spool_job *j, int with_tasks, char **items, size_t nitems);
+/* The job with its tasks and their items (collect --json, status --json JOB). */
+void json_job_full(spool_t *sp, struct json *js, const struct spool_job *j);
 void json_print(struct json *js);
 void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);
 void progress_clear(void);

@@ -86,14 +86,8 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 			rc = nf ? SPOOL_EXIT_NO_JOB : SPOOL_EXIT_ERROR;
 		} else {
 			struct json js;
-			char **items = NULL, ierr[SPOOL_ERRLEN];
-			size_t nitems = 0;
-			/* Each task names its item; a job whose record cannot be read still prints. */
-			if (full->accepted && spool_job_items(sp, jobid, &items, &nitems, ierr, sizeof ierr) < 0)
-				cli_error(ierr);
 			json_init(&js);
-			json_job_items(&js, full, 1, items, nitems);
-			spool_items_free(items, nitems);
+			json_job_full(sp, &js, full);
 			json_print(&js);
 			json_free(&js);
 			spool_job_free(full);

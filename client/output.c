@@ -226,6 +226,17 @@ static void json_item(struct json *js, const char *item)
 	free(copy);
 }
 
+void json_job_full(spool_t *sp, struct json *js, const struct spool_job *j)
+{
+	char **items = NULL, err[SPOOL_ERRLEN];
+	size_t nitems = 0;
+	/* Each task names its item; a job whose record cannot be read still prints. */
+	if (j->accepted && spool_job_items(sp, j->id, &items, &nitems, err, sizeof err) < 0)
+		cli_error(err);
+	json_job_items(js, j, 1, items, nitems);
+	spool_items_free(items, nitems);
+}
+
 void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 {
 	json_job_items(js, j, with_tasks, NULL, 0);
