@@ -22,6 +22,7 @@ int cmd_pull(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_config(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
 
 /* Open the spool or print why not and return NULL. */
 spool_t *cli_open(void);
@@ -45,10 +46,16 @@ struct summary {
 	struct buf fail, warn; /* lines for tasks that did not succeed, and warnings */
 	size_t lines, more;
 };
-void summary_note(struct summary *sm, const struct spool_task *t);
+/* item: the task's (a map's), or NULL. */
+void summary_note(struct summary *sm, const struct spool_task *t, const char *item);
 size_t print_summary(const struct spool_job *j, const struct summary *sm);
 void summary_free(struct summary *sm);
 void json_job(struct json *js, const struct spool_job *j, int with_tasks);
+/* The same with each task's item and values (from spool_job_items: null for a job that is not
+ * a map; items NULL: the record could not be read, no such fields). */
+void json_job_items(struct json *js, const struct spool_job *j, int with_tasks, char **items, size_t nitems);
+/* The job with its tasks and their items (collect --json, status --json JOB). */
+void json_job_full(spool_t *sp, struct json *js, const struct spool_job *j);
 void json_print(struct json *js);
 void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);
 void progress_clear(void);

@@ -15,6 +15,9 @@ struct printer {
 	size_t unread; /* succeeded tasks whose output could not be read */
 	spool_t *sp;
 	struct summary sm;
+	char **items; /* the job's items, read at its first failure (a job that succeeds never pays) */
+	size_t nitems;
+	int items_read;
 };
 
 /* While waiting: the progress line on a terminal, and one warning if the job sits unaccepted
@@ -40,7 +43,13 @@ static void on_result(const struct spool_job *j, const struct spool_task *t, voi
 	struct printer *p = arg;
 	if (p->json)
 		return;
-	summary_note(&p->sm, t);
+	if (!spool_task_succeeded(t) && !p->items_read) {
+		char err[SPOOL_ERRLEN];
+		p->items_read = 1;
+		if (spool_job_items(p->sp, j->id, &p->items, &p->nitems, err, sizeof err) < 0)
+			p->nitems = 0;
+	}
+	summary_note(&p->sm, t, t->task >= 1 && t->task <= p->nitems ? p->items[t->task - 1] : NULL);
 	if (p->tty) /* a progress line may be on the terminal (never with --follow, or off one) */
 		progress_clear();
 	if (print_task_output(j, t, p->tag, p->follow) < 0)
@@ -49,7 +58,8 @@ static void on_result(const struct spool_job *j, const struct spool_task *t, voi
 
 int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 {
-	struct printer p = { f->tag, f->follow, f->json, f->wait && !f->json && !f->follow && isatty(2), 0, 0, sp, { { 0 }, { 0 }, 0, 0 } };
+	struct printer p = { f->tag, f->follow, f->json, f->wait && !f->json && !f->follow && isatty(2), 0, 0, sp,
+			     { { 0 }, { 0 }, 0, 0 }, NULL, 0, 0 };
 	struct spool_collect_opts o = { .timeout_ms = f->timeout_ms, .on_result = on_result,
 					.on_progress = on_progress, .arg = &p };
 	struct spool_job *j;
@@ -65,6 +75,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 	if (!j) {
 		cli_error(err);
 		summary_free(&p.sm);
+		spool_items_free(p.items, p.nitems);
 		return rc;
 	}
 	if (f->json) { /* every task at once: O(tasks) of memory, which a script asking for JSON accepts */
@@ -76,7 +87,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 		} else {
 			struct json js;
 			json_init(&js);
-			json_job(&js, full, 1);
+			json_job_full(sp, &js, full);
 			json_print(&js);
 			json_free(&js);
 			spool_job_free(full);
@@ -97,6 +108,7 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 	}
 	spool_job_free(j);
 	summary_free(&p.sm);
+	spool_items_free(p.items, p.nitems);
 	return rc;
 }
 

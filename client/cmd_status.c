@@ -163,7 +163,7 @@ int cmd_status(int argc, char **argv)
 		if (as_json) {
 			struct json js;
 			json_init(&js);
-			json_job(&js, j, 1);
+			json_job_full(sp, &js, j);
 			json_print(&js);
 			json_free(&js);
 		} else {

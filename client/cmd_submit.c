@@ -1,14 +1,17 @@
 /* cmd_submit.c - `spool submit` (one task) and `spool map` (one task per item, one job record). */
 #include "cli.h"
 #include "ids.h"
+#include "repl.h"
 #include "schema.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -89,6 +92,127 @@ static int read_items(const char *path, struct strv *items)
 	return 0;
 }
 
+/* GNU parallel's input sources after the command (spool-layout.md 3.2): "::: V..." one source of
+ * values, ":::: FILE..." one source per file (its lines), ":::+" and "::::+" link the new source
+ * to the previous one value by value (same length) instead of multiplying. */
+enum { SEP_NONE, SEP_VALUES, SEP_VALUES_LINK, SEP_FILES, SEP_FILES_LINK, SEP_UNKNOWN };
+
+static int sep_kind(const char *a)
+{
+	static const char *known[] = { ":::", ":::+", "::::", "::::+" };
+	for (int i = 0; i < 4; i++)
+		if (strcmp(a, known[i]) == 0)
+			return SEP_VALUES + i;
+	/* Other runs of colons (an optional + after) look like separators: never taken as values. */
+	size_t n = strspn(a, ":");
+	return n >= 3 && (!a[n] || (a[n] == '+' && !a[n + 1])) ? SEP_UNKNOWN : SEP_NONE;
+}
+
+struct source {
+	struct strv v;
+	int linked; /* to the previous source, pairwise */
+};
+
+/* Parse argv[from..argc) into sources: 0, or -1 (usage) / -2 (a file) after a message. */
+static int parse_sources(int argc, char **argv, int from, struct source **srcp, size_t *nsrc)
+{
+	struct source *src = NULL;
+	size_t n = 0;
+	int kind = SEP_NONE, rc = -1;
+	for (int i = from; i < argc; i++) {
+		int k = sep_kind(argv[i]);
+		if (k == SEP_UNKNOWN) {
+			fprintf(stderr, "spool: '%s' is not an input-source separator spool knows (it knows ::: :::+ "
+				":::: ::::+); to give it as a value, write it in a file read with :::: or --input\n",
+				shown(argv[i]));
+			goto out;
+		}
+		if (k != SEP_NONE) {
+			if (i + 1 == argc || sep_kind(argv[i + 1]) != SEP_NONE) {
+				fprintf(stderr, "spool: '%s' is followed by no %s\n", argv[i],
+					k >= SEP_FILES ? "file" : "value");
+				goto out;
+			}
+			kind = k;
+			if (k == SEP_VALUES || k == SEP_VALUES_LINK) {
+				src = xrealloc(src, (n + 1) * sizeof *src);
+				src[n++] = (struct source){ .linked = k == SEP_VALUES_LINK };
+			}
+			continue;
+		}
+		if (kind == SEP_VALUES || kind == SEP_VALUES_LINK) {
+			strv_add(&src[n - 1].v, xstrdup(argv[i]));
+			continue;
+		}
+		src = xrealloc(src, (n + 1) * sizeof *src);
+		src[n++] = (struct source){ .linked = kind == SEP_FILES_LINK };
+		if (read_items(argv[i], &src[n - 1].v) < 0) {
+			rc = -2;
+			goto out;
+		}
+		if (!src[n - 1].v.n) {
+			fprintf(stderr, "spool: %s (after '%s') holds no lines: no tasks to make from it\n",
+				shown(argv[i]), kind == SEP_FILES ? "::::" : "::::+");
+			goto out;
+		}
+	}
+	if (n && src[0].linked) {
+		fprintf(stderr, "spool: the first input source cannot be linked ('+'): there is none before it\n");
+		goto out;
+	}
+	if (n > REPL_MAX_SOURCES) {
+		fprintf(stderr, "spool: %zu input sources, limit %d\n", n, REPL_MAX_SOURCES);
+		goto out;
+	}
+	for (size_t j = 1; j < n; j++)
+		if (src[j].linked && src[j].v.n != src[j - 1].v.n) {
+			fprintf(stderr, "spool: input source %zu has %zu values but is linked (with '+') to source %zu "
+				"of %zu values: linked sources pair their values one by one, so they must be as long "
+				"(GNU parallel would drop the extra ones)\n", j + 1, src[j].v.n, j, src[j - 1].v.n);
+			goto out;
+		}
+	rc = 0;
+out:
+	*srcp = src;
+	*nsrc = n;
+	return rc;
+}
+
+/* The tasks' values, flat (nsrc per task): the product of the groups of linked sources, the
+ * last group varying fastest, as GNU parallel orders them. */
+static int expand_sources(struct source *src, size_t n, struct strv *items)
+{
+	size_t ng = 0, *gstart = xmalloc((n + 1) * sizeof *gstart), *pos;
+	uint64_t total = 1;
+	for (size_t j = 0; j < n; j++)
+		if (!src[j].linked) {
+			gstart[ng++] = j;
+			total *= src[j].v.n;
+			if (total > MAX_ITEMS) {
+				fprintf(stderr, "spool: the input sources make more than %d tasks, the limit per job: "
+					"split the job\n", MAX_ITEMS);
+				free(gstart);
+				return -1;
+			}
+		}
+	gstart[ng] = n;
+	pos = xmalloc((ng ? ng : 1) * sizeof *pos);
+	memset(pos, 0, (ng ? ng : 1) * sizeof *pos);
+	for (uint64_t t = 0; n && t < total; t++) {
+		for (size_t g = 0; g < ng; g++)
+			for (size_t j = gstart[g]; j < gstart[g + 1]; j++)
+				strv_add(items, xstrdup(src[j].v.v[pos[g]]));
+		for (size_t g = ng; g-- > 0;) { /* the odometer */
+			if (++pos[g] < src[gstart[g]].v.n)
+				break;
+			pos[g] = 0;
+		}
+	}
+	free(pos);
+	free(gstart);
+	return 0;
+}
+
 /* "JOB[.TASK][,JOB[.TASK]]...": each one added to deps (spool_submit checks each). */
 static int dep_list(struct strv *deps, const char *arg, const char *opt)
 {
@@ -103,6 +227,105 @@ static int dep_list(struct strv *deps, const char *arg, const char *opt)
 	return 0;
 }
 
+/* path made absolute against the current directory, into out (MAX_PATH_LEN + 1 bytes). */
+static int abs_path(const char *path, char *out, const char *opt)
+{
+	if (path[0] == '/') {
+		snprintf(out, MAX_PATH_LEN + 1, "%s", path);
+		return 0;
+	}
+	if (!getcwd(out, MAX_PATH_LEN + 1) || strlen(out) + strlen(path) + 2 > MAX_PATH_LEN + 1) {
+		fprintf(stderr, "spool: %s %s: cannot make it absolute\n", opt, shown(path));
+		return -1;
+	}
+	strcat(out, "/");
+	strcat(out, path);
+	return 0;
+}
+
+/* Input piped or redirected to the client is never silently dropped: say where it does not go. */
+static void stdin_notice(void)
+{
+	struct stat st;
+	if (isatty(0) || fstat(0, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	fprintf(stderr, "spool: standard input is not sent to the task: use --stdin - to send it\n");
+}
+
+static int write_full(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* --stdin -: this standard input, copied into OUTDIR/stdin (0600, the caller's) under a job id
+ * taken now, becomes the task's --stdin file. 0, or an exit code after a message. */
+static int stdin_copy(spool_t *sp, struct spool_job_spec *s, char id[16], char path[MAX_PATH_LEN + 1])
+{
+	char err[SPOOL_ERRLEN], buf[65536], cwd[MAX_PATH_LEN + 1];
+	if (spool_job_id_new(sp, id, err, sizeof err) < 0) {
+		cli_error(err);
+		return SPOOL_EXIT_ERROR;
+	}
+	s->jobid = id;
+	if (!s->outdir) {
+		if (!s->cwd && !getcwd(cwd, sizeof cwd)) {
+			fprintf(stderr, "spool: cannot get the current directory: %s (use --cwd)\n", strerror(errno));
+			return SPOOL_EXIT_ERROR;
+		}
+		const char *c = s->cwd ? s->cwd : cwd;
+		if (strlen(c) + 7 + strlen(id) + 7 > MAX_PATH_LEN) {
+			fprintf(stderr, "spool: %s/spool-%s/stdin would be too long a path: give --output\n", shown(c), id);
+			return SPOOL_EXIT_ERROR;
+		}
+		strcpy(path, c);
+		strcat(path, "/spool-");
+		strcat(path, id);
+	} else if (strlen(s->outdir) + 7 > MAX_PATH_LEN) {
+		fprintf(stderr, "spool: %s/stdin would be too long a path\n", shown(s->outdir));
+		return SPOOL_EXIT_ERROR;
+	} else {
+		strcpy(path, s->outdir);
+	}
+	int dfd = spool_outdir_open(sp, path, err, sizeof err);
+	if (dfd < 0) {
+		cli_error(err);
+		return SPOOL_EXIT_ERROR;
+	}
+	strcat(path, "/stdin");
+	int fd = openat(dfd, "stdin", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	close(dfd);
+	if (fd < 0) {
+		fprintf(stderr, "spool: cannot create %s for --stdin -: %s\n", shown(path), strerror(errno));
+		return SPOOL_EXIT_ERROR;
+	}
+	int ok;
+	for (;;) {
+		ssize_t n = read(0, buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || write_full(fd, buf, (size_t)n) < 0) {
+			ok = n == 0;
+			break;
+		}
+	}
+	if (!ok || fsync(fd) < 0 || close(fd) < 0) {
+		fprintf(stderr, "spool: cannot copy standard input to %s: %s (nothing was submitted)\n", shown(path),
+			strerror(errno));
+		return SPOOL_EXIT_ERROR;
+	}
+	s->stdin_path = path;
+	return 0;
+}
+
 enum kind { K_SUBMIT, K_MAP, K_APPLY };
 
 static void usage(FILE *f, int kind)
@@ -113,10 +336,17 @@ static void usage(FILE *f, int kind)
 			   "\nRun CMD once on each live engine (or on the chosen ones), like DirectView.apply.\n"
 			   "With --wait the results print one per engine in engine id order.\n");
 	else if (is_map)
-		fprintf(f, "usage: spool map [OPTIONS] [--input FILE|-] -- CMD [ARG]... [::: ITEM...]\n"
-			   "\nOne task per input line or per ITEM, all in one job. In the arguments, {} is\n"
-			   "replaced by the item and {#} by the task number (from 1); without {} the item\n"
-			   "is appended as the last argument. collect prints results in input order.\n");
+		fprintf(f, "usage: spool map [OPTIONS] [--input FILE|-] -- CMD [ARG]... [::: ITEM...]...\n"
+			   "\nOne task per input line or per ITEM, all in one job, with GNU parallel's syntax:\n"
+			   "  ::: A B ::: X Y   the product of the sources (A X, A Y, B X, B Y)\n"
+			   "  :::+ X Y          links this source to the previous one, value by value\n"
+			   "  :::: FILE...      one source per file, its lines (::::+ links)\n"
+			   "In the arguments: {} the item, {.} without extension, {/} basename, {//} dirname,\n"
+			   "{/.} basename without extension, {N} {N.} {N/} {N//} {N/.} the same for source N,\n"
+			   "{#} the task number (from 1), {%%} the engine id (not parallel's slot 1..N).\n"
+			   "Without any, the values are appended as the last arguments. Other strings of\n"
+			   "GNU parallel's ({=perl=}, {##}, {+/}...) are refused. collect prints results in\n"
+			   "input order.\n");
 	else
 		fprintf(f, "usage: spool submit [OPTIONS] -- CMD [ARG]...\n"
 			   "\nRun CMD once (as argv, no shell) on the next free engine. Prints the job id\n"
@@ -128,6 +358,8 @@ static void usage(FILE *f, int kind)
 		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
 		   "  --timeout SEC    kill a task after SEC seconds (TERM, then KILL)\n"
 		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
+		   "  --retry-on-failure  also retry (within --retries) a task that fails or times out;\n"
+		   "                   every attempt stays visible (collect --json: duplicates)\n"
 		   "  --name NAME      a label for the job\n"
 		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
 		   "  --tag            with --wait: prefix output lines with '[ENGINE NODE] '\n"
@@ -138,6 +370,10 @@ static void usage(FILE *f, int kind)
 		   "  --priority N     higher first among your own jobs (default 0; engines are shared\n"
 		   "                   fairly between users whatever the priorities)\n"
 		   "  --max-running N  at most N tasks of this job assigned or running at once\n"
+		   "  --stdin FILE     each task reads FILE on its standard input (opened on the node as you);\n"
+		   "                   without it a task's standard input is /dev/null\n"
+		   "  --stdin -        (submit) send this standard input to the task: it is copied to\n"
+		   "                   OUTDIR/stdin (mode 0600) first\n"
 		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
 	if (is_map)
 		fprintf(f, "  --after-each JOB task i starts once task i of the map JOB succeeded (else it is\n"
@@ -165,12 +401,14 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "after", required_argument, NULL, 'A' }, { "afterany", required_argument, NULL, 'A' },
 		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
 		{ "priority", required_argument, NULL, 'p' }, { "max-running", required_argument, NULL, 'M' },
+		{ "stdin", required_argument, NULL, 'I' }, { "retry-on-failure", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
 	struct collect_flags cf = { .wait = 1 };
 	struct strv env = { 0 }, extra = { 0 }, items = { 0 }, after = { 0 }, afterok = { 0 };
-	const char *input = NULL;
+	const char *input = NULL, *stdin_arg = NULL;
+	char stdin_abs[MAX_PATH_LEN + 1];
 	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
 	char cwdabs[MAX_PATH_LEN + 1];
 	uint64_t v;
@@ -274,6 +512,19 @@ static int submit_common(int argc, char **argv, int kind)
 			}
 			s.max_running = (unsigned)v;
 			break;
+		case 'I':
+			if (strcmp(optarg, "-") == 0 && kind != K_SUBMIT) {
+				fprintf(stderr, "spool: --stdin - sends your standard input to a single task: use it with "
+					"'spool submit' (give a map or apply --stdin FILE)\n");
+				goto out;
+			}
+			if (!optarg[0] || strlen(optarg) > MAX_PATH_LEN) {
+				fprintf(stderr, "spool: --stdin wants a file (or '-'), not '%s'\n", shown(optarg));
+				goto out;
+			}
+			stdin_arg = optarg;
+			break;
+		case 'F': s.retry_on_failure = 1; break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;
@@ -286,16 +537,32 @@ static int submit_common(int argc, char **argv, int kind)
 		goto out;
 	}
 	int cmd_end = argc;
+	for (int i = optind; i < argc; i++)
+		if (sep_kind(argv[i]) != SEP_NONE) {
+			cmd_end = i;
+			break;
+		}
+	if (!is_map && cmd_end != argc) {
+		fprintf(stderr, "spool: '%s' belongs to 'spool map' (input sources, as GNU parallel's); this command "
+			"takes none\n", argv[cmd_end]);
+		goto out;
+	}
 	if (is_map) {
-		for (int i = optind; i < argc; i++)
-			if (strcmp(argv[i], ":::") == 0) {
-				cmd_end = i;
-				for (int k = i + 1; k < argc; k++)
-					strv_add(&items, xstrdup(argv[k]));
-				break;
-			}
+		struct source *src;
+		size_t nsrc;
+		int pr = parse_sources(argc, argv, cmd_end, &src, &nsrc);
+		if (pr == 0)
+			pr = expand_sources(src, nsrc, &items);
+		for (size_t j = 0; j < nsrc; j++)
+			strv_free(&src[j].v);
+		free(src);
+		if (pr < 0) {
+			rc = pr == -2 ? SPOOL_EXIT_ERROR : SPOOL_EXIT_USAGE;
+			goto out;
+		}
+		s.nsources = nsrc;
 		if (input && cmd_end != argc) {
-			fprintf(stderr, "spool: give items either after ':::' or with --input, not both\n");
+			fprintf(stderr, "spool: give items either after ':::' (or '::::') or with --input, not both\n");
 			goto out;
 		}
 		if (input && read_items(input, &items) < 0) {
@@ -341,12 +608,25 @@ static int submit_common(int argc, char **argv, int kind)
 	s.afterok = (const char *const *)afterok.v;
 	s.nafterok = afterok.n;
 
+	if (stdin_arg && strcmp(stdin_arg, "-") != 0) {
+		if (abs_path(stdin_arg, stdin_abs, "--stdin") < 0)
+			goto out;
+		s.stdin_path = stdin_abs;
+	} else if (!stdin_arg && !(input && strcmp(input, "-") == 0)) {
+		stdin_notice();
+	}
+
 	spool_t *sp = cli_open();
 	if (!sp) {
 		rc = SPOOL_EXIT_ERROR;
 		goto out;
 	}
 	char id[16], err[SPOOL_ERRLEN];
+	if (stdin_arg && strcmp(stdin_arg, "-") == 0 &&
+	    (rc = stdin_copy(sp, &s, id, stdin_abs)) != 0) {
+		spool_close(sp);
+		goto out;
+	}
 	if ((rc = spool_submit(sp, &s, id, err, sizeof err)) < 0) {
 		cli_error(err);
 		rc = spool_exit_code(rc);

@@ -19,7 +19,7 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  init DIR                 create a spool in DIR\n"
 		"  submit [OPTS] -- CMD...  run one task; prints the job id\n"
-		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} item, {#} number)\n"
+		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} {.} {/} {#}...)\n"
 		"  apply [OPTS] -- CMD...   one task on every live engine (or --targets)\n"
 		"  collect [--no-wait|--follow] [--json] JOB   wait for a job and print its output\n"
 		"  status [--json] [JOB]    the queue, or one job's tasks\n"
@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  cancel JOB|JOB.TASK      cancel a job or one task\n"
 		"  hold JOB                 keep a job's queued tasks from starting\n"
 		"  release JOB              let a held job's tasks start again\n"
+		"  retry [--failed|--timed-out|--cancelled...] JOB   run those tasks again as a new job\n"
 		"  push NAME=VALUE...       set per-engine variables\n"
 		"  pull NAME...             read per-engine variables\n"
 		"  doctor                   check the spool and say what is wrong\n"
@@ -62,7 +63,7 @@ int main(int argc, char **argv)
 		     { "collect", cmd_collect }, { "status", cmd_status }, { "workers", cmd_workers },
 		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
 		     { "init", cmd_init },     { "doctor", cmd_doctor }, { "hold", cmd_hold },
-		     { "release", cmd_release }, { "config", cmd_config } };
+		     { "release", cmd_release }, { "config", cmd_config }, { "retry", cmd_retry } };
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);

@@ -1,6 +1,7 @@
 /* output.c - how the spool command shows results: task outputs, tags, summaries, JSON, progress. */
 #include "cli.h"
 #include "json.h"
+#include "repl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -120,7 +121,7 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 /* A finished task worth a line in the summary: one that did not succeed, or succeeded with a
  * warning. At most SUMMARY_LINES are kept (a million failures must not fill the memory). */
 #define SUMMARY_LINES 1000
-void summary_note(struct summary *sm, const struct spool_task *t)
+void summary_note(struct summary *sm, const struct spool_task *t, const char *item)
 {
 	char what[128];
 	bool ok = spool_task_succeeded(t);
@@ -136,8 +137,16 @@ void summary_note(struct summary *sm, const struct spool_task *t)
 		return;
 	}
 	describe_task(t, what, sizeof what);
-	buf_printf(&sm->fail, "  task %llu: %s%s", (unsigned long long)t->task, shown(what),
-		   strcmp(t->node, "-") ? " on " : "");
+	buf_printf(&sm->fail, "  task %llu", (unsigned long long)t->task);
+	if (item) { /* the values of several sources shown as {} gives them, space-separated */
+		char *v = xstrdup(item);
+		for (char *p = v; *p; p++)
+			if (*p == REPL_SEP)
+				*p = ' ';
+		buf_printf(&sm->fail, " (item %s)", shown(v));
+		free(v);
+	}
+	buf_printf(&sm->fail, ": %s%s", shown(what), strcmp(t->node, "-") ? " on " : "");
 	buf_printf(&sm->fail, "%s%s", strcmp(t->node, "-") ? shown(t->node) : "", t->reason ? ": " : "");
 	buf_printf(&sm->fail, "%s\n", t->reason ? shown(t->reason) : "");
 }
@@ -190,7 +199,50 @@ static void json_result_fields(struct json *js, const struct spool_job *j, const
 	}
 }
 
+/* A map task's item: "item" its values joined by spaces (as {} reads), "values" one by one. */
+static void json_item(struct json *js, const char *item)
+{
+	if (!item) {
+		json_null(js, "item");
+		json_null(js, "values");
+		return;
+	}
+	char *copy = xstrdup(item);
+	for (char *p = copy; *p; p++)
+		if (*p == REPL_SEP)
+			*p = ' ';
+	json_str(js, "item", copy);
+	strcpy(copy, item);
+	json_arr_begin(js, "values");
+	for (char *p = copy, *q;; p = q + 1) { /* not strtok: it would drop empty values */
+		q = strchr(p, REPL_SEP);
+		if (q)
+			*q = '\0';
+		json_str(js, NULL, p);
+		if (!q)
+			break;
+	}
+	json_arr_end(js);
+	free(copy);
+}
+
+void json_job_full(spool_t *sp, struct json *js, const struct spool_job *j)
+{
+	char **items = NULL, err[SPOOL_ERRLEN];
+	size_t nitems = 0;
+	/* Each task names its item; a job whose record cannot be read still prints. */
+	if (j->accepted && spool_job_items(sp, j->id, &items, &nitems, err, sizeof err) < 0)
+		cli_error(err);
+	json_job_items(js, j, 1, items, nitems);
+	spool_items_free(items, nitems);
+}
+
 void json_job(struct json *js, const struct spool_job *j, int with_tasks)
+{
+	json_job_items(js, j, with_tasks, NULL, 0);
+}
+
+void json_job_items(struct json *js, const struct spool_job *j, int with_tasks, char **items, size_t nitems)
 {
 	json_obj_begin(js, NULL);
 	json_str(js, "job", j->id);
@@ -219,6 +271,8 @@ void json_job(struct json *js, const struct spool_job *j, int with_tasks)
 			const struct spool_task *t = &j->tasks[i];
 			json_obj_begin(js, NULL);
 			json_int(js, "task", (int64_t)t->task);
+			if (items)
+				json_item(js, t->task >= 1 && t->task <= nitems ? items[t->task - 1] : NULL);
 			json_str(js, "state", spool_task_state_name(t->state));
 			json_int_or_null(js, "exit_code", t->exit_code, t->exit_code >= 0);
 			json_int_or_null(js, "signal", t->signal, t->signal > 0);

@@ -50,9 +50,9 @@ _spool()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
-	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release"
+	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -84,7 +84,7 @@ _spool()
 	# An option's argument.
 	case $prev in
 	-d | --dir | --cwd | --output) _spool_files -d "$cur"; return 0 ;;
-	--input) _spool_files "" "$cur"; [[ -z $cur ]] && COMPREPLY+=(-); return 0 ;;
+	--input | --stdin) _spool_files "" "$cur"; [[ -z $cur ]] && COMPREPLY+=(-); return 0 ;;
 	--schedule) _spool_words "balanced static" "$cur"; return 0 ;;
 	--group) _spool_words "$(compgen -g)" "$cur"; return 0 ;;
 	--targets) _spool_words "all $(_spool_engines "$prog")" "$cur"; return 0 ;;
@@ -117,6 +117,7 @@ _spool()
 	doctor) opts="$common" ;;
 	config) opts="--defaults -h --help" ;;
 	hold | release) opts="$common" args=job ;;
+	retry) opts="--failed --timed-out --cancelled --abandoned --skipped --wait $common" args=job ;;
 	*) return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then

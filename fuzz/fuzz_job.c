@@ -4,6 +4,7 @@
 #include "assignrec.h"
 #include "fuzz.h"
 #include "ids.h"
+#include "repl.h"
 #include "schema.h"
 
 #include <stdlib.h>
@@ -77,6 +78,8 @@ static void check_expansion(const struct rec *r)
 			max_len = r->f[i].len > max_len ? r->f[i].len : max_len;
 			max_esc = esc > max_esc ? esc : max_esc;
 			ntasks++;
+			size_t ns = repl_nsrc(r->f[i].val, r->f[i].len);
+			t.nsrc = ns > t.nsrc ? ns : t.nsrc;
 		}
 	int ok = assign_check(&t, max_len, max_esc, ntasks ? ntasks : 1, &e) == 0;
 	FUZZ_CHECK(ok || e.msg[0]);
@@ -93,6 +96,7 @@ static void check_expansion(const struct rec *r)
 		k++;
 		struct assign_size sz;
 		size_t n = item ? strlen(item) : 0;
+		t.nsrc = item ? repl_nsrc(item, n) : 1;
 		assign_measure(&t, n, item ? rec_escaped_len(item, n) : 0, 20, &sz);
 		if (sz.record > (1u << 20))
 			continue;

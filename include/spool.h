@@ -92,7 +92,7 @@ struct spool_job_spec {
 	int env_set;                    /* 0: capture this process's environment */
 	uint64_t timeout_ms;            /* 0: spool.conf's default_timeout */
 	int retries;                    /* -1: spool.conf's default_retries */
-	int is_map;                     /* 1: one task per item, {} and {#} substituted */
+	int is_map;                     /* 1: one task per item, {} {#}... substituted (spool map --help) */
 	const char *const *items;
 	size_t nitems;
 	int is_apply;                   /* 1: one task on each live target engine (DirectView apply) */
@@ -120,6 +120,18 @@ struct spool_job_spec {
 	 * assigned or running at once (0: no limit). */
 	int priority;
 	unsigned max_running;
+	/* A map over several input sources (GNU parallel's ::: A ::: B): each task takes nsources
+	 * consecutive entries of items, its values {1}..{N} (so nitems is a multiple of it). 0 or 1:
+	 * one value per task. No value may hold the byte 0x1F (spool-layout.md 3.2). */
+	size_t nsources;
+	/* NULL, or an absolute path: each task reads this file on its standard input, opened on the
+	 * node as the task's user (else /dev/null). Travels as SPOOL_STDIN in the job's environment. */
+	const char *stdin_path;
+	/* Reruns (spool-layout.md 5.7): retry_on_failure 1: a task that fails or times out is run
+	 * again, like one whose node was lost, up to `retries` times in all. retry_of: the job this
+	 * one retries (spool_retry sets it), or NULL. */
+	int retry_on_failure;
+	const char *retry_of;
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the
@@ -150,7 +162,8 @@ struct spool_task {
 	const char *reason;  /* NULL or why it failed */
 	char *stdout_path, *stderr_path, *result_path;
 	size_t nduplicates;  /* results received after the accepted one (a node declared dead that */
-	struct spool_attempt *duplicates; /* finished anyway): kept, never replacing it */
+	struct spool_attempt *duplicates; /* finished anyway): kept, never replacing it; and the
+					   * failed attempts run again under retry_on_failure */
 };
 
 struct spool_attempt {
@@ -179,6 +192,29 @@ struct spool_job {
 	const char *waiting;   /* NULL, or the jobs some of its tasks still wait on: "JOB[,JOB]..." */
 	int held;              /* spool_hold: its queued tasks are not assigned until spool_release */
 };
+
+/* The item of each task of a map, from the job's accepted record: (*items)[i] is task i+1's,
+ * its values separated by the byte 0x1F when the map has several input sources (spool-layout.md
+ * 3.2). None (n = 0) for other jobs. Free with spool_items_free. -1 with err set (errno ENOENT
+ * when the controller has not accepted the job). */
+int spool_job_items(spool_t *sp, const char *jobid, char ***items, size_t *n, char *err, size_t errlen);
+void spool_items_free(char **items, size_t n);
+
+/* Submit again, as a new job whose record says retry_of JOBID, exactly the tasks of jobid that
+ * ended in the chosen states: the same command, environment, working directory, timeout,
+ * retries and (a map) the items of those tasks, in their order; its own output directory
+ * (CWD/spool-NEWJOB). which: SPOOL_RETRY_* bits, 0 for SPOOL_RETRY_DEFAULT. Returns 0 with
+ * newjobid set; -SPOOL_ERR_NO_JOB when there is no such job; -SPOOL_ERR_USAGE when no task is in
+ * those states or the job is an apply or a builtin; -1 otherwise. */
+enum {
+	SPOOL_RETRY_FAILED = 1,
+	SPOOL_RETRY_TIMEDOUT = 2,
+	SPOOL_RETRY_CANCELLED = 4,
+	SPOOL_RETRY_ABANDONED = 8,
+	SPOOL_RETRY_SKIPPED = 16,
+	SPOOL_RETRY_DEFAULT = SPOOL_RETRY_FAILED | SPOOL_RETRY_TIMEDOUT | SPOOL_RETRY_ABANDONED
+};
+int spool_retry(spool_t *sp, const char *jobid, int which, char newjobid[16], char *err, size_t errlen);
 
 /* Read a job's published state. Returns 0, or -1 with *notfound = 1 when no such job, errno
  * EACCES when it is another user's, EBADMSG when its state file is not as the controller wrote

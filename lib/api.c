@@ -6,6 +6,7 @@
 #include "outdir.h"
 #include "ids.h"
 #include "log.h"
+#include "repl.h"
 #include "schema.h"
 #include "spooldir.h"
 
@@ -106,6 +107,50 @@ static bool python_var(const char *kv)
 	return strncmp(kv, "SPOOL_PYTHON=", 13) == 0;
 }
 
+/* SPOOL_STDIN names the task's standard input: only spec.stdin_path sets it, never an
+ * environment inherited (a task that submits a job must not pass its own input on). */
+static bool stdin_var(const char *kv)
+{
+	return strncmp(kv, "SPOOL_STDIN=", 12) == 0;
+}
+
+/* A map's values: ns per task (a multiple of the entries), each task's joined values within
+ * MAX_ITEM_LEN, at most MAX_ITEMS tasks: the limits, as for any record. */
+static int check_item_sizes(const struct spool_job_spec *s, struct err *e)
+{
+	size_t ns = s->nsources ? s->nsources : 1;
+	if (ns > REPL_MAX_SOURCES)
+		return err_set(e, "%zu input sources, limit %d", ns, REPL_MAX_SOURCES);
+	if (s->nitems % ns)
+		return err_set(e, "%zu values for %zu input sources: each task takes one of each", s->nitems, ns);
+	if (s->nitems / ns > MAX_ITEMS)
+		return err_set(e, "%zu input items, limit %d per job", s->nitems / ns, MAX_ITEMS);
+	for (size_t k = 0; k < s->nitems; k += ns) {
+		size_t len = ns - 1;
+		for (size_t j = k; j < k + ns; j++)
+			len += strlen(s->items[j]);
+		if (len > MAX_ITEM_LEN)
+			return err_set(e, "input item %zu is longer than %d bytes%s", k / ns + 1, MAX_ITEM_LEN,
+				       ns > 1 ? " (its values together, one byte between each)" : "");
+	}
+	return 0;
+}
+
+/* What spool does not take (usage errors): a value holding the separator, a replacement
+ * string it does not support (repl.h). */
+static int check_items(const struct spool_job_spec *s, struct err *e)
+{
+	size_t ns = s->nsources ? s->nsources : 1;
+	for (size_t i = 0; i < s->nitems; i++)
+		if (strchr(s->items[i], REPL_SEP))
+			return err_set(e, "input item %zu holds the byte 0x1F, which separates the values of several "
+				       "input sources: remove it", i / ns + 1);
+	for (size_t i = 0; s->is_map && i < s->argc; i++)
+		if (repl_check(s->argv[i], i + 1, ns, e) < 0)
+			return -1;
+	return 0;
+}
+
 static int check_spec(const struct spool_job_spec *s, const char *cwd, struct err *e)
 {
 	if (s->builtin && strcmp(s->builtin, "python") == 0) {
@@ -156,12 +201,7 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
 		return err_set(e, "schedule '%s' is neither static nor balanced", s->schedule);
 	if (s->is_map && !s->nitems)
 		return err_set(e, "map has no input items (give them after ':::' or with --input)");
-	if (s->nitems > MAX_ITEMS)
-		return err_set(e, "%zu input items, limit %d per job", s->nitems, MAX_ITEMS);
-	for (size_t i = 0; i < s->nitems; i++)
-		if (strlen(s->items[i]) > MAX_ITEM_LEN)
-			return err_set(e, "input item %zu is longer than %d bytes", i + 1, MAX_ITEM_LEN);
-	return 0;
+	return check_item_sizes(s, e);
 }
 
 /* Where this client's records stand in its own order (spool-layout.md 7): the controller
@@ -303,6 +343,15 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		set_err(err, errlen, e.msg);
 		return -1;
 	}
+	if (s->stdin_path && (s->stdin_path[0] != '/' || strlen(s->stdin_path) > MAX_PATH_LEN)) {
+		snprintf(err, errlen, "standard input file '%.200s' is not an absolute path of at most %d bytes",
+			 s->stdin_path, MAX_PATH_LEN);
+		return -SPOOL_ERR_USAGE;
+	}
+	if (check_items(s, &e) < 0) {
+		set_err(err, errlen, e.msg);
+		return -SPOOL_ERR_USAGE;
+	}
 	if ((rc = check_deps(sp, s, err, errlen)) < 0)
 		return rc;
 	rc = -1;
@@ -357,6 +406,10 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put(&b, "afterok", s->afterok[i]);
 	if (s->after_each)
 		rec_put(&b, "after_each", s->after_each);
+	if (s->retry_on_failure)
+		rec_put(&b, "retry_on_failure", "1");
+	if (s->retry_of)
+		rec_put(&b, "retry_of", s->retry_of);
 	rec_put(&b, "client_node", node);
 	put_order(&b);
 	/* The submitter's umask: the task and its files beside the data get it, as at a login. */
@@ -366,11 +419,11 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 	/* The interpreter of a Python call travels as SPOOL_PYTHON in the task's environment. */
 	if (s->env_set) {
 		for (size_t i = 0; i < s->nenv; i++)
-			if (!s->python || !python_var(s->env[i]))
+			if ((!s->python || !python_var(s->env[i])) && !stdin_var(s->env[i]))
 				rec_put(&b, "env", s->env[i]);
 	} else {
 		for (char **ep = environ; ep && *ep; ep++) /* within the limits: check_env said so */
-			if (strchr(*ep, '=') && **ep != '=' && (!s->python || !python_var(*ep)))
+			if (strchr(*ep, '=') && **ep != '=' && (!s->python || !python_var(*ep)) && !stdin_var(*ep))
 				rec_put(&b, "env", *ep);
 	}
 	if (s->python) {
@@ -378,10 +431,26 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put(&b, "env", kv);
 		free(kv);
 	}
+	if (s->stdin_path) {
+		char *kv = xasprintf("SPOOL_STDIN=%s", s->stdin_path);
+		rec_put(&b, "env", kv);
+		free(kv);
+	}
 	for (size_t i = 0; i < s->argc; i++)
 		rec_put(&b, "arg", s->argv[i]);
-	for (size_t i = 0; i < s->nitems; i++)
-		rec_put(&b, "item", s->items[i]);
+	size_t ns = s->nsources ? s->nsources : 1;
+	struct buf it;
+	buf_init(&it);
+	for (size_t k = 0; k < s->nitems; k += ns) { /* one field per task: its values, 0x1F between */
+		buf_reset(&it);
+		for (size_t j = k; j < k + ns; j++) {
+			if (j > k)
+				buf_addc(&it, REPL_SEP);
+			buf_adds(&it, s->items[j]);
+		}
+		rec_putn(&b, "item", it.p ? it.p : "", it.len);
+	}
+	buf_free(&it);
 	rec_end(&b);
 	if (b.len > MAX_JOB_RECORD) {
 		snprintf(err, errlen, "the job record would be %zu bytes, limit %u: split the input", b.len,

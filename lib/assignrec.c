@@ -1,51 +1,79 @@
 /* assignrec.c - build an assignment record, and measure it without building it. */
 #include "assignrec.h"
 #include "rec.h"
+#include "repl.h"
 #include "schema.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-/* What one argument becomes: its literal bytes, and how many {} and {#} it holds. */
+/* What one argument becomes: its literal bytes, and how many replacement strings it holds. */
 struct argcount {
-	uint64_t lit, lit_esc, ci, cn;
+	uint64_t lit, lit_esc;
+	uint64_t ci; /* item strings but {//}: at most the item's bytes */
+	uint64_t cd; /* {//} forms: a dirname may be "." for each value, at most item + nsrc bytes */
+	uint64_t cn, ce; /* {#} and {%} */
+	uint64_t split;  /* strings of every value: each splits the argument in nsrc */
 };
 
-/* The one substitution rule, left to right: in a map, {} -> item and {#} -> num. Appends the
- * result to out when out is not NULL; counts into c when c is not NULL. */
-static void scan_arg(const char *arg, int is_map, const char *item, const char *num, struct buf *out,
+/* What a task's replacement strings stand for (NULL item: count only). */
+struct subst {
+	const char *item, *num, *engine;
+	size_t item_len;
+};
+
+/* The one substitution rule, left to right, in a map only (repl.h). Builds into a when rec is
+ * not NULL: a string standing for every value ({}, {.}...) of an item of several values splits
+ * the argument there, one value each, as GNU parallel's quoting does ('x{}y' with a, b gives xa
+ * and by), so rec gets the arguments finished before the last, left in a. Counts into c when c
+ * is not NULL. */
+static void scan_arg(const char *arg, int is_map, const struct subst *v, struct buf *rec, struct buf *a,
 		     struct argcount *c)
 {
+	struct repl r = { 0 };
+	size_t nv = rec && v->item ? repl_nsrc(v->item, v->item_len) : 1;
 	for (const char *p = arg; *p;) {
-		if (is_map && p[0] == '{' && p[1] == '}') {
-			if (out)
-				buf_adds(out, item);
-			if (c)
-				c->ci++;
-			p += 2;
-		} else if (is_map && p[0] == '{' && p[1] == '#' && p[2] == '}') {
-			if (out)
-				buf_adds(out, num);
-			if (c)
-				c->cn++;
-			p += 3;
-		} else {
-			if (out)
-				buf_addc(out, *p);
-			if (c) {
-				c->lit++;
-				c->lit_esc += rec_escaped_len(p, 1);
+		if (is_map)
+			repl_at(p, &r);
+		if (r.kind == REPL_ITEM && rec) {
+			struct repl one = r;
+			for (size_t k = 1; k <= nv; k++) {
+				one.src = r.src ? r.src : k;
+				repl_value(a, v->item, v->item_len, &one);
+				if (r.src || k == nv)
+					break;
+				rec_putn(rec, "arg", a->p ? a->p : "", a->len);
+				buf_reset(a);
 			}
-			p++;
+		} else if (rec && (r.kind == REPL_SEQ || r.kind == REPL_ENGINE)) {
+			buf_adds(a, r.kind == REPL_SEQ ? v->num : v->engine);
 		}
+		if (c && r.kind == REPL_ITEM) {
+			*(r.op == REPL_DIR ? &c->cd : &c->ci) += 1;
+			c->split += r.src == 0;
+		} else if (c && (r.kind == REPL_SEQ || r.kind == REPL_ENGINE)) {
+			*(r.kind == REPL_SEQ ? &c->cn : &c->ce) += 1;
+		}
+		if (r.kind == REPL_ITEM || r.kind == REPL_SEQ || r.kind == REPL_ENGINE) {
+			p += r.len;
+			r.kind = REPL_NONE;
+			continue;
+		}
+		if (rec)
+			buf_addc(a, *p);
+		if (c) {
+			c->lit++;
+			c->lit_esc += rec_escaped_len(p, 1);
+		}
+		p++;
 	}
 }
 
 int assign_has_placeholder(const struct assign_tmpl *t)
 {
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1)
-		if (strstr(t->argv + o, "{}"))
+		if (repl_in(t->argv + o))
 			return 1;
 	return 0;
 }
@@ -96,21 +124,29 @@ void assign_measure(const struct assign_tmpl *t, uint64_t item_len, uint64_t ite
 	n += line("mac", 64) + strlen("end\n");
 
 	memset(s, 0, sizeof *s);
+	uint64_t nsrc = t->nsrc ? t->nsrc : 1;
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1) {
 		struct argcount c = { 0 };
 		scan_arg(t->argv + o, t->is_map, NULL, NULL, NULL, &c);
 		uint64_t dec = sat_add(sat_add(c.lit, sat_mul(c.ci, item_len)), sat_mul(c.cn, idx_digits));
 		uint64_t esc = sat_add(sat_add(c.lit_esc, sat_mul(c.ci, item_esc)), sat_mul(c.cn, idx_digits));
-		n = sat_add(n, line("arg", esc));
-		s->nargs++;
+		dec = sat_add(sat_add(dec, sat_mul(c.cd, sat_add(item_len, nsrc))), sat_mul(c.ce, 20));
+		esc = sat_add(sat_add(esc, sat_mul(c.cd, sat_add(item_esc, nsrc))), sat_mul(c.ce, 20));
+		/* Split in 1 + split * (nsrc - 1) arguments: each split costs a line ("arg \n"),
+		 * the bound above already counts the values' bytes. */
+		uint64_t extra = sat_mul(c.split, nsrc - 1);
+		n = sat_add(sat_add(n, line("arg", esc)), sat_mul(extra, line("arg", 0)));
+		s->nargs += 1 + (size_t)(extra > MAX_ARGS ? MAX_ARGS : extra);
 		if (dec > s->max_arg) {
 			s->max_arg = dec;
 			s->arg_at = s->nargs;
 		}
 	}
+	/* Without a replacement string, each value is one more argument: at most item_esc bytes of
+	 * values (less the separators, not written) and nsrc lines. */
 	if (t->is_map && !assign_has_placeholder(t)) {
-		n = sat_add(n, line("arg", item_esc));
-		s->nargs++;
+		n = sat_add(n, sat_add(item_esc, sat_mul(nsrc, line("arg", 0))));
+		s->nargs += nsrc;
 		if (item_len > s->max_arg) {
 			s->max_arg = item_len;
 			s->arg_at = s->nargs;
@@ -154,9 +190,10 @@ int assign_check(const struct assign_tmpl *t, uint64_t max_item_len, uint64_t ma
 void assign_build(struct buf *b, const struct spool_key *key, const struct assign_tmpl *t, int64_t idx,
 		  const char *item, int64_t attempt, int64_t engine, uint64_t seq)
 {
-	char num[24];
+	char num[24], eng[24];
 	struct buf a;
 	snprintf(num, sizeof num, "%" PRId64, idx);
+	snprintf(eng, sizeof eng, "%" PRId64, engine);
 	buf_reset(b);
 	rec_begin(b, "assign");
 	rec_put(b, "job", t->id);
@@ -179,13 +216,20 @@ void assign_build(struct buf *b, const struct spool_key *key, const struct assig
 		rec_put(b, "env", t->env + o);
 	buf_init(&a);
 	int is_map = t->is_map && item;
+	struct subst v = { .item = item, .item_len = item ? strlen(item) : 0, .num = num, .engine = eng };
 	for (size_t o = 0; o < t->argv_len; o += strlen(t->argv + o) + 1) {
 		buf_reset(&a);
-		scan_arg(t->argv + o, is_map, item, num, &a, NULL);
+		scan_arg(t->argv + o, is_map, &v, b, &a, NULL);
 		rec_putn(b, "arg", a.p ? a.p : "", a.len);
 	}
 	buf_free(&a);
-	if (is_map && !assign_has_placeholder(t))
-		rec_put(b, "arg", item);
+	if (is_map && !assign_has_placeholder(t)) { /* each value one argument, as GNU parallel */
+		const char *p = item, *sep;
+		while ((sep = strchr(p, REPL_SEP))) {
+			rec_putn(b, "arg", p, (size_t)(sep - p));
+			p = sep + 1;
+		}
+		rec_put(b, "arg", p);
+	}
 	rec_end_sealed(b, key);
 }

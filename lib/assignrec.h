@@ -20,6 +20,7 @@ struct assign_tmpl {
 	int64_t timeout_ms, owner;
 	int64_t umask;    /* the submitter's umask, -1 when the job record had none */
 	int is_map;
+	size_t nsrc;      /* map: the most values an item holds (repl.h); 0 counts as 1 */
 	const char *argv, *env;
 	size_t argv_len, env_len;
 };
@@ -32,7 +33,8 @@ struct assign_size {
 	size_t arg_at;    /* which argument (1-based) is the longest */
 };
 
-/* Does any argument hold {}? (Without one, a map appends the item as the last argument.) */
+/* Does any argument hold a replacement string (repl.h)? Without one, a map appends the item's
+ * values as its last arguments. */
 int assign_has_placeholder(const struct assign_tmpl *t);
 /* The size of a task whose item is item_len bytes (item_esc once escaped) and whose number has
  * at most idx_digits digits. Linear in both: the task with the longest item is the largest. */
@@ -43,7 +45,8 @@ void assign_measure(const struct assign_tmpl *t, uint64_t item_len, uint64_t ite
  * tasks; else -1 with e saying which limit and by how much. */
 int assign_check(const struct assign_tmpl *t, uint64_t max_item_len, uint64_t max_item_esc, uint64_t ntasks,
 		 struct err *e);
-/* The record itself: {} -> the item, {#} -> the task number (maps only). */
+/* The record itself: in a map, the replacement strings of repl.h ({} the item, {#} the task
+ * number, {%} the engine...). */
 void assign_build(struct buf *b, const struct spool_key *key, const struct assign_tmpl *t, int64_t idx,
 		  const char *item, int64_t attempt, int64_t engine, uint64_t seq);
 

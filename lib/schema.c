@@ -26,6 +26,8 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
        { "after_each", 0, MAX_DEP_LEN, 0 },
        { "priority", 0, 12, 0 },          /* signed: checked by spoold */
        { "max_running", RF_NUM, 10, 0 },
+       { "retry_on_failure", RF_NUM, 1, 0 },
+       { "retry_of", 0, 64, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
        { "item", RF_MULTI, MAX_ITEM_LEN, MAX_ITEMS });

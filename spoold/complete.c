@@ -85,6 +85,11 @@ static int apply_done(struct ctl *c, const char *wid, const struct rec *r, struc
 		return -2;
 	if (accepted && engine_timing(c, res.engine, res.wall_ms) < 0)
 		return -2;
+	if (accepted == QUEUE_RETRIED) { /* queued again: the task goes on, nothing to revoke */
+		log_info("task %s.%lld: attempt %lld %s, run again (--retry-on-failure)", job, (long long)res.idx,
+			 (long long)res.attempt, status);
+		return 1;
+	}
 	if (qr.wid[0]) {
 		snprintf(rv->wid, sizeof rv->wid, "%s", qr.wid);
 		snprintf(rv->job, sizeof rv->job, "%s", job);

@@ -70,7 +70,10 @@ static const char schema_fmt[] =
 	"CREATE INDEX IF NOT EXISTS deps_by_waiter ON deps(rid);"
 	/* Fair share: per submitter, how many of its tasks are assigned or running (queue.c keeps it,
 	 * db_open counts it again at start-up). */
-	"CREATE TABLE IF NOT EXISTS owner_load(owner INTEGER PRIMARY KEY, n INTEGER NOT NULL);";
+	"CREATE TABLE IF NOT EXISTS owner_load(owner INTEGER PRIMARY KEY, n INTEGER NOT NULL);"
+	/* Jobs whose failed or timed-out tasks are run again (--retry-on-failure), within their
+	 * retries: a table of its own, so that older databases get it without an upgrade step. */
+	"CREATE TABLE IF NOT EXISTS job_retry(rid INTEGER PRIMARY KEY);";
 
 /* The indexes the scheduler reads, on columns (waits, owner, nprio) that older databases get from
  * db_upgrade: created after it. Tasks any engine may run (pin NULL) and tasks restricted to their

@@ -12,6 +12,7 @@
 #include "jobstate.h"
 #include "queue.h"
 #include "assignrec.h"
+#include "repl.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -263,11 +264,19 @@ static int check_expansion(const struct rec *r, const char *outdir, const struct
 		if (strcmp(r->f[i].key, "item") != 0)
 			continue;
 		uint64_t esc = rec_escaped_len(r->f[i].val, r->f[i].len);
+		size_t nsrc = repl_nsrc(r->f[i].val, r->f[i].len);
 		if (r->f[i].len > max_len)
 			max_len = r->f[i].len;
 		if (esc > max_esc)
 			max_esc = esc;
+		if (nsrc > t.nsrc)
+			t.nsrc = nsrc;
 	}
+	/* The client refuses these first; a record written otherwise is refused the same. */
+	size_t argno = 0;
+	for (size_t o = 0; t.is_map && o < t.argv_len; o += strlen(t.argv + o) + 1)
+		if (repl_check(t.argv + o, ++argno, t.nsrc, e) < 0)
+			return -1;
 	return assign_check(&t, max_len, max_esc, ntasks ? ntasks : 1, e);
 }
 
@@ -412,6 +421,7 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 	q.timeout_ms = (int64_t)rec_get_u64(r, "timeout_ms", c->sd.conf.timeout_ms);
 	q.retries = (int64_t)rec_get_u64(r, "retries", c->sd.conf.retries);
 	q.is_map = is_map;
+	q.retry_on_failure = rec_get_u64(r, "retry_on_failure", 0) != 0;
 	q.argv = argv.p;
 	q.argv_len = argv.len;
 	q.env = env.p;

@@ -367,9 +367,16 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	sqlite3_bind_int64(st, 18, (int64_t)j->max_running);
 	if (run(c, st, "insert a job") < 0)
 		return -1;
+	int64_t rid = sqlite3_last_insert_rowid(c->db);
 	c->add_owner = j->owner;
 	c->add_nprio = -j->priority;
-	return sqlite3_last_insert_rowid(c->db);
+	if (j->retry_on_failure) {
+		sqlite3_stmt *rt = db_prep(c, "INSERT INTO job_retry(rid) VALUES(?)");
+		sqlite3_bind_int64(rt, 1, rid);
+		if (run(c, rt, "note a job's --retry-on-failure") < 0)
+			return -1;
+	}
+	return rid;
 }
 
 /* Tasks are inserted QUEUE_ADD_BATCH rows per statement: a map of a million tasks is accepted
@@ -526,6 +533,48 @@ static int attempt_add(struct ctl *c, int64_t rid, const struct queue_result *r,
 	return run(c, at, "record a result");
 }
 
+/* --retry-on-failure: a failed or timed-out result of a task with retries left queues it
+ * again (its lost count, the retries used, + 1) and is kept as an attempt not accepted, so that
+ * it stays visible. 1 when it did, 0 when the result is to be stored, -1 on a database error. A
+ * replay of a result already taken (the same attempt and worker) is dropped: 2. */
+static int retry_failed(struct ctl *c, int64_t rid, const struct queue_result *r, int cur)
+{
+	if (r->state != SPOOL_TASK_FAILED && r->state != SPOOL_TASK_TIMEDOUT)
+		return 0;
+	sqlite3_stmt *q = db_prep(c,
+		"SELECT (SELECT count(*) FROM attempts WHERE rid = ?1 AND idx = ?2 AND attempt = ?3 AND wid = ?4),"
+		" t.lost < j.retries AND t.pin IS NULL FROM tasks t JOIN jobs j ON j.rid = t.rid"
+		" JOIN job_retry r ON r.rid = t.rid WHERE t.rid = ?1 AND t.idx = ?2");
+	sqlite3_bind_int64(q, 1, rid);
+	sqlite3_bind_int64(q, 2, r->idx);
+	sqlite3_bind_int64(q, 3, r->attempt);
+	sqlite3_bind_text(q, 4, r->wid, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	int seen = rc == SQLITE_ROW && sqlite3_column_int(q, 0) > 0, again = rc == SQLITE_ROW && sqlite3_column_int(q, 1);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_err("database %s: cannot read whether a task is retried: %s", c->dbpath, sqlite3_errmsg(c->db));
+	sqlite3_reset(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return -1;
+	if (seen)
+		return 2;
+	if (!again)
+		return 0;
+	sqlite3_stmt *up = db_prep(c,
+		"UPDATE tasks SET state = ?3, lost = lost + 1, engine = NULL, wid = NULL,"
+		" waits = waits + (SELECT held FROM jobs WHERE rid = ?1)," /* a held job's task comes back held */
+		" reason = 'attempt ' || ?4 || ' ' || ?5 || ': run again (--retry-on-failure)' WHERE rid = ?1 AND idx = ?2");
+	sqlite3_bind_int64(up, 1, rid);
+	sqlite3_bind_int64(up, 2, r->idx);
+	sqlite3_bind_int(up, 3, SPOOL_TASK_QUEUED);
+	sqlite3_bind_int64(up, 4, r->attempt);
+	sqlite3_bind_text(up, 5, r->state == SPOOL_TASK_TIMEDOUT ? "timed out" : "failed", -1, SQLITE_STATIC);
+	if (run(c, up, "queue a failed task again") < 0 || moved(c, rid, r->idx, cur, SPOOL_TASK_QUEUED) < 0 ||
+	    mark_chunk(c, rid, r->idx) < 0 || attempt_add(c, rid, r, 0) < 0)
+		return -1;
+	return 1;
+}
+
 int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *r, struct queue_revoke *rv)
 {
 	rv->wid[0] = '\0';
@@ -550,6 +599,11 @@ int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *r, struc
 	}
 	sqlite3_reset(sel);
 	if (accepted) {
+		int rr = retry_failed(c, rid, r, cur);
+		if (rr == 2) /* a replay of a result already taken: revoke nothing */
+			rv->wid[0] = '\0';
+		if (rr != 0)
+			return rr < 0 ? -1 : rr == 2 ? 0 : QUEUE_RETRIED;
 		sqlite3_stmt *up = db_prep(c,
 			"UPDATE tasks SET state = ?, attempt = ?, engine = ?, wid = ?, node = ?, exit = ?, signal = ?,"
 			" wall_ms = ?, reason = ? WHERE rid = ? AND idx = ?");

@@ -17,6 +17,7 @@ struct queue_job {
 	uid_t owner;
 	int64_t timeout_ms, retries, umask; /* umask -1: not given */
 	int is_map;
+	int retry_on_failure; /* failed or timed-out tasks run again within retries */
 	const void *argv, *env;
 	size_t argv_len, env_len;
 	uint64_t ntasks;
@@ -67,6 +68,7 @@ struct queue_revoke {
 	int64_t attempt;
 };
 #define QUEUE_NO_TASK (-2) /* queue_finish: the job has no such task (a bad record, not a database error) */
+#define QUEUE_RETRIED 2    /* queue_finish: a failure queued again (--retry-on-failure), kept as an attempt */
 int queue_finish(struct ctl *c, int64_t rid, const struct queue_result *res, struct queue_revoke *revoke);
 
 /* The tasks worker wid held: requeued (queued again, attempt kept for the next assignment),

@@ -407,6 +407,7 @@ struct launch {
 	struct engine *e;
 	char **argv, **envp;
 	const char *path, *cwd;
+	const char *in; /* the task's standard input (SPOOL_STDIN), NULL: /dev/null */
 	int errfd;
 };
 
@@ -433,7 +434,6 @@ static void start_task(void *arg)
 		limits_apply(&e->cred.limits);
 	umask(e->cred.umask);
 	/* The child opens its own files, so the worker goes on with other engines meanwhile. */
-	int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	int ofd = outdir_create(e->outfd, strrchr(e->out_path, '/') + 1, 0666);
 	if (ofd < 0)
 		child_fail(l->errfd, 'o', errno);
@@ -442,6 +442,10 @@ static void start_task(void *arg)
 		child_fail(l->errfd, 'O', errno);
 	if (chdir(l->cwd) < 0)
 		child_fail(l->errfd, 'c', errno);
+	/* Opened as the task's user, like any file the task opens itself. */
+	int nullfd = open(l->in ? l->in : "/dev/null", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (nullfd < 0 && l->in)
+		child_fail(l->errfd, 'i', errno);
 	if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
 		child_fail(l->errfd, 'd', errno);
 	run_close_inherited();
@@ -560,6 +564,9 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	size_t nx = task_extras(w, e, extra, xp);
 	struct launch l = { .e = e, .argv = vec(r, "arg", 0), .cwd = rec_get(r, "cwd") };
 	l.envp = build_env(r, &e->vars, xp, nx);
+	l.in = env_lookup(l.envp, "SPOOL_STDIN");
+	if (l.in && !l.in[0])
+		l.in = NULL;
 	l.path = env_lookup(l.envp, "PATH");
 	if (!l.path)
 		l.path = "/usr/local/bin:/usr/bin:/bin";
@@ -664,6 +671,16 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 				 msg[0] == 'o' ? e->out_path : e->err_path, w->node, outdir_why(err));
 			e->res_path[0] = '\0';
 			break;
+		case 'i': {
+			const char *in = NULL;
+			for (size_t k = 0; k < r->n; k++)
+				if (strcmp(r->f[k].key, "env") == 0 && strncmp(r->f[k].val, "SPOOL_STDIN=", 12) == 0)
+					in = r->f[k].val + 12;
+			o->status = "error";
+			snprintf(o->reason, sizeof o->reason, "cannot open the task's standard input %.800s (--stdin) "
+				 "on node %s as user %s: %s", in ? in : "?", w->node, e->cred.name, strerror(err));
+			break;
+		}
 		case 'u':
 			o->status = "error";
 			snprintf(o->reason, sizeof o->reason,

@@ -94,6 +94,10 @@ class JobSpec(ctypes.Structure):
         ("after_each", ctypes.c_char_p),
         ("priority", ctypes.c_int),
         ("max_running", ctypes.c_uint),
+        ("nsources", ctypes.c_size_t),
+        ("stdin_path", ctypes.c_char_p),
+        ("retry_on_failure", ctypes.c_int),
+        ("retry_of", ctypes.c_char_p),
     ]
 
 

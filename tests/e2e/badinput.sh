@@ -10,7 +10,7 @@
 # items, too many arguments, output paths past 4,096 bytes). spoold stays up and later good jobs complete throughout.
 # The last section: MACs on assignments (forged and missing MACs refused), records of another
 # user (skipped, and only that, when not root).
-# checks: 284
+# checks: 292
 . "$(dirname "$0")/../lib.sh"
 make_spool
 IN=$SPOOL_DIR/incoming
@@ -535,6 +535,12 @@ rec outl1 "outdir /$(long 4048)" >"$T/rec"
 amp outl1 "output directory is 4049 bytes, limit 4048" "an output directory one byte past 4,048 (its files' paths past 4,096)"
 rec outl2 | sed "s|^cwd .*|cwd /$(long 4080)|" >"$T/rec"
 amp outl2 "output directory is 4093 bytes, limit 4048" "a 4,081-byte cwd, so that the default CWD/spool-ID is too long"
+# GNU parallel's strings spool does not support, in a record the client would have refused.
+rec repl1 'map 1' 'arg {##}' 'item x' >"$T/rec"
+amp repl1 "holds '{##}', a replacement string of GNU parallel's that spool does not support" \
+	"a map whose argument holds {##} (refused by the client; the controller checks again)"
+rec repl2 'map 1' 'arg {3}' 'item a%1Fb' >"$T/rec"
+amp repl2 "holds '{3}' but the map has 2 input sources" "a map naming {3} with items of two values"
 for n in "${AMP[@]}"; do cp "$T/cases/$n.job" "$IN/.tmp.case" && mv "$IN/.tmp.case" "$IN/$n.job"; done
 for n in "${AMP[@]}"; do wait_q "$n.job"; done
 refused_reason() { # ID: the reason of task 1 in the job's published state

@@ -46,7 +46,7 @@ spool cancel "$j" 2>"$T/e"; rc=$?
 check_eq "spool cancel JOB exits 0" 0 "$rc"
 spool collect --timeout 120 "$j" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "collect of the cancelled job exits 1" 1 "$rc"
-check_eq "all 5 tasks are cancelled" 5 "$(grep -c 'task [1-5]: cancelled' "$T/e")"
+check_eq "all 5 tasks are cancelled" 5 "$(grep -c 'task \([1-5]\) (item \1): cancelled' "$T/e")"
 check "the summary says why" grep -q "cancelled by uid $(id -u)" "$T/e"
 touch "$T/release"
 spool collect --timeout 120 "$blk" >/dev/null 2>&1; rc=$?
@@ -99,7 +99,7 @@ check_eq "tasks 1 and 3 finished and printed" "done 1
 done 3" "$(cat "$T/o")"
 check_eq "only task 2 is cancelled" "succeeded cancelled succeeded" \
 	"$(echo $(state_of "$j" 1) $(state_of "$j" 2) $(state_of "$j" 3))"
-check_eq "the summary names task 2 only" "  task 2: cancelled on $(spool status "$j" | awk '$1 == 2 { print $5 }'): cancelled by uid $(id -u)" \
+check_eq "the summary names task 2 only, and its item" "  task 2 (item 2): cancelled on $(spool status "$j" | awk '$1 == 2 { print $5 }'): cancelled by uid $(id -u)" \
 	"$(grep '^  task' "$T/e")"
 spool cancel "$j.7" 2>"$T/e"; rc=$?
 check_eq "cancel of a task that does not exist exits 4 (no such task)" 4 "$rc"

@@ -47,7 +47,8 @@ want(d["counts"] == {"queued": 0, "assigned": 0, "running": 0, "succeeded": 1, "
 ' <"$T/c.json")"
 check_eq "collect --json: every task has exactly the documented fields" ok "$(pycheck '
 keys = ["task", "state", "exit_code", "signal", "engine", "node", "attempt", "wall_ms", "start_ms", "end_ms",
-        "user_ms", "sys_ms", "maxrss_kb", "reason", "stdout", "stderr", "result", "duplicates"]
+        "user_ms", "sys_ms", "maxrss_kb", "reason", "stdout", "stderr", "result", "duplicates", "item", "values"]
+want([(t["item"], t["values"]) for t in d["tasks"]] == [("1", ["1"]), ("2", ["2"])], "items %r" % d["tasks"])
 for t in d["tasks"]:
     want(sorted(t) == sorted(keys), "task fields %r" % sorted(t))
     want(t["duplicates"] == [], "no duplicate attempts here %r" % t["duplicates"])

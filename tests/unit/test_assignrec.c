@@ -48,6 +48,22 @@ int main(void)
 	CHECK(bounded(&t, "appended", 3), "a map without {}: the item appended, counted");
 	t.is_map = 0;
 	CHECK(bounded(&t, NULL, 1), "a submit: no substitution");
+	/* GNU parallel's strings over items of several values (0x1F between): a dirname may be "."
+	 * for each empty value, a string of every value splits its argument, {%} is 20 digits. */
+	static const char a3[] = "p\0x{//}y{}\0{1.}{2/}{2//}{/.}{%}{#}\0{}\0";
+	t = tmpl(a3, sizeof a3 - 1, 1);
+	t.nsrc = 3;
+	CHECK(bounded(&t, "\x1f\x1f", 12), "three empty values with {//} and {}: built within the measured size");
+	CHECK(bounded(&t, "d/a.c\x1f/x/\x1f%%", 12), "  ... and three values with slashes, dots and escapes");
+	t.nsrc = 2;
+	CHECK(bounded(&t, "a\x1f" "b", 1), "  ... two values: one argument per value where {} splits it");
+	static const char a4[] = "echo\0";
+	t = tmpl(a4, sizeof a4 - 1, 1);
+	t.nsrc = 3;
+	CHECK(bounded(&t, "a\x1f\x1f" "c", 3), "no replacement string: each of the three values appended, counted");
+	static const char a5[] = "echo\0{= 1 =}{##}{print}\0";
+	t = tmpl(a5, sizeof a5 - 1, 1);
+	CHECK(bounded(&t, "it", 3), "strings spool refuses at submit stay literal when built (and the item is appended)");
 
 	struct err e;
 	char *big = malloc(2 * 30000 + 8);
