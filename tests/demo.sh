@@ -1,15 +1,16 @@
 #!/bin/sh
-# demo.sh - the walkthrough of ../shared/seed/ipython-parallel-notes.txt on a local spool:
-# a controller and a worker with 2 engines on this machine, real tasks, real results.
+# demo.sh - the walkthrough of the IPython parallel notes on a local spool: a controller and a
+# worker with 2 engines on this machine, real tasks, real results, from the shell and then from
+# Python (import spool as ipp). The results stay in the demo's directory, which it names.
 set -e
 here=$(cd "$(dirname "$0")/.." && pwd)
-PATH="$here/bin:$PATH"
+PATH="${SPOOL_BIN:-$here/bin}:$PATH"
 d=$(mktemp -d /tmp/spool-demo.XXXXXX)
 export SPOOL_DIR="$d/spool"
 stop() {
 	[ -n "${wpid:-}" ] && kill "$wpid" 2>/dev/null && wait "$wpid" 2>/dev/null
 	[ -n "${cpid:-}" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
-	rm -rf "$d"
+	echo "(the demo's spool, logs and results stay in $d: rm -rf $d when done)"
 }
 trap stop EXIT INT TERM
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
@@ -19,7 +20,7 @@ spool init "$SPOOL_DIR" >/dev/null && echo "created spool $SPOOL_DIR"
 spoold -f 2>"$d/spoold.log" & cpid=$!
 spool-worker -f -n 2 2>"$d/worker.log" & wpid=$!
 say "spool workers                       # ipyparallel: c.ids"
-for i in $(seq 100); do
+for i in $(seq 1200); do # up to 2 minutes on a loaded machine
 	[ "$(spool workers | awk 'NR>1' | wc -l)" -ge 2 ] && break
 	sleep 0.1
 done
@@ -43,5 +44,20 @@ echo "and here, the submitter's own counter is ${counter:-still unset}"
 
 say "spool status"
 spool status
+
+# The same cells in Python, on the same engines (an interpreter that has cloudpickle).
+py=""
+for p in python3 /usr/bin/python3; do
+	command -v "$p" >/dev/null 2>&1 && "$p" -c 'import cloudpickle' 2>/dev/null && { py=$p; break; }
+done
+if [ -n "$py" ]; then
+	cp "$here/tests/demo_notes.py" "$d/data/notes.py"
+	say "PYTHONPATH=$here/python $py notes.py      # the notes' cells, import spool as ipp"
+	PYTHONPATH="$here/python" "$py" notes.py
+else
+	echo
+	echo "(no python3 with cloudpickle here: apt-get install python3-cloudpickle to run the notes from Python)"
+fi
 echo
-echo "results were written beside the data, in $d/data/spool-JOBID/; stopping the controller and the worker"
+echo "results were written beside the data: $d/data/spool-JOBID/ (shell jobs) and"
+echo "$d/data/spool-python/JOBID/ (Python calls); stopping the controller and the worker"
