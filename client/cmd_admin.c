@@ -111,32 +111,55 @@ int cmd_init(int argc, char **argv)
 	return 0;
 }
 
-int cmd_cancel(int argc, char **argv)
+/* One cancel: 0 requested, 0 with a word when the job had already finished (nothing to cancel),
+ * else the exit code of the failure. */
+static int cancel_one(spool_t *sp, const char *ref)
 {
-	int rc = only_help(argc, argv, "usage: spool cancel JOB | JOB.TASK\n\nQueued tasks never start; running "
-					"ones are killed with their whole process group.\n"
-					"exit codes: 0 requested, 3 spool error, 4 no such job\n");
 	char job[80], err[SPOOL_ERRLEN];
 	uint64_t task;
-	if (rc >= 0)
-		return rc;
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: spool cancel JOB | JOB.TASK\n");
+	struct spool_job *j = NULL;
+	int nf, rc;
+	if (jobref_parse(ref, job, sizeof job, &task) < 0) {
+		fprintf(stderr, "spool: '%s' is not JOB or JOB.TASK (tasks count from 1)\n", shown(ref));
 		return SPOOL_EXIT_USAGE;
 	}
-	if (jobref_parse(argv[optind], job, sizeof job, &task) < 0) {
-		fprintf(stderr, "spool: '%s' is not JOB or JOB.TASK (tasks count from 1)\n", shown(argv[optind]));
+	if (spool_job_summary(sp, job, &j, &nf, err, sizeof err) == 0 && j->done && task <= j->ntasks) {
+		fprintf(stderr, "spool: job %s had already finished: nothing to cancel\n", shown(job));
+		spool_job_free(j);
+		return 0;
+	}
+	spool_job_free(j);
+	if ((rc = spool_cancel(sp, job, task, err, sizeof err)) < 0) {
+		cli_error(err);
+		return spool_exit_code(rc);
+	}
+	printf("cancel of %s requested\n", shown(ref));
+	return 0;
+}
+
+int cmd_cancel(int argc, char **argv)
+{
+	static const char use[] = "usage: spool cancel JOB|JOB.TASK...\n";
+	int rc = only_help(argc, argv, "usage: spool cancel JOB|JOB.TASK...\n\nCancel jobs or single tasks: queued "
+					"tasks never start; running ones are killed with their\nwhole process group. A "
+					"job that had already finished is left as it is (said on stderr).\n\n"
+					"  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n\n"
+					"exit codes: 0 requested (or already finished), 2 usage, 3 spool error, 4 no such "
+					"job\n(with several, the last failure's)\n");
+	if (rc >= 0)
+		return rc;
+	if (optind >= argc) {
+		fputs(use, stderr);
 		return SPOOL_EXIT_USAGE;
 	}
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
-	if ((rc = spool_cancel(sp, job, task, err, sizeof err)) < 0) {
-		cli_error(err);
-		rc = spool_exit_code(rc);
-	} else {
-		printf("cancel of %s requested\n", argv[optind]);
-		rc = 0;
+	rc = 0;
+	for (int i = optind; i < argc; i++) {
+		int one = cancel_one(sp, argv[i]);
+		if (one)
+			rc = one;
 	}
 	spool_close(sp);
 	return rc;

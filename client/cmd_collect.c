@@ -130,7 +130,7 @@ int cmd_collect(int argc, char **argv)
 		case 'n': f.wait = 0; break;
 		case 't':
 			if (parse_seconds_ms(optarg, 366ull * 86400 * 1000, &f.timeout_ms) < 0 || f.timeout_ms == 0) {
-				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", shown(optarg));
+				fprintf(stderr, "spool: --timeout wants a duration (30, 0.5, 90s, 1m, 2h), not '%s'\n", shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			break;

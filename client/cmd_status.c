@@ -228,7 +228,7 @@ int cmd_workers(int argc, char **argv)
 			break;
 		case 't':
 			if (parse_seconds_ms(optarg, 366ull * 86400 * 1000, &tmo) < 0 || !tmo) {
-				fprintf(stderr, "spool: --timeout wants seconds, not '%s'\n", shown(optarg));
+				fprintf(stderr, "spool: --timeout wants a duration (30, 0.5, 90s, 1m, 2h), not '%s'\n", shown(optarg));
 				return SPOOL_EXIT_USAGE;
 			}
 			break;

@@ -356,7 +356,7 @@ static void usage(FILE *f, int kind)
 		   "  --output DIR     where stdout, stderr and results go (default: CWD/spool-JOBID)\n"
 		   "  --env NAME=VAL   set a variable for the task (repeatable)\n"
 		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
-		   "  --timeout SEC    kill a task after SEC seconds (TERM, then KILL)\n"
+		   "  --timeout SEC    kill a task after SEC seconds, or 90s, 1m, 2h (TERM, then KILL)\n"
 		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
 		   "  --retry-on-failure  also retry (within --retries) a task that fails or times out;\n"
 		   "                   every attempt stays visible (collect --json: duplicates)\n"
@@ -441,7 +441,7 @@ static int submit_common(int argc, char **argv, int kind)
 		case 'E': no_env = 1; break;
 		case 't':
 			if (parse_seconds_ms(optarg, 31ull * 86400 * 1000, &v) < 0 || v == 0) {
-				fprintf(stderr, "spool: --timeout wants seconds (for example 30 or 0.5), not '%s'\n", shown(optarg));
+				fprintf(stderr, "spool: --timeout wants a duration (for example 30, 0.5, 90s, 1m or 2h), not '%s'\n", shown(optarg));
 				goto out;
 			}
 			s.timeout_ms = v;

@@ -177,7 +177,7 @@ int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms)
 {
-	uint64_t whole = 0, frac = 0, scale = 1000;
+	uint64_t whole = 0, frac = 0, scale = 1000, unit = 1; /* frac in ms of the unit */
 	const char *p = s;
 
 	if (!s || *s < '0' || *s > '9')
@@ -198,11 +198,24 @@ int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms)
 			}
 		}
 	}
+	/* An optional unit, as sleep(1) and Slurm take them: s, m, h, d. */
+	if (*p && !p[1]) {
+		switch (*p++) {
+		case 's': unit = 1; break;
+		case 'm': unit = 60; break;
+		case 'h': unit = 3600; break;
+		case 'd': unit = 86400; break;
+		default: return -1;
+		}
+	}
 	if (*p)
 		return -1;
-	if (frac > max_ms - whole * 1000)
+	if (whole > max_ms / 1000 / unit)
 		return -1;
-	*out_ms = whole * 1000 + frac;
+	uint64_t ms = whole * 1000 * unit + frac * unit;
+	if (ms > max_ms)
+		return -1;
+	*out_ms = ms;
 	return 0;
 }
 

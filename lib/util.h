@@ -35,7 +35,7 @@ char *buf_steal(struct buf *b);
 /* Strict number parsing: whole string, no sign surprises, range checked. Return 0 or -1. */
 int parse_u64(const char *s, uint64_t max, uint64_t *out);
 int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
-/* Seconds with an optional fraction ("2", "0.25") into milliseconds. */
+/* Seconds with an optional fraction and unit ("2", "0.25", "90s", "1.5m", "2h", "1d") into ms. */
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
 
 struct timespec;

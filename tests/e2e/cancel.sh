@@ -2,7 +2,7 @@
 # cancel.sh - spool cancel: queued tasks never start; a running task is killed with every
 # process it spawned; collect reports the tasks cancelled (exit 1); JOB.TASK cancels one
 # task only.
-# checks: 31
+# checks: 39
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -106,3 +106,22 @@ check_eq "cancel of a task that does not exist exits 4 (no such task)" 4 "$rc"
 check "and says the job has 3 tasks" grep -q "has 3 tasks" "$T/e"
 spool cancel nosuchjob0 2>"$T/e"; rc=$?
 check_eq "cancel of an unknown job exits 4" 4 "$rc"
+
+# Several at once; a finished job is left alone and said so; durations take units.
+a=$(spool submit --timeout 1m -- sleep 300)
+b=$(spool submit --timeout 90s -- sleep 300)
+spool cancel "$a" "$b" >"$T/o" 2>"$T/e"; rc=$?
+check_eq "spool cancel A B exits 0" 0 "$rc"
+check_eq "  ... and requests both" "cancel of $a requested
+cancel of $b requested" "$(cat "$T/o")"
+spool collect --timeout 2m "$a" >/dev/null 2>&1
+spool collect --timeout 2m "$b" >/dev/null 2>&1
+check_eq "  ... both end cancelled" "cancelled cancelled" "$(echo $(state_of "$a" 1) $(state_of "$b" 1))"
+spool cancel "$a" 2>"$T/e"; rc=$?
+check_eq "cancel of a job that had finished exits 0" 0 "$rc"
+check "  ... and says it had already finished" grep -q "job $a had already finished: nothing to cancel" "$T/e"
+spool cancel "$a" nosuchjob0 2>"$T/e"; rc=$?
+check_eq "cancel of a finished and an unknown job exits 4 (the failure's code)" 4 "$rc"
+spool submit --timeout 1x -- true 2>"$T/e"; rc=$?
+check_eq "--timeout 1x is refused (exit 2)" 2 "$rc"
+check "  ... naming the units it takes" grep -q "90s, 1m or 2h" "$T/e"

@@ -82,6 +82,12 @@ static void test_numbers(void)
 	      "parse_seconds_ms junk");
 	CHECK(ms_is("2", 2000, 2000) && ms_fails("2.001", 2000) && ms_fails("3", 2000), "parse_seconds_ms max");
 	CHECK(ms_fails("99999999999999999999999", UINT64_MAX / 2), "parse_seconds_ms huge");
+	CHECK(ms_is("90s", 600000, 90000) && ms_is("1m", 600000, 60000) && ms_is("0.5s", 600000, 500) &&
+		      ms_is("1.5m", 600000, 90000) && ms_is("2h", 86400000, 7200000) && ms_is("1d", 86400000, 86400000),
+	      "parse_seconds_ms units: 90s 1m 0.5s 1.5m 2h 1d");
+	CHECK(ms_fails("11m", 600000) && ms_fails("1ms", 600000) && ms_fails("m", 600000) && ms_fails("1 m", 600000) &&
+		      ms_fails("2d", 86400000),
+	      "parse_seconds_ms units: over the max, unknown units, no number");
 }
 
 static void test_buf(void)
