@@ -332,8 +332,11 @@ int main(int argc, char **argv)
 	boot_id(w.boot, sizeof w.boot);
 	enum log_level lvl = LOG_LVL_INFO;
 	log_level_parse(w.sd.conf.log_level, &lvl);
-	if (lock_node(&w) < 0)
+	if (lock_node(&w) < 0) {
+		free(w.eng);
+		spooldir_close(&w.sd);
 		return SPOOL_EXIT_ERROR;
+	}
 	if (!fg) {
 		pid_t pid = fork();
 		if (pid < 0)
