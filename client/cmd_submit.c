@@ -359,7 +359,7 @@ static void usage(FILE *f, int kind)
 		   "  --timeout SEC    kill a task after SEC seconds, or 90s, 1m, 2h (TERM, then KILL)\n"
 		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
 		   "  --retry-on-failure  also retry (within --retries) a task that fails or times out;\n"
-		   "                   every attempt stays visible (collect --json: duplicates)\n"
+		   "                   every attempt stays visible (the duplicates of collect's JSON)\n"
 		   "  --name NAME      a label for the job\n"
 		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
 		   "  --tag            with --wait: prefix output lines with '[ENGINE NODE] '\n"
