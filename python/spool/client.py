@@ -7,6 +7,7 @@ created as the caller, verified as the worker verifies it), writes the call file
 relative to the directory's fd), and submits a job with builtin "python" through libspool.
 """
 
+import errno
 import math
 import os
 import shutil
@@ -278,5 +279,21 @@ def _purge_dir(path):
         return False
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid():
         raise _lib.SpoolUsageError("%s is not a directory of yours: not removed" % path)
+
+    def gone_already(func, p, exc):  # a file renamed into place meanwhile (tmp -> name)
+        if not isinstance(exc[1], FileNotFoundError):
+            raise exc[1]
+
+    # The worker of a cancelled task may still put its result there (a tmp file renamed into
+    # place) just after the job ended: what vanishes is ignored, what appears is removed next time.
+    for _ in range(50):
+        try:
+            shutil.rmtree(path, onerror=gone_already)
+        except OSError as e:
+            if e.errno != errno.ENOTEMPTY:
+                raise
+        if not os.path.lexists(path):
+            return True
+        time.sleep(0.1)
     shutil.rmtree(path)
     return True
