@@ -121,26 +121,39 @@ static void check_numbers(const char *s)
 		   (ref_digits(s + neg, n - neg, neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX, &mag) == 0));
 }
 
-/* Seconds "W" or "W.F" into ms: F's digits past the third are dropped, the result is at most max. */
+/* Seconds "W" or "W.F", with an optional unit s, m, h or d, into ms: F's digits past the third
+ * are dropped, the result is at most max. */
 static void check_seconds(const char *s)
 {
 	static const uint64_t maxes[] = { 0, 999, 1000, 1500, 31ull * 86400 * 1000, 366ull * 86400 * 1000,
 					  UINT64_MAX };
-	const char *dot = strchr(s, '.');
-	size_t wl = dot ? (size_t)(dot - s) : strlen(s);
+	char num[64];
+	size_t len = strlen(s);
+	uint64_t unit = 1;
+	if (len >= sizeof num)
+		len = sizeof num - 1; /* longer than any number a max allows: refused either way */
+	memcpy(num, s, len);
+	num[len] = '\0';
+	if (len > 1 && strchr("smhd", num[len - 1])) {
+		char u = num[--len];
+		num[len] = '\0';
+		unit = u == 's' ? 1 : u == 'm' ? 60 : u == 'h' ? 3600 : 86400;
+	}
+	const char *dot = strchr(num, '.');
+	size_t wl = dot ? (size_t)(dot - num) : len;
 	for (size_t i = 0; i < sizeof maxes / sizeof *maxes; i++) {
 		uint64_t ms = 7, whole = 0, frac = 0;
 		int rc = parse_seconds_ms(s, maxes[i], &ms);
-		bool ref = ref_digits(s, wl, maxes[i] / 1000, &whole) == 0;
+		bool ref = strlen(s) < sizeof num && ref_digits(num, wl, maxes[i] / 1000 / unit, &whole) == 0;
 		if (ref && dot) {
 			size_t fl = strlen(dot + 1);
 			ref = fl >= 1 && strspn(dot + 1, "0123456789") == fl;
 			for (size_t k = 0; ref && k < 3; k++)
 				frac = frac * 10 + (k < fl ? (uint64_t)(dot[1 + k] - '0') : 0);
 		}
-		ref = ref && frac <= maxes[i] - whole * 1000;
+		ref = ref && frac * unit <= maxes[i] - whole * 1000 * unit;
 		FUZZ_CHECK((rc == 0) == ref);
-		FUZZ_CHECK(rc < 0 || ms == whole * 1000 + frac);
+		FUZZ_CHECK(rc < 0 || ms == whole * 1000 * unit + frac * unit);
 	}
 }
 

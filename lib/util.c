@@ -212,10 +212,10 @@ int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms)
 		return -1;
 	if (whole > max_ms / 1000 / unit)
 		return -1;
-	uint64_t ms = whole * 1000 * unit + frac * unit;
-	if (ms > max_ms)
+	uint64_t ms = whole * 1000 * unit; /* <= max_ms by the line above: no overflow */
+	if (frac * unit > max_ms - ms)
 		return -1;
-	*out_ms = ms;
+	*out_ms = ms + frac * unit;
 	return 0;
 }
 
