@@ -95,6 +95,9 @@ for p in $pages; do
 	out=$(mandoc -Tlint "$P/share/man/$p" 2>&1)
 	while IFS= read -r l; do
 		[ -n "$l" ] || continue
+		# While the package is installed (another suite's dpkg -i below, on this machine), mandoc
+		# finds spool's pages in /usr/share/man and notes that Debian's absent mandoc.db lacks them.
+		[[ $l =~ ^mandoc:\ outdated\ mandoc.db\ lacks\ (spool|spoold|spool-worker|spool.conf|spool-layout)\([0-9]\)\ entry ]] && continue
 		if [[ $l =~ referenced\ manual\ not\ found:\ Xr\ ([a-z.-]+)\ ([0-9]) ]] &&
 			[ -f "$P/share/man/man${BASH_REMATCH[2]}/${BASH_REMATCH[1]}.${BASH_REMATCH[2]}" ]; then
 			continue
