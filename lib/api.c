@@ -468,13 +468,32 @@ out:
 	return rc;
 }
 
+/* A request about a job, JOBID.RAND.KIND in incoming/ (a cancel, a hold or release): b holds
+ * the record from rec_begin on; it is ordered with this client's other records, ended, written
+ * durably and freed. what names the request in the error. */
+static int send_request(spool_t *sp, const char *jobid, const char *kind, const char *what, struct buf *b,
+			char *err, size_t errlen)
+{
+	struct err e;
+	char rnd[9], name[96];
+	int rc = 0;
+	id_random(rnd, 8);
+	snprintf(name, sizeof name, "%s.%s.%s", jobid, rnd, kind);
+	put_order(b);
+	rec_end(b);
+	if (fs_write_atomic(sp->sd.incoming, name, b->p, b->len, SUBMIT_MODE, 0, &e) < 0) {
+		snprintf(err, errlen, "cannot write the %s request to %s/incoming: %s", what, sp->sd.path, e.msg);
+		rc = -1;
+	}
+	buf_free(b);
+	return rc;
+}
+
 int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_t errlen)
 {
 	struct spool_job *j;
 	struct buf b;
-	struct err e;
-	char rnd[9], name[96];
-	int nf, rc = -1;
+	int nf;
 
 	if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0)
 		return nf ? -SPOOL_ERR_NO_JOB : -1;
@@ -485,21 +504,12 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
 		return -SPOOL_ERR_NO_JOB;
 	}
 	spool_job_free(j);
-	id_random(rnd, 8);
-	snprintf(name, sizeof name, "%s.%s.cancel", jobid, rnd);
 	buf_init(&b);
 	rec_begin(&b, "cancel");
 	rec_put(&b, "job", jobid);
 	if (task)
 		rec_put_u64(&b, "task", task);
-	put_order(&b);
-	rec_end(&b);
-	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0)
-		snprintf(err, errlen, "cannot write the cancel request to %s/incoming: %s", sp->sd.path, e.msg);
-	else
-		rc = 0;
-	buf_free(&b);
-	return rc;
+	return send_request(sp, jobid, "cancel", "cancel", &b, err, errlen);
 }
 
 /* A hold or release request, JOBID.RAND.hold (spool-layout.md 3.2). */
@@ -507,27 +517,16 @@ static int hold_request(spool_t *sp, const char *jobid, const char *op, char *er
 {
 	struct spool_job *j;
 	struct buf b;
-	struct err e;
-	char rnd[9], name[96];
-	int nf, rc = -1;
+	int nf;
 
 	if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0)
 		return nf ? -SPOOL_ERR_NO_JOB : -1;
 	spool_job_free(j);
-	id_random(rnd, 8);
-	snprintf(name, sizeof name, "%s.%s.hold", jobid, rnd);
 	buf_init(&b);
 	rec_begin(&b, "hold");
 	rec_put(&b, "job", jobid);
 	rec_put(&b, "op", op);
-	put_order(&b);
-	rec_end(&b);
-	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0)
-		snprintf(err, errlen, "cannot write the %s request to %s/incoming: %s", op, sp->sd.path, e.msg);
-	else
-		rc = 0;
-	buf_free(&b);
-	return rc;
+	return send_request(sp, jobid, "hold", op, &b, err, errlen);
 }
 
 int spool_hold(spool_t *sp, const char *jobid, char *err, size_t errlen)
