@@ -184,7 +184,7 @@ static int write_assignments(struct ctl *c, struct pick *p, size_t n)
 		 * that starts again is a new one), so a crash that could lose the file (of the node or
 		 * the OS) ends that worker too; its tasks are requeued when it is declared dead. A
 		 * spoold-only crash loses nothing the kernel holds, and assign_reconcile rewrites any
-		 * file missing at start-up. The commit above is the durable step. */
+		 * file missing at start-up. The job or done record kept on disk is the durable step. */
 		if (fs_write_atomic(fd, name, b.p, b.len, 0600, FSW_NOSYNC, &e) < 0) {
 			log_err("cannot write assignment for worker %s: %s", p[i].wid, e.msg);
 			rc = -1;
@@ -518,7 +518,12 @@ void assign_tasks(struct ctl *c)
 		goto out;
 	mark_refused(c, p, np);
 	uint64_t seq = db_meta_get(c, "assign_seq", 0);
-	if (db_begin(c) < 0)
+	/* Lazy: the assignment files go out before the commit is synced. A power cut of the
+	 * controller's node before the next sync can lose the assignment, never a task: its job
+	 * record or its done record stays on disk until a sync has made the rows that consumed it
+	 * durable, so the task is queued again and may run a second time (its first result, if it
+	 * comes, is taken; the other is kept as a duplicate). spool-layout.md 7. */
+	if (db_begin_lazy(c) < 0)
 		goto out;
 	for (size_t i = 0; i < np; i++) {
 		int rc;
@@ -537,7 +542,7 @@ void assign_tasks(struct ctl *c)
 		db_rollback(c);
 		goto out;
 	}
-	if (db_commit(c) < 0)
+	if (db_commit_lazy(c) < 0)
 		goto out;
 	qsort(p, np, sizeof *p, cmp_pick);
 	write_assignments(c, p, np);

@@ -60,6 +60,8 @@ struct inflight {
 	char step[16], job[72];
 	uint64_t count; /* deaths so far of the job named in carry (kept while it is marked again) */
 	bool set;       /* ctl/inflight names step/job now */
+	bool open;      /* fd holds ctl/inflight, written in place (mark only) */
+	int fd;
 };
 
 /* A task row waiting to be inserted (queue.c inserts them QUEUE_ADD_BATCH at a time); item and
@@ -119,6 +121,7 @@ struct ctl {
 	char **moves;             /* jobs committed lazily whose records wait in incoming/ (ingest.c) */
 	size_t nmoves, capmoves;
 	uint64_t moves_synced;    /* `synced` when the first of them was committed */
+	uint64_t moves_since;     /* mono_ms() then */
 };
 
 /* db.c */
@@ -140,7 +143,8 @@ int db_meta_set(struct ctl *c, const char *key, uint64_t v); /* 0, or -1 logged:
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 void ingest_incoming(struct ctl *c);
-void ingest_settle(struct ctl *c); /* after the assignment pass: move what ingest accepted */
+void ingest_settle(struct ctl *c, bool force); /* move what ingest accepted, once durable */
+int ingest_settle_due(const struct ctl *c);    /* ms until it syncs on its own; -1: nothing */
 /* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among
  * records whose mtimes tie, the submitting client and its sequence number from the record. */
 struct submission {

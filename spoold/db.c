@@ -278,8 +278,10 @@ int db_open(struct ctl *c, struct err *e)
 		return -1;
 	}
 	sqlite3_busy_timeout(c->db, 5000);
-	/* WAL + synchronous=FULL: a commit is on disk before we delete the files it consumed. */
-	if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF;",
+	/* WAL + synchronous=NORMAL: SQLite itself never syncs a commit; db_commit syncs the WAL
+	 * (db_sync) after every full commit, so a commit is on disk before we delete the files it
+	 * consumed, and lazy ones cost no PRAGMA switch. */
+	if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;",
 			 NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(c->db, schema_sql(), NULL, NULL, &msg) != SQLITE_OK) {
 		err_set(e, "cannot set up the queue database %s: %s (is it a spool database? move it away to rebuild)",
@@ -389,10 +391,11 @@ int db_commit(struct ctl *c)
 		db_rollback(c);
 		return -1;
 	}
-	/* A transaction that changed rows wrote WAL frames, and at synchronous=FULL its commit
-	 * synced the WAL: that frame and every frame before it (lazy commits too) are durable. */
+	/* A full commit that changed rows wrote WAL frames: syncing the WAL makes them and every
+	 * frame before them (lazy commits too) durable. The rows are committed even when the sync
+	 * fails (logged; c->synced does not move, so what waits for durability syncs again). */
 	if (!c->lazy && sqlite3_total_changes64(c->db) != c->changes_at_begin)
-		c->synced++;
+		db_sync(c);
 	return 0;
 }
 
@@ -418,12 +421,12 @@ int db_sync(struct ctl *c)
 	return 0;
 }
 
-/* For bookkeeping that may be lost in a power cut (what was published, what is running):
- * commit without syncing the WAL; the next full commit syncs these frames too. SQLite
- * refuses to change the safety level inside a transaction, so it is lowered before BEGIN. */
+/* For what may be lost in a power cut because its source stays on disk until a later sync (an
+ * ingested job's record, a result's done record), or because losing it costs a second run at
+ * most (an assignment), or bookkeeping (what was published): commit without syncing the WAL;
+ * the next full commit or db_sync makes these frames durable too. */
 int db_begin_lazy(struct ctl *c)
 {
-	db_step(c, "PRAGMA synchronous=NORMAL");
 	c->lazy = true;
 	if (db_begin(c) < 0) {
 		db_rollback(c);
@@ -438,7 +441,6 @@ static void lazy_end(struct ctl *c)
 	if (!c->lazy)
 		return;
 	c->lazy = false;
-	db_step(c, "PRAGMA synchronous=FULL");
 }
 
 int db_commit_lazy(struct ctl *c)

@@ -30,6 +30,7 @@
 #define INGEST_BATCH 2000           /* records per pass, so one flood cannot stall the loop */
 #define JUNK_PER_PASS 1000          /* bad names quarantined per pass, after the good records */
 #define JUNK_PASS_MS 50             /* ... and for at most this long (the first 1,000 are fsync'd) */
+#define SETTLE_MS 50                /* longest an accepted job's record waits for a sync */
 #define TRASH_PER_PASS 5000         /* entries of rejected directory trees removed per pass */
 
 
@@ -508,6 +509,7 @@ static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
 }
 
 static void move_later(struct ctl *c, const char *stem);
+static bool settling(const struct ctl *c, const char *stem);
 
 /* Returns true when the record waits for a job it depends on, still in incoming/ (may_defer). */
 static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st, bool may_defer)
@@ -538,7 +540,9 @@ static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		/* Already in the queue: either we crashed after the commit (finish the move, or the
 		 * quarantine of a refused job), or a different record reuses an id (refuse it). The
 		 * commit may have been lazy and a crash of spoold alone leaves it unsynced: sync first. */
-		if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		if (settling(c, stem))
+			; /* ours, waiting for a sync (ingest_settle): taken already */
+		else if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
 		else if (db_sync(c) < 0)
 			log_err("job %s stays in incoming/ until the database can be synced", stem);
@@ -583,8 +587,10 @@ static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 
 static void move_later(struct ctl *c, const char *stem)
 {
-	if (c->nmoves == 0)
+	if (c->nmoves == 0) {
 		c->moves_synced = c->synced;
+		c->moves_since = mono_ms();
+	}
 	if (c->nmoves == c->capmoves) {
 		c->capmoves = c->capmoves ? c->capmoves * 2 : 16;
 		c->moves = xrealloc(c->moves, c->capmoves * sizeof *c->moves);
@@ -592,21 +598,27 @@ static void move_later(struct ctl *c, const char *stem)
 	c->moves[c->nmoves++] = xstrdup(stem);
 }
 
-/* After the assignment pass: the jobs ingested this pass are durable once the WAL has been
- * synced since their commits (the assignment commit does it when it assigned anything; else
- * one sync here, for the whole batch). Then their records move to ctl/jobs/, and both
+/* Once the jobs ingested are durable (the WAL was synced since their commits: the sync before
+ * a result is published usually does it), their records move to ctl/jobs/, and both
  * directories are fsync'd: a rename is not atomic across directories on every filesystem, and
  * the next client's fsync of incoming/ may make the removal durable, so the new entry must be
- * too. Here, after the assignments are written, these fsyncs delay no task. */
-void ingest_settle(struct ctl *c)
+ * too. Nothing waits for this: a job's first tasks are assigned before it (lazily committed,
+ * spool-layout.md 7), so no sync delays them. A record waits at most SETTLE_MS for another
+ * step's sync; then one sync here covers the whole batch. force: sync now whatever the age. */
+void ingest_settle(struct ctl *c, bool force)
 {
 	if (!c->nmoves)
 		return;
-	bool durable = c->synced != c->moves_synced || db_sync(c) == 0;
+	bool durable = c->synced != c->moves_synced;
+	if (!durable) {
+		if (!force && mono_ms() < c->moves_since + SETTLE_MS)
+			return;
+		durable = db_sync(c) == 0;
+	}
 	for (size_t i = 0; i < c->nmoves; i++) {
 		char name[96];
 		snprintf(name, sizeof name, "%s.job", c->moves[i]);
-		if (durable && renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0)
+		if (durable && renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0 && errno != ENOENT)
 			log_err("cannot move %s to ctl/jobs/%s: %s", name, name, strerror(errno));
 		free(c->moves[i]);
 	}
@@ -618,6 +630,24 @@ void ingest_settle(struct ctl *c)
 			c->nmoves == 1 ? "" : "s");
 	}
 	c->nmoves = 0;
+}
+
+/* How long until ingest_settle must sync on its own (ms; -1: nothing waits). */
+int ingest_settle_due(const struct ctl *c)
+{
+	if (!c->nmoves)
+		return -1;
+	uint64_t now = mono_ms(), due = c->moves_since + SETTLE_MS;
+	return now >= due ? 0 : (int)(due - now);
+}
+
+/* A record accepted in this process and waiting to move: not the repair case of a crash. */
+static bool settling(const struct ctl *c, const char *stem)
+{
+	for (size_t i = 0; i < c->nmoves; i++)
+		if (strcmp(c->moves[i], stem) == 0)
+			return true;
+	return false;
 }
 
 /* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */

@@ -241,9 +241,9 @@ int main(int argc, char **argv)
 		}
 		if (c.want_assign)
 			assign_tasks(&c);
-		ingest_settle(&c); /* after the assignment commit, which usually makes ingest durable */
-		complete_settle(&c); /* ... and the results taken this iteration, before they are published */
+		complete_settle(&c); /* the results taken this iteration, synced before they are published */
 		publish_jobs(&c, false);
+		ingest_settle(&c, false); /* after that sync, which usually makes ingest durable too */
 		/* The engine table changes with every task assigned or finished: rewrite it at most
 		 * every publish_interval, as job states, but at once when a worker came or went. */
 		unsigned live_now = live_workers(&c);
@@ -261,6 +261,9 @@ int main(int argc, char **argv)
 			timeout = (int)c.sd.conf.publish_ms;
 		if (c.engines_dirty && next_engines > now && timeout > (int)(next_engines - now))
 			timeout = (int)(next_engines - now);
+		int settle = ingest_settle_due(&c);
+		if (settle >= 0 && timeout > settle)
+			timeout = settle;
 		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { c.ino, POLLIN, 0 } };
 		if (poll(p, c.ino >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
 			log_err("poll: %s", strerror(errno));
@@ -275,10 +278,13 @@ int main(int argc, char **argv)
 		inflight_settle(&c);
 	}
 	inflight_settle(&c);
+	ingest_settle(&c, true);
 	publish_jobs(&c, true);
 	log_info("stopping on signal; the queue is saved in %s", c.dbpath);
 	unlinkat(c.sd.ctl, "beat", 0);
 	db_close(&c);
+	if (c.inflight_mark.open)
+		close(c.inflight_mark.fd);
 	assign_forget(&c);
 	free(c.w);
 	free(c.moves);

@@ -7,7 +7,8 @@ exits 2 when a trace cannot be read at all.
 spool, who may not read incoming/ and so commits the rename with syncfs (section 12). What is checked is what spool-layout.md promises:
   job record (3.1, 7 Submit): tmp fsync'd < rename into incoming/ < incoming/ fsync'd (or syncfs)
   ingest (7 Ingest): a database sync after the record is opened < its move to ctl/jobs/
-  assignment (7 Assign): database sync after the record is opened < tmp created; renamed into place from
+  assignment (7 Assign): tmp created < database sync < the job's record leaves incoming/ (the
+      commit is lazy: a power cut before the sync queues the task again); renamed into place from
       a temporary (not fsync'd, on purpose: only the worker running now reads it)
   done record (4, 7 Complete): renamed into place from a temporary (not fsync'd, on purpose);
       spoold: database sync after opening it < assignment removed < done record removed
@@ -143,16 +144,15 @@ def main():
         say(first(spoold, db_sync, opened["n"], mv["n"]) is not None,
             "spoold: the job is committed to the database before its record leaves incoming/")
 
-    # The assignment: committed, then written tmp + rename (not fsync'd, on purpose).
+    # The assignment: committed lazily, then written tmp + rename (not fsync'd, on purpose).
+    # Nothing waits for a sync: the job's record stays in incoming/ until a sync has made the
+    # job and its assignment durable, so a power cut before it queues the task again.
     r = check_write(spoold, "spoold (assignment)", "inbox", task, dir_sync=False, file_sync=False)
-    if r is not None and opened is not None:
-        # (The ingest commit itself is not synced: the assignment's commit, which syncs the WAL,
-        # usually makes both durable, and the record leaves incoming/ only after it.)
+    if r is not None and opened is not None and mv is not None:
         made = last([e for e in spoold if e["n"] < r["n"]],
                     lambda e: e["call"] == "openat" and e["ret"] >= 0 and e["strs"][:1] == [r["strs"][0]])
-        say(made is not None and first(spoold, db_sync, opened["n"], made["n"]) is not None,
-            "spoold: the assignment is committed to the database before its file is created")
-
+        say(made is not None and first(spoold, db_sync, made["n"], mv["n"]) is not None,
+            "spoold: the job's record leaves incoming/ only after a database sync that follows its assignment")
     # The done record: whole (tmp + rename), not fsync'd on purpose; spoold commits, then removes.
     check_write(worker, "worker (done record)", "done", task, dir_sync=False, file_sync=False)
     seen = first(spoold, lambda e: e["call"] == "openat" and e["ret"] >= 0 and e["strs"][:1] == [task]

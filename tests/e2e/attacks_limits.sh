@@ -138,7 +138,7 @@ eventually state_is "$j6" failed
 check "a job being assigned when spoold died for the third time is failed, not retried" state_is "$j6" failed
 check "  ... with the reason" sh -c "spool collect --json --no-wait $j6 | grep -q 'spoold stopped 3 times in a row while writing the assignments of this job'"
 check "  ... and spoold said so in its log" grep -q "stopped 3 times in a row while writing the assignments of job $j6" "$T/spoold.log"
-check "  ... the marker is gone once handled" eventually test ! -e "$SPOOL_DIR/ctl/inflight"
+check "  ... the marker is emptied once handled" eventually test ! -s "$SPOOL_DIR/ctl/inflight"
 stop_spoold
 j7=$(spool submit --no-env -- echo seven)
 printf 'spool-record 1 inflight\nstep ingest\njob %s\ncount 0\nend\n' "$j7" >"$SPOOL_DIR/ctl/inflight"

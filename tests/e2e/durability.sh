@@ -5,7 +5,8 @@
 # 1. Crash consistency, from the system calls of the real programs (strace -f -y): for a job
 #    record (spool submit) and a finished job's state (spoold), the temporary is fsync'd before
 #    the rename and the directory after it; spoold commits a job to its database before it moves
-#    the record out of incoming/, commits an assignment before it creates its file, and commits
+#    the record out of incoming/, writes an assignment before the sync that lets the record move
+#    (so a power cut before the sync queues the task again), and commits
 #    a result before it removes the assignment and then the done record. The assignment and the
 #    done record (and the result beside the data) are renamed into place whole but deliberately
 #    not fsync'd: only that is checked for them.

@@ -106,7 +106,7 @@ static void pass_cost(void)
 	full_scan_steps();
 	c.want_assign = true;
 	assign_tasks(&c);
-	ingest_settle(&c); /* as spoold's loop does after a pass */
+	ingest_settle(&c, true); /* as spoold's loop does after a pass */
 	long assigned = count("SELECT count(*) FROM tasks WHERE state BETWEEN 1 AND 2"), steps = full_scan_steps();
 	CHECK(assigned > 0 && assigned <= 8, "scheduler: a pass fills the engines' slots");
 	CHECK(steps <= 4 * (assigned + 8), "scheduler: the pass stepped through O(engines + assigned) rows, not the queue");
@@ -350,7 +350,7 @@ static void dependencies(const char *cwd)
 	dep_job("depg", cwd, 0, (const char *const[]){ "after=nosuchjob", NULL });
 	dep_job("deph", cwd, 0, (const char *const[]){ "after_each=depa", NULL });
 	ingest_incoming(&c);
-	ingest_settle(&c);
+	ingest_settle(&c, true);
 	CHECK(count("SELECT count(*) FROM jobs WHERE id LIKE 'dep%'") == 7, "deps: the jobs are accepted");
 	CHECK(task_waits("depb", 1) == 1 && task_waits("depc", 1) == 1 && task_waits("depd", 2) == 1 &&
 		      task_waits("depe", 1) == 1 && task_waits("depf", 1) == 2 && task_waits("depa", 1) == 0,
@@ -413,7 +413,7 @@ static void dependencies(const char *cwd)
 	dep_job("depi", cwd, 0, (const char *const[]){ "afterok=depa", NULL });
 	dep_job("depj", cwd, 0, (const char *const[]){ "after=depa", NULL });
 	ingest_incoming(&c);
-	ingest_settle(&c);
+	ingest_settle(&c, true);
 	CHECK(task_state("depi", 1) == SPOOL_TASK_SKIPPED && reason_is("depi", 1, "dependency depa.1 failed: exited with status 1"),
 	      "deps: afterok on a job that already failed: skipped when accepted");
 	CHECK(task_state("depj", 1) == SPOOL_TASK_QUEUED && task_waits("depj", 1) == 0,
@@ -531,7 +531,11 @@ int main(void)
 	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) == 0,
 	      "the record stays in incoming until its commit is synced");
 	uint64_t synced = c.synced;
-	ingest_settle(&c); /* no commit came after it: settle syncs the WAL itself */
+	ingest_settle(&c, false); /* younger than SETTLE_MS: it waits for another step's sync */
+	CHECK(c.synced == synced && faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) == 0,
+	      "settle waits a moment for another step's sync before syncing on its own");
+	CHECK(ingest_settle_due(&c) >= 0, "and says when it will sync on its own");
+	ingest_settle(&c, true); /* no commit came after it: settle syncs the WAL itself */
 	CHECK(c.synced == synced + 1, "settle synced the WAL once");
 	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.job", F_OK, 0) == 0, "accepted record moved to ctl/jobs");
 	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) != 0, "incoming is empty after ingest");
@@ -644,7 +648,7 @@ int main(void)
 	tied_job("orda", tmpl, "client-a", "9", 1700000001);
 	tied_job("orde", tmpl, NULL, NULL, 1700000000);
 	ingest_incoming(&c);
-	ingest_settle(&c);
+	ingest_settle(&c, true);
 	char order[200];
 	order_of("ord", order, sizeof order);
 	if (!CHECK(strcmp(order, "orde ordb ordc ordd orda") == 0, "tied records taken by client, then seq"))
