@@ -135,6 +135,7 @@ struct slot {
 	int64_t engine;
 	char wid[72];
 	int load, maxload;
+	bool jump; /* a full engine's one extra place, for an owner with nothing assigned or running */
 };
 
 struct pick {
@@ -302,11 +303,14 @@ static bool head_before(const struct head *a, const struct head *b)
 }
 
 /* The least loaded engine with a free slot among ids (n == 0: any). */
-static struct slot *best_slot(struct slot *s, size_t ns, const int64_t *ids, size_t n)
+/* The least loaded free slot among engines ids (all when n = 0); jump: a full engine's extra
+ * place may serve (an owner with no work anywhere), after every ordinary one. */
+static struct slot *best_slot(struct slot *s, size_t ns, const int64_t *ids, size_t n, bool jump)
 {
 	struct slot *best = NULL;
 	for (size_t i = 0; i < ns; i++)
-		if (s[i].load < s[i].maxload && targets_has(ids, n, s[i].engine) && (!best || s[i].load < best->load))
+		if (s[i].load < s[i].maxload && (!s[i].jump || jump) && targets_has(ids, n, s[i].engine) &&
+		    (!best || (best->jump && !s[i].jump) || (best->jump == s[i].jump && s[i].load < best->load)))
 			best = &s[i];
 	return best;
 }
@@ -398,8 +402,10 @@ static int owner_take(struct ctl *c, struct owner *o, struct slot *s, size_t ns,
 		bool restricted = h == &o->res;
 		struct jobcap *j = jobcap_get(c, caps, ncaps, h->rid);
 		struct slot *b = NULL;
+		bool jump = o->load == 0;
 		if (!capped(j))
-			b = restricted ? (j->nids ? best_slot(s, ns, j->ids, j->nids) : NULL) : best_slot(s, ns, NULL, 0);
+			b = restricted ? (j->nids ? best_slot(s, ns, j->ids, j->nids, jump) : NULL)
+				       : best_slot(s, ns, NULL, 0, jump);
 		if (b) {
 			take(p, h->q, b);
 			j->active++;
@@ -435,11 +441,11 @@ static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick 
 		for (size_t i = 0; i < no; i++)
 			if ((o[i].any.ok || o[i].res.ok) && (!best || o[i].load < best->load))
 				best = &o[i];
-		if (!best || !best_slot(s, ns, NULL, 0))
+		if (!best || !best_slot(s, ns, NULL, 0, best->load == 0))
 			break;
 		if (owner_take(c, best, s, ns, &p[np], &caps, &ncaps, &skips))
 			np++;
-		else if (best->any.ok && !best_slot(s, ns, NULL, 0))
+		else if (best->any.ok && !best_slot(s, ns, NULL, 0, best->load == 0))
 			break;
 		else
 			best->any.ok = best->res.ok = false; /* nothing more of this owner fits now */
@@ -475,7 +481,12 @@ void assign_tasks(struct ctl *c)
 		int maxload = 1 + (int)(sqlite3_column_int(es, 3) ? c->sd.conf.prefetch_short : c->sd.conf.prefetch);
 		if (maxload < 1 + (int)c->sd.conf.prefetch)
 			maxload = 1 + (int)c->sd.conf.prefetch;
-		if (load >= maxload)
+		/* A full engine that holds a task not yet started (prefetch) offers one more place to
+		 * an owner with no work anywhere: its worker runs owners in turn (worker/run.c), so
+		 * that task starts as soon as the engine's running one ends, not after the prefetched
+		 * ones of the owner that fills the queue (fair share, spool-layout.md 5.6). */
+		bool jump = load == maxload && maxload > 1;
+		if (load >= maxload && !jump)
 			continue;
 		if (ns == cs) {
 			cs = cs ? cs * 2 : 16;
@@ -484,8 +495,9 @@ void assign_tasks(struct ctl *c)
 		s[ns].engine = sqlite3_column_int64(es, 0);
 		snprintf(s[ns].wid, sizeof s[ns].wid, "%s", (const char *)sqlite3_column_text(es, 1));
 		s[ns].load = load;
-		s[ns].maxload = maxload;
-		want += (size_t)(maxload - load);
+		s[ns].maxload = jump ? load + 1 : maxload;
+		s[ns].jump = jump;
+		want += (size_t)(s[ns].maxload - load);
 		ns++;
 	}
 	sqlite3_reset(es);
@@ -500,6 +512,8 @@ void assign_tasks(struct ctl *c)
 	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?3 AND pin = ?1 AND waits = 0"
 				      " ORDER BY rid, idx LIMIT ?2");
 	for (size_t i = 0; i < ns; i++) {
+		if (s[i].jump)
+			continue;
 		sqlite3_reset(pq);
 		sqlite3_bind_int64(pq, 1, s[i].engine);
 		sqlite3_bind_int64(pq, 2, s[i].maxload - s[i].load);

@@ -217,6 +217,7 @@ void inbox_scan(struct worker *w)
 		}
 		a->seq = rec_get_u64(&a->r, "seq", 0);
 		a->engine = (int64_t)rec_get_u64(&a->r, "engine", 0);
+		a->uid = rec_get_u64(&a->r, "uid", 0);
 		char expect[TASKNAME_MAX];
 		int named = taskname_format(expect, sizeof expect, rec_get(&a->r, "job"),
 					    (int64_t)rec_get_u64(&a->r, "task", 0), (int64_t)rec_get_u64(&a->r, "attempt", 0));

@@ -730,24 +730,39 @@ void run_report_refused(struct worker *w, const char *name, const char *why)
 	buf_free(&b);
 }
 
+/* The next task of engine e: its queue in seq order (so one owner's push, pull and tasks
+ * take effect in the order submitted), but owners in turn: the first task of an owner other
+ * than the one it ran last, when it holds one. The controller gives a full engine one more task
+ * of an owner with no work anywhere (assign.c, fair share); this makes it the next to start,
+ * ahead of the tasks the engine had prefetched. -1: nothing for e. */
+static long next_for(struct worker *w, const struct engine *e)
+{
+	long first = -1;
+	for (size_t i = 0; i < w->nq; i++) {
+		if (w->queue[i]->engine != e->id)
+			continue;
+		if (first < 0)
+			first = (long)i;
+		if (!e->ran || w->queue[i]->uid != e->last_uid)
+			return (long)i;
+	}
+	return first;
+}
+
 void run_start_ready(struct worker *w)
 {
-	if (w->dead || w->stop)
-		return;
-	for (size_t i = 0; i < w->nq;) {
-		struct job_assign *a = w->queue[i];
-		struct engine *e = NULL;
-		for (int k = 0; k < w->nslots; k++)
-			if (w->eng[k].id == a->engine)
-				e = &w->eng[k];
-		if (!e || e->run) {
-			i++;
-			continue;
+	for (int k = 0; k < w->nslots; k++) {
+		struct engine *e = &w->eng[k];
+		long i;
+		/* An immediate failure frees the engine again: take its next one. */
+		while (!w->dead && !w->stop && !e->run && (i = next_for(w, e)) >= 0) {
+			struct job_assign *a = w->queue[i];
+			memmove(&w->queue[i], &w->queue[i + 1], (w->nq - (size_t)i - 1) * sizeof *w->queue);
+			w->nq--;
+			e->last_uid = a->uid;
+			e->ran = true;
+			start_one(w, e, a);
 		}
-		memmove(&w->queue[i], &w->queue[i + 1], (w->nq - i - 1) * sizeof *w->queue);
-		w->nq--;
-		start_one(w, e, a);
-		i = 0; /* an immediate failure frees the engine again: look from the start */
 	}
 }
 

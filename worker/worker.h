@@ -17,6 +17,7 @@ struct job_assign {
 	struct rec r;
 	uint64_t seq;
 	int64_t engine;
+	uint64_t uid;          /* whose task: an engine takes owners in turn */
 	uint64_t absent_since; /* monotonic ms since its file was first missing from the inbox, or 0 */
 };
 
@@ -75,6 +76,8 @@ struct engine {
 	struct vars vars;
 	uid_t vars_uid;         /* whose variables are loaded */
 	struct job_assign *run; /* NULL when idle */
+	uint64_t last_uid;      /* the owner of the task it started last ... */
+	bool ran;               /* ... if it started one */
 	pid_t pid;
 	uint64_t start_wall, start_mono;
 	uint64_t deadline;      /* monotonic ms; 0 = no timeout */

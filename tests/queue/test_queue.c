@@ -202,6 +202,18 @@ static void fair_share(void)
 	assign_tasks(&c);
 	CHECK(assigned_of("fairaaaaa1") == slots - 1, "release: the next pass gives it the free slots");
 	CHECK(counts_agree(), "fair: counts and owner_load agree after hold and release");
+
+	/* Every engine is full now. A newcomer's task gets a full engine's one extra place. */
+	CHECK(owned_job("fairddddd1", 4004, 2, 0, 0) > 0, "jump: a 2-task job of a fourth owner queued");
+	c.want_assign = true;
+	assign_tasks(&c);
+	CHECK(assigned_of("fairddddd1") == 1, "jump: an owner with nothing running gets a place on a full engine");
+	CHECK(assigned_of("fairaaaaa1") == slots - 1 && assigned_of("faircccc01") == 1,
+	      "jump: ... and owners with work get none");
+	c.want_assign = true;
+	assign_tasks(&c);
+	CHECK(assigned_of("fairddddd1") == 1, "jump: ... and only one, while it has a task out");
+	CHECK(counts_agree(), "fair: counts and owner_load agree after the jump");
 }
 
 static void transitions(void)
