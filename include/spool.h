@@ -324,8 +324,9 @@ int spool_release(spool_t *sp, const char *jobid, char *err, size_t errlen);
  * status` and its id may be taken again. The files beside the data stay (spool_purge_results).
  * Refused, never stopping anything: -SPOOL_ERR_USAGE when the job has not finished (a task queued,
  * assigned, running, held or waiting on a dependency) or the controller has not accepted it yet;
- * -SPOOL_ERR_NO_JOB when there is no such job of the caller's (root and the spool's owner may purge
- * anyone's). Returns 0 once the request is written; the controller takes it as a cancel. */
+ * -SPOOL_ERR_NO_JOB when there is no such job; -1 with errno EACCES when it is another user's (as
+ * spool_cancel; root and the spool's owner may purge anyone's). Returns 0 once the request is
+ * written; the controller takes it as it takes a cancel. */
 int spool_purge(spool_t *sp, const char *jobid, char *err, size_t errlen);
 /* Remove a finished job's output directory beside the data, as read from its published state
  * (job from spool_job_summary): only the default one, named spool-JOBID (a directory given with
