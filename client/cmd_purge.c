@@ -164,29 +164,35 @@ static void purge_all(spool_t *sp, const struct purge_opts *o, struct purge_out 
 	spool_jobs_free(jobs, n);
 }
 
-/* Wait (bounded) for a running controller to take the requests: it says what was removed. Returns
- * how many are still there. */
+/* Wait (bounded) for a running controller to take the requests: it says what was removed. Each
+ * look reads only the summaries of the jobs still there. Returns how many are. */
 static size_t wait_taken(spool_t *sp, struct purge_out *po)
 {
 	char why[256], err[SPOOL_ERRLEN];
 	size_t left = po->nsent;
 	uint64_t until = mono_ms() + PURGE_WAIT_MS;
-	if (!left || !spool_controller_running(sp, why, sizeof why, 0))
+	if (!left || !spool_controller_running(sp, why, sizeof why, 1))
 		return left;
+	const char **todo = xcalloc(left, sizeof *todo);
+	for (size_t i = 0; i < left; i++)
+		todo[i] = po->sent[i];
 	for (;;) {
-		left = 0;
-		for (size_t i = 0; i < po->nsent; i++) {
+		size_t n = 0;
+		for (size_t i = 0; i < left; i++) {
 			struct spool_job *j;
 			int nf;
-			if (spool_job_summary(sp, po->sent[i], &j, &nf, err, sizeof err) == 0) {
+			if (spool_job_summary(sp, todo[i], &j, &nf, err, sizeof err) == 0) {
 				spool_job_free(j);
-				left++;
+				todo[n++] = todo[i];
 			}
 		}
+		left = n;
 		if (!left || mono_ms() >= until)
-			return left;
+			break;
 		nap_ms(POLL_MS / 2);
 	}
+	free(todo);
+	return left;
 }
 
 static void purge_json(const struct purge_opts *o, struct purge_out *po, size_t left)

@@ -539,8 +539,10 @@ int spool_purge(spool_t *sp, const char *jobid, char *err, size_t errlen)
 	if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0)
 		return nf ? -SPOOL_ERR_NO_JOB : -1;
 	if (!j->accepted || !j->done) {
+		const char *why = !j->accepted ? "not accepted by the controller yet" : j->held ? "held"
+				: j->waiting ? "waiting on a dependency" : "still queued or running";
 		snprintf(err, errlen, "job %s is %s: only a finished job is purged (cancel it first, or wait for it)",
-			 jobid, !j->accepted ? "not accepted by the controller yet" : j->held ? "held" : j->waiting ? "waiting on a dependency" : "not finished");
+			 jobid, why);
 		spool_job_free(j);
 		return -SPOOL_ERR_USAGE;
 	}
