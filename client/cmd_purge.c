@@ -358,16 +358,21 @@ static int tail_task(spool_t *sp, const char *job, uint64_t task, enum spool_out
 			return spool_exit_code(rc);
 		}
 		int over = st >= SPOOL_TASK_SUCCEEDED; /* terminal states (spool.h) */
-		if (fd >= 0 && (over || !follow || now != attempt)) {
+		if (fd >= 0 && now != attempt) {
+			/* It runs again (a lost node, --retry-on-failure), or another attempt's result
+			 * was accepted: that attempt's file from its start. */
 			int r = drain(fd, ref);
-			if (over || !follow || r < 0) {
-				close(fd);
-				return r < 0 ? SPOOL_EXIT_ERROR : over ? task_exit(st) : 0;
-			}
-			close(fd); /* it runs again (a lost node, --retry-on-failure): the new attempt's file */
+			close(fd);
 			fd = -1;
-			fprintf(stderr, "spool: %s runs again (attempt %llu)\n", shown(ref), (unsigned long long)now);
+			if (r < 0)
+				return SPOOL_EXIT_ERROR;
+			fprintf(stderr, "spool: %s: attempt %llu\n", shown(ref), (unsigned long long)now);
 			continue;
+		}
+		if (fd >= 0 && (over || !follow)) {
+			int r = drain(fd, ref);
+			close(fd);
+			return r < 0 ? SPOOL_EXIT_ERROR : over && follow ? task_exit(st) : 0;
 		}
 		if (fd < 0 && over) {
 			fprintf(stderr, "spool: %s ended %s without output\n", shown(ref), spool_task_state_name(st));

@@ -3,7 +3,7 @@
 # task before it ends and exits when it ends, with collect's exit code for it (0 succeeded, 1
 # not); --stderr; a task not started yet (exit 5 without -f, -f waits for it); unknown jobs and
 # tasks (exit 4). The spool runs with inotify = false, as on NFS: tail polls.
-# checks: 20
+# checks: 23
 . "$(dirname "$0")/../lib.sh"
 make_spool "inotify=false"
 start_spoold
@@ -42,6 +42,19 @@ check_eq "tail -f of a failing task exits 1" 1 "$rc"
 check_eq "after printing its output" out3 "$(cat "$T/o")"
 spool tail -f "$f.1" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "tail -f of the other task of the map exits 0" "0 out0" "$rc $(cat "$T/o")"
+
+# A task that fails once and runs again (--retry-on-failure): -f follows the second attempt too.
+r=$(spool submit --retries 2 --retry-on-failure -- sh -c 'if [ ! -e "$0.once" ]; then touch "$0.once"; echo first
+	while [ ! -e "$0" ]; do sleep 0.05; done; exit 1; fi; echo second' "$T/gate2")
+spool tail -f "$r" >"$T/r.out" 2>"$T/r.err" &
+RP=$!
+PIDS="$PIDS $RP"
+wait_until "tail -f shows the first attempt's line" 120 grep -qx first "$T/r.out"
+touch "$T/gate2"
+wait "$RP"; rc=$?
+check_eq "tail -f of a task run again exits 0 when the second attempt succeeds" 0 "$rc"
+check_eq "it printed both attempts' output, in order" "first second " "$(tr '\n' ' ' <"$T/r.out")"
+check "it said which attempt it moved to" grep -q "$r: attempt 2" "$T/r.err"
 
 # A task that has not started: it waits on a job that waits for $T/go.
 b=$(spool submit -- sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done' "$T/go")
