@@ -771,8 +771,9 @@ static void accept_hold(struct ctl *c, const char *name, struct buf *data, const
 }
 
 /* The published files of a job (spool-layout.md 3.10) and its accepted record: what a rebuild
- * would start from. Removed before its rows, so a crash in between leaves the request to be
- * taken again (it is consumed last) and never a database row without a record. */
+ * would start from. Removed inside the transaction that deletes its rows, before the commit: a
+ * crash before it leaves the rows and the request (consumed last), which is taken again; a file
+ * already gone is fine. */
 static int purge_files(struct ctl *c, const char *job, int64_t ntasks)
 {
 	char name[96];
