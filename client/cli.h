@@ -23,6 +23,8 @@ int cmd_init(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
+int cmd_purge(int argc, char **argv);
+int cmd_tail(int argc, char **argv);
 
 /* Open the spool or print why not and return NULL. */
 spool_t *cli_open(void);

@@ -28,6 +28,8 @@ static void usage(FILE *f)
 		"  hold JOB                 keep a job's queued tasks from starting\n"
 		"  release JOB              let a held job's tasks start again\n"
 		"  retry [--failed|--timed-out|--cancelled...] JOB   run those tasks again as a new job\n"
+		"  tail [-f] [--stderr] JOB.TASK   a task's output as it is written\n"
+		"  purge [--older-than AGE] [--results] [JOB...]   forget finished jobs\n"
 		"  push NAME=VALUE...       set per-engine variables\n"
 		"  pull NAME...             read per-engine variables\n"
 		"  doctor                   check the spool and say what is wrong\n"
@@ -63,7 +65,8 @@ int main(int argc, char **argv)
 		     { "collect", cmd_collect }, { "status", cmd_status }, { "workers", cmd_workers },
 		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
 		     { "init", cmd_init },     { "doctor", cmd_doctor }, { "hold", cmd_hold },
-		     { "release", cmd_release }, { "config", cmd_config }, { "retry", cmd_retry } };
+		     { "release", cmd_release }, { "config", cmd_config }, { "retry", cmd_retry },
+		     { "purge", cmd_purge },     { "tail", cmd_tail } };
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);

@@ -50,7 +50,7 @@ _spool()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
-	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry"
+	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail"
 	local common="-d --dir -h --help"
 	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin $common"
 	COMPREPLY=()
@@ -89,7 +89,7 @@ _spool()
 	--group) _spool_words "$(compgen -g)" "$cur"; return 0 ;;
 	--targets) _spool_words "all $(_spool_engines "$prog")" "$cur"; return 0 ;;
 	--after | --afterany | --afterok | --after-each) _spool_words "$(_spool_jobs "$prog")" "$cur"; return 0 ;;
-	--env | --timeout | --retries | --name | --priority | --max-running) return 0 ;; # free text
+	--env | --timeout | --retries | --name | --priority | --max-running | --older-than) return 0 ;; # free text
 	--wait) [[ $cmd == workers ]] && return 0 ;;        # workers --wait N; elsewhere a flag
 	esac
 
@@ -118,6 +118,8 @@ _spool()
 	config) opts="--defaults -h --help" ;;
 	hold | release) opts="$common" args=job ;;
 	retry) opts="--failed --timed-out --cancelled --abandoned --skipped --wait $common" args=job ;;
+	purge) opts="--older-than --results --dry-run --json $common" args=job ;;
+	tail) opts="-f --follow --stderr $common" args=job ;;
 	*) return 0 ;;
 	esac
 	if [[ $cur == -* ]]; then

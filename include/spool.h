@@ -319,6 +319,25 @@ int spool_cancel(spool_t *sp, const char *jobid, uint64_t task, char *err, size_
  * such job (or it is another user's and the caller is not root). */
 int spool_hold(spool_t *sp, const char *jobid, char *err, size_t errlen);
 int spool_release(spool_t *sp, const char *jobid, char *err, size_t errlen);
+/* Purge (spool-layout.md 3.3b): ask the controller to forget a finished job: its published state,
+ * its accepted record and its rows in the queue, so it no longer shows in spool_jobs or `spool
+ * status` and its id may be taken again. The files beside the data stay (spool_purge_results).
+ * Refused, never stopping anything: -SPOOL_ERR_USAGE when the job has not finished (a task queued,
+ * assigned, running, held or waiting on a dependency) or the controller has not accepted it yet;
+ * -SPOOL_ERR_NO_JOB when there is no such job; -1 with errno EACCES when it is another user's (as
+ * spool_cancel; root and the spool's owner may purge anyone's). Returns 0 once the request is
+ * written; the controller takes it as it takes a cancel. */
+int spool_purge(spool_t *sp, const char *jobid, char *err, size_t errlen);
+/* Remove a finished job's output directory beside the data, as read from its published state
+ * (job from spool_job_summary): only the default one, named spool-JOBID (a directory given with
+ * --output may hold other files: it is kept, EEXIST), reached without following a link in its
+ * last component, that belongs to the job's submitter and that no one else may write (EPERM
+ * otherwise: the data's directory may be writable by others, who could have put theirs there).
+ * Its contents are removed through its descriptor, never following a link. Returns how many
+ * entries it held (>= 0) once it is gone, or -1 with errno (ENOENT: it is not there) and the
+ * reason, naming the path, in err. Run it as the submitter (or root). */
+int spool_purge_results(const struct spool_job *job, char *err, size_t errlen);
+
 /* Open one of a finished task's files beside the data for reading. Only a regular file owned
  * by the job's submitter (or root) is trusted, reached without following a link in the output
  * directory's name, through a directory that belongs to one of them: the data's directory may be
@@ -332,6 +351,19 @@ enum spool_output {
 };
 int spool_task_open(const struct spool_job *job, const struct spool_task *task, enum spool_output which,
 		    char *err, size_t errlen);
+
+/* One task's state as published, read through the job's summary and the one chunk of its tasks
+ * that holds it: its state and attempt (0: never assigned). 0, -SPOOL_ERR_NO_JOB (no such job of
+ * the caller's, or no such task), or -1. A job not yet accepted reads as queued. */
+int spool_task_state_get(spool_t *sp, const char *jobid, uint64_t task, enum spool_task_state *state,
+			 uint64_t *attempt, char *err, size_t errlen);
+/* Open the output (SPOOL_OUT_STDOUT or SPOOL_OUT_STDERR) of a task's current attempt, running
+ * or finished, with the trust checks of spool_task_open: a descriptor the caller reads as the file
+ * grows (`spool tail -f`). *attempt receives the attempt opened. -1 with errno ENOENT while the
+ * task has no file yet (never assigned, or its worker has not started it: try again), else as
+ * spool_task_open; -SPOOL_ERR_NO_JOB as spool_task_state_get. */
+int spool_task_output_open(spool_t *sp, const char *jobid, uint64_t task, enum spool_output which,
+			   uint64_t *attempt, char *err, size_t errlen);
 
 /* Times and resource usage of a finished task, from its result record beside the data (read
  * through spool_task_open's checks); a field the record lacks is -1. Returns 0, or -1 with the

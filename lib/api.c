@@ -529,6 +529,30 @@ static int hold_request(spool_t *sp, const char *jobid, const char *op, char *er
 	return send_request(sp, jobid, "hold", op, &b, err, errlen);
 }
 
+/* Checked here for a clear answer; the controller checks again (anyone may write a record). */
+int spool_purge(spool_t *sp, const char *jobid, char *err, size_t errlen)
+{
+	struct spool_job *j;
+	struct buf b;
+	int nf;
+
+	if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0)
+		return nf ? -SPOOL_ERR_NO_JOB : -1;
+	if (!j->accepted || !j->done) {
+		const char *why = !j->accepted ? "not accepted by the controller yet" : j->held ? "held"
+				: j->waiting ? "waiting on a dependency" : "still queued or running";
+		snprintf(err, errlen, "job %s is %s: only a finished job is purged (cancel it first, or wait for it)",
+			 jobid, why);
+		spool_job_free(j);
+		return -SPOOL_ERR_USAGE;
+	}
+	spool_job_free(j);
+	buf_init(&b);
+	rec_begin(&b, "purge");
+	rec_put(&b, "job", jobid);
+	return send_request(sp, jobid, "purge", "purge", &b, err, errlen);
+}
+
 int spool_hold(spool_t *sp, const char *jobid, char *err, size_t errlen)
 {
 	return hold_request(sp, jobid, "hold", err, errlen);

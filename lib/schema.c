@@ -44,6 +44,11 @@ SCHEMA(schema_hold, "hold", MAX_SMALL_RECORD,
        { "client", 0, 64, 0 },
        { "seq", RF_NUM, 20, 0 });
 
+SCHEMA(schema_purge, "purge", MAX_SMALL_RECORD,
+       { "job", RF_REQ, 64, 0 },
+       { "client", 0, 64, 0 },
+       { "seq", RF_NUM, 20, 0 });
+
 SCHEMA(schema_hello, "hello", MAX_SMALL_RECORD,
        { "wid", RF_REQ, 64, 0 },
        { "node", RF_REQ, 64, 0 },

@@ -41,6 +41,7 @@
 extern const struct rec_schema schema_job;      /* client -> spoold: a submit or a map */
 extern const struct rec_schema schema_cancel;   /* client -> spoold */
 extern const struct rec_schema schema_hold;     /* client -> spoold: hold or release a job */
+extern const struct rec_schema schema_purge;    /* client -> spoold: forget a finished job */
 extern const struct rec_schema schema_hello;    /* worker -> spoold: registration request */
 extern const struct rec_schema schema_beat;     /* worker -> spoold: heartbeat counter */
 extern const struct rec_schema schema_bye;      /* worker -> spoold: clean shutdown */

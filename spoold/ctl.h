@@ -150,7 +150,7 @@ int ingest_settle_due(const struct ctl *c);    /* ms until it syncs on its own; 
 struct submission {
 	char *name;
 	struct timespec mtime;
-	int kind;     /* 0 job, 1 cancel, 2 hold: jobs first (a cancel may name a job in the same batch) */
+	int kind;     /* 0 job, 1 cancel, 2 hold, 3 purge: jobs first (a cancel may name a job in the same batch) */
 	char *client; /* the record's client and seq, read only for records in a tie */
 	uint64_t seq;
 };

@@ -800,6 +800,96 @@ static void accept_hold(struct ctl *c, const char *name, struct buf *data, const
 		log_err("cannot remove consumed %s record incoming/%s: %s", op, name, strerror(errno));
 }
 
+/* The published files of a job (spool-layout.md 3.10) and its accepted record: what a rebuild
+ * would start from. Removed inside the transaction that deletes its rows, before the commit: a
+ * crash before it leaves the rows and the request (consumed last), which is taken again; a file
+ * already gone is fine. */
+static int purge_files(struct ctl *c, const char *job, int64_t ntasks)
+{
+	char name[96];
+	snprintf(name, sizeof name, "%s.state", job);
+	if (unlinkat(c->sd.ctl_jobs, name, 0) < 0 && errno != ENOENT)
+		goto fail;
+	for (int64_t k = 0; k * JOBSTATE_CHUNK < ntasks; k++) {
+		jobstate_chunk_name(name, sizeof name, job, (uint64_t)k);
+		if (unlinkat(c->sd.ctl_jobs, name, 0) < 0 && errno != ENOENT)
+			goto fail;
+	}
+	snprintf(name, sizeof name, "%s.job", job);
+	if (unlinkat(c->sd.ctl_jobs, name, 0) < 0 && errno != ENOENT)
+		goto fail;
+	return 0;
+fail:
+	log_err("cannot remove %s/ctl/jobs/%s of purged job %s: %s; the purge request stays in incoming/ "
+		"to be taken again", c->sd.path, name, job, strerror(errno));
+	return -1;
+}
+
+/* A purge request (JOBID.RAND.purge): forget a finished job. Checked as a hold is, but the
+ * spool's owner may purge any job too (it runs the controller, which could anyway). */
+static void accept_purge(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
+{
+	struct rec r;
+	struct err e;
+
+	if (rec_parse(&r, data->p, data->len, &schema_purge, &e) < 0) {
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	const char *job = rec_get(&r, "job");
+	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
+	size_t jl = strlen(job);
+	uid_t owner = (uid_t)-1;
+	int64_t ntasks = 0;
+	if (rid >= 0) {
+		sqlite3_stmt *o = db_prep(c, "SELECT owner, ntasks FROM jobs WHERE rid = ?");
+		sqlite3_bind_int64(o, 1, rid);
+		if (sqlite3_step(o) == SQLITE_ROW) {
+			owner = (uid_t)sqlite3_column_int64(o, 0);
+			ntasks = sqlite3_column_int64(o, 1);
+		}
+		sqlite3_reset(o);
+	}
+	e.msg[0] = '\0';
+	if (rid < 0)
+		snprintf(e.msg, sizeof e.msg, "purge of job '%s', which does not exist", job);
+	else if (strncmp(name, job, jl) != 0 || name[jl] != '.')
+		snprintf(e.msg, sizeof e.msg, "purge of job '%s' filed under another job's name", job);
+	else if (st->st_uid != 0 && st->st_uid != owner && st->st_uid != c->sd.owner)
+		snprintf(e.msg, sizeof e.msg, "uid %u may not purge job %s of uid %u", (unsigned)st->st_uid, job,
+			 (unsigned)owner);
+	if (e.msg[0]) {
+		rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	int rc = -1;
+	if (db_begin(c) == 0) {
+		rc = queue_purge(c, rid);
+		if (rc <= 0 || purge_files(c, job, ntasks) < 0) {
+			db_rollback(c);
+			rc = rc == 0 ? 0 : -1;
+		} else if (db_commit(c) < 0) {
+			rc = -1;
+		}
+	}
+	if (rc < 0) {
+		log_err("database: cannot purge job %s; the request stays in incoming/ to be taken again", job);
+		rec_free(&r);
+		return;
+	}
+	if (rc == 0) {
+		snprintf(e.msg, sizeof e.msg, "purge of job %s, which has not finished (only a finished job is purged)", job);
+		rec_free(&r);
+		quarantine_file(c, c->sd.incoming, name, e.msg);
+		return;
+	}
+	log_info("purged job %s (by uid %u)", job, (unsigned)st->st_uid);
+	rec_free(&r);
+	if (unlinkat(c->sd.incoming, name, 0) < 0)
+		log_err("cannot remove consumed purge record incoming/%s: %s", name, strerror(errno));
+}
+
 /* One dot-free part of a name in incoming/: a job id or a cancel's random tag. */
 static int name_part_ok(const char *s, size_t n)
 {
@@ -811,7 +901,8 @@ static int name_part_ok(const char *s, size_t n)
 	return name_ok(part) && !strchr(part, '.');
 }
 
-/* incoming/ holds only JOBID.job (0), JOBID.RAND.cancel (1) and JOBID.RAND.hold (2), as clients write them;
+/* incoming/ holds only JOBID.job (0), JOBID.RAND.cancel (1), JOBID.RAND.hold (2) and JOBID.RAND.purge (3),
+ * as clients write them;
  * anything else (-1) is refused before it is opened. */
 static int incoming_kind(const char *name)
 {
@@ -825,6 +916,8 @@ static int incoming_kind(const char *name)
 		return 1;
 	if (d2 && strcmp(d2, ".hold") == 0 && name_part_ok(d1 + 1, (size_t)(d2 - d1 - 1)))
 		return 2;
+	if (d2 && strcmp(d2, ".purge") == 0 && name_part_ok(d1 + 1, (size_t)(d2 - d1 - 1)))
+		return 3;
 	return -1;
 }
 
@@ -850,7 +943,8 @@ static int cmp_submission(const void *a, const void *b)
 static void read_order(int dirfd, struct submission *s, struct buf *data)
 {
 	struct rec r;
-	const struct rec_schema *sch = s->kind == 0 ? &schema_job : s->kind == 1 ? &schema_cancel : &schema_hold;
+	static const struct rec_schema *const sch_of[] = { &schema_job, &schema_cancel, &schema_hold, &schema_purge };
+	const struct rec_schema *sch = sch_of[s->kind];
 	if (fs_read_file(dirfd, s->name, s->kind == 0 ? MAX_JOB_RECORD : MAX_SMALL_RECORD, data, NULL, NULL) < 0 ||
 	    rec_parse(&r, data->p, data->len, sch, NULL) < 0) /* (it frees what it parsed on failure) */
 		return;
@@ -941,7 +1035,9 @@ void ingest_incoming(struct ctl *c)
 				quarantine_file(c, c->sd.incoming, p[i].name, e.msg);
 			continue;
 		}
-		if (p[i].kind == 2)
+		if (p[i].kind == 3)
+			accept_purge(c, p[i].name, &data, &st);
+		else if (p[i].kind == 2)
 			accept_hold(c, p[i].name, &data, &st);
 		else if (p[i].kind != 0)
 			accept_cancel(c, p[i].name, &data, &st);
@@ -953,7 +1049,7 @@ void ingest_incoming(struct ctl *c)
 	uint64_t t0 = mono_ms();
 	size_t k = 0;
 	for (; k < nbad && k < JUNK_PER_PASS && mono_ms() - t0 < JUNK_PASS_MS; k++)
-		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job, ID.RAND.cancel or ID.RAND.hold)");
+		quarantine_file(c, c->sd.incoming, bad[k], "unexpected file name in incoming/ (expected ID.job, ID.RAND.cancel, ID.RAND.hold or ID.RAND.purge)");
 	if (np > INGEST_BATCH || k < nbad || trash_sweep(c))
 		c->scan_incoming = true; /* more next time round */
 	buf_free(&data);

@@ -845,6 +845,34 @@ int queue_hold(struct ctl *c, int64_t rid, bool hold)
 	return job_changed(c, rid, 0) < 0 ? -1 : 1;
 }
 
+int queue_purge(struct ctl *c, int64_t rid)
+{
+	sqlite3_stmt *q = db_prep(c, "SELECT nterminal >= ntasks FROM jobs WHERE rid = ?1");
+	sqlite3_bind_int64(q, 1, rid);
+	int rc = sqlite3_step(q);
+	int over = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		log_err("database %s: cannot read job rid %lld: %s", c->dbpath, (long long)rid, sqlite3_errmsg(c->db));
+	sqlite3_reset(q);
+	if (over <= 0)
+		return over < 0 && rc != SQLITE_DONE ? -1 : 0;
+	/* Dependency rows on a finished job were resolved when it ended; any left (on either side)
+	 * go with it, so no rid of a forgotten job stays behind. O(tasks of the job), once. */
+	static const char *const del[] = {
+		"DELETE FROM tasks WHERE rid = ?1",         "DELETE FROM job_counts WHERE rid = ?1",
+		"DELETE FROM chunks_dirty WHERE rid = ?1",  "DELETE FROM attempts WHERE rid = ?1",
+		"DELETE FROM deps WHERE on_rid = ?1",       "DELETE FROM deps WHERE rid = ?1",
+		"DELETE FROM job_retry WHERE rid = ?1",     "DELETE FROM jobs WHERE rid = ?1",
+	};
+	for (size_t i = 0; i < sizeof del / sizeof del[0]; i++) {
+		sqlite3_stmt *st = db_prep(c, del[i]);
+		sqlite3_bind_int64(st, 1, rid);
+		if (run(c, st, "forget a purged job") < 0)
+			return -1;
+	}
+	return 1;
+}
+
 int queue_restore(struct ctl *c, int64_t rid, const struct spool_task *t)
 {
 	sqlite3_stmt *up = db_prep(c, "UPDATE tasks SET state = ?1, attempt = ?2, engine = ?3, exit = ?4, signal = ?5,"

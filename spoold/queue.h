@@ -95,6 +95,10 @@ int queue_end(struct ctl *c, int64_t rid, uint64_t task, enum spool_task_state s
  * when it already was so, -1. */
 int queue_hold(struct ctl *c, int64_t rid, bool hold);
 
+/* Forget finished job rid (spool purge): its rows in every table. Returns 1 when it was removed,
+ * 0 when some of its tasks are not terminal yet (nothing changed), -1. */
+int queue_purge(struct ctl *c, int64_t rid);
+
 /* Rebuild: a task as a published state says it was. */
 int queue_restore(struct ctl *c, int64_t rid, const struct spool_task *t);
 /* Count a job's tasks per state again from the tasks table (after a rebuild or an upgrade):

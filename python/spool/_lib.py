@@ -255,6 +255,9 @@ def _declare(L):
     proto("spool_wait_engines", c_int, c_void_p, c_size_t, ctypes.c_uint64, errbuf, c_size_t)
     proto("spool_cancel", c_int, c_void_p, c_char_p, ctypes.c_uint64, errbuf, c_size_t)
     proto("spool_task_open", c_int, ctypes.POINTER(Job), ctypes.POINTER(Task), c_int, errbuf, c_size_t)
+    proto("spool_hold", c_int, c_void_p, c_char_p, errbuf, c_size_t)
+    proto("spool_release", c_int, c_void_p, c_char_p, errbuf, c_size_t)
+    proto("spool_retry", c_int, c_void_p, c_char_p, c_int, errbuf, errbuf, c_size_t)
 
 
 def _check_states(L, path):
@@ -303,7 +306,8 @@ class TaskInfo:
 
 
 class Summary:
-    __slots__ = ("id", "state", "done", "accepted", "ntasks", "counts", "submitted_ms", "finished_ms", "outdir")
+    __slots__ = ("id", "state", "done", "accepted", "ntasks", "counts", "submitted_ms", "finished_ms", "outdir",
+                 "waiting", "held")
 
     def __init__(self, j):
         self.id = _s(j.id)
@@ -315,6 +319,8 @@ class Summary:
         self.counts = list(j.counts)
         self.submitted_ms = j.submitted_ms
         self.finished_ms = j.finished_ms
+        self.waiting = _s(j.waiting)  # "JOB[,JOB]": the jobs it still waits on, or None
+        self.held = bool(j.held)
 
     @property
     def terminal(self):
@@ -381,8 +387,10 @@ class Spool:
 
     def submit(self, argv, jobid=None, outdir=None, cwd=None, name=None, timeout_ms=0, retries=-1,
                items=None, is_apply=False, targets=None, schedule=None, builtin=None, python=None,
-               env=None):
-        """env: the task's whole environment as NAME=VALUE entries (None: this process's)."""
+               env=None, after=(), afterok=(), priority=0, max_running=0, retry_on_failure=False):
+        """env: the task's whole environment as NAME=VALUE entries (None: this process's).
+        after/afterok: job ids ("JOB" or "JOB.TASK") it waits on: ended however, or succeeded
+        (spool-layout.md 5.5); priority, max_running, retry_on_failure as `spool submit`'s."""
         argv_a = _strv(argv)
         spec = JobSpec()
         spec.cwd = _b(cwd)
@@ -410,6 +418,18 @@ class Spool:
         spec.builtin = _b(builtin)
         spec.jobid = _b(jobid)
         spec.python = _b(python)
+        after_a = afterok_a = None
+        if after:
+            after_a = _strv(list(after))
+            spec.after = ctypes.cast(after_a, c_char_pp)
+            spec.nafter = len(after)
+        if afterok:
+            afterok_a = _strv(list(afterok))
+            spec.afterok = ctypes.cast(afterok_a, c_char_pp)
+            spec.nafterok = len(afterok)
+        spec.priority = int(priority or 0)
+        spec.max_running = int(max_running or 0)
+        spec.retry_on_failure = 1 if retry_on_failure else 0
         err = ctypes.create_string_buffer(ERRLEN)
         out = ctypes.create_string_buffer(16)
         with self.lock:
@@ -513,3 +533,25 @@ class Spool:
         err = ctypes.create_string_buffer(ERRLEN)
         with self.lock:
             self._check(self.L.spool_cancel(self._handle(), _b(jobid), task, err, ERRLEN), err)
+
+    def hold(self, jobid):
+        err = ctypes.create_string_buffer(ERRLEN)
+        with self.lock:
+            self._check(self.L.spool_hold(self._handle(), _b(jobid), err, ERRLEN), err)
+
+    def release(self, jobid):
+        err = ctypes.create_string_buffer(ERRLEN)
+        with self.lock:
+            self._check(self.L.spool_release(self._handle(), _b(jobid), err, ERRLEN), err)
+
+    def retry(self, jobid, which=0):
+        """spool_retry: the new job's id. which: RETRY_* bits (0: failed, timed out, abandoned)."""
+        err = ctypes.create_string_buffer(ERRLEN)
+        out = ctypes.create_string_buffer(16)
+        with self.lock:
+            self._check(self.L.spool_retry(self._handle(), _b(jobid), int(which), out, err, ERRLEN), err)
+        return _s(out.value)
+
+
+# spool_retry's choice of states (include/spool.h SPOOL_RETRY_*).
+RETRY_FAILED, RETRY_TIMEDOUT, RETRY_CANCELLED, RETRY_ABANDONED, RETRY_SKIPPED = 1, 2, 4, 8, 16

@@ -18,7 +18,7 @@ from . import _lib, _wire
 from .error import CompositeError, RemoteError, TaskLost, TimeoutError
 
 _LOST_NAMES = {"timedout": "TaskTimeout", "cancelled": "TaskAborted", "abandoned": "EngineError",
-               "failed": "TaskFailed"}
+               "failed": "TaskFailed", "skipped": "ImpossibleDependency"}
 
 
 _SLICE_MS = 1000

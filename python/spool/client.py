@@ -174,6 +174,48 @@ class Client:
         for ar in ([jobs] if isinstance(jobs, (AsyncResult, str)) else jobs):
             self._spool.cancel(ar.job if isinstance(ar, AsyncResult) else ar, 0)
 
+    # -- holding and rerunning jobs (spool hold, release, retry) -------------------------------
+    def hold(self, job):
+        """Keep the queued tasks of a job (an AsyncResult or job id) from starting until
+        release(job); its running tasks finish (`spool hold`)."""
+        self._spool.hold(_jobid(job))
+
+    def release(self, job):
+        """Let a held job's tasks start again (`spool release`)."""
+        self._spool.release(_jobid(job))
+
+    def retry(self, job, failed=True, timed_out=True, cancelled=False, abandoned=True, skipped=False):
+        """Run again, as a new job, the tasks of job that ended in the chosen states (`spool
+        retry`): an AsyncResult for the new job. Only for jobs of commands (`spool submit`,
+        `spool map`): spool refuses to retry a Python call, an apply or push/pull (SpoolUsageError);
+        give a view retries= instead, so failed calls are run again as they fail."""
+        which = ((_lib.RETRY_FAILED if failed else 0) | (_lib.RETRY_TIMEDOUT if timed_out else 0) |
+                 (_lib.RETRY_CANCELLED if cancelled else 0) | (_lib.RETRY_ABANDONED if abandoned else 0) |
+                 (_lib.RETRY_SKIPPED if skipped else 0))
+        if not which:
+            raise ValueError("retry: choose at least one of failed, timed_out, cancelled, abandoned, skipped")
+        return self._result(self._spool.retry(_jobid(job), which))
+
+    def _job_flags(self, after=None, follow=None, retries=None, timeout=None, priority=0, max_running=0,
+                   retry_on_failure=None):
+        """A view's flags as Spool.submit's keywords (see View.set_flags)."""
+        if follow:
+            raise NotImplementedError(
+                "follow= (ipyparallel's location dependency: run on the engine where those tasks ran) "
+                "is not supported by spool; use targets= to choose engines, or after= to wait for jobs")
+        out = {"afterok": _deps(after), "priority": _int_flag("priority", priority, -10**9, 10**9),
+               "max_running": _int_flag("max_running", max_running, 0, 2**32 - 1)}
+        if retries is not None:
+            out["retries"] = _int_flag("retries", retries, 0, 2**31 - 1)
+        # ipyparallel's retries= reruns a task that failed: spool's retry_on_failure
+        out["retry_on_failure"] = bool(retries) if retry_on_failure is None else bool(retry_on_failure)
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+                raise ValueError("timeout must be a number of seconds >= 0 (0: spool.conf's default), not %r"
+                                 % (timeout,))
+            out["timeout_ms"] = int(math.ceil(timeout * 1000))
+        return out
+
     def purge_results(self, jobs=None):
         """Remove the files of finished calls (ipyparallel's name): jobs are AsyncResults or job
         ids, or 'all' for every finished call in this client's results directory (for calls made
@@ -221,7 +263,7 @@ class Client:
 
     # -- calls ---------------------------------------------------------------------------------
     def _submit(self, call, label, *, targets=None, is_apply=False, items=None, single=False,
-                shape="apply", order=None, ordered=True, ntasks=None, fname="apply"):
+                shape="apply", order=None, ordered=True, ntasks=None, fname="apply", flags=None):
         """Write the call file beside the data and submit its job; an AsyncResult for it."""
         sp = self._spool
         jobid = sp.job_id_new()
@@ -245,11 +287,13 @@ class Client:
         tgt = None
         if targets is not None:
             tgt = ",".join(str(t) for t in targets)
-        timeout_ms = int(math.ceil(self.timeout * 1000)) if self.timeout else 0
+        flags = dict(flags or {})
+        timeout_ms = flags.pop("timeout_ms", int(math.ceil(self.timeout * 1000)) if self.timeout else 0)
+        retries = flags.pop("retries", self.retries)
         sp.submit([name, "python: " + label], jobid=jobid, outdir=outdir, cwd=cwd, name=("python: " + label)[:100],
-                  timeout_ms=timeout_ms, retries=self.retries, items=items, is_apply=is_apply,
+                  timeout_ms=timeout_ms, retries=retries, items=items, is_apply=is_apply,
                   targets=tgt, schedule="balanced" if items is not None else None, builtin="python",
-                  python=self.python, env=_call_env())
+                  python=self.python, env=_call_env(), **flags)
         ar = AsyncResult(self, jobid, fname=fname, shape=shape, single=single, order=order,
                          ntasks=ntasks, ordered=ordered, outdir=outdir)
         self._outstanding.add(ar)
@@ -257,6 +301,45 @@ class Client:
 
     def __repr__(self):
         return "<spool.Client %s>" % self.spool_dir
+
+
+def _jobid(job):
+    if isinstance(job, AsyncResult):
+        if job.job is None:
+            raise ValueError("%r ran no job (a map over nothing)" % (job,))
+        return job.job
+    if isinstance(job, str):
+        return job
+    raise TypeError("a job is an AsyncResult or a job id, not %r" % (job,))
+
+
+def _deps(after):
+    """after=: AsyncResults or job ids ("JOB" or "JOB.TASK"), one or a collection; results that
+    ran no job (a map over nothing) are done already and left out."""
+    if after is None:
+        return []
+    if isinstance(after, (AsyncResult, str)):
+        after = [after]
+    try:
+        items = list(after)
+    except TypeError:
+        raise TypeError("after= takes AsyncResults or job ids, not %r" % (after,)) from None
+    out = []
+    for a in items:
+        if isinstance(a, AsyncResult):
+            if a.job is not None:
+                out.append(a.job)
+        elif isinstance(a, str):
+            out.append(a)
+        else:
+            raise TypeError("after= takes AsyncResults or job ids, not %r" % (a,))
+    return out
+
+
+def _int_flag(name, v, lo, hi):
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ValueError("%s must be an integer from %d to %d, not %r" % (name, lo, hi, v))
+    return v
 
 
 def _call_env():

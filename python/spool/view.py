@@ -7,6 +7,7 @@ LoadBalancedView: an apply is a one-task job any engine may take; a map is a spo
 chunks (chunksize items each; None: ceil(len / (4 * engines)), as multiprocessing.Pool.map).
 """
 
+import contextlib
 import math
 
 from .asyncresult import DoneResult
@@ -36,13 +37,60 @@ def _argtuples(sequences):
     return list(zip(*lists))
 
 
-class View:
-    """What both views share: block, targets, apply/map and their _sync/_async forms."""
+# A view's flags (ipyparallel's names, and spool's scheduling): each job the view submits gets them.
+#   after            AsyncResults or job ids: its tasks start once those succeeded; if one did not,
+#                    they end skipped and get() raises ImpossibleDependency (ipyparallel's default
+#                    Dependency: success only)
+#   follow           ipyparallel's location dependency: not supported (NotImplementedError)
+#   retries          a task that fails (or whose node is lost) runs again, up to this many times
+#   timeout          seconds a task may run (ipyparallel: seconds to wait for dependencies, which
+#                    spool does not bound); None: the Client's
+#   priority         higher first among your own jobs (`--priority`)
+#   max_running      at most this many of the job's tasks at once (`--max-running`, 0: no limit)
+#   retry_on_failure None: with retries; else whether failures (not only lost nodes) are rerun
+_FLAG_DEFAULTS = {"after": None, "follow": None, "retries": None, "timeout": None, "priority": 0,
+                  "max_running": 0, "retry_on_failure": None}
 
-    def __init__(self, client, targets=None, block=False):
+
+class View:
+    """What both views share: block, targets, flags, apply/map and their _sync/_async forms."""
+
+    def __init__(self, client, targets=None, block=False, **flags):
         self.client = client
         self.targets = targets
         self.block = block
+        for k, v in _FLAG_DEFAULTS.items():
+            setattr(self, k, v)
+        self.set_flags(**flags)
+
+    def set_flags(self, **kwargs):
+        """Set the view's flags (ipyparallel's set_flags): block, track (ignored: nothing is
+        sent by zero-copy), after, follow, retries, timeout, priority, max_running,
+        retry_on_failure. Each job the view submits afterwards gets them."""
+        for k, v in kwargs.items():
+            if k == "block":
+                self.block = bool(v)
+            elif k == "track":
+                pass
+            elif k not in _FLAG_DEFAULTS:
+                raise KeyError("Invalid name: %r (flags: block, track, %s)" % (k, ", ".join(_FLAG_DEFAULTS)))
+            else:
+                self.client._job_flags(**{k: v})  # refused now rather than at the next call
+                setattr(self, k, v)
+
+    @contextlib.contextmanager
+    def temp_flags(self, **kwargs):
+        """with view.temp_flags(after=ar, retries=2): flags for the calls inside the block only."""
+        saved = {k: getattr(self, k) for k in kwargs if k in _FLAG_DEFAULTS or k == "block"}
+        self.set_flags(**kwargs)
+        try:
+            yield
+        finally:
+            for k, v in saved.items():
+                setattr(self, k, v)
+
+    def _flags(self):
+        return self.client._job_flags(**{k: getattr(self, k) for k in _FLAG_DEFAULTS})
 
     def __repr__(self):
         return "<%s %s>" % (type(self).__name__, "None" if self.targets is None else self.targets)
@@ -96,7 +144,8 @@ class DirectView(View):
         else:
             ids = self.client._build_targets(t)
         return self.client._submit(call, label, targets=ids, is_apply=True, single=single, shape=shape,
-                                   order=ids, ntasks=len(ids) if ids is not None else None, fname=fname)
+                                   order=ids, ntasks=len(ids) if ids is not None else None, fname=fname,
+                                   flags=self._flags())
 
     def _really_apply(self, f, args=(), kwargs=None, block=None, targets=None):
         block = self.block if block is None else block
@@ -208,7 +257,8 @@ class LoadBalancedView(View):
         block = self.block if block is None else block
         t = self.targets if targets is None else targets
         call = {"kind": "apply", "f": f, "args": tuple(args), "kwargs": dict(kwargs or {})}
-        ar = self.client._submit(call, _fname(f), targets=t, single=True, ntasks=1, fname=_fname(f))
+        ar = self.client._submit(call, _fname(f), targets=t, single=True, ntasks=1, fname=_fname(f),
+                                 flags=self._flags())
         return self._finish(ar, block)
 
     def map(self, f, *sequences, block=None, chunksize=None, ordered=True, return_exceptions=False):
@@ -230,5 +280,5 @@ class LoadBalancedView(View):
         call = {"kind": "map", "f": f, "chunks": chunks}
         ar = self.client._submit(call, "%s over %d items" % (_fname(f), len(args)), targets=self.targets,
                                  items=items, shape="map", ntasks=len(chunks), ordered=ordered,
-                                 fname=_fname(f))
+                                 fname=_fname(f), flags=self._flags())
         return self._finish(ar, block)

@@ -4,7 +4,7 @@
 # spool-worker -f -n 2) under $T. Each pytest test is one PASS/FAIL line here; a SKIP is printed
 # as a SKIP (only numpy's test may skip, when numpy is not installed).
 # deadline: 900
-# checks: 43
+# checks: 51
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 
