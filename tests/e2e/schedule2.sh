@@ -114,8 +114,10 @@ before = [x for x in a["tasks"] if x["engine"] == t["engine"] and x["start_ms"] 
 print(len(before), t["start_ms"] - b["submitted_ms"])' "$a")
 read -r ahead lag <<<"$order"
 check_eq "  ... it was the first task to start on its engine after it was accepted (ahead of A's prefetched one)" 0 "$ahead"
-check "  ... it started $lag ms after the controller accepted it: within one of A's tasks (2 s; 4 s allowed on a loaded machine)" \
-	test "$lag" -ge 0 -a "$lag" -le 4000
+# Its wait is what was left of the task running on its engine (at most 2 s) plus the hand-offs,
+# which take seconds at a load of 10; behind the prefetched task as well it waited about 10 s.
+check "  ... it started $lag ms after the controller accepted it: within one of A's tasks (2 s; 8 s allowed on a loaded machine)" \
+	test "$lag" -ge 0 -a "$lag" -le 8000
 run bo as "$UB" "$SP" collect --timeout 60 "$b"
 check_eq "  ... and succeeded as B" "0 fair" "$RC $(cat "$T/bo.out")"
 spool cancel "$a" >/dev/null
