@@ -132,13 +132,21 @@ void sel_free(struct job_sel *s)
 	memset(s, 0, sizeof *s);
 }
 
+/* The last answer is kept: a table of many jobs has few users, and each lookup may ask a
+ * directory service (NSS: LDAP, sssd). */
 const char *user_name(uint64_t uid, char *buf, size_t sz)
 {
-	struct passwd *pw = getpwuid((uid_t)uid);
-	if (pw)
-		snprintf(buf, sz, "%s", shown(pw->pw_name));
-	else
-		snprintf(buf, sz, "%llu", (unsigned long long)uid);
+	static uint64_t last = UINT64_MAX;
+	static char name[128];
+	if (uid != last) {
+		struct passwd *pw = getpwuid((uid_t)uid);
+		if (pw)
+			snprintf(name, sizeof name, "%s", shown(pw->pw_name));
+		else
+			snprintf(name, sizeof name, "%llu", (unsigned long long)uid);
+		last = uid;
+	}
+	snprintf(buf, sz, "%s", name);
 	return buf;
 }
 
