@@ -93,8 +93,9 @@ static void row_fill(struct row *r, const struct spool_job *j, uint64_t now)
 	r->state[0] = '\0';
 	snprintf(r->cell[C_JOB], sizeof r->cell[C_JOB], "%s", j->id);
 	r->command = "";
-	if (!j->accepted || !j->ntasks) {
-		snprintf(r->state, sizeof r->state, "submitted (not yet accepted)");
+	if (!j->accepted || !j->ntasks) { /* its command is in its record, which only spoold reads */
+		snprintf(r->state, sizeof r->state, "%s", spool_job_state_name(SPOOL_JOB_SUBMITTED));
+		r->command = "(not yet accepted)";
 		return;
 	}
 	const uint64_t *c = j->counts;
