@@ -25,6 +25,7 @@ int cmd_config(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_purge(int argc, char **argv);
 int cmd_tail(int argc, char **argv);
+int cmd_acct(int argc, char **argv);
 
 /* Open the spool or print why not and return NULL. */
 spool_t *cli_open(void);
@@ -61,5 +62,25 @@ void json_job_full(spool_t *sp, struct json *js, const struct spool_job *j);
 void json_print(struct json *js);
 void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);
 void progress_clear(void);
+
+/* jobsel.c: the jobs status and acct show, and their tables' formats. Each sel_* parses an
+ * option's argument into s, or prints why not and returns -1. */
+struct job_sel {
+	uint64_t *users;      /* --user (several: any of them); none: every job the caller may see */
+	size_t nusers;
+	uint64_t states;      /* --state bits; 0: any */
+	uint64_t since_ms;    /* --since: leave out jobs over before it; 0: none */
+};
+int sel_user(struct job_sel *s, const char *arg);
+int sel_states(struct job_sel *s, const char *arg);
+int sel_since(struct job_sel *s, const char *arg);
+int sel_match(const struct job_sel *s, const struct spool_job *j);
+void sel_free(struct job_sel *s);
+uint64_t now_ms(void);
+const char *user_name(uint64_t uid, char *buf, size_t sz);   /* the name, else the uid */
+const char *clock_text(uint64_t ms, char *buf, size_t sz);   /* HH:MM within a day, else MM-DD */
+const char *dur_text(int64_t ms, char *buf, size_t sz);      /* 0.4s 12s 3m02s 2h05m 3d04h; - */
+int term_width(void);            /* the tty's columns, else $COLUMNS, else 80 */
+void print_fit(const char *s, int width); /* s, cut to width columns with "..." */
 
 #endif

@@ -1,10 +1,12 @@
 /* cmd_admin.c - `spool init`, `spool config`, `spool cancel` and `spool doctor`. */
 #include "cli.h"
 #include "ids.h"
+#include "json.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <grp.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,58 +214,124 @@ int cmd_release(int argc, char **argv)
 	return hold_common(argc, argv, false);
 }
 
+/* What doctor found: one check and its outcome, printed as a line or a JSON object. */
+struct doctor {
+	struct json *js; /* NULL: text */
+	int problems;
+};
+
+static void doctor_say(struct doctor *d, const char *outcome, const char *check, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void doctor_say(struct doctor *d, const char *outcome, const char *check, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	d->problems += strcmp(outcome, "problem") == 0;
+	if (!d->js) {
+		printf("%-7s %s\n", strcmp(outcome, "problem") == 0 ? "PROBLEM" : outcome, shown(msg));
+		return;
+	}
+	json_obj_begin(d->js, NULL);
+	json_str(d->js, "check", check);
+	json_str(d->js, "outcome", outcome);
+	json_str(d->js, "message", msg);
+	json_obj_end(d->js);
+}
+
+static void doctor_checks(struct doctor *d, const struct spool_info *in)
+{
+	doctor_say(d, "ok", "layout", "spool %s: layout %u and spool.conf are valid", in->path, in->layout);
+	doctor_say(d, "info", "filesystem", "filesystem %s%s", in->fstype,
+		   in->fs_remote ? ": inotify is blind to other nodes, spool relies on rescans (mount NFS 'hard', actimeo=1)" : "");
+	/* Opening the spool has refused unsafe owners and modes already (spooldir.c check_modes). */
+	doctor_say(d, "ok", "modes", "owners and modes: files and directories belong to uid %llu, key readable by it alone",
+		   (unsigned long long)in->owner);
+	if (in->shared) {
+		doctor_say(d, "info", "sharing", "shared spool: %s may submit; each user sees, collects and cancels only their own jobs",
+			   in->shared_with_all ? "every user of this node" : "members of the spool directory's group");
+		if (in->controller_ran && in->controller_uid != 0)
+			doctor_say(d, "info", "privacy", "the controller runs as uid %lld, not root: it cannot give job states to their "
+				   "owners, so any user of the spool who knows a job id can read its task states (not its "
+				   "command or environment); run spoold as root to keep them private",
+				   (long long)in->controller_uid);
+	} else {
+		doctor_say(d, "info", "sharing", "personal spool: only uid %llu (and root) can use it", (unsigned long long)in->owner);
+	}
+	doctor_say(d, in->controller_running ? "ok" : "problem", "controller", "controller %s", in->controller_status);
+	if (in->controller_ran && in->database[0])
+		doctor_say(d, "info", "database", "database %s (controller version %s)", in->database,
+			   in->controller_version[0] ? in->controller_version : "unknown");
+	if (in->engines_error)
+		doctor_say(d, "problem", "engines", "engines: %s", in->engines_error);
+	else
+		doctor_say(d, "info", "engines", "%ld live engine%s (%ld dead)%s", in->engines_live, in->engines_live == 1 ? "" : "s",
+			   in->engines_dead, in->engines_live ? "" : ": start some with 'spool-worker -n N' on the nodes");
+	if (in->quarantined > 0)
+		doctor_say(d, "info", "quarantine", "%ld rejected record%s in %s/quarantine (see the .reason files)", in->quarantined,
+			   in->quarantined == 1 ? "" : "s", in->path);
+}
+
 int cmd_doctor(int argc, char **argv)
 {
-	int rc = only_help(argc, argv, "usage: spool doctor\n\nCheck the spool: layout, spool.conf, key, "
-					"controller, engines, quarantine. Exit 0 when healthy, 3 otherwise.\n");
-	if (rc >= 0)
-		return rc;
-	spool_t *sp = cli_open();
-	if (!sp)
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
+					      { "dir", required_argument, NULL, 'd' },
+					      { "help", no_argument, NULL, 'h' },
+					      { NULL, 0, NULL, 0 } };
+	int o, as_json = 0;
+	while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'j': as_json = 1; break;
+		case 'd': cli_spool_dir = optarg; break;
+		case 'h':
+			fputs("usage: spool doctor [--json]\n\nCheck the spool: layout, spool.conf, key, controller, engines, "
+			      "quarantine. Exit 0 when healthy, 3 otherwise.\n\n"
+			      "  --json           {\"spool\", \"problems\", \"checks\": [{\"check\", \"outcome\" (ok, info or\n"
+			      "                   problem), \"message\"}]}\n"
+			      "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n", stdout);
+			return 0;
+		default: return SPOOL_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "usage: spool doctor [--json]\n");
+		return SPOOL_EXIT_USAGE;
+	}
+	struct json js;
+	struct doctor d = { .js = as_json ? &js : NULL };
+	char err[SPOOL_ERRLEN];
+	spool_t *sp = spool_open(cli_spool_dir, err, sizeof err);
+	struct spool_info *in = NULL;
+	if (!sp && !as_json) {
+		cli_error(err);
 		return SPOOL_EXIT_ERROR;
-	struct spool_info *in;
-	int problems = 0;
-	spool_info(sp, 1, &in);
-	printf("ok      spool %s: layout %u and spool.conf are valid\n", shown(in->path), in->layout);
-	printf("%-7s filesystem %s%s\n", "info", in->fstype,
-	       in->fs_remote ? ": inotify is blind to other nodes, spool relies on rescans (mount NFS 'hard', actimeo=1)" : "");
-	/* Opening the spool has refused unsafe owners and modes already (spooldir.c check_modes). */
-	printf("ok      owners and modes: files and directories belong to uid %llu, key readable by it alone\n",
-	       (unsigned long long)in->owner);
-	if (in->shared) {
-		printf("info    shared spool: %s may submit; each user sees, collects and cancels only their own jobs\n",
-		       in->shared_with_all ? "every user of this node" : "members of the spool directory's group");
-		if (in->controller_ran && in->controller_uid != 0)
-			printf("info    the controller runs as uid %lld, not root: it cannot give job states to their "
-			       "owners, so any user of the spool who knows a job id can read its task states (not its "
-			       "command or environment); run spoold as root to keep them private\n",
-			       (long long)in->controller_uid);
-	} else {
-		printf("info    personal spool: only uid %llu (and root) can use it\n", (unsigned long long)in->owner);
 	}
-	if (in->controller_running) {
-		printf("ok      controller %s\n", shown(in->controller_status));
-	} else {
-		printf("PROBLEM controller %s\n", shown(in->controller_status));
-		problems++;
+	if (as_json) {
+		json_init(&js);
+		json_obj_begin(&js, NULL);
+		json_str(&js, "spool", sp ? spool_path(sp) : cli_spool_dir ? cli_spool_dir : getenv("SPOOL_DIR"));
+		json_arr_begin(&js, "checks");
 	}
-	if (in->controller_ran && in->database[0])
-		printf("info    database %s (controller version %s)\n", shown(in->database),
-		       in->controller_version[0] ? shown(in->controller_version) : "unknown");
-	if (in->engines_error) {
-		printf("PROBLEM engines: %s\n", shown(in->engines_error));
-		problems++;
-	} else {
-		printf("info    %ld live engine%s (%ld dead)%s\n", in->engines_live, in->engines_live == 1 ? "" : "s",
-		       in->engines_dead, in->engines_live ? "" : ": start some with 'spool-worker -n N' on the nodes");
+	if (sp) {
+		spool_info(sp, 1, &in);
+		doctor_checks(&d, in);
+		spool_info_free(in);
+		spool_close(sp);
+	} else { /* the spool cannot be opened: that is the one check, and its reason */
+		doctor_say(&d, "problem", "open", "%s", err);
 	}
-	if (in->quarantined > 0)
-		printf("info    %ld rejected record%s in %s/quarantine (see the .reason files)\n", in->quarantined,
-		       in->quarantined == 1 ? "" : "s", shown(in->path));
-	spool_info_free(in);
-	spool_close(sp);
-	printf("%d problem%s found\n", problems, problems == 1 ? "" : "s");
-	return problems ? SPOOL_EXIT_ERROR : 0;
+	if (as_json) {
+		json_arr_end(&js);
+		json_int(&js, "problems", d.problems);
+		json_obj_end(&js);
+		json_print(&js);
+		json_free(&js);
+	} else {
+		printf("%d problem%s found\n", d.problems, d.problems == 1 ? "" : "s");
+	}
+	return d.problems ? SPOOL_EXIT_ERROR : 0;
 }
 
 static const char config_usage[] =

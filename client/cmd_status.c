@@ -75,73 +75,188 @@ static void warn_unlisted(const char *msg, void *arg)
 	fprintf(stderr, "spool: warning: not listed: %s\n", shown(msg));
 }
 
-/* Every job: its counts from its summary (one small record each, whatever its size). */
-static int status_all(spool_t *sp, struct json *js)
+/* One line of the table of every job, its cells as text. */
+enum { C_JOB, C_USER, C_SUBMIT, C_ENDED, C_TASKS, C_QUEUED, C_RUN, C_OK, C_FAIL, C_CANC, C_SKIP, C_STATE, C_NCOLS };
+static const char *const col_head[C_NCOLS] = { "JOB",  "USER", "SUBMIT", "ENDED", "TASKS", "QUEUED",
+					       "RUN",  "OK",   "FAIL",   "CANC",  "SKIP",  "STATE" };
+struct row {
+	char cell[C_NCOLS][40]; /* but the state's */
+	char state[200];
+	const char *command; /* with the job's name before it */
+	char cmdbuf[300];
+};
+
+static void row_fill(struct row *r, const struct spool_job *j, uint64_t now)
+{
+	for (int c = 0; c < C_NCOLS; c++)
+		snprintf(r->cell[c], sizeof r->cell[c], "-");
+	r->state[0] = '\0';
+	snprintf(r->cell[C_JOB], sizeof r->cell[C_JOB], "%s", j->id);
+	r->command = "";
+	if (!j->accepted || !j->ntasks) { /* its command is in its record, which only spoold reads */
+		snprintf(r->state, sizeof r->state, "%s", spool_job_state_name(SPOOL_JOB_SUBMITTED));
+		r->command = "(not yet accepted)";
+		return;
+	}
+	const uint64_t *c = j->counts;
+	uint64_t n[] = { j->ntasks, c[SPOOL_TASK_QUEUED], c[SPOOL_TASK_ASSIGNED] + c[SPOOL_TASK_RUNNING],
+			 c[SPOOL_TASK_SUCCEEDED], c[SPOOL_TASK_FAILED] + c[SPOOL_TASK_TIMEDOUT] + c[SPOOL_TASK_ABANDONED],
+			 c[SPOOL_TASK_CANCELLED], c[SPOOL_TASK_SKIPPED] };
+	for (int k = 0; k < 7; k++)
+		snprintf(r->cell[C_TASKS + k], sizeof r->cell[0], "%llu", (unsigned long long)n[k]);
+	user_name(j->owner, r->cell[C_USER], sizeof r->cell[C_USER]);
+	clock_text(j->submitted_ms, r->cell[C_SUBMIT], sizeof r->cell[C_SUBMIT]);
+	if (j->done) {
+		clock_text(j->finished_ms, r->cell[C_ENDED], sizeof r->cell[C_ENDED]);
+	} else if (j->submitted_ms) { /* still running: for how long, "+3m02s" */
+		char d[32];
+		snprintf(r->cell[C_ENDED], sizeof r->cell[C_ENDED], "+%s",
+			 dur_text(now > j->submitted_ms ? (int64_t)(now - j->submitted_ms) : 0, d, sizeof d));
+	}
+	snprintf(r->state, sizeof r->state, "%s%s%s%.150s", spool_job_state_name(j->state), j->held && !j->done ? ", held" : "",
+		 j->waiting && !j->done ? ", waiting on " : "", j->waiting && !j->done ? shown(j->waiting) : "");
+	snprintf(r->cmdbuf, sizeof r->cmdbuf, "%s%s%s%s", j->name ? "[" : "", j->name ? shown(j->name) : "",
+		 j->name ? "] " : "", j->command ? shown(j->command) : "-");
+	r->command = r->cmdbuf;
+}
+
+/* The cells padded to their column's width (text left, numbers right), then as much of the
+ * command as the terminal has room for: a line never wraps. */
+static void row_print(const char *const *cell, const int *w, const char *command, int width)
+{
+	char line[2048];
+	size_t len = 0;
+	for (int c = 0; c < C_NCOLS && len < sizeof line; c++) {
+		int left = c == C_JOB || c == C_USER || c == C_STATE;
+		len += (size_t)snprintf(line + len, sizeof line - len, left ? "%s%-*s" : "%s%*s", c ? " " : "", w[c], cell[c]);
+	}
+	if (len >= sizeof line)
+		len = sizeof line - 1;
+	while (len && line[len - 1] == ' ' && !*command)
+		line[--len] = '\0';
+	if ((int)len >= width) {
+		print_fit(line, width);
+	} else {
+		fputs(line, stdout);
+		if (*command && width - (int)len - 1 > 0) {
+			putchar(' ');
+			print_fit(command, width - (int)len - 1);
+		}
+	}
+	putchar('\n');
+}
+
+/* Every job (that the filters select): one small summary record each, whatever its size. */
+static int status_all(spool_t *sp, struct json *js, const struct job_sel *sel)
 {
 	struct spool_job **jobs;
-	size_t n;
+	size_t n, nrows = 0;
 	char err[SPOOL_ERRLEN];
 	if (spool_jobs(sp, &jobs, &n, warn_unlisted, NULL, err, sizeof err) < 0) {
 		cli_error(err);
 		return -1;
 	}
-	if (!js)
-		printf("%-12s %-16s %6s %7s %8s %8s %10s %7s  %s\n", "JOB", "NAME", "OWNER", "TASKS", "QUEUED",
-		       "RUNNING", "SUCCEEDED", "FAILED", "STATE");
+	uint64_t now = now_ms();
+	struct row *rows = xcalloc(n ? n : 1, sizeof *rows);
+	int w[C_NCOLS];
+	for (int c = 0; c < C_NCOLS; c++)
+		w[c] = (int)strlen(col_head[c]);
 	for (size_t i = 0; i < n; i++) {
 		const struct spool_job *j = jobs[i];
+		if (!sel_match(sel, j))
+			continue;
 		if (js) {
 			json_job(js, j, 0);
-		} else if (!j->accepted || !j->ntasks) {
-			printf("%-12s %-16s %6s %7s %8s %8s %10s %7s  %s\n", j->id, "-", "-", "-", "-", "-", "-", "-",
-			       "submitted (not yet accepted)");
-		} else {
-			const uint64_t *c = j->counts;
-			uint64_t failed = c[SPOOL_TASK_FAILED] + c[SPOOL_TASK_TIMEDOUT] + c[SPOOL_TASK_CANCELLED] +
-					  c[SPOOL_TASK_ABANDONED] + c[SPOOL_TASK_SKIPPED];
-			char st[200];
-			snprintf(st, sizeof st, "%s%s%s%.150s", spool_job_state_name(j->state), j->held && !j->done ? ", held" : "",
-				 j->waiting && !j->done ? ", waiting on " : "", j->waiting && !j->done ? j->waiting : "");
-			printf("%-12s %-16.16s %6llu %7zu %8llu %8llu %10llu %7llu  %s\n", j->id, j->name ? shown(j->name) : "-",
-			       (unsigned long long)j->owner, j->ntasks, (unsigned long long)c[SPOOL_TASK_QUEUED],
-			       (unsigned long long)(c[SPOOL_TASK_ASSIGNED] + c[SPOOL_TASK_RUNNING]),
-			       (unsigned long long)c[SPOOL_TASK_SUCCEEDED], (unsigned long long)failed, shown(st));
+			continue;
+		}
+		struct row *r = &rows[nrows++];
+		row_fill(r, j, now);
+		for (int c = 0; c < C_NCOLS; c++) {
+			int len = (int)strlen(c == C_STATE ? r->state : r->cell[c]);
+			if (len > w[c])
+				w[c] = len;
 		}
 	}
+	if (!js) {
+		int width = term_width();
+		row_print(col_head, w, "COMMAND", width);
+		for (size_t i = 0; i < nrows; i++) {
+			const char *cell[C_NCOLS];
+			for (int c = 0; c < C_NCOLS; c++)
+				cell[c] = c == C_STATE ? rows[i].state : rows[i].cell[c];
+			row_print(cell, w, rows[i].command, width);
+		}
+	}
+	free(rows);
 	spool_jobs_free(jobs, n);
 	return 0;
 }
+
+static const char status_usage[] =
+	"usage: spool status [--json] [--user U] [--state S[,S...]] [--since T]\n"
+	"       spool status [--json] [--tasks] JOB\n\n"
+	"Without JOB: the controller and every job you may see (your own; root: everyone's), oldest\n"
+	"first: its user, when it was submitted, when it ended (or +how long it has run), its task\n"
+	"counts (queued, running, succeeded, failed/timed out/abandoned, cancelled, skipped), its\n"
+	"state and its command, cut to the terminal's width. With JOB: its counts, and each task's\n"
+	"state, engine, node, exit and reason when it has at most %d tasks (--tasks: whatever their\n"
+	"number; --json: always).\n\n"
+	"  --user U         only the jobs of user U (a name or uid; repeatable)\n"
+	"  --state S,...    only the jobs in one of these states: submitted, active, done, held,\n"
+	"                   waiting, or a task state (queued, running, succeeded, failed, timedout,\n"
+	"                   cancelled, abandoned, skipped...): the jobs with such a task\n"
+	"  --since T        leave out the jobs that were over before T: a duration back from now\n"
+	"                   (90s, 2h, 7d) or a local date and time (2026-11-29, 2026-11-29T13:00)\n"
+	"  --tasks          with JOB: list its tasks however many there are\n"
+	"  --json           the same as JSON (spool-layout.md 11)\n"
+	"  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n\n"
+	"exit codes: 0 ok, 2 usage, 3 spool error, 4 no such job\n";
 
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' },
 					      { "tasks", no_argument, NULL, 't' },
+					      { "user", required_argument, NULL, 'u' },
+					      { "state", required_argument, NULL, 's' },
+					      { "since", required_argument, NULL, 'S' },
 					      { "dir", required_argument, NULL, 'd' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
-	int o, rc = 0, as_json = 0, all_tasks = 0;
+	int o, rc = 0, as_json = 0, all_tasks = 0, filtered = 0;
+	struct job_sel sel = { 0 };
 	while ((o = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'j': as_json = 1; break;
 		case 't': all_tasks = 1; break;
+		case 'u':
+		case 's':
+		case 'S':
+			filtered = 1;
+			if ((o == 'u' ? sel_user(&sel, optarg) : o == 's' ? sel_states(&sel, optarg) : sel_since(&sel, optarg)) < 0) {
+				sel_free(&sel);
+				return SPOOL_EXIT_USAGE;
+			}
+			break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h':
-			printf("usage: spool status [--json] [--tasks] [JOB]\n\nWithout JOB: the controller and every job with its "
-			       "task counts. With JOB: its counts, and each task's state, engine, node, exit and\n"
-			       "reason when it has at most %d tasks (--tasks: whatever their number; --json: always).\n", STATUS_TASKS);
-			printf(""
-			       "exit codes: 0 ok, 3 spool error, 4 no such job\n");
+			printf(status_usage, STATUS_TASKS);
+			sel_free(&sel);
 			return 0;
-		default: return SPOOL_EXIT_USAGE;
+		default: sel_free(&sel); return SPOOL_EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 1) {
-		fprintf(stderr, "usage: spool status [--json] [--tasks] [JOB]\n");
+	if (argc - optind > 1 || (filtered && optind < argc)) {
+		fprintf(stderr, filtered && optind < argc ? "spool: --user, --state and --since choose among all jobs: give "
+							    "them without JOB\n"
+							  : "usage: spool status [--json] [--tasks] [JOB]\n");
+		sel_free(&sel);
 		return SPOOL_EXIT_USAGE;
 	}
 	spool_t *sp = cli_open();
-	if (!sp)
+	if (!sp) {
+		sel_free(&sel);
 		return SPOOL_EXIT_ERROR;
+	}
 	char err[SPOOL_ERRLEN];
 	if (optind < argc) {
 		struct spool_job *j;
@@ -187,7 +302,7 @@ int cmd_status(int argc, char **argv)
 		json_str(&js, "status", in->controller_status);
 		json_obj_end(&js);
 		json_arr_begin(&js, "jobs");
-		if (status_all(sp, &js) < 0)
+		if (status_all(sp, &js, &sel) < 0)
 			rc = SPOOL_EXIT_ERROR;
 		json_arr_end(&js);
 		json_obj_end(&js);
@@ -197,11 +312,12 @@ int cmd_status(int argc, char **argv)
 		printf("spool %s (%s%s)\ncontroller: %s\n", shown(in->path), in->fstype,
 		       in->fs_remote ? ": inotify is blind to other nodes here, spool relies on rescans" : "",
 		       shown(in->controller_status));
-		if (status_all(sp, NULL) < 0)
+		if (status_all(sp, NULL, &sel) < 0)
 			rc = SPOOL_EXIT_ERROR;
 	}
 	spool_info_free(in);
 	spool_close(sp);
+	sel_free(&sel);
 	return rc;
 }
 

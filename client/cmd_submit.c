@@ -1,6 +1,7 @@
 /* cmd_submit.c - `spool submit` (one task) and `spool map` (one task per item, one job record). */
 #include "cli.h"
 #include "ids.h"
+#include "json.h"
 #include "repl.h"
 #include "schema.h"
 #include "util.h"
@@ -363,6 +364,8 @@ static void usage(FILE *f, int kind)
 		   "  --name NAME      a label for the job\n"
 		   "  --wait           wait for the job and print its results, like 'spool collect'\n"
 		   "  --tag            with --wait: prefix output lines with '[ENGINE NODE] '\n"
+		   "  --json           print {\"job\", \"kind\", \"name\", \"ntasks\", \"cwd\", \"outdir\"} (with\n"
+		   "                   --wait: the job and its results, as 'spool collect --json')\n"
 		   "  --targets IDS    only these engines ('all' or ids like 3,4,9; see 'spool workers')\n"
 		   "  --after JOB[.TASK][,...]    start once those jobs (or tasks) ended, however they ended\n"
 		   "  --afterany JOB[.TASK][,...] the same\n"
@@ -387,6 +390,30 @@ static void usage(FILE *f, int kind)
 		   "4 a dependency names no job of yours\n");
 }
 
+/* --json without --wait: what a script needs to follow the job. The output directory is the
+ * controller's default when none was given (CWD/spool-JOBID, spool-layout.md 4); an apply's
+ * tasks are its engines, chosen when the controller accepts it (null here). */
+static void submitted_json(const struct spool_job_spec *s, int kind, const char *id)
+{
+	struct json js;
+	char cwd[MAX_PATH_LEN + 1];
+	const char *dir = s->cwd ? s->cwd : getcwd(cwd, sizeof cwd);
+	char *outdir = s->outdir ? xstrdup(s->outdir) : dir ? xasprintf("%s/spool-%s", dir, id) : NULL;
+	json_init(&js);
+	json_obj_begin(&js, NULL);
+	json_str(&js, "job", id);
+	json_str(&js, "kind", kind == K_MAP ? "map" : kind == K_APPLY ? "apply" : "submit");
+	json_str(&js, "name", s->name);
+	json_int_or_null(&js, "ntasks", kind == K_MAP ? (int64_t)(s->nitems / (s->nsources > 1 ? s->nsources : 1)) : 1,
+			 kind != K_APPLY);
+	json_str(&js, "cwd", dir);
+	json_str(&js, "outdir", outdir);
+	json_obj_end(&js);
+	json_print(&js);
+	json_free(&js);
+	free(outdir);
+}
+
 static int submit_common(int argc, char **argv, int kind)
 {
 	int is_map = kind == K_MAP;
@@ -402,6 +429,7 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
 		{ "priority", required_argument, NULL, 'p' }, { "max-running", required_argument, NULL, 'M' },
 		{ "stdin", required_argument, NULL, 'I' }, { "retry-on-failure", no_argument, NULL, 'F' },
+		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
@@ -409,7 +437,7 @@ static int submit_common(int argc, char **argv, int kind)
 	struct strv env = { 0 }, extra = { 0 }, items = { 0 }, after = { 0 }, afterok = { 0 };
 	const char *input = NULL, *stdin_arg = NULL;
 	char stdin_abs[MAX_PATH_LEN + 1];
-	int no_env = 0, wait = 0, o, rc = SPOOL_EXIT_USAGE;
+	int no_env = 0, wait = 0, as_json = 0, o, rc = SPOOL_EXIT_USAGE;
 	char cwdabs[MAX_PATH_LEN + 1];
 	uint64_t v;
 	int64_t *tids;
@@ -526,6 +554,7 @@ static int submit_common(int argc, char **argv, int kind)
 			break;
 		case 'F': s.retry_on_failure = 1; break;
 		case 'g': cf.tag = 1; break;
+		case 'j': as_json = cf.json = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;
 		default: usage(stderr, kind); goto out;
@@ -634,7 +663,10 @@ static int submit_common(int argc, char **argv, int kind)
 		fprintf(stderr, "spool: job %s submitted, waiting for it\n", id);
 		rc = collect_job(sp, id, &cf);
 	} else {
-		printf("%s\n", id);
+		if (as_json)
+			submitted_json(&s, kind, id);
+		else
+			printf("%s\n", id);
 		rc = fflush(stdout) == 0 ? 0 : SPOOL_EXIT_ERROR;
 	}
 	spool_close(sp);

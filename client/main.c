@@ -22,7 +22,8 @@ static void usage(FILE *f)
 		"  map [OPTS] -- CMD... [::: ITEM...]   one task per item ({} {.} {/} {#}...)\n"
 		"  apply [OPTS] -- CMD...   one task on every live engine (or --targets)\n"
 		"  collect [--no-wait|--follow] [--json] JOB   wait for a job and print its output\n"
-		"  status [--json] [JOB]    the queue, or one job's tasks\n"
+		"  status [--json] [--user U] [--state S] [--since T] [JOB]   the queue, or one job's tasks\n"
+		"  acct [--user U] [--since T] [--json] [JOB...]   what jobs used: CPU, memory, time\n"
 		"  workers [--all] [--wait N] [--json]   the engines\n"
 		"  cancel JOB|JOB.TASK      cancel a job or one task\n"
 		"  hold JOB                 keep a job's queued tasks from starting\n"
@@ -32,7 +33,7 @@ static void usage(FILE *f)
 		"  purge [--older-than AGE] [--results] [JOB...]   forget finished jobs\n"
 		"  push NAME=VALUE...       set per-engine variables\n"
 		"  pull NAME...             read per-engine variables\n"
-		"  doctor                   check the spool and say what is wrong\n"
+		"  doctor [--json]          check the spool and say what is wrong\n"
 		"  config --defaults        print the default spool.conf, every setting explained\n"
 		"\n"
 		"  -d, --dir DIR   the spool (default: $SPOOL_DIR)\n"
@@ -66,7 +67,7 @@ int main(int argc, char **argv)
 		     { "cancel", cmd_cancel }, { "push", cmd_push },       { "pull", cmd_pull },
 		     { "init", cmd_init },     { "doctor", cmd_doctor }, { "hold", cmd_hold },
 		     { "release", cmd_release }, { "config", cmd_config }, { "retry", cmd_retry },
-		     { "purge", cmd_purge },     { "tail", cmd_tail } };
+		     { "purge", cmd_purge },     { "tail", cmd_tail },       { "acct", cmd_acct } };
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,13 @@ void json_job_items(struct json *js, const struct spool_job *j, int with_tasks, 
 	json_int_or_null(js, "finished_ms", (int64_t)j->finished_ms, j->finished_ms > 0);
 	json_str(js, "waiting_on", j->waiting && !j->done ? j->waiting : NULL);
 	json_bool(js, "held", j->held && !j->done);
+	/* The owner's name on this node (null: not accepted, or no such account here), and how long
+	 * the job ran: accepted to finished, or to now while it is active. */
+	struct passwd *pw = j->accepted && j->ntasks ? getpwuid((uid_t)j->owner) : NULL;
+	json_str(js, "user", pw ? pw->pw_name : NULL);
+	uint64_t end = j->done ? j->finished_ms : now_ms();
+	json_int_or_null(js, "elapsed_ms", end > j->submitted_ms ? (int64_t)(end - j->submitted_ms) : 0,
+			 j->submitted_ms > 0 && end > 0);
 	if (with_tasks && j->tasks) {
 		json_arr_begin(js, "tasks");
 		for (size_t i = 0; i < j->ntasks; i++) {

@@ -50,9 +50,9 @@ _spool()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
-	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail"
+	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail acct"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin --json $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -89,7 +89,9 @@ _spool()
 	--group) _spool_words "$(compgen -g)" "$cur"; return 0 ;;
 	--targets) _spool_words "all $(_spool_engines "$prog")" "$cur"; return 0 ;;
 	--after | --afterany | --afterok | --after-each) _spool_words "$(_spool_jobs "$prog")" "$cur"; return 0 ;;
-	--env | --timeout | --retries | --name | --priority | --max-running | --older-than) return 0 ;; # free text
+	--user) _spool_words "$(compgen -u)" "$cur"; return 0 ;;
+	--state) _spool_words "submitted active done held waiting queued assigned running succeeded failed timedout cancelled abandoned skipped" "$cur"; return 0 ;;
+	--env | --timeout | --retries | --name | --priority | --max-running | --older-than | --since) return 0 ;; # free text
 	--wait) [[ $cmd == workers ]] && return 0 ;;        # workers --wait N; elsewhere a flag
 	esac
 
@@ -109,12 +111,13 @@ _spool()
 	map) opts="$run --input --schedule --after-each" ;;
 	apply) opts="$run" ;;
 	collect) opts="--no-wait --timeout --follow --tag --json $common" args=job ;;
-	status) opts="--json --tasks $common" args=job ;;
+	status) opts="--json --tasks --user --state --since $common" args=job ;;
+	acct) opts="--user --since --json $common" args=job ;;
 	workers) opts="--all --wait --timeout --json $common" ;;
 	cancel) opts="$common" args=job ;;
 	push) opts="--targets --wait $common" ;;
 	pull) opts="--targets --wait --tag $common" ;;
-	doctor) opts="$common" ;;
+	doctor) opts="--json $common" ;;
 	config) opts="--defaults -h --help" ;;
 	hold | release) opts="$common" args=job ;;
 	retry) opts="--failed --timed-out --cancelled --abandoned --skipped --wait $common" args=job ;;

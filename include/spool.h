@@ -376,6 +376,31 @@ struct spool_usage {
 int spool_task_usage(const struct spool_job *job, const struct spool_task *task, struct spool_usage *u, char *err,
 		     size_t errlen);
 
+/* Accounting of one job (`spool acct`, like Slurm's sacct): its ended tasks counted by outcome,
+ * and what they used, summed from the result record of every attempt that left one (the accepted
+ * run, and those run again or received late: spool_task_usage's checks apply). The tasks are read
+ * a chunk at a time (as spool_collect does): O(results) reads, memory bounded whatever the job's
+ * size. Returns 0, with err "" or, when some records could not be read (not counted, numbered in
+ * unreadable), a sentence naming the first; -SPOOL_ERR_NO_JOB when there is no such job (or it is
+ * another user's); -1 otherwise, with the reason in err. */
+struct spool_acct {
+	char id[16];
+	int64_t owner;                /* uid; -1 while the job is not accepted */
+	uint64_t tasks;               /* tasks in the job */
+	uint64_t ended;               /* terminal tasks: the sum of the five below */
+	uint64_t succeeded, failed;   /* failed: failed, timed out or abandoned */
+	uint64_t cancelled, skipped;
+	uint64_t attempts;            /* result records read */
+	uint64_t unreadable;          /* attempts that ran but whose result record could not be read */
+	int64_t user_ms, sys_ms;      /* CPU time, summed */
+	int64_t maxrss_kb;            /* the largest peak resident memory of any attempt; -1: none known */
+	int64_t wall_ms;              /* the tasks' wall times, summed */
+	int64_t elapsed_ms;           /* the job's: accepted to finished (or now, while active); -1: unknown */
+	uint64_t submitted_ms, finished_ms; /* as in struct spool_job (finished 0 while active) */
+	int done;
+};
+int spool_job_acct(spool_t *sp, const char *jobid, struct spool_acct *out, char *err, size_t errlen);
+
 /* Is a task's state terminal? Did it succeed? */
 int spool_task_terminal(const struct spool_task *t);
 int spool_task_succeeded(const struct spool_task *t);

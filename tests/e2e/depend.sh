@@ -33,7 +33,7 @@ x=$(spool submit -- echo free)
 run x spool collect --timeout 60 "$x"
 check_eq "an independent job runs meanwhile" "free" "$(cat "$T/x.out")"
 check_eq "B is still queued while A runs" queued "$(state_of "$b")"
-run st spool status
+run st env COLUMNS=300 spool status # wide enough for the whole line (80: cut with "...")
 check "spool status lists B as 'waiting on A'" grep -q "^$b .*waiting on $a" "$T/st.out"
 run stb spool status "$b"
 check "spool status B says 'waiting on A'" grep -qx "waiting on $a" "$T/stb.out"

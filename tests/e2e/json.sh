@@ -1,8 +1,10 @@
 #!/bin/bash
 # json.sh - the --json output of status (all jobs and one job), workers and collect, read
-# with python3's json module: field names, types and values, and the paths it gives. At the
-# end, with no engine left: apply fails at once with its reason, static map waits as balanced.
-# checks: 30
+# with python3's json module: field names, types and values, and the paths it gives. With no
+# engine left: apply fails at once with its reason, static map waits as balanced. At the end:
+# submit, map and apply --json (the job id, kind, tasks, output directory) and doctor --json
+# (each check and its outcome; the controller stopped; no spool).
+# checks: 41
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -182,3 +184,47 @@ check_eq "a static map with no live engine waits (collect --timeout exits 5)" 5 
 start_worker 1 nodeZ
 out=$(spool collect --timeout 10 "$m" 2>/dev/null)
 check_eq "and runs on the engine that comes later" "1 2 3" "$(echo $out)"
+
+# --- submit, map and apply --json: the job id and what a script needs to follow it ---
+spool submit --json --name sj -- echo sj >"$T/sj.json"; rc=$?
+check_eq "submit --json exits 0" 0 "$rc"
+check_eq "submit --json: job, kind, name, ntasks, cwd and the default outdir" ok "$(pycheck "
+want(sorted(d) == sorted(['job', 'kind', 'name', 'ntasks', 'cwd', 'outdir']), 'fields %r' % sorted(d))
+typ(d, 'job', str)
+want(d['kind'] == 'submit' and d['name'] == 'sj' and d['ntasks'] == 1, 'values %r' % d)
+want(d['cwd'] == '$T' and d['outdir'] == '$T/spool-' + d['job'], 'paths %r' % d)
+" <"$T/sj.json")"
+sj=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job"])' <"$T/sj.json")
+check_eq "its job id is the job's: collect prints its output" "sj" "$(spool collect --timeout 60 "$sj" 2>/dev/null)"
+spool map --json --output "$T/mo" -- echo {1}{2} ::: a b ::: 1 2 3 >"$T/mj.json"
+check_eq "map --json: kind map, 6 tasks (two sources' product), the --output directory" "map 6 $T/mo None" \
+	"$(python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["kind"], d["ntasks"], d["outdir"], d["name"])' <"$T/mj.json")"
+mj=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job"])' <"$T/mj.json")
+check_eq "  ... and the job has those 6 tasks" 6 "$(spool collect --timeout 60 "$mj" 2>/dev/null | wc -l)"
+spool apply --json -- true >"$T/aj.json"
+check_eq "apply --json: kind apply, ntasks null (the controller picks the engines)" "apply None" \
+	"$(python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["kind"], d["ntasks"])' <"$T/aj.json")"
+spool submit --json --wait -- echo waited >"$T/wj.json" 2>/dev/null; rc=$?
+check_eq "submit --json --wait: exit 0 and the job with its results, as collect --json" "0 done 1 succeeded" \
+	"$rc $(python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["state"], d["ntasks"], d["tasks"][0]["state"])' <"$T/wj.json")"
+
+# --- doctor --json: each check and its outcome ---
+spool doctor --json >"$T/dj.json"; rc=$?
+check_eq "doctor --json exits 0 on a healthy spool" 0 "$rc"
+check_eq "doctor --json: spool, problems 0, checks with check, outcome and message; the controller ok" ok "$(pycheck "
+typ(d, 'spool', str); typ(d, 'problems', int); typ(d, 'checks', list)
+want(d['spool'] == '$SPOOL_DIR' and d['problems'] == 0, 'spool/problems %r %r' % (d['spool'], d['problems']))
+for c in d['checks']:
+    want(sorted(c) == ['check', 'message', 'outcome'], 'fields %r' % sorted(c))
+    want(c['outcome'] in ('ok', 'info', 'problem'), 'outcome %r' % c['outcome'])
+by = {c['check']: c for c in d['checks']}
+want(by.get('controller', {}).get('outcome') == 'ok', 'controller %r' % by.get('controller'))
+want('layout' in by and 'engines' in by, 'checks %r' % sorted(by))
+" <"$T/dj.json")"
+kill -TERM "$SPOOLD_PID"; wait "$SPOOLD_PID"
+spool doctor --json >"$T/dj2.json"; rc=$?
+check_eq "doctor --json with the controller stopped: exit 3, 1 problem: the controller" "3 1 problem" \
+	"$rc $(python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["problems"], [c["outcome"] for c in d["checks"] if c["check"] == "controller"][0])' <"$T/dj2.json")"
+spool -d "$T/nospool" doctor --json >"$T/dj3.json"; rc=$?
+check_eq "doctor --json of no spool: exit 3, JSON with the reason" "3 open problem" \
+	"$rc $(python3 -c 'import json,sys; c = json.load(sys.stdin)["checks"][0]; print(c["check"], c["outcome"])' <"$T/dj3.json")"

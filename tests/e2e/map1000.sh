@@ -29,4 +29,4 @@ check_eq "status shows 1000 tasks succeeded" 1000 "$(awk '$2 == "succeeded"' "$T
 check "status header says 1000 tasks, done" grep -q "^job $j .* 1000 tasks  done$" "$T/st"
 check_eq "the tasks ran on both engines" 2 "$(awk '$2 == "succeeded" { print $4 }' "$T/st" | sort -u | wc -l)"
 check_eq "spool status lists the job with 1000 succeeded" "1000 1000 0" \
-	"$(spool status | awk -v j="$j" '$1 == j { print $4, $7, $8 }')"
+	"$(spool status | awk -v j="$j" '$1 == j { print $5, $8, $9 }')" # TASKS OK FAIL

@@ -9,7 +9,7 @@
 # Needs root (it creates the users sptest_a and sptest_b and the group sptest_g, and acts as
 # them with setpriv). They are created only if missing and LEFT IN PLACE afterwards, so the test
 # is idempotent and other checkouts running it at the same time share them.
-# checks: 117
+# checks: 122
 . "$(dirname "$0")/../lib.sh"
 
 UA=sptest_a UB=sptest_b G=sptest_g
@@ -149,6 +149,21 @@ check_eq "A: spool status lists A's jobs only" "$(echo "$ja" "$jw" | tr ' ' '\n'
 run ls-r spool status
 check_eq "root: spool status lists every job" "$(echo "$ja" "$jb" "$jw" "$jr" | tr ' ' '\n' | sort | xargs)" \
 	"$(ids_of ls-r)"
+# --user chooses among the jobs one may see: root sees each user's; A asking for B's sees none.
+run lsu-r spool status --user "$UA"
+check_eq "root: spool status --user A lists A's jobs only, each with A's name" \
+	"$(echo "$ja" "$jw" | tr ' ' '\n' | sort | xargs) $UA $UA" \
+	"$(ids_of lsu-r) $(awk -v a="$ja" -v w="$jw" '$1 == a || $1 == w { print $2 }' "$T/lsu-r.out" | xargs)"
+run lsu-b spool status --user "$uid_b"
+check_eq "root: spool status --user B's uid lists B's job only" "$jb" "$(ids_of lsu-b)"
+run lsu-ab as "$UA" "$SP" -d "$S" status --user "$UB"
+check_eq "A: spool status --user B lists nothing (B's jobs are not A's to see)" "0 " "$RC $(ids_of lsu-ab)"
+run acct-r spool acct --json
+check_eq "root: spool acct totals one line per user (A, B, root), A's with its 2 jobs" "root:1 $UA:2 $UB:1" \
+	"$(python3 -c 'import json,sys; print(" ".join(sorted("%s:%d" % (u["user"], u["jobs"]) for u in json.load(sys.stdin)["users"])))' <"$T/acct-r.out")"
+run acct-b as "$UB" "$SP" -d "$S" acct --json
+check_eq "B: spool acct sees B's job only, its result record read (B's own, in B's directory)" "$jb $UB True" \
+	"$(python3 -c 'import json,sys; d = json.load(sys.stdin); print(" ".join(x["job"] for x in d["jobs"]), d["users"][0]["user"], d["jobs"][0]["unreadable"] == 0 and d["jobs"][0]["attempts"] == 1)' <"$T/acct-b.out")"
 check_eq "A: collect --json shows A's uid as the owner" "$uid_a" \
 	"$(as "$UA" "$SP" -d "$S" collect --json "$ja" 2>/dev/null | json_field owner)"
 check_eq "B: collect --json shows B's uid as the owner" "$uid_b" \

@@ -12,10 +12,10 @@ j=$(spool submit -- sh -c 'echo "first $SPOOL_TASK"'); rc=$?
 check_eq "submit without a controller exits 0" 0 "$rc"
 check "submit without a controller prints a job id" sh -c "echo '$j' | grep -Eqx '[a-z0-9]{6,}'"
 check "the job record waits in incoming/" test -f "$SPOOL_DIR/incoming/$j.job"
-spool status >"$T/st" 2>&1; rc=$?
+COLUMNS=200 spool status >"$T/st" 2>&1; rc=$? # wide: the whole line, its last column too
 check_eq "status exits 0 without a controller" 0 "$rc"
 check "status says the controller is NOT RUNNING" grep -q "^controller: NOT RUNNING" "$T/st"
-check "status lists the job as not yet accepted" grep -q "^$j .*submitted (not yet accepted)" "$T/st"
+check "status lists the job as not yet accepted" grep -q "^$j .* submitted \+(not yet accepted)\$" "$T/st"
 check "status JOB says it waits for the controller" sh -c "spool status $j | grep -q 'waiting for the controller'"
 spool collect --no-wait "$j" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "collect --no-wait exits 5 (pending)" 5 "$rc"
