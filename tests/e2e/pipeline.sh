@@ -8,8 +8,8 @@
 #   stage 3: --afterok stage 2: one task that sums what stage 2 wrote.
 # Checks: every file went through both stages exactly once with a result, the failed ones were
 # run again (attempt 2), no task of stage 2 started before its pair of stage 1 ended, and the sum
-# is right. PIPELINE_FILES=N for another size. Never a fixed sleep: results are waited for.
-# checks: 7
+# is right; then `spool acct` says who used what. PIPELINE_FILES=N for another size. Never a fixed sleep: results are waited for.
+# checks: 11
 # deadline: 900
 . "$(dirname "$0")/../lib.sh"
 N=${PIPELINE_FILES:-10000}
@@ -63,3 +63,22 @@ check_eq "  ... exactly those (files ending in 00)" True "$(val s1_retried_right
 check_eq "stage 2: every file succeeded" "$N" "$(val s2_succeeded)"
 check_eq "  ... and none of its tasks started before its pair of stage 1 ended" 0 "$(val s2_early)"
 echo "# $(val s2_overlap) tasks of stage 2 started before the last of stage 1 ended"
+
+# Who used what: spool acct over the three stages.
+spool acct --json "$s1" "$s2" "$s3" >"$T/acct.json"
+python3 - "$T/acct.json" "$s1" "$s2" "$s3" "$N" "$(id -un)" >"$T/acct.report" <<'EOF2'
+import json, sys
+a = json.load(open(sys.argv[1]))
+jobs = {j["job"]: j for j in a["jobs"]}
+s1, s2, s3, n, me = jobs[sys.argv[2]], jobs[sys.argv[3]], jobs[sys.argv[4]], int(sys.argv[5]), sys.argv[6]
+print("tasks", s1["tasks"], s2["tasks"], s3["tasks"])
+print("attempts", s1["attempts"], s2["attempts"], s3["attempts"])
+print("failed", s1["failed"] + s2["failed"] + s3["failed"])
+u = [x for x in a["users"] if x["user"] == me]
+print("user", len(u), u[0]["cpu_ms"] >= s1["cpu_ms"] if u else False)
+EOF2
+ar() { awk -v k="$1" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "$T/acct.report"; }
+check_eq "spool acct: the tasks of the three stages" "$N $N 1" "$(ar tasks)"
+check_eq "  ... the attempts that ran (stage 1's retries too)" "$((N + N / 100)) $N 1" "$(ar attempts)"
+check_eq "  ... none failed in the end" 0 "$(ar failed)"
+check_eq "  ... and one total line for this user, summing the stages' CPU time" "1 True" "$(ar user)"
