@@ -129,16 +129,19 @@ int cmd_status(int argc, char **argv)
 			printf("usage: spool status [--json] [--tasks] [JOB]\n\nWithout JOB: the controller and every job with its "
 			       "task counts. With JOB: its counts, and each task's state, engine, node, exit and\n"
 			       "reason when it has at most %d tasks (--tasks: whatever their number; --json: always).\n", STATUS_TASKS);
-			printf(""
-			       "exit codes: 0 ok, 3 spool error, 4 no such job\n");
+			printf("  --json          the same as JSON\n"
+			       "  --tasks         list the tasks of JOB whatever their number\n");
+			cli_help_end(stdout);
 			return 0;
-		default: return SPOOL_EXIT_USAGE;
+		default: cli_bad_option("status", argv, "d:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1) {
-		fprintf(stderr, "usage: spool status [--json] [--tasks] [JOB]\n");
+		fprintf(stderr, "usage: spool status [--json] [--tasks] [JOB] (see 'spool status --help')\n");
 		return SPOOL_EXIT_USAGE;
 	}
+	if (optind < argc)
+		cli_jobref_fold(argv[optind]);
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;
@@ -241,8 +244,9 @@ int cmd_workers(int argc, char **argv)
 			       "  --wait N        first wait until N engines are alive\n"
 			       "  --timeout SEC   with --wait: give up after SEC seconds (exit 5)\n"
 			       "  --json          one object per engine\n");
+			cli_help_end(stdout);
 			return 0;
-		default: return SPOOL_EXIT_USAGE;
+		default: cli_bad_option("workers", argv, "d:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	spool_t *sp = cli_open();

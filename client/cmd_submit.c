@@ -67,6 +67,8 @@ static void env_minimal(struct strv *env)
 static int read_items(const char *path, struct strv *items)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (f == stdin && isatty(0)) /* else it would wait without a word */
+		fprintf(stderr, "spool: reading items from standard input (one per line; end with Ctrl-D)\n");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -217,8 +219,10 @@ static int expand_sources(struct source *src, size_t n, struct strv *items)
 static int dep_list(struct strv *deps, const char *arg, const char *opt)
 {
 	char *copy = xstrdup(arg), *save = NULL;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		cli_jobref_fold(t);
 		strv_add(deps, xstrdup(t));
+	}
 	free(copy);
 	if (!arg[0] || arg[0] == ',' || arg[strlen(arg) - 1] == ',' || strstr(arg, ",,")) {
 		fprintf(stderr, "spool: %s wants JOB[.TASK][,JOB[.TASK]]..., not '%s'\n", opt, shown(arg));
@@ -374,17 +378,16 @@ static void usage(FILE *f, int kind)
 		   "                   without it a task's standard input is /dev/null\n"
 		   "  --stdin -        (submit) send this standard input to the task: it is copied to\n"
 		   "                   OUTDIR/stdin (mode 0600) first\n"
-		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
+		   "  --cancel-on-interrupt  with --wait: Ctrl-C cancels the job (else it goes on)\n");
 	if (is_map)
 		fprintf(f, "  --after-each JOB task i starts once task i of the map JOB succeeded (else it is\n"
 			   "                   skipped): a pipeline over the same items, stage by stage per item\n"
 			   "  --input FILE     read items from FILE, one per line ('-': standard input)\n"
 			   "  --schedule S     balanced (default: each task to the next free engine) or\n"
 			   "                   static (inputs split evenly over the live engines up front)\n");
+	cli_help_end(f);
 	fprintf(f, "\nA job may depend only on existing jobs of its owner's. While it waits, 'spool status'\n"
-		   "says 'waiting on JOB'.\n"
-		   "\nexit codes: 0 submitted (with --wait: as collect), 2 usage, 3 could not submit,\n"
-		   "4 a dependency names no job of yours\n");
+		   "says 'waiting on JOB'. Without --wait, 0 means submitted.\n");
 }
 
 static int submit_common(int argc, char **argv, int kind)
@@ -402,6 +405,7 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "afterok", required_argument, NULL, 'K' }, { "after-each", required_argument, NULL, 'P' },
 		{ "priority", required_argument, NULL, 'p' }, { "max-running", required_argument, NULL, 'M' },
 		{ "stdin", required_argument, NULL, 'I' }, { "retry-on-failure", no_argument, NULL, 'F' },
+		{ "cancel-on-interrupt", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
@@ -493,6 +497,7 @@ static int submit_common(int argc, char **argv, int kind)
 				fprintf(stderr, "spool: --after-each belongs to 'spool map' (it pairs the tasks of two maps)\n");
 				goto out;
 			}
+			cli_jobref_fold(optarg);
 			s.after_each = optarg;
 			break;
 		case 'p': {
@@ -525,15 +530,18 @@ static int submit_common(int argc, char **argv, int kind)
 			stdin_arg = optarg;
 			break;
 		case 'F': s.retry_on_failure = 1; break;
+		case 'C': cf.cancel_on_int = 1; break;
 		case 'g': cf.tag = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;
-		default: usage(stderr, kind); goto out;
+		default:
+			cli_bad_option(kind == K_MAP ? "map" : kind == K_APPLY ? "apply" : "submit", argv, "+d:h", opts);
+			goto out;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "spool: no command given (put it after '--')\n");
-		usage(stderr, kind);
+		fprintf(stderr, "spool: no command given (put it after '--'; see 'spool %s --help')\n",
+			kind == K_MAP ? "map" : kind == K_APPLY ? "apply" : "submit");
 		goto out;
 	}
 	int cmd_end = argc;
