@@ -275,7 +275,7 @@ static int write_full(int fd, const char *p, size_t n)
 static int stdin_copy(spool_t *sp, struct spool_job_spec *s, char id[16], char path[MAX_PATH_LEN + 1])
 {
 	char err[SPOOL_ERRLEN], buf[65536], cwd[MAX_PATH_LEN + 1];
-	if (spool_job_id_new(sp, id, err, sizeof err) < 0) {
+	if (!s->jobid && spool_job_id_new(sp, id, err, sizeof err) < 0) {
 		cli_error(err);
 		return SPOOL_EXIT_ERROR;
 	}
@@ -357,7 +357,8 @@ static void usage(FILE *f, int kind)
 			   "once the record is durable in the spool.\n");
 	fprintf(f, "\noptions:\n"
 		   "  --cwd DIR        working directory on the nodes (default: the current one)\n"
-		   "  --output DIR     where stdout, stderr and results go (default: CWD/spool-JOBID)\n"
+		   "  --output DIR     where stdout, stderr and results go: DIR/spool-JOBID (default:\n"
+		   "                   CWD/spool-JOBID); jobs given the same DIR never mix their files\n"
 		   "  --env NAME=VAL   set a variable for the task (repeatable)\n"
 		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
 		   "  --timeout SEC    kill a task after SEC seconds, or 90s, 1m, 2h (TERM, then KILL)\n"
@@ -586,7 +587,7 @@ static int submit_common(int argc, char **argv, int kind)
 		fprintf(stderr, "spool: no command given before ':::'\n");
 		goto out;
 	}
-	char outabs[MAX_PATH_LEN + 1];
+	char outabs[MAX_PATH_LEN + 1], outjob[MAX_PATH_LEN + 1];
 	if (s.outdir && s.outdir[0] != '/') {
 		if (!getcwd(outabs, sizeof outabs) || strlen(outabs) + strlen(s.outdir) + 2 > sizeof outabs) {
 			fprintf(stderr, "spool: --output %s: cannot make it absolute\n", shown(s.outdir));
@@ -630,6 +631,29 @@ static int submit_common(int argc, char **argv, int kind)
 		goto out;
 	}
 	char id[16], err[SPOOL_ERRLEN];
+	/* --output DIR: the job's files go to DIR/spool-JOB, as they go to CWD/spool-JOB without it, so
+	 * that two jobs given the same DIR never write over each other's TASK.ATTEMPT files. */
+	if (s.outdir) {
+		if (spool_job_id_new(sp, id, err, sizeof err) < 0) {
+			cli_error(err);
+			spool_close(sp);
+			rc = SPOOL_EXIT_ERROR;
+			goto out;
+		}
+		s.jobid = id;
+		size_t len = strlen(s.outdir);
+		while (len > 1 && s.outdir[len - 1] == '/')
+			len--;
+		if (len + 7 + strlen(id) > MAX_PATH_LEN) {
+			fprintf(stderr, "spool: --output %s: %.*s/spool-%s would be too long a path (limit %d bytes)\n",
+				shown(s.outdir), (int)len, s.outdir, id, MAX_PATH_LEN);
+			spool_close(sp);
+			rc = SPOOL_EXIT_USAGE;
+			goto out;
+		}
+		snprintf(outjob, sizeof outjob, "%.*s%sspool-%s", (int)len, s.outdir, len == 1 ? "" : "/", id);
+		s.outdir = outjob;
+	}
 	if (stdin_arg && strcmp(stdin_arg, "-") == 0 &&
 	    (rc = stdin_copy(sp, &s, id, stdin_abs)) != 0) {
 		spool_close(sp);

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
 	}
 	/* spool help [COMMAND]: the same as spool --help, or spool COMMAND --help. */
 	if (strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 >= argc) {
+		if (optind + 1 >= argc || argv[optind + 1][0] == '-') {
 			usage(stdout);
 			return 0;
 		}
