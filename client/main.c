@@ -84,8 +84,14 @@ int main(int argc, char **argv)
 	}
 	/* spool help [COMMAND]: the same as spool --help, or spool COMMAND --help. */
 	if (strcmp(argv[optind], "help") == 0) {
-		if (optind + 1 >= argc || argv[optind + 1][0] == '-') {
+		if (optind + 1 >= argc) {
 			usage(stdout);
+			return 0;
+		}
+		if (argv[optind + 1][0] == '-' || strcmp(argv[optind + 1], "help") == 0) { /* spool help --help */
+			printf("usage: spool help [COMMAND]\n\nThe list of commands, or COMMAND's help (the same as "
+			       "'spool COMMAND --help').\n\n");
+			cli_help_end(stdout);
 			return 0;
 		}
 		if (optind + 2 < argc) {

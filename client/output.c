@@ -402,13 +402,14 @@ static const struct {
 	int code;
 	const char *what;
 } exit_codes[] = {
-	{ SPOOL_EXIT_OK, "success (collect and --wait: every task succeeded)" },
-	{ SPOOL_EXIT_TASK_FAILED, "collect and --wait: some task failed, timed out, was cancelled, abandoned or skipped" },
+	{ SPOOL_EXIT_OK, "success (collect, and any wait for a job: every task succeeded)" },
+	{ SPOOL_EXIT_TASK_FAILED, "collect, and any wait for a job: some task failed, timed out, was cancelled,\n"
+				  "       abandoned or skipped" },
 	{ SPOOL_EXIT_USAGE, "bad command line" },
 	{ SPOOL_EXIT_ERROR, "no spool, bad spool.conf, I/O error, could not submit (doctor: a problem found)" },
 	{ SPOOL_EXIT_NO_JOB, "no such job (or a dependency names no job of yours)" },
-	{ SPOOL_EXIT_PENDING, "collect --no-wait or --timeout, workers --wait: still pending" },
-	{ SPOOL_EXIT_INTERRUPTED, "interrupted (Ctrl-C) while waiting: the job goes on unless --cancel-on-interrupt" },
+	{ SPOOL_EXIT_PENDING, "a look without waiting, or a wait past its timeout: still pending" },
+	{ SPOOL_EXIT_INTERRUPTED, "interrupted (Ctrl-C) while waiting: the job goes on (unless told to cancel it)" },
 };
 
 void cli_help_end(FILE *f)

@@ -173,7 +173,7 @@ cat >"$T/comp.bash" <<'EOF'
 c() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); "$F" 2>&1; echo "${COMPREPLY[*]}"; }
 F=$(complete -p spool | awk '{print $3}')
 c spool sub; c spool map --sch; c spool collect ""; c spool -d "$SPOOL_DIR" cancel ""; c spool map --schedule st
-for cmd in init submit map apply collect status workers cancel push pull doctor config hold release retry; do echo "$cmd: $(c spool "$cmd" -)"; done
+for cmd in init submit map apply collect status workers cancel push pull doctor config hold release retry help; do echo "$cmd: $(c spool "$cmd" -)"; done
 F=$(complete -p spoold | awk '{print $3}'); echo "spoold: $(c spoold -)"
 F=$(complete -p spool-worker | awk '{print $3}'); echo "spool-worker: $(c spool-worker -)"
 EOF

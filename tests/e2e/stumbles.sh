@@ -12,7 +12,7 @@
 # 11. job ids in any case, spool help CMD, one-line unknown options, -d and exit codes in every
 #     help, cancelling a finished job;
 #  7. spool map --input - on a terminal says it reads standard input.
-# checks: 62
+# checks: 58
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
