@@ -12,7 +12,7 @@
 # 11. job ids in any case, spool help CMD, one-line unknown options, -d and exit codes in every
 #     help, cancelling a finished job;
 #  7. spool map --input - on a terminal says it reads standard input.
-# checks: 58
+# checks: 60
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
@@ -39,8 +39,11 @@ count() { grep -caF -- "$2" "$1"; }
 # ===== 9. no controller, no engine =====
 spool submit --wait -- echo waited >"$T/w9.out" 2>"$T/w9.err" &
 w9=$!
+"$SPOOL_BIN/spool" apply --wait -- true >/dev/null 2>"$T/a9.err" &
+a9=$!
 wait_until "the waiting submit says the controller is not running" 60 has "$T/w9.err" "the controller is not running: start 'spoold"
 check "  ... and that no engine is up, naming spool-worker" has "$T/w9.err" "no engine is up: start one with 'spool-worker'"
+wait_until "the waiting apply says the controller is not running" 60 has "$T/a9.err" "the controller is not running: start 'spoold"
 j9=$(sed -n 's/^spool: job \([a-z0-9]*\) submitted.*/\1/p' "$T/w9.err")
 spool doctor >"$T/doc1" 2>&1; rc=$?
 check_eq "spool doctor with no controller and no engine exits 3" 3 "$rc"
@@ -48,6 +51,9 @@ check "  ... a PROBLEM line for the controller" grep -q "^PROBLEM controller NOT
 check "  ... a PROBLEM line for the engines" grep -q "^PROBLEM no live engine" "$T/doc1"
 check "  ... and a line for inotify's limits" grep -Eq "^(ok|PROBLEM) +inotify on this node: .*max_user|^ok +inotify on this node: uid [0-9]+ holds [0-9]+ of [0-9]+ instances" "$T/doc1"
 start_spoold
+wait "$a9"; rc=$?
+check_eq "once spoold runs, the waiting apply ends with 1: no engine to run on" 1 "$rc"
+check "  ... saying to start spool-worker" grep -q "task 1: failed: no live engines (start spool-worker)" "$T/a9.err"
 wait_until "spoold accepts the waiting job" 60 sh -c "spool status $j9 2>/dev/null | grep -q queued"
 spool map --wait -- echo ::: m >"$T/m9.out" 2>"$T/m9.err" &
 m9=$!
