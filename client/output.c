@@ -425,13 +425,17 @@ void cli_bad_option(const char *cmd, char **argv, const char *shortopts, const s
 {
 	const char *arg = argv[optind - 1];
 	const char *sc = optopt > 0 && optopt < 256 ? strchr(shortopts, optopt) : NULL;
-	int missing = 0;
+	int missing = 0, novalue = 0;
 	if (optopt && sc && sc[1] == ':')
 		missing = 1;
 	for (const struct option *o = opts; optopt && !sc && o && o->name; o++)
-		if (o->val == optopt && o->has_arg == required_argument && strncmp(arg, "--", 2) == 0)
-			missing = 1;
-	if (missing)
+		if (o->val == optopt && strncmp(arg, "--", 2) == 0) {
+			missing |= o->has_arg == required_argument && !strchr(arg, '=');
+			novalue |= o->has_arg == no_argument && strchr(arg, '=') != NULL;
+		}
+	if (novalue)
+		fprintf(stderr, "spool %s: option '%s' takes no value (see 'spool %s --help')\n", cmd, shown(arg), cmd);
+	else if (missing)
 		fprintf(stderr, "spool %s: option '%s' needs a value (see 'spool %s --help')\n", cmd, shown(arg), cmd);
 	else if (!optopt || strncmp(arg, "--", 2) == 0)
 		fprintf(stderr, "spool %s: unknown option '%s' (see 'spool %s --help')\n", cmd, shown(arg), cmd);
