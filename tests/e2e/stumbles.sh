@@ -14,6 +14,7 @@
 #  7. spool map --input - on a terminal says it reads standard input.
 # checks: 60
 . "$(dirname "$0")/../lib.sh"
+command -v script >/dev/null || { skip "script(1) (Debian package bsdutils) is not installed: a terminal cannot be simulated"; exit 0; }
 make_spool
 cd "$T"
 
