@@ -96,8 +96,13 @@ static void on_progress(const struct spool_job *j, uint64_t elapsed_ms, void *ar
 static void on_result(const struct spool_job *j, const struct spool_task *t, void *arg)
 {
 	struct printer *p = arg;
-	if (interrupted)
+	if (interrupted && !j->done)
 		stop_on_interrupt(p);
+	if (interrupted) { /* while the results of a finished job print: stop printing them */
+		fflush(stdout);
+		fprintf(stderr, "\nspool: interrupted while printing the results of job %s\n", p->jobid);
+		exit(SPOOL_EXIT_INTERRUPTED);
+	}
 	if (p->json)
 		return;
 	if (!spool_task_succeeded(t) && !p->items_read) {
