@@ -131,9 +131,9 @@ static int cancel_one(spool_t *sp, const char *ref)
 	}
 	cli_jobref_fold(job);
 	if (spool_job_summary(sp, job, &j, &nf, err, sizeof err) == 0 && j->done && task <= j->ntasks) {
-		fprintf(stderr, "spool: job %s had already finished (%llu of %zu task%s succeeded): nothing to "
-			"cancel (exit 0)\n", shown(job), (unsigned long long)j->counts[SPOOL_TASK_SUCCEEDED], j->ntasks,
-			j->ntasks == 1 ? "" : "s");
+		fprintf(stderr, "spool: job %s had already finished: nothing to cancel (%llu of %zu task%s "
+			"succeeded; exit code 0)\n", shown(job), (unsigned long long)j->counts[SPOOL_TASK_SUCCEEDED],
+			j->ntasks, j->ntasks == 1 ? "" : "s");
 		spool_job_free(j);
 		return 0;
 	}

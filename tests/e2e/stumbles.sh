@@ -171,7 +171,7 @@ check_eq "a job id in upper case: collect finds the job" first "$(spool collect 
 check "  ... and so does status" sh -c "spool status $J >/dev/null 2>&1"
 spool cancel "$J" >"$T/k11.out" 2>"$T/k11.err"; rc=$?
 check_eq "cancelling a finished job (upper case id) exits 0, as its help says" 0 "$rc"
-check "  ... saying it had already finished" grep -q "job $a6 had already finished (1 of 1 task succeeded): nothing to cancel" "$T/k11.err"
+check "  ... saying it had already finished" grep -q "job $a6 had already finished: nothing to cancel (1 of 1 task succeeded; exit code 0)" "$T/k11.err"
 check "  ... which the help documents" sh -c "spool cancel --help | tr '\n' ' ' | grep -q 'already finished is left as it is: said on stderr, exit code 0'"
 check "spool help collect prints collect's help" cmp -s <(spool help collect) <(spool collect --help)
 check "spool help prints spool --help" cmp -s <(spool help) <(spool --help)
