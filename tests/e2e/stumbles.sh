@@ -89,7 +89,6 @@ wait_engines 2 || exit 1
 # ===== 4. the progress line =====
 # A map joined half-way: 40 tasks of 0.3 s on 2 engines; collect starts once 12 are done.
 j4=$(spool map --no-env -- sh -c 'sleep 0.3' ::: $(seq 40))
-done_count() { spool status --json "$1" | python3 -c 'import json,sys; c=json.load(sys.stdin)["counts"]; print(sum(c[k] for k in ("succeeded","failed","timedout","cancelled","abandoned","skipped")))'; }
 wait_until "12 tasks of the map are done" 120 sh -c "[ \"\$(spool status --json $j4 | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"counts\"][\"succeeded\"])')\" -ge 12 ]"
 COLS=200 tty_run "$SPOOL_BIN/spool collect $j4" >"$T/p4.tty"; rc=$?
 check_eq "collect on a terminal of a map joined half-way exits 0" 0 "$rc"
