@@ -5,6 +5,8 @@
 #include "spool.h"
 #include "spooldir.h"
 
+#include <stdio.h>
+
 /* The spool chosen with the global -d (NULL: per command -d, else $SPOOL_DIR). */
 extern const char *cli_spool_dir;
 
@@ -31,6 +33,8 @@ int cmd_acct(int argc, char **argv);
 spool_t *cli_open(void);
 struct collect_flags {
 	int wait, follow, tag, json;
+	int all;             /* list every task that did not succeed, not only the first few */
+	int cancel_on_int;   /* Ctrl-C cancels the job (else it goes on) */
 	uint64_t timeout_ms;
 };
 /* collect's core, shared with submit/map/apply/push/pull --wait. */
@@ -48,7 +52,9 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 struct summary {
 	struct buf fail, warn; /* lines for tasks that did not succeed, and warnings */
 	size_t lines, more;
+	size_t max;          /* lines kept (SUMMARY_FEW unless --all) */
 };
+#define SUMMARY_FEW 10
 /* item: the task's (a map's), or NULL. */
 void summary_note(struct summary *sm, const struct spool_task *t, const char *item);
 size_t print_summary(const struct spool_job *j, const struct summary *sm);
@@ -60,8 +66,20 @@ void json_job_items(struct json *js, const struct spool_job *j, int with_tasks, 
 /* The job with its tasks and their items (collect --json, status --json JOB). */
 void json_job_full(spool_t *sp, struct json *js, const struct spool_job *j);
 void json_print(struct json *js);
-void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg);
-void progress_clear(void);
+struct progress {
+	int started, shown;        /* a first look taken; a line on the terminal */
+	uint64_t done0, t0_ms;     /* terminal tasks and elapsed time at the first look */
+};
+void progress_line(struct progress *pg, const struct spool_job *j, uint64_t elapsed_ms);
+/* Erase the line (pg NULL: whatever is there). */
+void progress_clear(struct progress *pg);
+/* Every help text ends with this: -d, -h, and the exit codes from their one table. */
+void cli_help_end(FILE *f);
+/* After getopt_long returned '?' (with opterr 0): one line naming the option, and a hint. */
+struct option;
+void cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts);
+/* Job ids are lower case: accept them in any case (JOB or JOB.TASK, changed in place). */
+void cli_jobref_fold(char *s);
 
 /* jobsel.c: the jobs status and acct show, and their tables' formats. Each sel_* parses an
  * option's argument into s, or prints why not and returns -1. */

@@ -22,8 +22,7 @@ static const char acct_usage[] =
 	"  --since T        leave out the jobs that were over before T: a duration back from now\n"
 	"                   (90s, 2h, 7d) or a local date and time (2026-11-29, 2026-11-29T13:00)\n"
 	"  --json           {\"jobs\": [...], \"users\": [...]} (spool-layout.md 11)\n"
-	"  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n\n"
-	"exit codes: 0 ok, 2 usage, 3 spool error (a job could not be read), 4 no such job\n";
+	"\nhere: 3 also a job could not be read\n\n";
 
 struct user_total {
 	uint64_t owner, jobs;
@@ -209,8 +208,8 @@ int cmd_acct(int argc, char **argv)
 			break;
 		case 'j': as_json = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
-		case 'h': fputs(acct_usage, stdout); sel_free(&sel); return 0;
-		default: fputs(acct_usage, stderr); sel_free(&sel); return SPOOL_EXIT_USAGE;
+		case 'h': fputs(acct_usage, stdout); cli_help_end(stdout); sel_free(&sel); return 0;
+		default: cli_bad_option("acct", argv, "d:h", opts); sel_free(&sel); return SPOOL_EXIT_USAGE;
 		}
 	}
 	struct json js;

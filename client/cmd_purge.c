@@ -34,11 +34,8 @@ static const char purge_usage[] =
 	"                    the submitter's own, not a link, and no one else may write it\n"
 	"                    (an output directory of another name is kept)\n"
 	"  --dry-run         say what would be removed, remove nothing\n"
-	"  --json            the outcome as JSON\n"
-	"  -d, --dir DIR     the spool (default: $SPOOL_DIR)\n"
-	"  -h, --help        this help\n\n"
-	"exit codes: 0 done, 2 usage or a named job not finished, 3 spool error or results refused\n"
-	"(that job is kept), 4 no such job\n";
+	"  --json            the outcome as JSON\n\n"
+	"here: 0 done, 2 also a named job not finished, 3 also results refused (that job is kept)\n\n";
 
 struct purge_opts {
 	uint64_t older_ms;
@@ -246,8 +243,8 @@ int cmd_purge(int argc, char **argv)
 		case 'n': o.dry = 1; break;
 		case 'j': o.json = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
-		case 'h': fputs(purge_usage, stdout); return 0;
-		default: fputs(purge_usage, stderr); return SPOOL_EXIT_USAGE;
+		case 'h': fputs(purge_usage, stdout); cli_help_end(stdout); return 0;
+		default: cli_bad_option("purge", argv, "d:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	spool_t *sp = cli_open();
@@ -297,12 +294,9 @@ static const char tail_usage[] =
 	"                 would for it (0 succeeded, 1 otherwise), as GNU tail given a pid. Looks\n"
 	"                 every 0.2 s, so it works on a shared filesystem where inotify sees nothing\n"
 	"  --stderr       its standard error instead (the two are separate files: run\n"
-	"                 'spool tail' twice to see both)\n"
-	"  -d, --dir DIR  the spool (default: $SPOOL_DIR)\n"
-	"  -h, --help     this help\n\n"
-	"exit codes: 0 printed (-f: the task succeeded), 1 -f: it failed, timed out, was cancelled\n"
-	"or skipped, 2 usage, 3 spool error or file refused, 4 no such job or task, 5 it has not\n"
-	"started (without -f)\n";
+	"                 'spool tail' twice to see both)\n\n"
+	"here: 0 printed (-f: the task succeeded), 1 -f: it failed, timed out, was cancelled or\n"
+	"skipped, 3 also a file refused, 4 no such job or task, 5 it has not started (without -f)\n\n";
 
 /* Copy what fd holds now to stdout. 0 at its end for now, -1 on an error (said). */
 static int drain(int fd, const char *what)
@@ -400,14 +394,14 @@ int cmd_tail(int argc, char **argv)
 		case 'f': follow = 1; break;
 		case 'e': which = SPOOL_OUT_STDERR; break;
 		case 'd': cli_spool_dir = optarg; break;
-		case 'h': fputs(tail_usage, stdout); return 0;
-		default: fputs(tail_usage, stderr); return SPOOL_EXIT_USAGE;
+		case 'h': fputs(tail_usage, stdout); cli_help_end(stdout); return 0;
+		default: cli_bad_option("tail", argv, "fd:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	char job[80];
 	uint64_t task;
 	if (optind + 1 != argc) {
-		fputs(tail_usage, stderr);
+		fprintf(stderr, "usage: spool tail [-f] [--stderr] JOB[.TASK] (see 'spool tail --help')\n");
 		return SPOOL_EXIT_USAGE;
 	}
 	if (jobref_parse(argv[optind], job, sizeof job, &task) < 0) {

@@ -12,7 +12,10 @@ static void usage(FILE *f)
 		   "\nSubmit again, as a new job linked to JOB (its record says retry_of JOB), exactly the\n"
 		   "tasks of JOB that ended in those states, with their items, command, environment and\n"
 		   "working directory. Without a state: --failed --timed-out --abandoned. Prints the new\n"
-		   "job id (with --wait: waits and prints its results, as collect).\n");
+		   "job id (with --wait: waits and prints its results, as collect).\n"
+		   "  --failed --timed-out --cancelled --abandoned --skipped   the states to run again\n"
+		   "  --wait           wait for the new job and print its results, like 'spool collect'\n");
+	cli_help_end(f);
 }
 
 int cmd_retry(int argc, char **argv)
@@ -35,13 +38,15 @@ int cmd_retry(int argc, char **argv)
 		case 'w': wait = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return SPOOL_EXIT_USAGE;
+		default: cli_bad_option("retry", argv, "+d:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (optind + 1 != argc) {
-		usage(stderr);
+		fprintf(stderr, "usage: spool retry [--failed|--timed-out|--cancelled|--abandoned|--skipped]... [--wait] JOB "
+			"(see 'spool retry --help')\n");
 		return SPOOL_EXIT_USAGE;
 	}
+	cli_jobref_fold(argv[optind]);
 	spool_t *sp = cli_open();
 	if (!sp)
 		return SPOOL_EXIT_ERROR;

@@ -208,9 +208,7 @@ static const char status_usage[] =
 	"  --since T        leave out the jobs that were over before T: a duration back from now\n"
 	"                   (90s, 2h, 7d) or a local date and time (2026-11-29, 2026-11-29T13:00)\n"
 	"  --tasks          with JOB: list its tasks however many there are\n"
-	"  --json           the same as JSON (spool-layout.md 11)\n"
-	"  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n\n"
-	"exit codes: 0 ok, 2 usage, 3 spool error, 4 no such job\n";
+	"  --json           the same as JSON (spool-layout.md 11)\n";
 
 int cmd_status(int argc, char **argv)
 {
@@ -240,18 +238,21 @@ int cmd_status(int argc, char **argv)
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h':
 			printf(status_usage, STATUS_TASKS);
+			cli_help_end(stdout);
 			sel_free(&sel);
 			return 0;
-		default: sel_free(&sel); return SPOOL_EXIT_USAGE;
+		default: cli_bad_option("status", argv, "d:h", opts); sel_free(&sel); return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (argc - optind > 1 || (filtered && optind < argc)) {
 		fprintf(stderr, filtered && optind < argc ? "spool: --user, --state and --since choose among all jobs: give "
 							    "them without JOB\n"
-							  : "usage: spool status [--json] [--tasks] [JOB]\n");
+							  : "usage: spool status [--json] [--tasks] [JOB] (see 'spool status --help')\n");
 		sel_free(&sel);
 		return SPOOL_EXIT_USAGE;
 	}
+	if (optind < argc)
+		cli_jobref_fold(argv[optind]);
 	spool_t *sp = cli_open();
 	if (!sp) {
 		sel_free(&sel);
@@ -357,8 +358,9 @@ int cmd_workers(int argc, char **argv)
 			       "  --wait N        first wait until N engines are alive\n"
 			       "  --timeout SEC   with --wait: give up after SEC seconds (exit 5)\n"
 			       "  --json          one object per engine\n");
+			cli_help_end(stdout);
 			return 0;
-		default: return SPOOL_EXIT_USAGE;
+		default: cli_bad_option("workers", argv, "d:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	spool_t *sp = cli_open();

@@ -68,6 +68,8 @@ static void env_minimal(struct strv *env)
 static int read_items(const char *path, struct strv *items)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (f == stdin && isatty(0)) /* else it would wait without a word */
+		fprintf(stderr, "spool: reading items from standard input (one per line; end with Ctrl-D)\n");
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -218,8 +220,10 @@ static int expand_sources(struct source *src, size_t n, struct strv *items)
 static int dep_list(struct strv *deps, const char *arg, const char *opt)
 {
 	char *copy = xstrdup(arg), *save = NULL;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		cli_jobref_fold(t);
 		strv_add(deps, xstrdup(t));
+	}
 	free(copy);
 	if (!arg[0] || arg[0] == ',' || arg[strlen(arg) - 1] == ',' || strstr(arg, ",,")) {
 		fprintf(stderr, "spool: %s wants JOB[.TASK][,JOB[.TASK]]..., not '%s'\n", opt, shown(arg));
@@ -272,7 +276,7 @@ static int write_full(int fd, const char *p, size_t n)
 static int stdin_copy(spool_t *sp, struct spool_job_spec *s, char id[16], char path[MAX_PATH_LEN + 1])
 {
 	char err[SPOOL_ERRLEN], buf[65536], cwd[MAX_PATH_LEN + 1];
-	if (spool_job_id_new(sp, id, err, sizeof err) < 0) {
+	if (!s->jobid && spool_job_id_new(sp, id, err, sizeof err) < 0) {
 		cli_error(err);
 		return SPOOL_EXIT_ERROR;
 	}
@@ -354,7 +358,8 @@ static void usage(FILE *f, int kind)
 			   "once the record is durable in the spool.\n");
 	fprintf(f, "\noptions:\n"
 		   "  --cwd DIR        working directory on the nodes (default: the current one)\n"
-		   "  --output DIR     where stdout, stderr and results go (default: CWD/spool-JOBID)\n"
+		   "  --output DIR     where stdout, stderr and results go: DIR/spool-JOBID (default:\n"
+		   "                   CWD/spool-JOBID); jobs given the same DIR never mix their files\n"
 		   "  --env NAME=VAL   set a variable for the task (repeatable)\n"
 		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
 		   "  --timeout SEC    kill a task after SEC seconds, or 90s, 1m, 2h (TERM, then KILL)\n"
@@ -377,17 +382,16 @@ static void usage(FILE *f, int kind)
 		   "                   without it a task's standard input is /dev/null\n"
 		   "  --stdin -        (submit) send this standard input to the task: it is copied to\n"
 		   "                   OUTDIR/stdin (mode 0600) first\n"
-		   "  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n");
+		   "  --cancel-on-interrupt  with --wait: Ctrl-C cancels the job (else it goes on)\n");
 	if (is_map)
 		fprintf(f, "  --after-each JOB task i starts once task i of the map JOB succeeded (else it is\n"
 			   "                   skipped): a pipeline over the same items, stage by stage per item\n"
 			   "  --input FILE     read items from FILE, one per line ('-': standard input)\n"
 			   "  --schedule S     balanced (default: each task to the next free engine) or\n"
 			   "                   static (inputs split evenly over the live engines up front)\n");
+	cli_help_end(f);
 	fprintf(f, "\nA job may depend only on existing jobs of its owner's. While it waits, 'spool status'\n"
-		   "says 'waiting on JOB'.\n"
-		   "\nexit codes: 0 submitted (with --wait: as collect), 2 usage, 3 could not submit,\n"
-		   "4 a dependency names no job of yours\n");
+		   "says 'waiting on JOB'. Without --wait, 0 means submitted.\n");
 }
 
 /* --json without --wait: what a script needs to follow the job. The output directory is the
@@ -430,6 +434,7 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "priority", required_argument, NULL, 'p' }, { "max-running", required_argument, NULL, 'M' },
 		{ "stdin", required_argument, NULL, 'I' }, { "retry-on-failure", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "cancel-on-interrupt", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
@@ -521,6 +526,7 @@ static int submit_common(int argc, char **argv, int kind)
 				fprintf(stderr, "spool: --after-each belongs to 'spool map' (it pairs the tasks of two maps)\n");
 				goto out;
 			}
+			cli_jobref_fold(optarg);
 			s.after_each = optarg;
 			break;
 		case 'p': {
@@ -553,16 +559,19 @@ static int submit_common(int argc, char **argv, int kind)
 			stdin_arg = optarg;
 			break;
 		case 'F': s.retry_on_failure = 1; break;
+		case 'C': cf.cancel_on_int = 1; break;
 		case 'g': cf.tag = 1; break;
 		case 'j': as_json = cf.json = 1; break;
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout, kind); rc = 0; goto out;
-		default: usage(stderr, kind); goto out;
+		default:
+			cli_bad_option(kind == K_MAP ? "map" : kind == K_APPLY ? "apply" : "submit", argv, "+d:h", opts);
+			goto out;
 		}
 	}
 	if (optind >= argc) {
-		fprintf(stderr, "spool: no command given (put it after '--')\n");
-		usage(stderr, kind);
+		fprintf(stderr, "spool: no command given (put it after '--'; see 'spool %s --help')\n",
+			kind == K_MAP ? "map" : kind == K_APPLY ? "apply" : "submit");
 		goto out;
 	}
 	int cmd_end = argc;
@@ -607,7 +616,7 @@ static int submit_common(int argc, char **argv, int kind)
 		fprintf(stderr, "spool: no command given before ':::'\n");
 		goto out;
 	}
-	char outabs[MAX_PATH_LEN + 1];
+	char outabs[MAX_PATH_LEN + 1], outjob[MAX_PATH_LEN + 1];
 	if (s.outdir && s.outdir[0] != '/') {
 		if (!getcwd(outabs, sizeof outabs) || strlen(outabs) + strlen(s.outdir) + 2 > sizeof outabs) {
 			fprintf(stderr, "spool: --output %s: cannot make it absolute\n", shown(s.outdir));
@@ -651,6 +660,29 @@ static int submit_common(int argc, char **argv, int kind)
 		goto out;
 	}
 	char id[16], err[SPOOL_ERRLEN];
+	/* --output DIR: the job's files go to DIR/spool-JOB, as they go to CWD/spool-JOB without it, so
+	 * that two jobs given the same DIR never write over each other's TASK.ATTEMPT files. */
+	if (s.outdir) {
+		if (spool_job_id_new(sp, id, err, sizeof err) < 0) {
+			cli_error(err);
+			spool_close(sp);
+			rc = SPOOL_EXIT_ERROR;
+			goto out;
+		}
+		s.jobid = id;
+		size_t len = strlen(s.outdir);
+		while (len > 1 && s.outdir[len - 1] == '/')
+			len--;
+		if (len + 7 + strlen(id) > MAX_PATH_LEN) {
+			fprintf(stderr, "spool: --output %s: %.*s/spool-%s would be too long a path (limit %d bytes)\n",
+				shown(s.outdir), (int)len, s.outdir, id, MAX_PATH_LEN);
+			spool_close(sp);
+			rc = SPOOL_EXIT_USAGE;
+			goto out;
+		}
+		snprintf(outjob, sizeof outjob, "%.*s%sspool-%s", (int)len, s.outdir, len == 1 ? "" : "/", id);
+		s.outdir = outjob;
+	}
 	if (stdin_arg && strcmp(stdin_arg, "-") == 0 &&
 	    (rc = stdin_copy(sp, &s, id, stdin_abs)) != 0) {
 		spool_close(sp);

@@ -46,8 +46,13 @@ static int vars_cmd(int argc, char **argv, int push)
 				   : "\nPrint a variable's value on each live engine (or the chosen ones), one line\n"
 				     "per engine in engine id order (with --wait; else prints the job id).\n",
 			      stdout);
+			fputs("  --targets IDS    only these engines ('all' or ids like 3,4,9)\n"
+			      "  --wait           wait for the job and print its results\n", stdout);
+			if (!push)
+				fputs("  --tag            with --wait: prefix each line with '[ENGINE NODE] '\n", stdout);
+			cli_help_end(stdout);
 			return 0;
-		default: fputs(use, stderr); return SPOOL_EXIT_USAGE;
+		default: cli_bad_option(push ? "push" : "pull", argv, "+d:h", opts); return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {

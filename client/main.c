@@ -35,13 +35,10 @@ static void usage(FILE *f)
 		"  pull NAME...             read per-engine variables\n"
 		"  doctor [--json]          check the spool and say what is wrong\n"
 		"  config --defaults        print the default spool.conf, every setting explained\n"
+		"  help [COMMAND]           this text, or a command's ('spool COMMAND --help')\n"
 		"\n"
-		"  -d, --dir DIR   the spool (default: $SPOOL_DIR)\n"
-		"  -h, --help      this text ('spool COMMAND --help' for a command)\n"
-		"  -V, --version   print the version\n"
-		"\n"
-		"exit codes: 0 ok, 1 a task failed (collect), 2 usage, 3 spool or I/O error,\n"
-		"4 no such job, 5 tasks still pending (collect --no-wait or --timeout)\n");
+		"  -V, --version    print the version\n");
+	cli_help_end(f);
 }
 
 spool_t *cli_open(void)
@@ -71,17 +68,43 @@ int main(int argc, char **argv)
 	int o;
 
 	log_open("spool", false, LOG_LVL_INFO);
+	opterr = 0; /* each command says in one line what was wrong: cli_bad_option */
 	while ((o = getopt_long(argc, argv, "+d:hV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'd': cli_spool_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("spool %s\n", SPOOL_VERSION); return 0;
-		default: usage(stderr); return SPOOL_EXIT_USAGE;
+		default:
+			if (optopt == 'd' || (optopt == 0 ? 0 : strcmp(argv[optind - 1], "--dir") == 0))
+				fprintf(stderr, "spool: option '%s' needs a value (see 'spool --help')\n", argv[optind - 1]);
+			else
+				fprintf(stderr, "spool: unknown option '%s' (see 'spool --help')\n", shown(argv[optind - 1]));
+			return SPOOL_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
 		usage(stderr);
 		return SPOOL_EXIT_USAGE;
+	}
+	/* spool help [COMMAND]: the same as spool --help, or spool COMMAND --help. */
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 >= argc) {
+			usage(stdout);
+			return 0;
+		}
+		if (argv[optind + 1][0] == '-' || strcmp(argv[optind + 1], "help") == 0) { /* spool help --help */
+			printf("usage: spool help [COMMAND]\n\nThe list of commands, or COMMAND's help (the same as "
+			       "'spool COMMAND --help').\n\n");
+			cli_help_end(stdout);
+			return 0;
+		}
+		if (optind + 2 < argc) {
+			fprintf(stderr, "spool help: one command at a time (see 'spool help')\n");
+			return SPOOL_EXIT_USAGE;
+		}
+		static char help_opt[] = "--help";
+		argv[optind] = argv[optind + 1];
+		argv[optind + 1] = help_opt;
 	}
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
 		if (strcmp(argv[optind], cmds[i].name) == 0) {
@@ -90,6 +113,6 @@ int main(int argc, char **argv)
 			optind = 1; /* reset getopt for the command's own options */
 			return cmds[i].fn(argc, argv);
 		}
-	fprintf(stderr, "spool: unknown command '%s' (see 'spool --help')\n", argv[optind]);
+	fprintf(stderr, "spool: unknown command '%s' (see 'spool help')\n", argv[optind]);
 	return SPOOL_EXIT_USAGE;
 }

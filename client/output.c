@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <getopt.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 const char *shown(const char *s)
@@ -118,17 +120,16 @@ int print_task_output(const struct spool_job *j, const struct spool_task *t, int
 	return rc;
 }
 
-/* The failed tasks, one line each, on stderr. Returns how many. */
 /* A finished task worth a line in the summary: one that did not succeed, or succeeded with a
- * warning. At most SUMMARY_LINES are kept (a million failures must not fill the memory). */
-#define SUMMARY_LINES 1000
+ * warning. At most sm->max are kept (a job of 100,000 cancelled tasks must not print as many lines:
+ * the counts per state say the rest; --all keeps every one). */
 void summary_note(struct summary *sm, const struct spool_task *t, const char *item)
 {
 	char what[128];
 	bool ok = spool_task_succeeded(t);
 	if (ok && !t->reason)
 		return;
-	if (sm->lines >= SUMMARY_LINES) {
+	if (sm->lines >= (sm->max ? sm->max : SUMMARY_FEW)) {
 		sm->more++;
 		return;
 	}
@@ -158,7 +159,8 @@ void summary_free(struct summary *sm)
 	buf_free(&sm->warn);
 }
 
-/* From the job's counts and the lines noted while its tasks were handed out. */
+/* From the job's counts and the lines noted while its tasks were handed out: the tasks that did
+ * not succeed counted per state, the first few of them one line each, then how many more. */
 size_t print_summary(const struct spool_job *j, const struct summary *sm)
 {
 	uint64_t failed = 0, pending = 0;
@@ -169,14 +171,21 @@ size_t print_summary(const struct spool_job *j, const struct summary *sm)
 			failed += j->counts[s];
 	}
 	if (failed) {
-		fprintf(stderr, "spool: job %s: %llu of %zu task%s did not succeed:\n", j->id, (unsigned long long)failed,
-			j->ntasks, j->ntasks == 1 ? "" : "s");
+		struct buf b;
+		buf_init(&b);
+		for (int s = SPOOL_TASK_SUCCEEDED; s < SPOOL_TASK_NSTATES; s++)
+			if (j->counts[s])
+				buf_printf(&b, "%s%llu %s", b.len ? ", " : "", (unsigned long long)j->counts[s],
+					   spool_task_state_name(s));
+		fprintf(stderr, "spool: job %s: %llu of %zu task%s did not succeed (%s):\n", j->id,
+			(unsigned long long)failed, j->ntasks, j->ntasks == 1 ? "" : "s", b.p);
+		buf_free(&b);
 		fwrite(sm->fail.p ? sm->fail.p : "", 1, sm->fail.len, stderr);
 	}
 	fwrite(sm->warn.p ? sm->warn.p : "", 1, sm->warn.len, stderr);
 	if (sm->more)
-		fprintf(stderr, "spool: job %s: %zu more task%s not listed ('spool collect --json %s' lists all)\n", j->id,
-			sm->more, sm->more == 1 ? "" : "s", j->id);
+		fprintf(stderr, "  ... and %zu more ('spool collect --all %s' or '--json' for every task)\n", sm->more,
+			j->id);
 	if (pending)
 		fprintf(stderr, "spool: job %s: %llu of %zu task%s still pending\n", j->id, (unsigned long long)pending,
 			j->ntasks, j->ntasks == 1 ? "" : "s");
@@ -319,27 +328,132 @@ void json_print(struct json *js)
 	fflush(stdout);
 }
 
-/* "done 10/100, failed 0, running 2, queued 88, 3.2s, 31.2/s, ETA 2.9s" on a terminal only. */
-void progress_line(const struct spool_job *j, uint64_t elapsed_ms, void *arg)
+/* The terminal's width for the progress line: the terminal's own, else $COLUMNS, else 80. */
+static int term_columns(void)
 {
-	(void)arg;
-	uint64_t done = 0, failed = 0, running = j->counts[SPOOL_TASK_RUNNING], queued = j->counts[SPOOL_TASK_QUEUED];
-	queued += j->counts[SPOOL_TASK_ASSIGNED]; /* handed to an engine, not started */
+	struct winsize ws;
+	if (ioctl(2, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	const char *c = getenv("COLUMNS");
+	uint64_t v;
+	if (c && parse_u64(c, 10000, &v) == 0 && v > 0)
+		return (int)v;
+	return 80;
+}
+
+/* "spool: JOB: done 10/100, failed 0, running 2, queued 88, 31.2/s, ETA 2.9s, 3.2s", on a
+ * terminal only. It never reaches the last column (a full line wraps and scrolls): the fields
+ * least needed go first when it would not fit. Running counts tasks that started (a prefetched
+ * task is assigned, counted as queued). Rate and ETA come from what this job did since this
+ * client first looked (a job joined half-way has done much before). */
+void progress_line(struct progress *pg, const struct spool_job *j, uint64_t elapsed_ms)
+{
+	uint64_t done = 0, failed, running = j->counts[SPOOL_TASK_RUNNING], queued = j->counts[SPOOL_TASK_QUEUED];
+	queued += j->counts[SPOOL_TASK_ASSIGNED];
 	for (int s = SPOOL_TASK_SUCCEEDED; s < SPOOL_TASK_NSTATES; s++)
 		done += j->counts[s];
 	failed = done - j->counts[SPOOL_TASK_SUCCEEDED];
-	double secs = elapsed_ms / 1000.0, rate = secs > 0 ? done / secs : 0;
-	char eta[32] = "?";
-	if (rate > 0)
-		snprintf(eta, sizeof eta, "%.1fs", (j->ntasks - done) / rate);
-	fprintf(stderr, "\r\033[Kspool: %s: done %llu/%zu, failed %llu, running %llu, queued %llu, %.1fs, %.1f/s, ETA %s",
-		j->id, (unsigned long long)done, j->ntasks, (unsigned long long)failed, (unsigned long long)running,
-		(unsigned long long)queued, secs, rate, eta);
+	if (!pg->started) {
+		pg->started = 1;
+		pg->done0 = done;
+		pg->t0_ms = elapsed_ms;
+	}
+	double secs = (elapsed_ms - pg->t0_ms) / 1000.0;
+	double rate = secs > 0.5 && done > pg->done0 ? (done - pg->done0) / secs : 0;
+	enum { NF = 8 };
+	char f[NF][64];
+	static const int prio[NF] = { 5, 0, 2, 1, 3, 6, 4, 7 }; /* lower: kept longer */
+	snprintf(f[0], sizeof f[0], "spool: %.20s: ", j->id);
+	snprintf(f[1], sizeof f[1], "done %llu/%zu", (unsigned long long)done, j->ntasks);
+	snprintf(f[2], sizeof f[2], ", failed %llu", (unsigned long long)failed);
+	snprintf(f[3], sizeof f[3], ", running %llu", (unsigned long long)running);
+	snprintf(f[4], sizeof f[4], ", queued %llu", (unsigned long long)queued);
+	if (rate > 0) {
+		snprintf(f[5], sizeof f[5], ", %.1f/s", rate);
+		snprintf(f[6], sizeof f[6], ", ETA %.0fs", (j->ntasks - done) / rate);
+	} else {
+		snprintf(f[5], sizeof f[5], "%s", "");
+		snprintf(f[6], sizeof f[6], "%s", ", ETA ?");
+	}
+	snprintf(f[7], sizeof f[7], ", %.0fs", secs);
+	size_t room = (size_t)term_columns() - 1, used = 0;
+	int keep[NF] = { 0 };
+	for (int p = 0; p < NF; p++) /* by priority: each field that still fits */
+		for (int i = 0; i < NF; i++)
+			if (prio[i] == p && used + strlen(f[i]) <= room) {
+				keep[i] = 1;
+				used += strlen(f[i]);
+			}
+	char line[NF * 64] = "";
+	for (int i = 0; i < NF; i++)
+		if (keep[i])
+			strcat(line, f[i]);
+	if (!keep[1]) /* not even the count fits: as much of it as does */
+		snprintf(line, sizeof line, "%.*s", (int)room, f[1]);
+	fprintf(stderr, "\r\033[K%s", line);
+	pg->shown = 1;
 	fflush(stderr);
 }
 
-void progress_clear(void)
+void progress_clear(struct progress *pg)
 {
+	if (pg && !pg->shown)
+		return;
 	fputs("\r\033[K", stderr);
 	fflush(stderr);
+	if (pg)
+		pg->shown = 0;
+}
+
+/* The one table of exit codes (enum spool_exit): every command's help ends with it. */
+static const struct {
+	int code;
+	const char *what;
+} exit_codes[] = {
+	{ SPOOL_EXIT_OK, "success (collect, and any wait for a job: every task succeeded)" },
+	{ SPOOL_EXIT_TASK_FAILED, "collect, and any wait for a job: some task failed, timed out, was cancelled,\n"
+				  "       abandoned or skipped" },
+	{ SPOOL_EXIT_USAGE, "bad command line" },
+	{ SPOOL_EXIT_ERROR, "no spool, bad spool.conf, I/O error, could not submit (doctor: a problem found)" },
+	{ SPOOL_EXIT_NO_JOB, "no such job (or a dependency names no job of yours)" },
+	{ SPOOL_EXIT_PENDING, "a look without waiting, or a wait past its timeout: still pending" },
+	{ SPOOL_EXIT_INTERRUPTED, "interrupted (Ctrl-C) while waiting: the job goes on (unless told to cancel it)" },
+};
+
+void cli_help_end(FILE *f)
+{
+	fputs("  -d, --dir DIR    the spool (default: $SPOOL_DIR)\n"
+	      "  -h, --help       this help (also 'spool help COMMAND')\n"
+	      "\nexit codes:\n", f);
+	for (size_t i = 0; i < ARRAY_LEN(exit_codes); i++)
+		fprintf(f, "  %-4d %s\n", exit_codes[i].code, exit_codes[i].what);
+}
+
+void cli_bad_option(const char *cmd, char **argv, const char *shortopts, const struct option *opts)
+{
+	const char *arg = argv[optind - 1];
+	const char *sc = optopt > 0 && optopt < 256 ? strchr(shortopts, optopt) : NULL;
+	int missing = 0, novalue = 0;
+	if (optopt && sc && sc[1] == ':')
+		missing = 1;
+	for (const struct option *o = opts; optopt && !sc && o && o->name; o++)
+		if (o->val == optopt && strncmp(arg, "--", 2) == 0) {
+			missing |= o->has_arg == required_argument && !strchr(arg, '=');
+			novalue |= o->has_arg == no_argument && strchr(arg, '=') != NULL;
+		}
+	if (novalue)
+		fprintf(stderr, "spool %s: option '%s' takes no value (see 'spool %s --help')\n", cmd, shown(arg), cmd);
+	else if (missing)
+		fprintf(stderr, "spool %s: option '%s' needs a value (see 'spool %s --help')\n", cmd, shown(arg), cmd);
+	else if (!optopt || strncmp(arg, "--", 2) == 0)
+		fprintf(stderr, "spool %s: unknown option '%s' (see 'spool %s --help')\n", cmd, shown(arg), cmd);
+	else
+		fprintf(stderr, "spool %s: unknown option '-%c' (see 'spool %s --help')\n", cmd, optopt, cmd);
+}
+
+void cli_jobref_fold(char *s)
+{
+	for (; *s && *s != '.'; s++)
+		if (*s >= 'A' && *s <= 'Z')
+			*s = (char)(*s - 'A' + 'a');
 }

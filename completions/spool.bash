@@ -50,9 +50,9 @@ _spool()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
-	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail acct"
+	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail acct help"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin --json $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin --json --cancel-on-interrupt $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -110,7 +110,7 @@ _spool()
 	submit) opts="$run" ;;
 	map) opts="$run --input --schedule --after-each" ;;
 	apply) opts="$run" ;;
-	collect) opts="--no-wait --timeout --follow --tag --json $common" args=job ;;
+	collect) opts="--no-wait --timeout --follow --tag --json --all --cancel-on-interrupt $common" args=job ;;
 	status) opts="--json --tasks --user --state --since $common" args=job ;;
 	acct) opts="--user --since --json $common" args=job ;;
 	workers) opts="--all --wait --timeout --json $common" ;;
@@ -118,7 +118,8 @@ _spool()
 	push) opts="--targets --wait $common" ;;
 	pull) opts="--targets --wait --tag $common" ;;
 	doctor) opts="--json $common" ;;
-	config) opts="--defaults -h --help" ;;
+	config) opts="--defaults $common" ;;
+	help) opts="$common" args=cmd ;;
 	hold | release) opts="$common" args=job ;;
 	retry) opts="--failed --timed-out --cancelled --abandoned --skipped --wait $common" args=job ;;
 	purge) opts="--older-than --results --dry-run --json $common" args=job ;;
@@ -130,6 +131,8 @@ _spool()
 		_spool_words "$opts" "$cur"
 	elif [[ $args == job ]]; then
 		_spool_words "$(_spool_jobs "$prog")" "$cur"
+	elif [[ $args == cmd ]]; then
+		_spool_words "$cmds" "$cur"
 	elif [[ $args == dir ]]; then
 		_spool_files -d "$cur"
 	fi

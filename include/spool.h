@@ -33,7 +33,8 @@ enum spool_exit {
 	SPOOL_EXIT_USAGE = 2,       /* bad command line */
 	SPOOL_EXIT_ERROR = 3,       /* no spool, bad spool.conf, I/O error, controller already running */
 	SPOOL_EXIT_NO_JOB = 4,      /* the job id does not exist in this spool */
-	SPOOL_EXIT_PENDING = 5      /* collect --no-wait or --timeout: tasks are still pending */
+	SPOOL_EXIT_PENDING = 5,     /* collect --no-wait or --timeout: tasks are still pending */
+	SPOOL_EXIT_INTERRUPTED = 130 /* the spool command: interrupted (SIGINT) while waiting */
 };
 
 /* What kind of failure, returned negated (-SPOOL_ERR_NO_JOB). */
@@ -79,6 +80,10 @@ const char *spool_conf_defaults(void);
 /* Open the spool at dir (NULL: $SPOOL_DIR). */
 spool_t *spool_open(const char *dir, char *err, size_t errlen);
 void spool_close(spool_t *sp);
+/* For a diagnosis (`spool doctor`): open the spool even when its owners or modes are unsafe,
+ * which spool_open refuses; problem receives that refusal's sentence ("" when there is none).
+ * Use the handle to read the spool's state, never to submit to a spool found unsafe. */
+spool_t *spool_open_inspect(const char *dir, char *problem, size_t problemlen, char *err, size_t errlen);
 const char *spool_path(const spool_t *sp);
 
 struct spool_job_spec {

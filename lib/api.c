@@ -61,6 +61,19 @@ spool_t *spool_open(const char *dir, char *err, size_t errlen)
 	return sp;
 }
 
+spool_t *spool_open_inspect(const char *dir, char *problem, size_t problemlen, char *err, size_t errlen)
+{
+	struct err e, modes;
+	spool_t *sp = xcalloc(1, sizeof *sp);
+	if (!(dir = spooldir_choose(dir, &e)) || spooldir_open_inspect(&sp->sd, dir, &modes, &e) < 0) {
+		set_err(err, errlen, e.msg);
+		free(sp);
+		return NULL;
+	}
+	set_err(problem, problemlen, modes.msg);
+	return sp;
+}
+
 void spool_close(spool_t *sp)
 {
 	if (!sp)

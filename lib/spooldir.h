@@ -40,6 +40,9 @@ const char *spooldir_choose(const char *arg, struct err *e);
 /* Open an existing spool: check the layout version, load spool.conf, open directories, and
  * refuse one whose key, files or directories have unsafe owners or modes. */
 int spooldir_open(struct spooldir *sd, const char *path, struct err *e);
+/* The same, but unsafe owners or modes (check_modes) do not refuse it: they are described in
+ * unsafe_modes (its msg empty when there are none). For `spool doctor`, which only reads. */
+int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *unsafe_modes, struct err *e);
 void spooldir_close(struct spooldir *sd);
 /* The key, for the programs that seal or check MACs (spoold, spool-worker). */
 int spooldir_load_key(struct spooldir *sd, struct err *e);

@@ -74,6 +74,15 @@ wait_until() { # description, seconds, command...: the deadline is in seconds, w
 	done
 }
 
+# blocked_submit FLAG ARGS...: `spool submit --after BLOCKER ARGS`, its job id printed; BLOCKER is
+# a job (it takes an engine) that ends once the file FLAG exists. A test uses it to act on the
+# job's output directory, OUTDIR/spool-JOB, before the task runs.
+blocked_submit() {
+	local flag=$1 b; shift
+	b=$(spool submit --no-env -- sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done' "$flag") || return 1
+	spool submit --after "$b" "$@"
+}
+
 # Is the build under test instrumented by a sanitizer? (Its memory figures mean nothing then, and
 # LeakSanitizer cannot run under strace: traced commands get ASAN_OPTIONS=detect_leaks=0.)
 sanitized() { nm "$SPOOL_BIN/spoold" 2>/dev/null | grep -q __asan_init; }

@@ -20,6 +20,7 @@ ERRLEN = 1024
 
 # enum spool_exit
 EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, EXIT_ERROR, EXIT_NO_JOB, EXIT_PENDING = range(6)
+EXIT_INTERRUPTED = 130  # the spool command only: interrupted while waiting
 # enum spool_err (returned negated)
 ERR_FAILED, ERR_USAGE, ERR_NO_JOB, ERR_TIMEOUT = 1, 2, 3, 4
 # enum spool_task_state

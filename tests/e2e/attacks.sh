@@ -1,5 +1,5 @@
 #!/bin/bash
-# checks: 77
+# checks: 78
 # attacks.sh - a shared spool attacked the way issue 9 describes, with three ordinary users and
 # root daemons. Each scenario asserts what must hold, not what happens to hold today:
 #   1a  a spool-JOB/ directory planted before the task (with a T.A.vars file) is refused, and its
@@ -283,7 +283,8 @@ wait_for 30 is_state "$jblk" 1 running || fail "1a: root's blocker never ran"
 j1a=$(as "$UA" "$SP" -d "$S" submit --targets 1 --cwd "$M/tmp" -- env)
 # (ii) in the group project directory: spool-JOB a symlink to B's directory holding a 1.1.vars
 j1a2=$(as "$UA" "$SP" -d "$S" submit --targets 1 --cwd "$M/proj" -- env)
-# (iii) the victim's own --output directory, group-writable: B plants 1.1.vars while it runs
+# (iii) the victim's own --output directory, group-writable: the task's files go to its own
+# spool-JOB/ there, which B tries to plant 1.1.vars in while it runs
 as "$UA" install -d -m 2770 -g "$G" "$M/proj/out1a3"
 j1a3=$(as "$UA" "$SP" -d "$S" submit --targets 1 --output "$M/proj/out1a3" -- sh -c "$WAITER" "$M/rel/a1a3")
 wait_for 30 eval "as '$UB' ls '$S/ctl/jobs' 2>/dev/null | grep -q '^$j1a3\\.'" ||
@@ -295,7 +296,7 @@ as "$UB" sh -c 'printf "ATT1A2_PLANTED=yes\n" >"$1/1.1.vars" && chmod 644 "$1/1.
 	sh "$l1a2" "$M/proj/spool-$j1a2" || fail "1a: setup: $UB could not plant the link $M/proj/spool-$j1a2"
 release blk1a
 wait_for 40 is_state "$j1a3" 1 "running|$TERMINAL" || fail "1a(iii): $UA's task never started"
-as "$UB" sh -c 'printf "ATT1A3_PLANTED=yes\n" >"$1/1.1.vars"' sh "$M/proj/out1a3" 2>/dev/null
+as "$UB" sh -c 'printf "ATT1A3_PLANTED=yes\n" >"$1/1.1.vars"' sh "$M/proj/out1a3/spool-$j1a3" 2>/dev/null
 release a1a3
 for j in "$j1a" "$j1a2" "$j1a3"; do wait_for 40 is_state "$j" 1 "$TERMINAL" || fail "1a: job $j never ended"; done
 
@@ -311,8 +312,10 @@ check_eq "1a(ii): $UA's task whose spool-JOB is $UB's symlink fails" failed "$st
 check "1a(ii): ... the reason names the path $M/proj/spool-$j1a2 (got: '$rs')" eval "[[ \"\$rs\" == *'$M/proj/spool-$j1a2'* ]]"
 check "1a(ii): ... and nothing is written through the link into $UB's directory" test -z "$(files_not_of "$l1a2" "$UB")"
 IFS=$'\t' read -r st rs <<<"$(task_json "$j1a3" 1)"
-check_eq "1a(iii): $UA's task whose --output directory is writable by group $G fails" failed "$st"
-check "1a(iii): ... the reason names the path $M/proj/out1a3 (got: '$rs')" eval "[[ \"\$rs\" == *'$M/proj/out1a3'* ]]"
+check_eq "1a(iii): $UA's task given a --output directory writable by group $G runs in its own spool-JOB/ there" succeeded "$st"
+check "1a(iii): ... $M/proj/out1a3/spool-$j1a3 is $UA's and writable by no one else" \
+	eval "[ \"\$(stat -c %U '$M/proj/out1a3/spool-$j1a3')\" = '$UA' ] && [ \$((0\$(stat -c %a '$M/proj/out1a3/spool-$j1a3') & 022)) -eq 0 ]"
+check "1a(iii): ... and $UB's 1.1.vars is not in it" eval "! grep -q ATT1A3_PLANTED '$M/proj/out1a3/spool-$j1a3/1.1.vars' 2>/dev/null"
 run pull1a as "$UA" timeout 40 "$SP" -d "$S" pull --targets 1 --wait ATT1A_PLANTED ATT1A2_PLANTED ATT1A3_PLANTED LD_PRELOAD
 check "1a: $UA's engine 1 has none of the planted variables (spool pull shows none)" \
 	eval "! grep -q -e yes -e nonexistent-1a '$T/pull1a.out'"

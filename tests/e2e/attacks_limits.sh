@@ -81,14 +81,15 @@ check "  ... no assignment over 4 MiB was ever written" inbox_ok
 check_eq "a good map after them completes" "x y" "$(sp map --wait --no-env -- echo ::: x y 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 
 # --- 2. output directory at the path limit: refused at accept, never assigned for ever ---
+# (--output DIR: the job's directory is DIR/spool-JOB, 17 bytes more)
 o=$T/o; while [ ${#o} -lt 3900 ]; do o=$o/$(long 200); done
-o=$o/$(long $((4089 - ${#o})))
+o=$o/$(long $((4089 - 17 - ${#o})))
 j3=$(spool submit --no-env --output "$o" -- echo hi)
 sp collect "$j3" >/dev/null 2>&1; rc=$?
 check_eq "an output directory of 4,090 bytes (its files' paths past 4,096) fails the job (collect exits 1)" 1 "$rc"
 check "  ... saying the output directory is too long" \
 	sh -c "spool collect --json --no-wait $j3 | grep -q 'output directory is 4090 bytes, limit 4048'"
-o2=${o:0:4048}
+o2=${o:0:$((4048 - 17))}
 j4=$(spool submit --no-env --output "$o2" -- echo at the limit)
 check_eq "an output directory of exactly 4,048 bytes works" "at the limit" "$(sp collect "$j4" 2>/dev/null)"
 

@@ -428,37 +428,38 @@ check "a done record naming another worker is quarantined" \
 check "  ... and did not change the task's state" sh -c "spool status $L | grep -q '^ *1  cancelled '"
 
 # --- a symlink or hard link planted where a task's output will be written ---
-# The task's files are OUTDIR/TASK.ATTEMPT.{out,err,res}: OUTDIR is known before submitting.
+# The task's files are OUTDIR/spool-JOB/TASK.ATTEMPT.{out,err,res}: the job waits behind a
+# blocker while the link is planted there.
 echo "victim: must not change" >"$T/victim"
 cp "$T/victim" "$T/victim.saved"
 plant() { # DIR FILE KIND: DIR/FILE made a symlink (s) or hard link (h) to $T/victim
 	mkdir -p "$1"
 	if [ "$3" = s ]; then ln -s "$T/victim" "$1/$2"; else ln "$T/victim" "$1/$2"; fi
 }
-plant "$T/o-out" 1.1.out s
-j=$(spool submit --no-env --output "$T/o-out" -- sh -c 'echo OVERWRITTEN; echo ran >"$0"' "$T/o-out.ran")
+j=$(blocked_submit "$T/go-out" --no-env --output "$T/o-out" -- sh -c 'echo OVERWRITTEN; echo ran >"$0"' "$T/o-out.ran")
+plant "$T/o-out/spool-$j" 1.1.out s; touch "$T/go-out"
 sp collect "$j" >/dev/null 2>"$T/o-out.err"; rc=$?
 check_eq "symlink at TASK.ATTEMPT.out: the task fails (collect exits 1)" 1 "$rc"
-check "  ... saying its output file could not be created" grep -qF "cannot create $T/o-out/1.1.out" "$T/o-out.err"
+check "  ... saying its output file could not be created" grep -qF "cannot create $T/o-out/spool-$j/1.1.out" "$T/o-out.err"
 check "  ... the link's target is unchanged" cmp -s "$T/victim" "$T/victim.saved"
-check "  ... the link is still a link (not written through, not replaced)" test -L "$T/o-out/1.1.out"
+check "  ... the link is still a link (not written through, not replaced)" test -L "$T/o-out/spool-$j/1.1.out"
 check "  ... and the command never ran" test ! -e "$T/o-out.ran"
-plant "$T/o-err" 1.1.err s
-j=$(spool submit --no-env --output "$T/o-err" -- sh -c 'echo OVERWRITTEN >&2; echo ran >"$0"' "$T/o-err.ran")
+j=$(blocked_submit "$T/go-err" --no-env --output "$T/o-err" -- sh -c 'echo OVERWRITTEN >&2; echo ran >"$0"' "$T/o-err.ran")
+plant "$T/o-err/spool-$j" 1.1.err s; touch "$T/go-err"
 sp collect "$j" >/dev/null 2>"$T/o-err.err"; rc=$?
 check_eq "symlink at TASK.ATTEMPT.err: the task fails (collect exits 1)" 1 "$rc"
 check "  ... the link's target is unchanged" cmp -s "$T/victim" "$T/victim.saved"
 check "  ... and the command never ran" test ! -e "$T/o-err.ran"
-plant "$T/o-res" 1.1.res s
-j=$(spool submit --no-env --output "$T/o-res" -- echo res ok)
+j=$(blocked_submit "$T/go-res" --no-env --output "$T/o-res" -- echo res ok)
+plant "$T/o-res/spool-$j" 1.1.res s; touch "$T/go-res"
 check_eq "symlink at TASK.ATTEMPT.res: the task runs" "res ok" "$(sp collect "$j" 2>/dev/null)"
 check "  ... the link's target is unchanged" cmp -s "$T/victim" "$T/victim.saved"
-check "  ... the result replaced the link with a regular file" sh -c "test -f '$T/o-res/1.1.res' && ! test -L '$T/o-res/1.1.res'"
+check "  ... the result replaced the link with a regular file" sh -c "test -f '$T/o-res/spool-$j/1.1.res' && ! test -L '$T/o-res/spool-$j/1.1.res'"
 # A hard link cannot be told by O_NOFOLLOW: opening the existing name with O_TRUNC writes into
 # the victim. Safe behaviour: the output goes to a fresh file (or the task fails); the victim
 # is never written.
-plant "$T/o-hard" 1.1.out h
-j=$(spool submit --no-env --output "$T/o-hard" -- echo OVERWRITTEN)
+j=$(blocked_submit "$T/go-hard" --no-env --output "$T/o-hard" -- echo OVERWRITTEN)
+plant "$T/o-hard/spool-$j" 1.1.out h; touch "$T/go-hard"
 sp collect "$j" >/dev/null 2>&1
 check "hard link at TASK.ATTEMPT.out: its other name (the victim) is unchanged" cmp -s "$T/victim" "$T/victim.saved"
 check_eq "a good job after the planted links completes" "links ok" "$(sp submit --wait -- echo links ok 2>/dev/null)"

@@ -254,7 +254,7 @@ if small_fs "$T/outfs"; then
 	j=$(spool map --output "$T/outfs/out" -- sh -c 'echo {}' ::: 1 2 3)
 	check_eq "(d) ... and a map too" "1 2 3" "$(spool collect --timeout 120 "$j" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 	# Output lost beside the data after the fact: collect must not call that a success.
-	rm -f "$T/outfs/out/2.1.out"
+	rm -f "$T/outfs/out/spool-$j/2.1.out"
 	spool collect "$j" >"$T/d.out" 2>"$T/d.err"; rc=$?
 	check_eq "(d) a succeeded task's output gone: collect exits 3 (I/O error), not 0" 3 "$rc"
 	check "(d) ... and says which output it could not read" grep -q "task $j.2: cannot read its output" "$T/d.err"

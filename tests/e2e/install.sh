@@ -128,7 +128,7 @@ for c in $cmds; do
 	done
 done
 check_eq "spool.1 describes all $(echo $cmds | wc -w) subcommands of spool --help and every option of each" "" "$missing"
-check "spool --help lists the 18 subcommands (the list the man page check read)" test "$(echo $cmds | wc -w)" -eq 18
+check "spool --help lists the 19 subcommands (the list the man page check read)" test "$(echo $cmds | wc -w)" -eq 19
 missing=""
 for prog in spoold spool-worker; do
 	page=$(MANWIDTH=200 man -l "$P/share/man/man8/$prog.8" 2>/dev/null)
@@ -173,7 +173,7 @@ cat >"$T/comp.bash" <<'EOF'
 c() { COMP_WORDS=("$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); COMPREPLY=(); "$F" 2>&1; echo "${COMPREPLY[*]}"; }
 F=$(complete -p spool | awk '{print $3}')
 c spool sub; c spool map --sch; c spool collect ""; c spool -d "$SPOOL_DIR" cancel ""; c spool map --schedule st
-for cmd in init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail acct; do echo "$cmd: $(c spool "$cmd" -)"; done
+for cmd in init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail acct help; do echo "$cmd: $(c spool "$cmd" -)"; done
 F=$(complete -p spoold | awk '{print $3}'); echo "spoold: $(c spoold -)"
 F=$(complete -p spool-worker | awk '{print $3}'); echo "spool-worker: $(c spool-worker -)"
 EOF

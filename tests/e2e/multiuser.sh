@@ -248,24 +248,33 @@ check "  ... nor an output directory made as anyone" test ! -e "$M/spool-$jn"
 # ===== 3. a symlink planted beside the data =====
 echo precious >"$M/precious"
 chmod 644 "$M/precious"
-as "$UB" mkdir "$M/$UB/out3"
-as "$UB" ln -s "$M/precious" "$M/$UB/out3/1.1.out"
-j3=$(as "$UB" "$SP" -d "$S" submit --output "$M/$UB/out3" -- echo overwritten)
+# (--output DIR: the files go to DIR/spool-JOB; the job waits behind a blocker of B's while the
+# link is planted there)
+b_blocked() { # FLAG ARGS...: B's job behind a blocker of B's that ends once FLAG exists
+	local flag=$1 b; shift
+	b=$(as "$UB" "$SP" -d "$S" submit -- sh -c 'while [ ! -e "$0" ]; do sleep 0.05; done' "$flag") || return 1
+	as "$UB" "$SP" -d "$S" submit --after "$b" "$@"
+}
+j3=$(b_blocked "$M/$UB/go3" --output "$M/$UB/out3" -- echo overwritten)
+as "$UB" mkdir -p "$M/$UB/out3/spool-$j3"
+as "$UB" ln -s "$M/precious" "$M/$UB/out3/spool-$j3/1.1.out"
+as "$UB" touch "$M/$UB/go3"
 run sym as "$UB" "$SP" -d "$S" collect --timeout 20 "$j3"
 check_eq "B: a task whose 1.1.out is a symlink to a root file fails (collect exits 1)" 1 "$RC"
-check "  ... the reason says it is a symbolic link, not followed" has sym "$M/$UB/out3/1.1.out on node"
+check "  ... the reason says it is a symbolic link, not followed" has sym "$M/$UB/out3/spool-$j3/1.1.out on node"
 check "  ... 'is a symbolic link (refused, not followed)'" has sym "is a symbolic link (refused, not followed)"
 check_eq "  ... the root-owned target is unchanged" "root precious" "$(stat -c %U "$M/precious") $(cat "$M/precious")"
-check "  ... and the link is still a link" test -L "$M/$UB/out3/1.1.out"
+check "  ... and the link is still a link" test -L "$M/$UB/out3/spool-$j3/1.1.out"
 # A symlink planted as the result file is replaced by the atomic rename, never written through.
 echo precious >"$M/precious2"
-as "$UB" mkdir "$M/$UB/out3b"
-as "$UB" ln -s "$M/precious2" "$M/$UB/out3b/1.1.res"
-j3b=$(as "$UB" "$SP" -d "$S" submit --output "$M/$UB/out3b" -- echo fine)
+j3b=$(b_blocked "$M/$UB/go3b" --output "$M/$UB/out3b" -- echo fine)
+as "$UB" mkdir -p "$M/$UB/out3b/spool-$j3b"
+as "$UB" ln -s "$M/precious2" "$M/$UB/out3b/spool-$j3b/1.1.res"
+as "$UB" touch "$M/$UB/go3b"
 run symres as "$UB" "$SP" -d "$S" collect --timeout 20 "$j3b"
 check_eq "B: a task whose 1.1.res was a symlink still succeeds" 0 "$RC"
 check_eq "  ... the link's target is unchanged" "root precious" "$(stat -c %U "$M/precious2") $(cat "$M/precious2")"
-check "  ... and 1.1.res is now B's own plain file" sh -c "[ ! -L '$M/$UB/out3b/1.1.res' ] && [ \"\$(stat -c %U '$M/$UB/out3b/1.1.res')\" = $UB ]"
+check "  ... and 1.1.res is now B's own plain file" sh -c "[ ! -L '$M/$UB/out3b/spool-$j3b/1.1.res' ] && [ \"\$(stat -c %U '$M/$UB/out3b/spool-$j3b/1.1.res')\" = $UB ]"
 
 # ===== 4. a spool, controller and worker run by A (not root) =====
 AS="$M/$UA/spool"

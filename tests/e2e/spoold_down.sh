@@ -46,8 +46,9 @@ check_eq "collect --no-wait of the map exits 5" 5 "$rc"
 # A waiting collect, started before the controller: it warns, then gets the results.
 spool collect --timeout 60 "$j" >"$T/o2" 2>"$T/e2" &
 cpid=$!
-for i in $(seq 80); do grep -q "waits in the spool" "$T/e2" && break; sleep 0.1; done
-check "a waiting collect says (after 3 s) the controller is NOT RUNNING" grep -q "waits in the spool: the controller is NOT RUNNING" "$T/e2"
+wait_for 60 grep -q "the controller is not running" "$T/e2"
+check "a waiting collect says (after 5 s) the controller is not running and to start spoold" \
+	grep -q "spool: the controller is not running: start 'spoold -d $SPOOL_DIR' (job $j waits in the spool until it does)" "$T/e2"
 check "the waiting collect is still waiting" kill -0 "$cpid"
 start_spoold
 start_worker 1

@@ -85,12 +85,13 @@ check_eq "its variables were merged nonetheless" "kept 100" \
 check_eq "the next task sees failed_var in its environment" kept \
 	"$(spool submit --wait --targets "$e" -- sh -c 'echo $failed_var' 2>/dev/null)"
 
-# --- a task that writes nothing to $SPOOL_VARS changes nothing, even where an earlier job
-# sharing its --output directory left a T.A.vars file of the same name ---
-spool submit --wait --targets "$e" --output "$T/shared" -- sh -c 'echo "stale=1" >"$SPOOL_VARS"' >/dev/null 2>&1
+# --- a task that writes nothing to $SPOOL_VARS changes nothing, even where a T.A.vars file of
+# the same name was left in its output directory before it ran ---
 spool push --wait --targets "$e" stale=0 >/dev/null 2>&1
-spool submit --wait --targets "$e" --output "$T/shared" -- true >/dev/null 2>&1
-check_eq "a later task in the same --output directory does not merge the earlier one's variables" 0 \
+j=$(blocked_submit "$T/go-stale" --targets "$e" --output "$T/shared" -- true)
+mkdir -p "$T/shared/spool-$j" && echo "stale=1" >"$T/shared/spool-$j/1.1.vars" && touch "$T/go-stale"
+spool collect "$j" >/dev/null 2>&1
+check_eq "a task does not merge a T.A.vars file left in its output directory before it ran" 0 \
 	"$(spool pull --wait --targets "$e" stale 2>&1)"
 
 # --- pull of an unset variable ---
