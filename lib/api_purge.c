@@ -80,8 +80,8 @@ int spool_purge_results(const struct spool_job *j, char *err, size_t errlen)
 	if (!slash || slash == path)
 		return fail(err, errlen, EINVAL, "job %s has no output directory below / to remove", j->id);
 	if (strcmp(slash + 1, want) != 0)
-		return fail(err, errlen, EEXIST, "kept %s: it is not the default spool-%s (given with --output, or a Python client's results "
-			    "directory) and may hold other files: remove it yourself", path, j->id);
+		return fail(err, errlen, EEXIST, "kept %s: it is not a job's own spool-%s (a Python client's results directory, "
+			    "or given by an older client) and may hold other files: remove it yourself", path, j->id);
 	char *parent = xstrndup(path, (size_t)(slash - path));
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
 	long n = -1;

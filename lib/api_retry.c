@@ -27,7 +27,15 @@ static int job_record(spool_t *sp, const char *jobid, struct rec *r, char *err, 
 	struct err e;
 	snprintf(name, sizeof name, "%s.job", jobid);
 	buf_init(&b);
-	if (fs_read_file(sd->ctl_jobs, name, MAX_JOB_RECORD, &b, &st, &e) < 0) {
+	/* An accepted record waits in incoming/ until the controller's next sync (at most 50 ms,
+	 * spool-layout.md 7), then moves: look there too, and in ctl/jobs/ again if it moved
+	 * meanwhile. The owner is checked below whichever directory it came from. */
+	int rc = fs_read_file(sd->ctl_jobs, name, MAX_JOB_RECORD, &b, &st, &e);
+	if (rc < 0 && errno == ENOENT)
+		rc = fs_read_file(sd->incoming, name, MAX_JOB_RECORD, &b, &st, &e);
+	if (rc < 0 && errno == ENOENT)
+		rc = fs_read_file(sd->ctl_jobs, name, MAX_JOB_RECORD, &b, &st, &e);
+	if (rc < 0) {
 		int saved = errno;
 		snprintf(err, errlen, saved == ENOENT ?
 			 "job %s has no accepted record in %s/ctl/jobs (not yet accepted by the controller, or refused)" :
@@ -44,7 +52,7 @@ static int job_record(spool_t *sp, const char *jobid, struct rec *r, char *err, 
 		errno = EACCES;
 		return -1;
 	}
-	int rc = rec_parse(r, b.p, b.len, &schema_job, &e);
+	rc = rec_parse(r, b.p, b.len, &schema_job, &e);
 	buf_free(&b);
 	if (rc < 0) {
 		snprintf(err, errlen, "the record of job %s in %s/ctl/jobs is not a job record: %s", jobid, sd->path, e.msg);

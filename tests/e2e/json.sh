@@ -197,8 +197,8 @@ want(d['cwd'] == '$T' and d['outdir'] == '$T/spool-' + d['job'], 'paths %r' % d)
 sj=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job"])' <"$T/sj.json")
 check_eq "its job id is the job's: collect prints its output" "sj" "$(spool collect --timeout 60 "$sj" 2>/dev/null)"
 spool map --json --output "$T/mo" -- echo {1}{2} ::: a b ::: 1 2 3 >"$T/mj.json"
-check_eq "map --json: kind map, 6 tasks (two sources' product), the --output directory" "map 6 $T/mo None" \
-	"$(python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["kind"], d["ntasks"], d["outdir"], d["name"])' <"$T/mj.json")"
+check_eq "map --json: kind map, 6 tasks (two sources' product), under the --output directory" "map 6 $T/mo/spool-JOB None" \
+	"$(python3 -c 'import json,sys; d = json.load(sys.stdin); print(d["kind"], d["ntasks"], d["outdir"].replace(d["job"], "JOB"), d["name"])' <"$T/mj.json")"
 mj=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job"])' <"$T/mj.json")
 check_eq "  ... and the job has those 6 tasks" 6 "$(spool collect --timeout 60 "$mj" 2>/dev/null | wc -l)"
 spool apply --json -- true >"$T/aj.json"

@@ -98,14 +98,16 @@ chmod 777 "$T/spool-$j5"
 spool purge --results "$j5" >"$T/o" 2>"$T/e"; rc=$?
 check "a directory others may write is refused (exit 3)" sh -c "[ $rc -eq 3 ] && grep -q 'mode 0777' $T/e && test -f $T/spool-$j5/1.1.out"
 
-# --output directories are kept (they may hold other files); the job is purged. --json says it.
+# --output DIR: the job's results are in DIR/spool-JOB, its own: removed; DIR and its other
+# files stay. --json says it.
 mkdir "$T/mine"; echo other >"$T/mine/other"
 j6=$(spool submit --output "$T/mine" -- echo six); spool collect --timeout 120 "$j6" >/dev/null
 spool purge --results --json "$j6" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "purge --results --json of an --output job exits 0" 0 "$rc"
-check "--json lists it as purged, with no directory removed" python3 -c "
+check "--json lists it as purged, with its directory removed" python3 -c "
 import json, sys
 d = json.load(open('$T/o'))
-assert d['purged'] == ['$j6'] and d['result_dirs_removed'] == 0 and d['pending'] == 0 and not d['dry_run'], d"
-check "the --output directory and its other file stay" test -f "$T/mine/other"
+assert d['purged'] == ['$j6'] and d['result_dirs_removed'] == 1 and d['pending'] == 0 and not d['dry_run'], d"
+check "the --output directory and its other file stay, the job's spool-JOB in it goes" \
+	test -f "$T/mine/other" -a ! -e "$T/mine/spool-$j6"
 check "job 6 is gone" gone "$j6"
