@@ -228,6 +228,7 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		die(SPOOL_EXIT_ERROR, "cannot create a signalfd: %s", strerror(errno));
 	setup_inotify(&c);
+	publish_beat(&c); /* clients see a running controller as soon as the command returns */
 	if (!fg)
 		daemon_ready();
 
