@@ -6,7 +6,7 @@
 # settings on a bad file); SIGUSR1 logs a status line and SIGUSR2 is ignored; SIGTSTP/SIGCONT
 # stop and continue a worker; a task that dies of the same SIGTERM as its worker (a batch
 # system ending an allocation) is requeued, not failed.
-# checks: 73
+# checks: 77
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
@@ -41,10 +41,11 @@ cp "$T/conf.good" "$SPOOL_DIR/spool.conf"
 
 # An error found after the fork (the database cannot be made) used to reach only the log, with
 # exit 0 from the command: the daemon now reports it before it detaches.
-echo "database = \"$T/no/such/dir/queue.db\";" >>"$SPOOL_DIR/spool.conf"
+: >"$T/afile" # a database under a plain file cannot be created
+sed -i "s|^database = .*|database = \"$T/afile/queue.db\";|" "$SPOOL_DIR/spool.conf"
 run baddb-daemon spoold
 check_eq "spoold (daemon) whose database cannot be created exits 3" 3 "$RC"
-check "  ... saying so on stderr" has baddb-daemon "$T/no/such/dir"
+check "  ... saying so on stderr" has baddb-daemon "$T/afile"
 check "  ... and leaves no controller running" sh -c '! spool status 2>/dev/null | grep -q "^controller: running"'
 cp "$T/conf.good" "$SPOOL_DIR/spool.conf"
 
@@ -178,6 +179,12 @@ check_eq "spoold refuses a symbolic link as its log file: exit 3" 3 "$RC"
 check "  ... saying so on stderr" has link-spoold "log file $SPOOL_DIR/log/spoold.log"
 check "  ... and wrote nothing through it" test ! -e "$T/victim"
 rm "$SPOOL_DIR/log/spoold.log"
+ln -s "$T/victim" "$SPOOL_DIR/log/worker-wlink.log"
+run link-worker spool-worker -n 1 --name wlink
+check_eq "spool-worker (daemon) refuses a symbolic link as its log file: exit 3" 3 "$RC"
+check "  ... saying so on stderr" has link-worker "log file $SPOOL_DIR/log/worker-wlink.log"
+check "  ... and wrote nothing through it" test ! -e "$T/victim"
+check "  ... and left no worker behind (its node lock is free)" flock -n "$SPOOL_DIR/vars/.lock.wlink" true
 # Rotation: with log_max_size tiny, the file is renamed to .1 and a new one started.
 sed -i 's/^log_max_size = .*/log_max_size = 0.01;/' "$SPOOL_DIR/spool.conf"
 run rot-spoold spoold
