@@ -42,9 +42,9 @@ static void usage(FILE *f)
 		"\n"
 		"SIGTERM or SIGINT stops it: running tasks get SIGTERM, then SIGKILL after kill_grace;\n"
 		"the controller requeues them (not counted against their retries). SIGHUP rereads\n"
-		"spool.conf; SIGUSR1 logs a status line; SIGUSR2 is ignored. Under Slurm:\n"
-		"  srun --ntasks-per-node=1 spool-worker -f -d DIR\n"
-		"A start-up error is printed here, before it detaches.\n"
+		"spool.conf; SIGUSR1 logs a status line; SIGUSR2 is ignored. Under Slurm, run it\n"
+		"with srun, one per node (spool-worker(8), SLURM). A start-up error is printed\n"
+		"here, before it detaches.\n"
 		"Exit codes: 0 clean stop, 2 usage, 3 spool or config error (another worker runs as NODE).\n");
 }
 
