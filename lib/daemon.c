@@ -63,6 +63,7 @@ int daemon_start(const char *prog)
 
 void daemon_ready(void)
 {
+	log_tee_errors(false);
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 	fflush(NULL);
 	if (fd >= 0) {
@@ -89,12 +90,14 @@ int daemon_log_open(const char *prog, const struct spooldir *sd, const char *fil
 	if (to_syslog) {
 		fprintf(stderr, "%s: logging to syslog (daemon facility; journalctl -t %s)\n", prog, prog);
 		log_open(prog, true, lvl);
+		log_tee_errors(true);
 		return 0;
 	}
 	if (log_open_file(prog, sd->root, sd->path, file, sd->owner, sd->conf.log_max_bytes, lvl, e) < 0)
 		return -1;
 	fprintf(stderr, "%s: logging to %s%s\n", prog, log_file_path(),
 		strcmp(sd->conf.log, "auto") == 0 ? " (no syslog socket at /dev/log)" : "");
+	log_tee_errors(true);
 	return 0;
 }
 

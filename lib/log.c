@@ -23,6 +23,7 @@
 static const char *prog = "spool";
 static bool use_syslog;
 static enum log_level max_level = LOG_LVL_INFO;
+static bool tee_errors; /* a daemon not yet detached: its errors and warnings also reach stderr */
 
 /* The log file, when logging to one: the directory stays open so that rotation and a reopen
  * (SIGHUP) work relative to it, never through a path someone could have swapped. */
@@ -77,6 +78,11 @@ void log_open(const char *progname, bool to_syslog, enum log_level level)
 	max_level = level;
 	if (to_syslog)
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+void log_tee_errors(bool on)
+{
+	tee_errors = on;
 }
 
 void log_set_level(enum log_level level)
@@ -251,6 +257,8 @@ static void vlog(enum log_level lvl, const char *fmt, va_list ap)
 		return;
 	vsnprintf(raw, sizeof raw, fmt, ap);
 	text_clean(line, sizeof line, raw);
+	if (tee_errors && lvl <= LOG_LVL_WARN && (use_syslog || lf.fd >= 0))
+		fprintf(stderr, "%s: %s%s\n", prog, tag[lvl], line);
 	if (use_syslog) {
 		syslog(prio[lvl], "%s", line);
 		return;

@@ -25,6 +25,9 @@ enum log_level { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 void log_open(const char *progname, bool to_syslog, enum log_level level);
 int log_level_parse(const char *s, enum log_level *out);
 void log_set_level(enum log_level level);
+/* While on, errors and warnings logged to syslog or a file are also printed on stderr: a daemon
+ * between choosing its log and detaching, whose start-up errors belong on the terminal too. */
+void log_tee_errors(bool on);
 /* Does something listen on /dev/log? (syslog(3) would drop every message silently otherwise.) */
 bool log_syslog_reachable(void);
 /* From now on, log to ROOTPATH/log/NAME (root: the fd of ROOTPATH): the directory is made
