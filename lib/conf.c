@@ -21,12 +21,15 @@ void conf_defaults(struct spool_conf *c)
 	c->publish_ms = 100;
 	c->visibility_ms = -1;
 	strcpy(c->log_level, "info");
+	strcpy(c->log, "auto");
+	c->log_max_bytes = 10 << 20;
 }
 
 static const char template_text[] =
 	"# spool.conf - settings of this spool (libconfig syntax: name = value;)\n"
 	"# Every setting is shown with its default. Durations are in seconds and may have\n"
-	"# a fraction. spoold and spool-worker read this file when they start.\n"
+	"# a fraction. spoold and spool-worker read this file when they start, and again\n"
+	"# on SIGHUP (database, inotify and log then wait for a restart).\n"
 	"\n"
 	"# Every watcher (controller, workers, collect) rescans its directories this\n"
 	"# often. inotify cannot see files written by other NFS clients, so this bounds\n"
@@ -79,6 +82,16 @@ static const char template_text[] =
 	"# error, warning, info or debug.\n"
 	"log_level = \"info\";\n"
 	"\n"
+	"# Where spoold and spool-worker log when they run in the background (without -f,\n"
+	"# which logs to stderr): \"syslog\" (daemon facility), \"file\" (log/spoold.log and\n"
+	"# log/worker-NODE.log in the spool), or \"auto\": syslog when something listens on\n"
+	"# /dev/log, else the file.\n"
+	"log = \"auto\";\n"
+	"\n"
+	"# A log file is renamed to NAME.1 (replacing the previous one) when it reaches this\n"
+	"# size, in MiB. Range 0.01 .. 1024.\n"
+	"log_max_size = 10;\n"
+	"\n"
 	"# The Python interpreter that engines start for Python calls: a command found in\n"
 	"# the task's PATH, or an absolute path, such as a virtualenv's bin/python on the\n"
 	"# shared filesystem. It must have the client's Python version and cloudpickle.\n"
@@ -91,9 +104,10 @@ const char *conf_template(void)
 	return template_text;
 }
 
-/* libconfig keeps ints and floats apart; a duration may be written either way. */
-static int get_seconds(config_t *cfg, const char *name, double lo, double hi, uint64_t *out_ms,
-		       const char *path, struct err *e)
+/* libconfig keeps ints and floats apart; a duration may be written either way. The value
+ * times unit (1000: seconds to ms), rounded. */
+static int get_number(config_t *cfg, const char *name, double lo, double hi, double unit, const char *what,
+		      uint64_t *out, const char *path, struct err *e)
 {
 	config_setting_t *s = config_lookup(cfg, name);
 	double v;
@@ -110,14 +124,27 @@ static int get_seconds(config_t *cfg, const char *name, double lo, double hi, ui
 		v = config_setting_get_float(s);
 		break;
 	default:
-		return err_set(e, "%s:%d: %s must be a number of seconds", path, config_setting_source_line(s),
-			       name);
+		return err_set(e, "%s:%d: %s must be a number of %s", path, config_setting_source_line(s),
+			       name, what);
 	}
 	if (!(v >= lo && v <= hi))
 		return err_set(e, "%s:%d: %s = %g is out of range %g .. %g", path, config_setting_source_line(s),
 			       name, v, lo, hi);
-	*out_ms = (uint64_t)(v * 1000.0 + 0.5);
+	*out = (uint64_t)(v * unit + 0.5);
 	return 0;
+}
+
+static int get_seconds(config_t *cfg, const char *name, double lo, double hi, uint64_t *out_ms,
+		       const char *path, struct err *e)
+{
+	return get_number(cfg, name, lo, hi, 1000.0, "seconds", out_ms, path, e);
+}
+
+/* The line of a setting, for an error found after parsing (0 when it is not in the file). */
+static int line_of(config_t *cfg, const char *name)
+{
+	config_setting_t *s = config_lookup(cfg, name);
+	return s ? config_setting_source_line(s) : 0;
 }
 
 static int get_uint(config_t *cfg, const char *name, unsigned hi, unsigned *out, const char *path,
@@ -200,7 +227,7 @@ static int check_no_include(const char *text, const char *path, struct err *e)
 static const char *known[] = { "rescan_interval", "inotify", "heartbeat_interval", "dead_timeout",
 			       "kill_grace", "default_timeout", "default_retries", "prefetch",
 			       "publish_interval", "database", "log_level", "visibility_deadline", "prefetch_short",
-			       "python" };
+			       "python", "log", "log_max_size" };
 
 /* ": TEXT" of line n of the file (shortened), for an error that gives only a line number, so that
  * "duplicate setting name" says which setting. */
@@ -265,7 +292,9 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 	    get_uint(&cfg, "prefetch_short", 64, &c->prefetch_short, path, e) < 0 ||
 	    get_string(&cfg, "database", c->database, sizeof c->database, path, e) < 0 ||
 	    get_string(&cfg, "log_level", c->log_level, sizeof c->log_level, path, e) < 0 ||
-	    get_string(&cfg, "python", c->python, sizeof c->python, path, e) < 0)
+	    get_string(&cfg, "python", c->python, sizeof c->python, path, e) < 0 ||
+	    get_string(&cfg, "log", c->log, sizeof c->log, path, e) < 0 ||
+	    get_number(&cfg, "log_max_size", 0.01, 1024, 1 << 20, "MiB", &c->log_max_bytes, path, e) < 0)
 		goto out;
 	if ((s = config_lookup(&cfg, "visibility_deadline"))) {
 		uint64_t ms = 0;
@@ -286,20 +315,27 @@ int conf_load(struct spool_conf *c, const char *path, struct err *e)
 		c->use_inotify = config_setting_get_bool(s);
 	}
 	if (log_level_parse(c->log_level, &lvl) < 0) {
-		err_set(e, "%s: log_level \"%s\" is not one of error, warning, info, debug", path, c->log_level);
+		err_set(e, "%s:%d: log_level \"%s\" is not one of error, warning, info, debug", path,
+			line_of(&cfg, "log_level"), c->log_level);
 		goto out;
 	}
 	if (c->database[0] && c->database[0] != '/') {
-		err_set(e, "%s: database \"%s\" must be an absolute path (or \"\" for automatic)", path,
-			c->database);
+		err_set(e, "%s:%d: database \"%s\" must be an absolute path (or \"\" for automatic)", path,
+			line_of(&cfg, "database"), c->database);
 		goto out;
 	}
 	if (strchr(c->python, '\n')) {
-		err_set(e, "%s: python \"%s\" is not an interpreter's name or path", path, c->python);
+		err_set(e, "%s:%d: python \"%s\" is not an interpreter's name or path", path, line_of(&cfg, "python"),
+			c->python);
+		goto out;
+	}
+	if (strcmp(c->log, "auto") != 0 && strcmp(c->log, "syslog") != 0 && strcmp(c->log, "file") != 0) {
+		err_set(e, "%s:%d: log \"%s\" is not one of auto, syslog, file", path, line_of(&cfg, "log"), c->log);
 		goto out;
 	}
 	if (c->dead_ms <= c->heartbeat_ms) {
-		err_set(e, "%s: dead_timeout must be longer than heartbeat_interval", path);
+		err_set(e, "%s:%d: dead_timeout must be longer than heartbeat_interval", path,
+			line_of(&cfg, "dead_timeout") ? line_of(&cfg, "dead_timeout") : line_of(&cfg, "heartbeat_interval"));
 		goto out;
 	}
 	rc = 0;
@@ -307,4 +343,47 @@ out:
 	config_destroy(&cfg);
 	buf_free(&text);
 	return rc;
+}
+
+static void note(struct buf *b, const char *name)
+{
+	buf_printf(b, "%s%s", b->len ? ", " : "", name);
+}
+
+void conf_apply_live(struct spool_conf *cur, const struct spool_conf *next, struct buf *applied,
+		     struct buf *restart)
+{
+	struct spool_conf n = *next;
+#define NUM(field, name) \
+	if (cur->field != n.field) \
+		note(applied, name)
+#define STR(field, name) \
+	if (strcmp(cur->field, n.field) != 0) \
+		note(applied, name)
+	NUM(rescan_ms, "rescan_interval");
+	NUM(heartbeat_ms, "heartbeat_interval");
+	NUM(dead_ms, "dead_timeout");
+	NUM(kill_grace_ms, "kill_grace");
+	NUM(timeout_ms, "default_timeout");
+	NUM(retries, "default_retries");
+	NUM(prefetch, "prefetch");
+	NUM(prefetch_short, "prefetch_short");
+	NUM(publish_ms, "publish_interval");
+	NUM(visibility_ms, "visibility_deadline");
+	STR(log_level, "log_level");
+	NUM(log_max_bytes, "log_max_size");
+	STR(python, "python");
+#undef NUM
+#undef STR
+	/* What was set up at start from these stays as it was until a restart. */
+	if (strcmp(cur->database, n.database) != 0)
+		note(restart, "database");
+	if (cur->use_inotify != n.use_inotify)
+		note(restart, "inotify");
+	if (strcmp(cur->log, n.log) != 0)
+		note(restart, "log");
+	memcpy(n.database, cur->database, sizeof n.database);
+	n.use_inotify = cur->use_inotify;
+	memcpy(n.log, cur->log, sizeof n.log);
+	*cur = n;
 }

@@ -107,6 +107,25 @@ int spooldir_load_key(struct spooldir *sd, struct err *e)
 	return key_load(sd->root, sd->path, sd->owner, &sd->key, e);
 }
 
+int spooldir_read_conf(const struct spooldir *sd, struct spool_conf *c, struct err *e)
+{
+	char *conf = xasprintf("%s/spool.conf", sd->path);
+	int rc, remote;
+	conf_defaults(c);
+	rc = conf_load(c, conf, e);
+	free(conf);
+	if (rc < 0)
+		return -1;
+	spooldir_fstype(sd->root, &remote);
+	if (c->visibility_ms < 0)
+		c->visibility_ms = remote ? 10000 : 0;
+	if (c->dead_ms <= c->heartbeat_ms + (uint64_t)c->visibility_ms)
+		return err_set(e, "%s/spool.conf: dead_timeout (%.1f s) must exceed heartbeat_interval plus "
+				  "visibility_deadline (%.1f s here)", sd->path, c->dead_ms / 1000.0,
+			       (c->heartbeat_ms + (uint64_t)c->visibility_ms) / 1000.0);
+	return 0;
+}
+
 int spooldir_open(struct spooldir *sd, const char *path, struct err *e)
 {
 	return spooldir_open_inspect(sd, path, NULL, e);
@@ -116,7 +135,6 @@ int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *uns
 {
 	struct buf b;
 	struct err fe;
-	char *conf;
 	int rc = -1;
 	uint64_t v;
 
@@ -156,23 +174,8 @@ int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *uns
 		goto out;
 	}
 	sd->layout = (unsigned)v;
-	conf_defaults(&sd->conf);
-	conf = xasprintf("%s/spool.conf", sd->path);
-	rc = conf_load(&sd->conf, conf, e);
-	free(conf);
-	if (rc < 0)
+	if (spooldir_read_conf(sd, &sd->conf, e) < 0)
 		goto out;
-	rc = -1;
-	int remote;
-	spooldir_fstype(sd->root, &remote);
-	if (sd->conf.visibility_ms < 0)
-		sd->conf.visibility_ms = remote ? 10000 : 0;
-	if (sd->conf.dead_ms <= sd->conf.heartbeat_ms + (uint64_t)sd->conf.visibility_ms) {
-		err_set(e, "%s/spool.conf: dead_timeout (%.1f s) must exceed heartbeat_interval plus visibility_deadline "
-			"(%.1f s here)", sd->path, sd->conf.dead_ms / 1000.0,
-			(sd->conf.heartbeat_ms + (uint64_t)sd->conf.visibility_ms) / 1000.0);
-		goto out;
-	}
 	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine, &sd->vars };
 	for (size_t i = 0; i < ARRAY_LEN(subdirs); i++) {
 		*fds[i] = openat(sd->root, subdirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

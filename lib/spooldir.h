@@ -44,6 +44,9 @@ int spooldir_open(struct spooldir *sd, const char *path, struct err *e);
  * unsafe_modes (its msg empty when there are none). For `spool doctor`, which only reads. */
 int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *unsafe_modes, struct err *e);
 void spooldir_close(struct spooldir *sd);
+/* Read DIR/spool.conf into c as spooldir_open does (defaults, the automatic visibility deadline,
+ * the checks across settings): at start, and again on SIGHUP. */
+int spooldir_read_conf(const struct spooldir *sd, struct spool_conf *c, struct err *e);
 /* The key, for the programs that seal or check MACs (spoold, spool-worker). */
 int spooldir_load_key(struct spooldir *sd, struct err *e);
 /* Create a new spool (refuses an existing one). o NULL: a personal spool. */

@@ -6,6 +6,7 @@
  * controller makes full progress on NFS, where inotify cannot see other nodes.
  */
 #include "ctl.h"
+#include "daemon.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -31,12 +32,15 @@ static void usage(FILE *f)
 		"\n"
 		"The controller of the spool in DIR (default: $SPOOL_DIR). One per spool.\n"
 		"  -d, --dir DIR     the spool directory\n"
-		"  -f, --foreground  stay in the foreground and log to stderr (default: daemon, syslog)\n"
+		"  -f, --foreground  stay in the foreground and log to stderr (default: a daemon, logging\n"
+		"                    where spool.conf's `log` says: syslog, or DIR/log/spoold.log)\n"
 		"  -h, --help        this text\n"
 		"  -V, --version     print the version\n"
 		"\n"
-		"SIGTERM or SIGINT stops it cleanly. Exit codes: 0 clean stop, 2 usage,\n"
-		"3 spool, config, database or lock error (another spoold holds the spool).\n");
+		"SIGTERM or SIGINT stops it cleanly; SIGHUP rereads spool.conf; SIGUSR1 logs a status\n"
+		"line; SIGUSR2 is ignored. A start-up error is printed here, before it detaches.\n"
+		"Exit codes: 0 clean stop, 2 usage, 3 spool, config, database or lock error (another\n"
+		"spoold holds the spool).\n");
 }
 
 static int take_lock(struct ctl *c)
@@ -120,22 +124,32 @@ static unsigned live_workers(const struct ctl *c)
 	return (unsigned)c->nw << 16 ^ n;
 }
 
-static int daemonize(void)
+/* SIGUSR1: one line on the state of the queue, for an administrator without the CLI at hand. */
+static void log_status(struct ctl *c)
 {
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid > 0)
-		_exit(0);
-	setsid();
-	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		close(fd);
+	unsigned alive = 0;
+	int64_t n[SPOOL_TASK_NSTATES] = { 0 };
+	struct buf b;
+	for (size_t i = 0; i < c->nw; i++)
+		alive += c->w[i].alive;
+	sqlite3_stmt *st = db_prep(c, "SELECT state, sum(n) FROM job_counts GROUP BY state");
+	int rc;
+	while (st && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int s = sqlite3_column_int(st, 0);
+		if (s >= 0 && s < SPOOL_TASK_NSTATES)
+			n[s] = sqlite3_column_int64(st, 1);
 	}
-	return 0;
+	if (st && rc != SQLITE_DONE)
+		log_err("SIGUSR1: cannot count the tasks in %s: %s", c->dbpath, sqlite3_errmsg(c->db));
+	if (st)
+		sqlite3_reset(st);
+	buf_init(&b);
+	for (int s = 0; s < SPOOL_TASK_NSTATES; s++)
+		if (n[s])
+			buf_printf(&b, " %s %lld", spool_task_state_name((enum spool_task_state)s), (long long)n[s]);
+	log_info("status: pid %d, spool %s, %zu worker%s known (%u alive); tasks:%s", (int)getpid(), c->sd.path,
+		 c->nw, c->nw == 1 ? "" : "s", alive, b.len ? b.p : " none");
+	buf_free(&b);
 }
 
 int main(int argc, char **argv)
@@ -181,9 +195,11 @@ int main(int argc, char **argv)
 		spooldir_close(&c.sd);
 		return SPOOL_EXIT_ERROR;
 	}
-	if (!fg && daemonize() < 0)
+	/* Detached only once everything that can fail at start has been tried: its error reaches
+	 * the terminal and the exit code (daemon.c). */
+	if (!fg && daemon_start("spoold") < 0)
 		die(SPOOL_EXIT_ERROR, "cannot fork into the background: %s", strerror(errno));
-	log_open("spoold", !fg, lvl);
+	log_open("spoold", false, lvl);
 	node_name(c.node, sizeof c.node);
 	boot_id(c.boot, sizeof c.boot);
 	c.fstype = spooldir_fstype(c.sd.root, &c.fs_remote);
@@ -191,21 +207,30 @@ int main(int argc, char **argv)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
 	if (publish_controller(&c, &e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	if (!fg && daemon_log_open("spoold", &c.sd, "spoold.log", &e) < 0)
+		die(SPOOL_EXIT_ERROR, "%s (set log = \"syslog\" in spool.conf, or run with -f)", e.msg);
 	if (c.fs_remote)
 		log_warn("spool %s is on %s: inotify cannot see other nodes there, relying on rescans every %.2f s "
 			 "(mount NFS with 'hard' and a short actimeo, e.g. actimeo=1, to bound the delay)",
 			 c.sd.path, c.fstype, c.sd.conf.rescan_ms / 1000.0);
-	log_info("controlling spool %s (database %s, %s)", c.sd.path, c.dbpath, c.fstype);
+	log_info("controlling spool %s (database %s, %s), pid %d", c.sd.path, c.dbpath, c.fstype, (int)getpid());
 
 	sigset_t mask;
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		die(SPOOL_EXIT_ERROR, "cannot create a signalfd: %s", strerror(errno));
 	setup_inotify(&c);
+	publish_beat(&c); /* clients see a running controller as soon as the command returns */
+	if (!fg)
+		daemon_ready();
 
 	c.now = mono_ms();
 	rebuild_if_lost(&c);
@@ -269,9 +294,16 @@ int main(int argc, char **argv)
 			log_err("poll: %s", strerror(errno));
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
-				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 					c.stop = 1;
+				} else if (si.ssi_signo == SIGHUP) {
+					daemon_reload_conf(&c.sd);
+					c.want_assign = true; /* prefetch may have grown */
+				} else if (si.ssi_signo == SIGUSR1) {
+					log_status(&c);
+				}
+			}
 		}
 		if (c.ino >= 0 && (p[1].revents & POLLIN))
 			drain_inotify(&c);

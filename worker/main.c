@@ -5,6 +5,7 @@
  * assigned. It needs neither the controller up to start nor to keep running.
  */
 #include "worker.h"
+#include "daemon.h"
 #include "fsio.h"
 #include "ids.h"
 #include "log.h"
@@ -34,13 +35,17 @@ static void usage(FILE *f)
 		"  -d, --dir DIR     the spool directory\n"
 		"  -n, --engines N   engines on this node, each runs one task at a time (1..1024)\n"
 		"      --name NODE   node name to report (default: the short hostname)\n"
-		"  -f, --foreground  stay in the foreground and log to stderr (default: daemon, syslog)\n"
+		"  -f, --foreground  stay in the foreground and log to stderr (default: a daemon, logging\n"
+		"                    where spool.conf's `log` says: syslog, or DIR/log/worker-NODE.log)\n"
 		"  -h, --help        this text\n"
 		"  -V, --version     print the version\n"
 		"\n"
 		"SIGTERM or SIGINT stops it: running tasks get SIGTERM, then SIGKILL after kill_grace;\n"
-		"the controller requeues them (not counted against their retries).\n"
-		"Exit codes: 0 clean stop, 2 usage, 3 spool or config error.\n");
+		"the controller requeues them (not counted against their retries). SIGHUP rereads\n"
+		"spool.conf; SIGUSR1 logs a status line; SIGUSR2 is ignored. Under Slurm, run it\n"
+		"with srun, one per node (spool-worker(8), SLURM). A start-up error is printed\n"
+		"here, before it detaches.\n"
+		"Exit codes: 0 clean stop, 2 usage, 3 spool or config error (another worker runs as NODE).\n");
 }
 
 static int write_hello(struct worker *w, struct err *e)
@@ -260,6 +265,16 @@ static int lock_node(struct worker *w)
 	return 0;
 }
 
+/* SIGUSR1: one line on what this worker holds, for an administrator on the node. */
+static void log_status(struct worker *w)
+{
+	log_info("status: worker %s on %s, pid %d, %s; %d engine%s, %d running, %zu assigned task%s waiting, "
+		 "%zu result%s not yet delivered", w->wid, w->node, (int)getpid(),
+		 w->registered ? "registered" : "waiting for the controller to register it", w->nslots,
+		 w->nslots == 1 ? "" : "s", run_running(w), w->nq, w->nq == 1 ? "" : "s", w->nunsent,
+		 w->nunsent == 1 ? "" : "s");
+}
+
 static void drain_inotify(struct worker *w)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -337,27 +352,19 @@ int main(int argc, char **argv)
 		spooldir_close(&w.sd);
 		return SPOOL_EXIT_ERROR;
 	}
+	/* Detached only once everything that can fail at start has been tried: its error reaches
+	 * the terminal and the exit code (daemon.c). */
 	if (!fg) {
-		pid_t pid = fork();
-		if (pid < 0)
+		if (daemon_start("spool-worker") < 0)
 			die(SPOOL_EXIT_ERROR, "cannot fork into the background: %s", strerror(errno));
-		if (pid > 0) {
-			fprintf(stderr, "spool-worker: node %s runs in the background (pid %d); it logs to syslog "
-				"(journalctl -t spool-worker); -f keeps it in the foreground, logging here\n", w.node,
-				(int)pid);
-			_exit(0);
-		}
-		setsid();
 		lock_note_pid(&w);
-		int fd = open("/dev/null", O_RDWR);
-		if (fd >= 0) {
-			dup2(fd, 0);
-			dup2(fd, 1);
-			dup2(fd, 2);
-			close(fd);
-		}
+		char logname[100];
+		snprintf(logname, sizeof logname, "worker-%.64s.log", w.node);
+		if (daemon_log_open("spool-worker", &w.sd, logname, &e) < 0)
+			die(SPOOL_EXIT_ERROR, "%s (set log = \"syslog\" in spool.conf, or run with -f)", e.msg);
+	} else {
+		log_open("spool-worker", false, lvl);
 	}
-	log_open("spool-worker", !fg, lvl);
 
 	sigset_t mask;
 	sigemptyset(&mask);
@@ -365,9 +372,13 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGCHLD);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sfd < 0)
+		die(SPOOL_EXIT_ERROR, "cannot create a signalfd: %s", strerror(errno));
 	w.cg_fd = cgroup_init();
 	pyengine_init();
 
@@ -381,6 +392,11 @@ int main(int argc, char **argv)
 	}
 	if (start_identity(&w, &e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
+	if (!fg) {
+		fprintf(stderr, "spool-worker: node %s runs in the background (pid %d); -f keeps it in the "
+			"foreground, logging here\n", w.node, (int)getpid());
+		daemon_ready();
+	}
 
 	uint64_t next_beat = 0, next_rescan = 0;
 	while (!w.stop) {
@@ -419,9 +435,14 @@ int main(int argc, char **argv)
 			run_python_replies(&w);
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si)
+			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
 				if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 					w.stop = 1;
+				else if (si.ssi_signo == SIGHUP)
+					daemon_reload_conf(&w.sd);
+				else if (si.ssi_signo == SIGUSR1)
+					log_status(&w);
+			}
 			run_reap(&w);
 		}
 		if (w.ino >= 0 && (p[1].revents & POLLIN)) {

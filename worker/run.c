@@ -766,6 +766,19 @@ void run_start_ready(struct worker *w)
 	}
 }
 
+/* A SIGTERM for the worker not yet read from its signalfd. Under a batch system (Slurm's scancel,
+ * the end of an allocation) every process of the step gets SIGTERM at once, the tasks too: one
+ * that dies of it before the worker has read its own must not be reported as failed, but left
+ * to the controller to requeue, like any task the stopping worker ends (a task that succeeded
+ * meanwhile is reported as usual). */
+static bool stop_pending(struct worker *w)
+{
+	sigset_t pend;
+	if (!w->stop && sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+		w->stop = 1;
+	return w->stop;
+}
+
 void run_reap(struct worker *w)
 {
 	for (;;) {
@@ -801,6 +814,10 @@ void run_reap(struct worker *w)
 					 (double)rec_get_u64(&e->run->r, "timeout_ms", 0) / 1000.0);
 			} else if (e->revoked) {
 				o.status = "cancelled";
+			} else if (o.exit_code != 0 && stop_pending(w)) { /* a success is kept */
+				log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the "
+					 "controller requeues it", e->run->name, o.status, o.sig ? o.sig : o.exit_code);
+				e->revoked = true;
 			}
 			finish(w, e, &o);
 			pid = 0;

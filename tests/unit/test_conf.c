@@ -118,6 +118,44 @@ static void test_values(void)
 	      "absolute database and log_level accepted");
 	CHECK(load(&c, "default_retries = 100;\nprefetch = 0;\n") == 0 && c.retries == 100 && c.prefetch == 0,
 	      "whole-number settings");
+	CHECK(load(&c, "") == 0 && strcmp(c.log, "auto") == 0 && c.log_max_bytes == 10 << 20, "log defaults");
+	CHECK(load(&c, "log = \"file\";\nlog_max_size = 0.5;\n") == 0 && strcmp(c.log, "file") == 0 &&
+		      c.log_max_bytes == 512 * 1024,
+	      "log = file, log_max_size in MiB");
+	CHECK(fails("\nlog = \"journal\";\n", ":2: log \"journal\" is not one of auto, syslog, file"),
+	      "bad log rejected naming its line");
+	CHECK(fails("log_max_size = 0;\n", "log_max_size = 0 is out of range 0.01 .. 1024"), "log_max_size 0 rejected");
+	CHECK(fails("\n\nlog_level = \"loud\";\n", ":3: log_level \"loud\""), "bad log_level names its line");
+}
+
+/* SIGHUP: what changed is applied, except what only a restart can change, and both are named. */
+static void test_apply_live(void)
+{
+	struct spool_conf cur, next;
+	struct buf a, r;
+	conf_defaults(&cur);
+	conf_defaults(&next);
+	next.prefetch = 5;
+	next.rescan_ms = 200;
+	strcpy(next.log_level, "debug");
+	next.use_inotify = false;
+	strcpy(next.database, "/x/q.db");
+	strcpy(next.log, "file");
+	buf_init(&a);
+	buf_init(&r);
+	conf_apply_live(&cur, &next, &a, &r);
+	CHECK(a.len && strcmp(a.p, "rescan_interval, prefetch, log_level") == 0, "applied settings named in order");
+	CHECK(r.len && strcmp(r.p, "database, inotify, log") == 0, "restart settings named");
+	CHECK(cur.prefetch == 5 && cur.rescan_ms == 200 && strcmp(cur.log_level, "debug") == 0, "live settings applied");
+	CHECK(cur.use_inotify && cur.database[0] == '\0' && strcmp(cur.log, "auto") == 0,
+	      "restart settings keep their values");
+	buf_reset(&a);
+	buf_reset(&r);
+	conf_apply_live(&cur, &next, &a, &r);
+	CHECK(a.len == 0, "nothing new to apply the second time");
+	CHECK(r.len && strcmp(r.p, "database, inotify, log") == 0, "still waiting for a restart");
+	buf_free(&a);
+	buf_free(&r);
 }
 
 int main(void)
@@ -130,6 +168,7 @@ int main(void)
 	test_defaults_and_template();
 	test_errors();
 	test_values();
+	test_apply_live();
 	CHECK(fs_remove_tree(AT_FDCWD, dir) == 0, "temp dir cleaned up");
 	return unit_done();
 }
