@@ -98,6 +98,7 @@ class JobSpec(ctypes.Structure):
         ("stdin_path", ctypes.c_char_p),
         ("retry_on_failure", ctypes.c_int),
         ("retry_of", ctypes.c_char_p),
+        ("mem", ctypes.c_uint64),
     ]
 
 
@@ -381,8 +382,9 @@ class Spool:
 
     def submit(self, argv, jobid=None, outdir=None, cwd=None, name=None, timeout_ms=0, retries=-1,
                items=None, is_apply=False, targets=None, schedule=None, builtin=None, python=None,
-               env=None):
-        """env: the task's whole environment as NAME=VALUE entries (None: this process's)."""
+               env=None, mem=0):
+        """env: the task's whole environment as NAME=VALUE entries (None: this process's).
+        mem: each task's memory limit in bytes (0: none; not for builtin jobs)."""
         argv_a = _strv(argv)
         spec = JobSpec()
         spec.cwd = _b(cwd)
@@ -410,6 +412,7 @@ class Spool:
         spec.builtin = _b(builtin)
         spec.jobid = _b(jobid)
         spec.python = _b(python)
+        spec.mem = int(mem or 0)
         err = ctypes.create_string_buffer(ERRLEN)
         out = ctypes.create_string_buffer(16)
         with self.lock:
