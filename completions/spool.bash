@@ -52,7 +52,7 @@ _spool()
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
 	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin --mem $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -89,7 +89,7 @@ _spool()
 	--group) _spool_words "$(compgen -g)" "$cur"; return 0 ;;
 	--targets) _spool_words "all $(_spool_engines "$prog")" "$cur"; return 0 ;;
 	--after | --afterany | --afterok | --after-each) _spool_words "$(_spool_jobs "$prog")" "$cur"; return 0 ;;
-	--env | --timeout | --retries | --name | --priority | --max-running) return 0 ;; # free text
+	--env | --timeout | --retries | --name | --priority | --max-running | --mem) return 0 ;; # free text
 	--wait) [[ $cmd == workers ]] && return 0 ;;        # workers --wait N; elsewhere a flag
 	esac
 
