@@ -3,7 +3,7 @@
 # it may use (its affinity mask, its cgroup's CPU quota, SLURM_CPUS_ON_NODE), and --mem SIZE
 # limits each task's memory (memory.max of its cgroup where the worker may set it, else
 # RLIMIT_AS): a task that exceeds it fails with the reason "memory limit SIZE exceeded".
-# checks: 23
+# checks: 24
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -57,7 +57,10 @@ kill -TERM "$gp"; wait "$gp" 2>/dev/null
 
 # --- --mem ------------------------------------------------------------------------------------------
 start_worker 1 mem
-wait_engines 1 || exit 1
+check "the worker with -n 1 registers its engine" wait_for 60 has_engines mem
+# Written before it registers; other workers' engines may still show, so wait for its own line.
+says_how() { grep -q 'memory limits (--mem) are' "$T/worker.log"; }
+wait_for 30 says_how
 if grep -q 'memory limits (--mem) are set as memory.max' "$T/worker.log"; then
 	HOW=cgroup
 	echo "# this worker sets --mem as memory.max of each task's cgroup"
