@@ -364,6 +364,8 @@ static void usage(FILE *f, int kind)
 		   "  --no-env         do not pass this environment (default: it is captured, like sbatch)\n"
 		   "  --timeout SEC    kill a task after SEC seconds, or 90s, 1m, 2h (TERM, then KILL)\n"
 		   "  --retries N      times a task is retried if its node dies (default: spool.conf)\n"
+		   "  --mem SIZE       memory limit of each task, as 500M or 2G (K, M, G, T: powers of 1024);\n"
+		   "                   a task that exceeds it fails with 'memory limit SIZE exceeded'\n"
 		   "  --retry-on-failure  also retry (within --retries) a task that fails or times out;\n"
 		   "                   every attempt stays visible (the duplicates of collect's JSON)\n"
 		   "  --name NAME      a label for the job\n"
@@ -435,6 +437,7 @@ static int submit_common(int argc, char **argv, int kind)
 		{ "stdin", required_argument, NULL, 'I' }, { "retry-on-failure", no_argument, NULL, 'F' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "cancel-on-interrupt", no_argument, NULL, 'C' },
+		{ "mem", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct spool_job_spec s = { .retries = -1, .is_map = is_map, .is_apply = kind == K_APPLY };
@@ -560,6 +563,14 @@ static int submit_common(int argc, char **argv, int kind)
 			break;
 		case 'F': s.retry_on_failure = 1; break;
 		case 'C': cf.cancel_on_int = 1; break;
+		case 'm':
+			if (parse_size(optarg, MAX_MEM, &v) < 0 || v < MIN_MEM) {
+				fprintf(stderr, "spool: --mem wants a size from 1M to 1P (for example 500M or 2G; K, M, G, T "
+					"are powers of 1024), not '%s'\n", shown(optarg));
+				goto out;
+			}
+			s.mem = v;
+			break;
 		case 'g': cf.tag = 1; break;
 		case 'j': as_json = cf.json = 1; break;
 		case 'd': cli_spool_dir = optarg; break;

@@ -52,7 +52,7 @@ _spool()
 	local prog=${COMP_WORDS[0]} cmd="" i w dashdash=0 after=0
 	local cmds="init submit map apply collect status workers cancel push pull doctor config hold release retry purge tail acct help"
 	local common="-d --dir -h --help"
-	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin --json --cancel-on-interrupt $common"
+	local run="--cwd --output --env --no-env --timeout --retries --name --wait --tag --targets --after --afterany --afterok --priority --max-running --retry-on-failure --stdin --mem --json --cancel-on-interrupt $common"
 	COMPREPLY=()
 
 	# The subcommand: the first word after the global options (and -d's argument).
@@ -91,7 +91,7 @@ _spool()
 	--after | --afterany | --afterok | --after-each) _spool_words "$(_spool_jobs "$prog")" "$cur"; return 0 ;;
 	--user) _spool_words "$(compgen -u)" "$cur"; return 0 ;;
 	--state) _spool_words "submitted active done held waiting queued assigned running succeeded failed timedout cancelled abandoned skipped" "$cur"; return 0 ;;
-	--env | --timeout | --retries | --name | --priority | --max-running | --older-than | --since) return 0 ;; # free text
+	--env | --timeout | --retries | --name | --priority | --max-running | --older-than | --since | --mem) return 0 ;; # free text
 	--wait) [[ $cmd == workers ]] && return 0 ;;        # workers --wait N; elsewhere a flag
 	esac
 

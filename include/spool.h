@@ -137,6 +137,10 @@ struct spool_job_spec {
 	 * one retries (spool_retry sets it), or NULL. */
 	int retry_on_failure;
 	const char *retry_of;
+	/* Memory limit of each task in bytes (0: none), 1 MiB .. 1 PiB (spool-layout.md 7, "Memory
+	 * limit"): a task that exceeds it fails with the reason "memory limit SIZE exceeded". Not for
+	 * builtin jobs (push, pull, Python calls). */
+	uint64_t mem;
 };
 
 /* A fresh job id, not used in this spool, for spec.jobid: it lets a client put files for the

@@ -11,6 +11,7 @@
 #include "spooldir.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -361,6 +362,15 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 			 s->stdin_path, MAX_PATH_LEN);
 		return -SPOOL_ERR_USAGE;
 	}
+	if (s->mem && (s->mem < MIN_MEM || s->mem > MAX_MEM)) {
+		snprintf(err, errlen, "memory limit of %" PRIu64 " bytes is out of range: give 1M to 1P", s->mem);
+		return -SPOOL_ERR_USAGE;
+	}
+	if (s->mem && s->builtin) {
+		snprintf(err, errlen, "a memory limit applies to a task's own processes, not to a builtin %s job "
+			 "(it runs inside the engine)", s->builtin);
+		return -SPOOL_ERR_USAGE;
+	}
 	if (check_items(s, &e) < 0) {
 		set_err(err, errlen, e.msg);
 		return -SPOOL_ERR_USAGE;
@@ -396,6 +406,8 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 		rec_put_u64(&b, "timeout_ms", s->timeout_ms);
 	if (s->retries >= 0)
 		rec_put_u64(&b, "retries", (uint64_t)s->retries);
+	if (s->mem)
+		rec_put_u64(&b, "mem", s->mem);
 	if (s->priority) {
 		char pr[16];
 		snprintf(pr, sizeof pr, "%d", s->priority);

@@ -184,6 +184,7 @@ int spool_retry(spool_t *sp, const char *jobid, int which, char newjobid[16], ch
 		.retries = rec_get(&r, "retries") ? (int)(rec_get_u64(&r, "retries", 0) > 100 ? 100 : rec_get_u64(&r, "retries", 0)) : -1, .is_map = is_map,
 		.items = items.v, .nitems = items.n, .nsources = ns, .retry_of = jobid, .stdin_path = stdin_path,
 		.retry_on_failure = rec_get_u64(&r, "retry_on_failure", 0) != 0,
+		.mem = rec_get_u64(&r, "mem", 0),
 	};
 	rc = spool_submit(sp, &s, newjobid, err, errlen);
 out:

@@ -117,6 +117,8 @@ void assign_measure(const struct assign_tmpl *t, uint64_t item_len, uint64_t ite
 		n += line("timeout_ms", 20);
 	if (t->umask >= 0)
 		n += line("umask", 20);
+	if (t->mem)
+		n += line("mem", 20);
 	if (t->builtin)
 		n += str_line("builtin", t->builtin);
 	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)
@@ -210,6 +212,8 @@ void assign_build(struct buf *b, const struct spool_key *key, const struct assig
 	rec_put(b, "outdir", t->outdir);
 	if (t->timeout_ms)
 		rec_put_i64(b, "timeout_ms", t->timeout_ms);
+	if (t->mem)
+		rec_put_i64(b, "mem", t->mem);
 	if (t->builtin)
 		rec_put(b, "builtin", t->builtin);
 	for (size_t o = 0; o < t->env_len; o += strlen(t->env + o) + 1)

@@ -19,6 +19,7 @@ struct assign_tmpl {
 	const char *id, *name, *cwd, *outdir, *builtin;
 	int64_t timeout_ms, owner;
 	int64_t umask;    /* the submitter's umask, -1 when the job record had none */
+	int64_t mem;      /* each task's memory limit in bytes, 0: none */
 	int is_map;
 	size_t nsrc;      /* map: the most values an item holds (repl.h); 0 counts as 1 */
 	const char *argv, *env;

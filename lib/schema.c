@@ -28,6 +28,7 @@ SCHEMA(schema_job, "job", MAX_JOB_RECORD,
        { "max_running", RF_NUM, 10, 0 },
        { "retry_on_failure", RF_NUM, 1, 0 },
        { "retry_of", 0, 64, 0 },
+       { "mem", RF_NUM, 16, 0 },          /* bytes, MIN_MEM .. MAX_MEM: checked by spoold */
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },
        { "arg", RF_MULTI | RF_REQ, MAX_ARG_LEN, MAX_ARGS },
        { "item", RF_MULTI, MAX_ITEM_LEN, MAX_ITEMS });
@@ -82,6 +83,7 @@ SCHEMA(schema_assign, "assign", MAX_ASSIGN_RECORD,
        { "cwd", RF_REQ, MAX_PATH_LEN, 0 },
        { "outdir", RF_REQ, MAX_PATH_LEN, 0 },
        { "timeout_ms", RF_NUM, 20, 0 },
+       { "mem", RF_NUM, 16, 0 },          /* bytes, MIN_MEM .. MAX_MEM: checked by the worker */
        { "builtin", 0, 16, 0 },
        { "umask", RF_NUM, 4, 0 },
        { "env", RF_MULTI, MAX_ENV_LEN, MAX_ENV },

@@ -35,6 +35,8 @@
 				        * holds them, and saved (3x escaped) they fit MAX_VARS_RECORD */
 #define MAX_VARS_RECORD (2u * 1024 * 1024)
 #define MAX_VARS_FILE (16u * 1024 * 1024) /* a task's $SPOOL_VARS file, read whole before merging */
+#define MIN_MEM (1ull << 20)           /* a task's memory limit (--mem), in bytes: 1M .. */
+#define MAX_MEM (1ull << 50)           /* .. 1P; 0 is no limit */
 #define POISON_LIMIT 3                 /* deaths of spoold in a row while handling one job: it fails */
 #define QUARANTINE_MAX_RECORDS 1000    /* beyond this, rejected records are deleted, not kept */
 

@@ -345,3 +345,90 @@ void buf_add_clean(struct buf *b, const char *s, size_t n)
 	buf_grow(b, 3 * n);
 	b->len += clean_into(b->p + b->len, b->cap - b->len, s, n);
 }
+
+/* "512", "50M", "1.5G": whole bytes, K/M/G/T (also k/m/g/t, powers of 1024, as Slurm's --mem
+ * and sbatch take them), an optional B after the unit. At most max. */
+int parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t whole = 0, frac = 0, scale = 1, unit = 1;
+	const char *p = s;
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (whole > (UINT64_MAX - 9) / 10)
+			return -1;
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p == '.') { /* up to 6 decimals count; the rest are dropped */
+		p++;
+		if (*p < '0' || *p > '9')
+			return -1;
+		for (; *p >= '0' && *p <= '9'; p++)
+			if (scale < 1000000) {
+				frac = frac * 10 + (uint64_t)(*p - '0');
+				scale *= 10;
+			}
+	}
+	if (*p) {
+		const char *units = "KMGT", *u = strchr(units, *p >= 'a' ? *p - 32 : *p);
+		if (!u || !*u)
+			return -1;
+		for (long i = 0; i <= u - units; i++)
+			unit *= 1024;
+		p++;
+		if (*p == 'B' || *p == 'b')
+			p++;
+	}
+	if (*p || (scale > 1 && unit == 1))
+		return -1; /* a fraction of a byte */
+	if (whole > max / unit)
+		return -1;
+	uint64_t v = whole * unit, f = frac * unit / scale; /* frac < 10^6, unit <= 2^40: no overflow */
+	if (f > max - v)
+		return -1;
+	*out = v + f;
+	return 0;
+}
+
+/* The shortest of "50M", "1536K", "123" that names bytes exactly (the inverse of parse_size). */
+void format_size(uint64_t bytes, char *out, size_t sz)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+	while (u < 3 && bytes && bytes % 1024 == 0) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(out, sz, "%" PRIu64, bytes);
+	else
+		snprintf(out, sz, "%" PRIu64 "%c", bytes, units[u]);
+}
+
+/* How many engines a worker runs when not told (spool-layout.md 9): the CPUs it may use. affinity:
+ * CPUs in its affinity mask (<= 0: unknown, taken as 1); quota/period: its cgroup v2 cpu.max
+ * (quota 0: "max", no quota), rounded up; slurm: SLURM_CPUS_ON_NODE (<= 0: unset). The least of
+ * them, at least 1, at most max. why gets how it was chosen, for the log. */
+int cpus_choose(long affinity, uint64_t quota, uint64_t period, long slurm, int max, char *why, size_t whysz)
+{
+	long n = affinity > 0 ? affinity : 1;
+	char q[96] = "no cgroup CPU quota", sl[64] = "SLURM_CPUS_ON_NODE unset";
+	if (quota && period) {
+		uint64_t c = (quota + period - 1) / period;
+		if (c < 1)
+			c = 1;
+		snprintf(q, sizeof q, "cgroup quota %.2f \u2192 %" PRIu64, (double)quota / (double)period, c);
+		if ((uint64_t)n > c)
+			n = (long)c;
+	}
+	if (slurm > 0) {
+		snprintf(sl, sizeof sl, "SLURM_CPUS_ON_NODE %ld", slurm);
+		if (n > slurm)
+			n = slurm;
+	}
+	if (n > max)
+		n = max;
+	snprintf(why, whysz, "%ld engine%s: affinity %ld CPU%s, %s, %s", n, n == 1 ? "" : "s", affinity,
+		 affinity == 1 ? "" : "s", q, sl);
+	return (int)n;
+}

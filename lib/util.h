@@ -37,6 +37,12 @@ int parse_u64(const char *s, uint64_t max, uint64_t *out);
 int parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Seconds with an optional fraction and unit ("2", "0.25", "90s", "1.5m", "2h", "1d") into ms. */
 int parse_seconds_ms(const char *s, uint64_t max_ms, uint64_t *out_ms);
+/* A size in bytes with an optional unit ("512", "50M", "1.5G"; K M G T, powers of 1024). */
+int parse_size(const char *s, uint64_t max, uint64_t *out);
+void format_size(uint64_t bytes, char *out, size_t sz); /* "50M": exact, its shortest form */
+/* The engines a worker runs unless told: the least of its CPUs (affinity), its cgroup's CPU
+ * quota (quota/period rounded up; quota 0: none) and SLURM_CPUS_ON_NODE (slurm <= 0: unset). */
+int cpus_choose(long affinity, uint64_t quota, uint64_t period, long slurm, int max, char *why, size_t whysz);
 
 struct timespec;
 /* Order two file times (-1, 0, 1): spool orders records by mtime, the file server's clock. */

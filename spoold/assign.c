@@ -60,7 +60,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	for (size_t i = 0; i < TMPL_CACHE; i++)
 		if (c->tmpl[i].rid == rid && c->tmpl[i].cwd)
 			return &c->tmpl[i];
-	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin, owner, umask FROM jobs WHERE rid = ?");
+	sqlite3_stmt *st = db_prep(c, "SELECT id, name, cwd, outdir, timeout_ms, is_map, argv, env, targets, builtin, owner, umask, mem FROM jobs WHERE rid = ?");
 	sqlite3_bind_int64(st, 1, rid);
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_reset(st);
@@ -82,6 +82,7 @@ static const struct tmpl *tmpl_get(struct ctl *c, int64_t rid)
 	t->builtin = sqlite3_column_type(st, 9) == SQLITE_NULL ? NULL : dup_col(st, 9, NULL);
 	t->a.owner = sqlite3_column_int64(st, 10);
 	t->a.umask = sqlite3_column_type(st, 11) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 11);
+	t->a.mem = sqlite3_column_int64(st, 12);
 	sqlite3_reset(st);
 	t->a.id = t->id;
 	t->a.name = t->name;

@@ -29,7 +29,7 @@ static const char schema_fmt[] =
 	"  targets TEXT, builtin TEXT,"
 	"  published_ms INTEGER NOT NULL DEFAULT 0, umask INTEGER, command TEXT, submitted_ms INTEGER,"
 	"  finished_ms INTEGER, priority INTEGER NOT NULL DEFAULT 0, max_running INTEGER NOT NULL DEFAULT 0,"
-	"  held INTEGER NOT NULL DEFAULT 0);"
+	"  held INTEGER NOT NULL DEFAULT 0, mem INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX IF NOT EXISTS jobs_dirty ON jobs(rid) WHERE dirty = 1;"
 	"CREATE TABLE IF NOT EXISTS tasks("
 	"  rid INTEGER NOT NULL, idx INTEGER NOT NULL, item TEXT, state INTEGER NOT NULL DEFAULT 0,"
@@ -132,6 +132,7 @@ static const char *const added_columns[][3] = {
 	{ "jobs", "held", "INTEGER NOT NULL DEFAULT 0" },
 	{ "tasks", "owner", "INTEGER NOT NULL DEFAULT 0" }, /* the job's, for the fair-share indexes */
 	{ "tasks", "nprio", "INTEGER NOT NULL DEFAULT 0" }, /* -(the job's priority) */
+	{ "jobs", "mem", "INTEGER NOT NULL DEFAULT 0" },    /* each task's memory limit (--mem), bytes */
 };
 
 static int db_upgrade(struct ctl *c, struct err *e)

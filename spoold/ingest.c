@@ -176,6 +176,13 @@ int validate_job(const struct rec *r, const char *stem, struct err *e)
 			       -PRIORITY_MAX, PRIORITY_MAX);
 	if (rec_get_u64(r, "max_running", 0) > UINT32_MAX)
 		return err_set(e, "max_running '%s' is larger than %u", rec_get(r, "max_running"), (unsigned)UINT32_MAX);
+	const char *mem = rec_get(r, "mem");
+	uint64_t mv;
+	if (mem && (parse_u64(mem, MAX_MEM, &mv) < 0 || mv < MIN_MEM))
+		return err_set(e, "memory limit '%s' is not a number of bytes from %llu to %llu", mem,
+			       (unsigned long long)MIN_MEM, (unsigned long long)MAX_MEM);
+	if (mem && rec_get(r, "builtin"))
+		return err_set(e, "a memory limit on a builtin job, which runs inside the engine");
 	if (cwd[0] != '/')
 		return err_set(e, "working directory '%s' is not absolute", cwd);
 	if (out && out[0] != '/')
@@ -257,6 +264,7 @@ static int check_expansion(const struct rec *r, const char *outdir, const struct
 	struct assign_tmpl t = { .id = id, .name = rec_get(r, "name"), .cwd = rec_get(r, "cwd"), .outdir = outdir,
 				 .builtin = rec_get(r, "builtin"),
 				 .timeout_ms = (int64_t)rec_get_u64(r, "timeout_ms", 1), .owner = 0, .umask = 0777,
+				 .mem = (int64_t)rec_get_u64(r, "mem", 0),
 				 .is_map = rec_get_u64(r, "map", 0) != 0,
 				 .argv = argv->p ? argv->p : "", .argv_len = argv->len,
 				 .env = env->p ? env->p : "", .env_len = env->len };
@@ -432,6 +440,7 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 		q.umask = (int64_t)(rec_get_u64(r, "umask", 022) & 0777);
 	job_priority(r, &q.priority);
 	q.max_running = rec_get_u64(r, "max_running", 0);
+	q.mem = (int64_t)rec_get_u64(r, "mem", 0);
 	int64_t rid = queue_job_add(c, &q);
 	if (rid < 0)
 		goto out;

@@ -341,7 +341,7 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	c->add_n = 0; /* rows of a job whose insertion failed (rolled back) are dropped with it */
 	sqlite3_stmt *st = db_prep(c,
 		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets,"
-		" builtin, umask, command, submitted_ms, priority, max_running) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		" builtin, umask, command, submitted_ms, priority, max_running, mem) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, j->owner);
 	if (j->name)
@@ -365,6 +365,7 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	sqlite3_bind_int64(st, 16, (int64_t)wall_ms());
 	sqlite3_bind_int64(st, 17, j->priority);
 	sqlite3_bind_int64(st, 18, (int64_t)j->max_running);
+	sqlite3_bind_int64(st, 19, j->mem);
 	if (run(c, st, "insert a job") < 0)
 		return -1;
 	int64_t rid = sqlite3_last_insert_rowid(c->db);

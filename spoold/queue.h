@@ -23,6 +23,7 @@ struct queue_job {
 	uint64_t ntasks;
 	int64_t priority;     /* higher first among the owner's jobs */
 	uint64_t max_running; /* 0: no limit on its assigned + running tasks */
+	int64_t mem;          /* each task's memory limit in bytes, 0: none */
 };
 
 /* A job and its tasks: queue_job_add, then queue_task_add for tasks 1..ntasks in order, then

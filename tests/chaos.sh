@@ -5,6 +5,11 @@
 #   (c) a worker stopped (SIGSTOP) past dead_timeout, then continued: it must find out it was
 #       declared dead, kill its tasks and register again with new engine ids,
 #   (d) a worker restarted under a wall clock an hour off (libfaketime).
+# Beside that map, submitted before it, two smaller maps A and B (B with --after-each A, both with
+# --retry-on-failure) whose tasks fail once each now and then, run through (a) and (b): each of
+# their tasks must end with exactly one accepted result, and no task of B may start before its
+# paired task of A ended (the tasks leave markers in a directory on the server's disk, outside
+# the simulated nodes' caches).
 # spoold runs on node 1, workers on nodes 2, 3 and 4, each through its own FUSE mount of the
 # share (../shared/tools/fake-nodes.sh). At the end every task must be accounted for exactly
 # once: one accepted result (its .res beside the data says exit 0), complete output in order.
@@ -24,6 +29,7 @@ if [ $LONG = 1 ]; then
 	NAP=0.2
 	AT_A=5 AT_B=35 AT_C=55 AT_D=75    # percent done before each scenario starts
 	GAP=$((N / 50))                   # (a): at least this many tasks done between kills
+	NP=${CHAOS_PAIRS:-100}            # tasks of A and of B
 else
 	N=${CHAOS_TASKS:-1500}
 	KILLS=2
@@ -31,7 +37,9 @@ else
 	NAP=0.25
 	AT_A=2 AT_B=4 AT_C=6 AT_D=8
 	GAP=10
+	NP=${CHAOS_PAIRS:-40}
 fi
+PNAP=0.6     # each task of A and B naps this long: together they run through (a) and (b)
 RANDOM=${CHAOS_SEED:-$$}
 ENGINES=2 # per worker
 DEAD=6    # dead_timeout (s), as make_shared_spool sets it
@@ -156,6 +164,41 @@ for i in 2 3 4; do start_worker_on $i $ENGINES; done
 wait_engines_on 2 $((3 * ENGINES)) || exit 1
 mkdir -p "$B/data" && chmod 777 "$B/data"
 seq 1 "$N" >"$B/data/items"
+# --- A and B: a pipeline whose tasks fail once now and then ---------------------------------------
+# Task i of A fails its first attempt when i % 3 == 0, task i of B when i % 4 == 0 (a marker says
+# it did); on success A leaves a.i.ATTEMPT as its last act. Every attempt of B first lists the
+# a.i.* markers it sees into b.i.ATTEMPT.saw: the one of A's accepted attempt must be there.
+# Submitted before the big map, at most 2 tasks each at a time: they run beside it, not before it.
+# --retries 3: a task that fails once may also be on the worker killed in (b) and on the one
+# stopped in (c), each a lost node (seen: with 2 such a task of B ends abandoned, as it should).
+MK="$T/marks"
+mkdir -p "$MK" && chmod 777 "$MK"
+seq 1 "$NP" >"$B/data/pairs"
+cat >"$MK/a.sh" <<EOF2
+i=\$1
+if [ \$((i % 3)) -eq 0 ] && [ ! -e $MK/failed.a.\$i ]; then : >$MK/failed.a.\$i; exit 1; fi
+sleep $PNAP
+echo \$i
+: >$MK/a.\$i.\$SPOOL_ATTEMPT
+EOF2
+cat >"$MK/b.sh" <<EOF2
+i=\$1
+(cd $MK && ls | grep "^a\\.\$i\\." | tr '\\n' ' ') >$MK/b.\$i.\$SPOOL_ATTEMPT.saw
+if [ \$((i % 4)) -eq 0 ] && [ ! -e $MK/failed.b.\$i ]; then : >$MK/failed.b.\$i; exit 1; fi
+sleep $PNAP
+echo \$i
+EOF2
+JA=$(on 2 sh -c "cd $SHARED/data && spool map --name chaos-a --retries 3 --retry-on-failure --max-running 2 --input pairs -- sh $MK/a.sh {}" 2>"$T/submit-a.err")
+JB=$(on 2 sh -c "cd $SHARED/data && spool map --name chaos-b --after-each $JA --retries 3 --retry-on-failure --max-running 2 --input pairs -- sh $MK/b.sh {}" 2>"$T/submit-b.err")
+check "maps A ($NP tasks, some failing once) and B (--after-each A, --retries 3 --retry-on-failure) are submitted" \
+	test -n "$JA" -a -n "$JB"
+[ -n "$JA" ] && [ -n "$JB" ] || { cat "$T/submit-a.err" "$T/submit-b.err"; exit 1; }
+event all pairs "$JA $JB"
+# Tasks of job $1 that reached a terminal state, from its summary on the server's disk.
+ndone_of() {
+	awk '$1 == "count" && $2 ~ /^(succeeded|failed|timedout|cancelled|abandoned|skipped)$/ { n += $3 } END { print n + 0 }' \
+		"$HOSTSPOOL/ctl/jobs/$1.state" 2>/dev/null || echo 0
+}
 # Every task prints its item (collect checks order), names who ran it on stderr, and every
 # SLEEPY-th one naps a little.
 TASK="echo {}; echo \"\$SPOOL_NODE \$SPOOL_ENGINE \$SPOOL_ATTEMPT\" >&2; [ \$(({} % $SLEEPY)) -ne 0 ] || sleep $NAP"
@@ -175,6 +218,7 @@ for k in $(seq $KILLS); do
 	p=$(node_pid 1 spoold)
 	check "(a) kill $k: spoold found on node 1 (pid ${p:-none})" test -n "$p"
 	[ -n "$p" ] || break
+	[ "$k" = 1 ] && b_at_kill=$(ndone_of "$JB")
 	kill -KILL "$p"
 	event a kill "$p"
 	check "(a) kill $k: spoold (pid $p) died of SIGKILL after $d0 of $N tasks" wait_gone "$p"
@@ -195,6 +239,7 @@ event b start
 old_b=$(live_wid 2)
 old_b_ids=$(wid_ids "$old_b")
 p=$(node_pid 2 spool-worker)
+pairs_at_b=$(( $(ndone_of "$JA") + $(ndone_of "$JB") ))
 check "(b) the worker on node 2 ($old_b) is found (pid ${p:-none})" test -n "$p" -a -n "$old_b"
 d0=$(ndone)
 held b "$old_b"
@@ -289,6 +334,9 @@ event all collected
 done_empty() { [ -z "$(ls "$HOSTSPOOL"/workers/*/done/ 2>/dev/null | grep -v ':$' | grep .)" ]; }
 wait_for 60 done_empty || fail "results still unconsumed in workers/*/done/ 60 s after collect"
 on 3 spool collect --json "$J" >"$T/json" 2>>"$T/collect.err"
+on 3 spool collect --timeout 300 --json "$JA" >"$T/json-a" 2>"$T/collect-a.err"
+on 3 spool collect --timeout 300 --json "$JB" >"$T/json-b" 2>"$T/collect-b.err"; rc=$?
+check_eq "collect of B (on node 3) exits 0: every task of B succeeded" 0 "$rc"
 engines_json >"$T/engines.json"
 [ -z "$new_d" ] || check_eq "(d) the skewed worker was never declared dead" 0 \
 	"$(grep -c "worker $new_d on node4 is dead" "$T/spoold.log")"
@@ -500,6 +548,74 @@ check "(c) tasks of the stopped worker were run elsewhere" test "$(sum "touched[
 check_eq "nothing was quarantined" "" "$(ls "$HOSTSPOOL/quarantine")"
 check_eq "spoold logged no error" "" "$(grep -m3 '^spoold: error' "$T/spoold.log")"
 check_eq "no result stays unconsumed in workers/*/done" "" "$(ls "$HOSTSPOOL"/workers/*/done/ 2>/dev/null | grep -v ':$' | grep .)"
+# --- A and B: one accepted result each, and B's task i started only after A's task i ended --------
+cat >"$T/pairs.py" <<'EOF2'
+import json, os, sqlite3, sys
+ja, jb, shared, backing, np_, marks, db = sys.argv[1:8]
+np_ = int(np_)
+bad = []
+jobs = {"A": json.load(open(ja)), "B": json.load(open(jb))}
+con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+retried = {"A": 0, "B": 0}
+for name, job in jobs.items():
+    tasks = {t["task"]: t for t in job["tasks"]}
+    rid = con.execute("SELECT rid FROM jobs WHERE id = ?", (job["job"],)).fetchone()[0]
+    acc = dict(con.execute("SELECT idx, count(*) FROM attempts WHERE rid = ? AND accepted = 1 GROUP BY idx", (rid,)))
+    od = job["outdir"].replace(shared, backing, 1)
+    for i in range(1, np_ + 1):
+        t = tasks.get(i)
+        if t is None or t["state"] != "succeeded":
+            bad.append("%s task %d: %s" % (name, i, "missing" if t is None else t["state"] + " " + str(t["reason"])))
+            continue
+        if acc.get(i, 0) != 1:
+            bad.append("%s task %d: %d accepted attempts in the database" % (name, i, acc.get(i, 0)))
+        res = {}
+        try:
+            for line in open(os.path.join(od, "%d.%d.res" % (i, t["attempt"]))):
+                k, _, v = line.rstrip("\n").partition(" ")
+                res[k] = v
+        except OSError as ex:
+            bad.append("%s task %d: no result beside the data: %s" % (name, i, ex))
+        if res and (res.get("status") != "exited" or res.get("exit") != "0"):
+            bad.append("%s task %d: its accepted result says %s %s" % (name, i, res.get("status"), res.get("exit")))
+        if i % (3 if name == "A" else 4) == 0:
+            if t["attempt"] < 2:
+                bad.append("%s task %d: failed once by design, yet accepted at attempt %d" % (name, i, t["attempt"]))
+            retried[name] += any(d["status"] == "exited" and d["exit_code"] == 1 for d in t["duplicates"])
+    jobs[name] = tasks
+saw = 0
+for f in sorted(os.listdir(marks)):
+    if not f.startswith("b.") or not f.endswith(".saw"):
+        continue
+    saw += 1
+    _, i, att, _ = f.split(".")
+    a = jobs["A"].get(int(i))
+    if a is None or a["state"] != "succeeded":
+        continue
+    seen = open(os.path.join(marks, f)).read().split()
+    if "a.%s.%d" % (i, a["attempt"]) not in seen:
+        bad.append("B task %s attempt %s started before task %s of A ended (it saw %s, A's accepted attempt is %d)"
+                   % (i, att, i, seen or "no marker", a["attempt"]))
+if saw < np_:
+    bad.append("only %d attempts of B left their b.I.ATTEMPT.saw (%d tasks)" % (saw, np_))
+for name in "AB":
+    if not retried[name]:
+        bad.append("no task of %s shows its failed first attempt among its duplicates" % name)
+for b in bad[:10]:
+    print("# " + b, file=sys.stderr)
+print(len(bad), saw, retried["A"], retried["B"])
+EOF2
+read -r pbad psaw pra prb < <(python3 "$T/pairs.py" "$T/json-a" "$T/json-b" "$SHARED" "$B" "$NP" "$MK" "$T/db/queue.db" 2>"$T/pairs.err")
+cat "$T/pairs.err" >&2
+echo "# A and B: $psaw starts of B checked against A's markers; failed first attempts run again: $pra of A, $prb of B" >&2
+check_eq "A and B: every task succeeded once, with one accepted result, and no task of B started before its task of A ended" 0 "${pbad:-unknown}"
+check "A and B were still running when spoold was first killed ($b_at_kill of $NP tasks of B done)" \
+	test "${b_at_kill:-$NP}" -lt "$NP"
+if [ "${pairs_at_b:-0}" -lt $((2 * NP)) ]; then
+	echo "# A and B: $pairs_at_b of $((2 * NP)) tasks done when the worker on node 2 was killed" >&2
+else
+	echo "# A and B had ended before the worker on node 2 was killed (the machine is slow: raise CHAOS_PAIRS)" >&2
+fi
 if [ -n "${CHAOS_KEEP:-}" ]; then # keep what the accounting read, for a closer look
 	mkdir -p "$CHAOS_KEEP" && cp -a "$T"/*.log "$T"/collect.err "$T"/out "$T"/json "$T"/events "$T"/engines.json "$T"/db "$B/data" "$CHAOS_KEEP"/
 fi

@@ -36,6 +36,7 @@
 static int base_fd = -1;     /* the worker's own cgroup, where it makes PREFIX... */
 static char my_name[64];     /* PREFIX + random */
 static char base_path[4200]; /* base_fd's path (for messages: the worker itself moves below it) */
+static bool mem_ok;          /* the memory controller is on for the task cgroups (--mem) */
 
 /* The cgroup2 directory of this process: the mount point of the unified hierarchy (from
  * /proc/self/mountinfo) joined with the "0::PATH" line of /proc/self/cgroup. */
@@ -164,21 +165,86 @@ static int move_self(int dirfd, const char *path)
 	return write_text(dirfd, path, pid);
 }
 
+/* Turn the memory controller on for the task cgroups below the worker's (fd), so that --mem is
+ * memory.max: the kernel then counts everything a task's processes use (page cache and kernel
+ * memory too) and OOM-kills inside the task's cgroup alone. It needs the controller in fd's
+ * cgroup.controllers, which the parent grants (a hybrid v1/v2 host keeps it in v1). */
+static void memory_controller(int fd)
+{
+	char buf[512], why[4600];
+	int cfd = openat(fd, "cgroup.controllers", O_RDONLY | O_CLOEXEC);
+	ssize_t n = cfd >= 0 ? read(cfd, buf, sizeof buf - 1) : -1;
+	if (cfd >= 0)
+		close(cfd);
+	buf[n > 0 ? n : 0] = '\0';
+	bool avail = false;
+	for (char *save = NULL, *t = strtok_r(buf, " \n", &save); t; t = strtok_r(NULL, " \n", &save))
+		avail |= strcmp(t, "memory") == 0;
+	if (!avail)
+		snprintf(why, sizeof why, "the memory controller is not available to %s/%s (its parent does not "
+			 "delegate it, or it is bound to a cgroup v1 hierarchy)", base_path, my_name);
+	else if (write_text(fd, "cgroup.subtree_control", "+memory") < 0)
+		snprintf(why, sizeof why, "cannot turn on the memory controller in %s/%s/cgroup.subtree_control: %s",
+			 base_path, my_name, strerror(errno));
+	else
+		mem_ok = true;
+	if (mem_ok)
+		log_info("memory limits (--mem) are set as memory.max (and memory.swap.max 0) of each task's cgroup");
+	else
+		log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: %s", why);
+}
+
+bool cgroup_memory(void)
+{
+	return mem_ok;
+}
+
+/* In the shepherd: the task's memory limit on its cgroup, before the task starts. 0 when
+ * memory.max took it (memory.swap.max is absent without swap accounting: no swap to limit). */
+int cgroup_task_set_mem(int tfd, uint64_t bytes)
+{
+	char v[32];
+	if (tfd < 0 || !mem_ok)
+		return -1;
+	snprintf(v, sizeof v, "%llu", (unsigned long long)bytes);
+	if (write_text(tfd, "memory.max", v) < 0)
+		return -1;
+	write_text(tfd, "memory.swap.max", "0");
+	return 0;
+}
+
+/* The OOM kills in the task's cgroup (memory.events oom_kill): its limit was exceeded. */
+uint64_t cgroup_task_oom_kills(int tfd)
+{
+	char buf[1024];
+	int fd = tfd >= 0 ? openat(tfd, "memory.events", O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *p = strstr(buf, "oom_kill ");
+	return p ? strtoull(p + 9, NULL, 10) : 0;
+}
+
 int cgroup_init(void)
 {
 	char base[4200], why[4600], rnd[12];
 	if (geteuid() != 0) {
 		log_info("tasks get no cgroup of their own (the worker is not root): its shepherds track their processes");
+		log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: tasks get no cgroup of their own");
 		return -1;
 	}
 	if (own_cgroup(base, sizeof base, why, sizeof why) < 0) {
 		log_info("tasks get no cgroup of their own (%s): the shepherds track their processes", why);
+		log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: tasks get no cgroup of their own");
 		return -1;
 	}
 	base_fd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (base_fd < 0) {
 		log_info("tasks get no cgroup of their own (cannot open %s: %s): the shepherds track their processes",
 			 base, strerror(errno));
+		log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: tasks get no cgroup of their own");
 		return -1;
 	}
 	snprintf(base_path, sizeof base_path, "%s", base);
@@ -197,9 +263,11 @@ int cgroup_init(void)
 		snprintf(why, sizeof why, "cannot move the worker into %s/%s/w: %s", base, my_name, strerror(errno));
 	} else {
 		log_info("each task runs in a cgroup of its own below %s/%s", base, my_name);
+		memory_controller(fd);
 		return fd;
 	}
 	log_info("tasks get no cgroup of their own (%s): the shepherds track their processes", why);
+	log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: tasks get no cgroup of their own");
 	if (fd >= 0) {
 		unlinkat(fd, "w", AT_REMOVEDIR);
 		close(fd);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: spool-worker [-d DIR] [-n N] [--name NODE] [-f] [--help] [--version]\n"
 		"\n"
-		"Run N engines (default: the number of CPUs) for the spool in DIR (default: $SPOOL_DIR).\n"
+		"Run N engines for the spool in DIR (default: $SPOOL_DIR). Without -n, as many as the CPUs it\n"
+		"may use: its affinity mask, lowered by its cgroup's CPU quota and by SLURM_CPUS_ON_NODE.\n"
 		"  -d, --dir DIR     the spool directory\n"
 		"  -n, --engines N   engines on this node, each runs one task at a time (1..1024)\n"
 		"      --name NODE   node name to report (default: the short hostname)\n"
@@ -46,6 +48,54 @@ static void usage(FILE *f)
 		"with srun, one per node (spool-worker(8), SLURM). A start-up error is printed\n"
 		"here, before it detaches.\n"
 		"Exit codes: 0 clean stop, 2 usage, 3 spool or config error (another worker runs as NODE).\n");
+}
+
+/* The CPU quota of this process's cgroup v2 (cpu.max "QUOTA PERIOD" or "max PERIOD"): 0 when
+ * there is none or it cannot be read. */
+static void cgroup_cpu_quota(uint64_t *quota, uint64_t *period)
+{
+	char line[4200], path[4096] = "", mnt[4096] = "", file[8300], buf[64], q[32];
+	unsigned long long per;
+	*quota = *period = 0;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "0::", 3) == 0 && sscanf(line + 3, "%4095s", path) == 1)
+			break;
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && fgets(line, sizeof line, f))
+		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (!path[0] || !mnt[0])
+		return;
+	snprintf(file, sizeof file, "%s%s/cpu.max", mnt, strcmp(path, "/") ? path : "");
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	uint64_t qv;
+	if (sscanf(buf, "%31s %llu", q, &per) == 2 && per > 0 && parse_u64(q, UINT64_MAX, &qv) == 0) {
+		*quota = qv;
+		*period = per;
+	}
+}
+
+/* Without -n: as many engines as CPUs this worker may use (cpus_choose says how it chose). */
+static int auto_engines(char *why, size_t whysz)
+{
+	cpu_set_t set;
+	long aff = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t quota, period, slurm = 0;
+	const char *s = getenv("SLURM_CPUS_ON_NODE");
+	cgroup_cpu_quota(&quota, &period);
+	if (s && parse_u64(s, MAX_ENGINES, &slurm) < 0)
+		slurm = 0; /* not a number of CPUs: ignored, as if unset */
+	return cpus_choose(aff, quota, period, (long)slurm, MAX_ENGINES, why, whysz);
 }
 
 static int write_hello(struct worker *w, struct err *e)
@@ -332,10 +382,9 @@ int main(int argc, char **argv)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
 	if (cred_init(&e) < 0)
 		die(SPOOL_EXIT_ERROR, "%s", e.msg);
-	if (!n) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cpus > 0 ? (uint64_t)cpus : 1;
-	}
+	char chose[300] = "";
+	if (!n)
+		n = (uint64_t)auto_engines(chose, sizeof chose);
 	w.nslots = (int)n;
 	w.eng = xcalloc(n, sizeof *w.eng);
 	for (uint64_t i = 0; i < n; i++)
@@ -365,6 +414,8 @@ int main(int argc, char **argv)
 	} else {
 		log_open("spool-worker", false, lvl);
 	}
+	if (chose[0])
+		log_info("%s (-n sets the number of engines)", chose);
 
 	sigset_t mask;
 	sigemptyset(&mask);

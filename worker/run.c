@@ -411,6 +411,20 @@ struct launch {
 	int errfd;
 };
 
+/* RLIMIT_AS at the memory limit, soft and hard (the task cannot raise it again), where the
+ * shepherd could not set it on a cgroup. Only ever lowers. Async-signal-safe. */
+static void limit_address_space(uint64_t mem)
+{
+	struct rlimit r;
+	if (!mem || shepherd_mem_in_cgroup || getrlimit(RLIMIT_AS, &r) < 0)
+		return;
+	if (r.rlim_max > mem)
+		r.rlim_max = mem;
+	if (r.rlim_cur > r.rlim_max)
+		r.rlim_cur = r.rlim_max;
+	setrlimit(RLIMIT_AS, &r);
+}
+
 /* In the task's first process, forked by its shepherd. Only async-signal-safe calls: reports a
  * failed step over errfd and exits 127. */
 static void start_task(void *arg)
@@ -432,6 +446,7 @@ static void start_task(void *arg)
 		_exit(127);
 	if (e->cred.switch_ids)
 		limits_apply(&e->cred.limits);
+	limit_address_space(e->mem);
 	umask(e->cred.umask);
 	/* The child opens its own files, so the worker goes on with other engines meanwhile. */
 	int ofd = outdir_create(e->outfd, strrchr(e->out_path, '/') + 1, 0666);
@@ -518,6 +533,16 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	int pfd[2];
 	e->run = a;
 	e->start_wall = e->start_mono = 0;
+	e->mem = 0;
+	e->mem_how = 0;
+	/* The controller checked it; an assignment is still input (spool-layout.md 12). */
+	const char *mem = rec_get(r, "mem");
+	if (mem && (parse_u64(mem, MAX_MEM, &e->mem) < 0 || e->mem < MIN_MEM || rec_get(r, "builtin"))) {
+		e->mem = 0;
+		fail_now(w, e, "error", "refused: its memory limit '%.40s' is not a number of bytes from %llu to %llu "
+			 "on a task that runs a command", mem, (unsigned long long)MIN_MEM, (unsigned long long)MAX_MEM);
+		return;
+	}
 	if (cred_for_task(uid, w->node, &e->cred, why, sizeof why) < 0) {
 		fail_now(w, e, "error", "%s", why);
 		return;
@@ -582,7 +607,7 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		shepherd_main(parent, pfd[1], w->sd.conf.kill_grace_ms, w->cg_fd, start_task, &l);
+		shepherd_main(parent, pfd[1], w->sd.conf.kill_grace_ms, w->cg_fd, e->mem, start_task, &l);
 	close(pfd[1]);
 	free(l.argv);
 	free(l.envp);
@@ -633,6 +658,10 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 		if (n != (ssize_t)sizeof msg)
 			break;
 		memcpy(&err, msg + 1, sizeof err);
+		if (msg[0] == 'M') { /* how the memory limit was enforced (before 'x') */
+			e->mem_how = err;
+			continue;
+		}
 		if (msg[0] == 'x') {
 			if (failed) {
 				/* the task's 127 after a failed start: the failure says more */
@@ -699,6 +728,58 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 	if (failed)
 		log_info("task %s failed to start: %s", e->run->name, o->reason);
 	return failed;
+}
+
+/* Does the end of the task's stderr file tell of a failed allocation? Read through the verified
+ * output directory as the task's user, never following a link, never blocking on a FIFO. */
+static bool stderr_says_no_memory(struct engine *e)
+{
+	static const char *const signs[] = { "MemoryError", "Cannot allocate memory", "out of memory",
+					     "Out of memory", "bad_alloc", "memory exhausted" };
+	char buf[4097];
+	bool found = false;
+	if (!e->err_path[0] || e->outfd < 0 || cred_enter(&e->cred) < 0)
+		return false;
+	int fd = openat(e->outfd, strrchr(e->err_path, '/') + 1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	cred_leave(&e->cred);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		off_t at = st.st_size > 4096 ? st.st_size - 4096 : 0;
+		ssize_t n = pread(fd, buf, sizeof buf - 1, at);
+		buf[n > 0 ? n : 0] = '\0';
+		for (size_t i = 0; n > 0 && i < ARRAY_LEN(signs) && !found; i++)
+			found = memmem(buf, (size_t)n, signs[i], strlen(signs[i])) != NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
+/* A task with a memory limit that failed: was it the limit? Under a cgroup the kernel says so
+ * (an OOM kill in the task's cgroup). Under RLIMIT_AS an allocation just fails, which a program
+ * shows as it likes: a crash (SIGSEGV, SIGBUS, SIGABRT), a kill, or an error message about
+ * memory on its stderr count as the limit; any other failure says how the limit was enforced. */
+static void mem_verdict(struct worker *w, struct engine *e, struct outcome *o)
+{
+	char size[32];
+	bool failed = strcmp(o->status, "exited") != 0 || o->exit_code != 0;
+	(void)w;
+	if (!failed)
+		return;
+	format_size(e->mem, size, sizeof size);
+	if (e->mem_how & MEM_CGROUP) {
+		if (e->mem_how & MEM_OOM_KILLED)
+			snprintf(o->reason, sizeof o->reason, "memory limit %s exceeded", size);
+		return;
+	}
+	bool crash = strcmp(o->status, "signaled") == 0 &&
+		     (o->sig == SIGSEGV || o->sig == SIGBUS || o->sig == SIGABRT || o->sig == SIGKILL);
+	if (crash || stderr_says_no_memory(e))
+		snprintf(o->reason, sizeof o->reason, "memory limit %s exceeded (memory limit enforced with RLIMIT_AS, "
+			 "not a cgroup)", size);
+	else
+		snprintf(o->reason, sizeof o->reason, "ran under a memory limit of %s (memory limit enforced with "
+			 "RLIMIT_AS, not a cgroup: a failed allocation may end a task so)", size);
 }
 
 /* An assignment we cannot use still gets an answer, or its task would stay assigned forever. */
@@ -818,6 +899,8 @@ void run_reap(struct worker *w)
 				log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the "
 					 "controller requeues it", e->run->name, o.status, o.sig ? o.sig : o.exit_code);
 				e->revoked = true;
+			} else if (e->mem) {
+				mem_verdict(w, e, &o);
 			}
 			finish(w, e, &o);
 			pid = 0;

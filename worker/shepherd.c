@@ -163,7 +163,10 @@ static pid_t clone_into(int cg)
 #endif
 }
 
-void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*start_task)(void *), void *arg)
+bool shepherd_mem_in_cgroup;
+
+void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, uint64_t mem, void (*start_task)(void *),
+		   void *arg)
 {
 	sigset_t set;
 	sigemptyset(&set);
@@ -181,6 +184,7 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*
 		_exit(127);
 	int procs;
 	task_cg = cgroup_task_make(cgfd, &procs);
+	shepherd_mem_in_cgroup = mem && cgroup_task_set_mem(task_cg, mem) == 0; /* the task sees it */
 	pid_t task = clone_into(task_cg);
 	bool inside = task >= 0; /* (in the child too: it was born in the cgroup) */
 	if (task < 0)
@@ -232,6 +236,9 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*
 		}
 	}
 	end_the_rest();
+	if (mem) /* how its memory limit was enforced, and whether the kernel killed for it */
+		start_pipe_send(errfd, 'M', shepherd_mem_in_cgroup
+				? MEM_CGROUP | (cgroup_task_oom_kills(task_cg) ? MEM_OOM_KILLED : 0) : MEM_RLIMIT);
 	cgroup_task_remove(cgfd, task_cg);
 	start_pipe_send(errfd, 'x', status);
 	_exit(0);

@@ -83,6 +83,8 @@ struct engine {
 	uint64_t deadline;      /* monotonic ms; 0 = no timeout */
 	uint64_t kill_at;       /* after TERM: when to KILL */
 	bool timed_out, revoked;
+	uint64_t mem;           /* the running task's memory limit in bytes (--mem), 0 none */
+	int mem_how;            /* MEM_* from its shepherd, once it ended */
 	int errfd;              /* read end of the child's start-failure pipe, 0 when none */
 	struct task_cred cred;  /* the running task's user */
 	int outfd;              /* the verified output directory (outdir.c), -1 when none */
@@ -153,8 +155,13 @@ void limits_apply(const struct task_limits *l);
 
 /* shepherd.c: in the worker's child; forks the task (start_task does not return), ends every
  * process it leaves, reports its wait status on errfd ('x'), and exits. */
-void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, void (*start_task)(void *), void *arg)
-	__attribute__((noreturn));
+void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, uint64_t mem, void (*start_task)(void *),
+		   void *arg) __attribute__((noreturn));
+/* In the task's first process: the shepherd set its memory limit on the task's cgroup (else the
+ * task sets RLIMIT_AS). */
+extern bool shepherd_mem_in_cgroup;
+/* What the shepherd's 'M' message says about a task's memory limit. */
+enum { MEM_CGROUP = 1, MEM_OOM_KILLED = 2, MEM_RLIMIT = 4 };
 
 void start_pipe_send(int fd, char what, int value);
 
@@ -165,6 +172,9 @@ void cgroup_tick(int cgfd); /* now and then: end what dead workers' tasks left *
 int cgroup_task_make(int cgfd, int *procs);
 void cgroup_task_signal(int tfd, int sig);
 void cgroup_task_remove(int cgfd, int tfd);
+bool cgroup_memory(void); /* --mem is memory.max of the task's cgroup (else RLIMIT_AS) */
+int cgroup_task_set_mem(int tfd, uint64_t bytes);
+uint64_t cgroup_task_oom_kills(int tfd);
 
 /* pyengine.c */
 struct pollfd;

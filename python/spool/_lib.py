@@ -99,6 +99,7 @@ class JobSpec(ctypes.Structure):
         ("stdin_path", ctypes.c_char_p),
         ("retry_on_failure", ctypes.c_int),
         ("retry_of", ctypes.c_char_p),
+        ("mem", ctypes.c_uint64),
     ]
 
 
@@ -388,10 +389,11 @@ class Spool:
 
     def submit(self, argv, jobid=None, outdir=None, cwd=None, name=None, timeout_ms=0, retries=-1,
                items=None, is_apply=False, targets=None, schedule=None, builtin=None, python=None,
-               env=None, after=(), afterok=(), priority=0, max_running=0, retry_on_failure=False):
+               env=None, after=(), afterok=(), priority=0, max_running=0, retry_on_failure=False, mem=0):
         """env: the task's whole environment as NAME=VALUE entries (None: this process's).
         after/afterok: job ids ("JOB" or "JOB.TASK") it waits on: ended however, or succeeded
-        (spool-layout.md 5.5); priority, max_running, retry_on_failure as `spool submit`'s."""
+        (spool-layout.md 5.5); priority, max_running, retry_on_failure as `spool submit`'s.
+        mem: each task's memory limit in bytes (0: none; not for builtin jobs)."""
         argv_a = _strv(argv)
         spec = JobSpec()
         spec.cwd = _b(cwd)
@@ -431,6 +433,7 @@ class Spool:
         spec.priority = int(priority or 0)
         spec.max_running = int(max_running or 0)
         spec.retry_on_failure = 1 if retry_on_failure else 0
+        spec.mem = int(mem or 0)
         err = ctypes.create_string_buffer(ERRLEN)
         out = ctypes.create_string_buffer(16)
         with self.lock:

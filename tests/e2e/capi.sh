@@ -1,7 +1,7 @@
 #!/bin/bash
 # capi.sh - the README's C example built against the installed header and library, run on
 # real engines: the notes' walkthrough through include/spool.h.
-# checks: 6
+# checks: 7
 . "$(dirname "$0")/../lib.sh"
 here=$(cd "$(dirname "$0")/../.." && pwd)
 make -s -C "$here" install PREFIX="$T/prefix" >/dev/null 2>"$T/install.log" ||
@@ -21,6 +21,14 @@ printf '#include <spool.h>\nvoid log_info(const char *f, ...) { (void)f; }\nint 
 cc -std=c17 $(pkg-config --cflags spool) -o "$T/clash" "$T/clash.c" $(pkg-config --libs spool) -Wl,-rpath,"$T/prefix/lib" 2>"$T/cc2.log" &&
 	"$T/clash"
 check_eq "a program defining log_info and rec_parse links with libspool.so and runs" 0 "$?"
+# python/spool/_lib.py mirrors struct spool_job_spec by ctypes: its last field (mem) must sit where
+# the C compiler puts it, and the sizes agree (a field appended on one side only would not).
+printf '#include <stddef.h>\n#include <stdio.h>\n#include <spool.h>\n%s\n' \
+	'int main(void) { printf("%zu %zu\n", offsetof(struct spool_job_spec, mem), sizeof(struct spool_job_spec)); return 0; }' >"$T/layout.c"
+# shellcheck disable=SC2046
+cc -std=c17 $(pkg-config --cflags spool) -o "$T/layout" "$T/layout.c" 2>"$T/cc3.log"
+check_eq "the Python JobSpec mirrors struct spool_job_spec (offset of mem, size)" "$("$T/layout" 2>&1)" \
+	"$(PYTHONPATH="$here/python" python3 -c 'import ctypes; from spool._lib import JobSpec; print(JobSpec.mem.offset, ctypes.sizeof(JobSpec))' 2>&1)"
 bad=$(nm -D --defined-only "$T/prefix/lib/libspool.so.0" | awk '$2 != "A" && $3 !~ /^spool_/ {print $3}')
 check_eq "libspool.so exports only spool_* symbols" "" "$bad"
 make_spool

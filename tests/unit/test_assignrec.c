@@ -48,6 +48,10 @@ int main(void)
 	CHECK(bounded(&t, "appended", 3), "a map without {}: the item appended, counted");
 	t.is_map = 0;
 	CHECK(bounded(&t, NULL, 1), "a submit: no substitution");
+	t.mem = 1125899906842624; /* MAX_MEM, and a timeout: their lines are counted */
+	t.timeout_ms = INT64_MAX;
+	CHECK(bounded(&t, NULL, 1), "a submit with a memory limit and a timeout: built within the measured size");
+	t.mem = t.timeout_ms = 0;
 	/* GNU parallel's strings over items of several values (0x1F between): a dirname may be "."
 	 * for each empty value, a string of every value splits its argument, {%} is 20 digits. */
 	static const char a3[] = "p\0x{//}y{}\0{1.}{2/}{2//}{/.}{%}{#}\0{}\0";

@@ -240,8 +240,71 @@ static void test_clean(void)
 	CHECK(strcmp(text_clean(small, sizeof small, "ab\ncdefgh"), "ab%0Acd") == 0, "text_clean truncates to the buffer");
 }
 
+static bool size_is(const char *s, uint64_t max, uint64_t want)
+{
+	uint64_t v = 12345;
+	return parse_size(s, max, &v) == 0 && v == want;
+}
+
+static bool size_fails(const char *s, uint64_t max)
+{
+	uint64_t v = 12345;
+	return parse_size(s, max, &v) == -1 && v == 12345;
+}
+
+static void test_sizes(void)
+{
+	char b[32];
+	CHECK(size_is("512", UINT64_MAX, 512), "size: bytes");
+	CHECK(size_is("50M", UINT64_MAX, 50ull << 20), "size: 50M");
+	CHECK(size_is("50m", UINT64_MAX, 50ull << 20), "size: 50m");
+	CHECK(size_is("4K", UINT64_MAX, 4096), "size: 4K");
+	CHECK(size_is("2GB", UINT64_MAX, 2ull << 30), "size: 2GB");
+	CHECK(size_is("1T", UINT64_MAX, 1ull << 40), "size: 1T");
+	CHECK(size_is("1.5G", UINT64_MAX, 3ull << 29), "size: 1.5G");
+	CHECK(size_is("0.5K", UINT64_MAX, 512), "size: 0.5K");
+	CHECK(size_fails("1.5", UINT64_MAX), "size: a fraction of a byte is refused");
+	CHECK(size_fails("", UINT64_MAX), "size: empty");
+	CHECK(size_fails("-1M", UINT64_MAX), "size: negative");
+	CHECK(size_fails("5X", UINT64_MAX), "size: unknown unit");
+	CHECK(size_fails("5MM", UINT64_MAX), "size: two units");
+	CHECK(size_fails("M", UINT64_MAX), "size: a unit alone");
+	CHECK(size_fails("2G", 1ull << 30), "size: over max");
+	CHECK(size_is("1G", 1ull << 30, 1ull << 30), "size: max itself");
+	CHECK(size_fails("99999999999999999999", UINT64_MAX), "size: over 2^64");
+	CHECK(size_fails("17179869184T", UINT64_MAX), "size: unit overflows");
+	format_size(50ull << 20, b, sizeof b);
+	CHECK(strcmp(b, "50M") == 0, "format_size: 50M");
+	format_size(1536, b, sizeof b);
+	CHECK(strcmp(b, "1536") == 0, "format_size: 1536 stays bytes");
+	format_size(3ull << 29, b, sizeof b);
+	CHECK(strcmp(b, "1536M") == 0, "format_size: 1.5G is 1536M");
+	format_size(0, b, sizeof b);
+	CHECK(strcmp(b, "0") == 0, "format_size: 0");
+}
+
+static void test_cpus(void)
+{
+	char why[200];
+	CHECK(cpus_choose(2, 0, 0, 0, 1024, why, sizeof why) == 2, "cpus: affinity alone");
+	CHECK_HAS(why, "2 engines: affinity 2 CPUs, no cgroup CPU quota, SLURM_CPUS_ON_NODE unset", "cpus: says why");
+	CHECK(cpus_choose(8, 150000, 100000, 0, 1024, why, sizeof why) == 2, "cpus: quota 1.5 rounds up to 2");
+	CHECK_HAS(why, "cgroup quota 1.50", "cpus: names the quota");
+	CHECK(cpus_choose(8, 50000, 100000, 0, 1024, why, sizeof why) == 1, "cpus: quota 0.5 gives 1");
+	CHECK(cpus_choose(2, 800000, 100000, 0, 1024, why, sizeof why) == 2, "cpus: a quota above the affinity");
+	CHECK(cpus_choose(8, 0, 0, 3, 1024, why, sizeof why) == 3, "cpus: SLURM_CPUS_ON_NODE lowers");
+	CHECK_HAS(why, "SLURM_CPUS_ON_NODE 3", "cpus: names slurm");
+	CHECK(cpus_choose(2, 0, 0, 16, 1024, why, sizeof why) == 2, "cpus: SLURM_CPUS_ON_NODE never raises");
+	CHECK(cpus_choose(4, 300000, 100000, 2, 1024, why, sizeof why) == 2, "cpus: the least of the three");
+	CHECK(cpus_choose(0, 0, 0, 0, 1024, why, sizeof why) == 1, "cpus: unknown affinity gives 1");
+	CHECK(cpus_choose(4096, 0, 0, 0, 1024, why, sizeof why) == 1024, "cpus: at most max");
+	CHECK(cpus_choose(1, 1, 100000, 0, 1024, why, sizeof why) == 1, "cpus: a tiny quota gives 1");
+}
+
 int main(void)
 {
+	test_sizes();
+	test_cpus();
 	test_numbers();
 	test_buf();
 	test_clean();
