@@ -446,7 +446,6 @@ static void start_task(void *arg)
 		_exit(127);
 	if (e->cred.switch_ids)
 		limits_apply(&e->cred.limits);
-	limit_address_space(e->mem);
 	umask(e->cred.umask);
 	/* The child opens its own files, so the worker goes on with other engines meanwhile. */
 	int ofd = outdir_create(e->outfd, strrchr(e->out_path, '/') + 1, 0666);
@@ -464,6 +463,9 @@ static void start_task(void *arg)
 	if (nullfd < 0 || dup2(nullfd, 0) < 0 || dup2(ofd, 1) < 0 || dup2(efd, 2) < 0)
 		child_fail(l->errfd, 'd', errno);
 	run_close_inherited();
+	/* Last, just before the exec: nothing of the worker's (a sanitizer's runtime reserving its
+	 * shadow memory, say) may allocate under the task's limit. */
+	limit_address_space(e->mem);
 	run_child_exec(l->argv, l->envp, l->path, l->errfd);
 }
 

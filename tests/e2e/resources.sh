@@ -74,12 +74,18 @@ check "the worker logs how it enforces memory limits (${HOW:-it does not say})" 
 
 run big spool submit --mem 50M --wait -- python3 -c 'x = bytearray(300 * 1024 * 1024)'
 check_eq "a task allocating 300 MiB under --mem 50M fails (exit 1)" 1 "$RC"
-check "its reason is 'memory limit 50M exceeded'" grep -q "memory limit 50M exceeded" "$T/big.err"
 j=$(sed -n 's/^spool: job \([^ ]*\) submitted.*/\1/p' "$T/big.err")
 spool collect --json "$j" >"$T/big.json" 2>/dev/null
-check_eq "collect --json says failed, with that reason" "failed memory limit 50M exceeded" \
-	"$(python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["tasks"][0]
+if [ "$HOW" = rlimit ] && sanitized; then
+	# The task's process is the worker's until its exec: under RLIMIT_AS a sanitizer's runtime
+	# cannot map its memory and aborts the task ("Failed to mmap") before Python runs.
+	skip "--mem 50M under RLIMIT_AS: the reason is not checked on a sanitizer-build (its runtime, in the task's process until the exec, cannot map memory under the limit)"
+else
+	check "its reason is 'memory limit 50M exceeded'" grep -q "memory limit 50M exceeded" "$T/big.err"
+	check_eq "collect --json says failed, with that reason" "failed memory limit 50M exceeded" \
+		"$(python3 -c 'import json, sys; t = json.load(open(sys.argv[1]))["tasks"][0]
 print(t["state"], t["reason"][:len("memory limit 50M exceeded")])' "$T/big.json")"
+fi
 if [ "$HOW" = rlimit ]; then
 	check "the reason says the limit was RLIMIT_AS, not a cgroup" \
 		grep -q "memory limit enforced with RLIMIT_AS, not a cgroup" "$T/big.err"
