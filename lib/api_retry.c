@@ -27,7 +27,7 @@ static int job_record(spool_t *sp, const char *jobid, struct rec *r, char *err, 
 	struct err e;
 	snprintf(name, sizeof name, "%s.job", jobid);
 	buf_init(&b);
-	/* An accepted record waits in incoming/ until the controller's next sync (at most 50 ms,
+	/* An accepted record waits in incoming/ until the controller moves it (at most 1 s,
 	 * spool-layout.md 7), then moves: look there too, and in ctl/jobs/ again if it moved
 	 * meanwhile. The owner is checked below whichever directory it came from. */
 	int rc = fs_read_file(sd->ctl_jobs, name, MAX_JOB_RECORD, &b, &st, &e);

@@ -120,8 +120,8 @@ struct ctl {
 	uint64_t synced;          /* counts the syncs of the WAL: full commits that wrote, db_sync */
 	char **moves;             /* jobs committed lazily whose records wait in incoming/ (ingest.c) */
 	size_t nmoves, capmoves;
-	uint64_t moves_synced;    /* `synced` when the first of them was committed */
-	uint64_t moves_since;     /* mono_ms() then */
+	uint64_t moves_synced;    /* `synced` when the last of them was committed */
+	uint64_t moves_since;     /* mono_ms() when the first was */
 };
 
 /* db.c */

@@ -30,7 +30,9 @@
 #define INGEST_BATCH 2000           /* records per pass, so one flood cannot stall the loop */
 #define JUNK_PER_PASS 1000          /* bad names quarantined per pass, after the good records */
 #define JUNK_PASS_MS 50             /* ... and for at most this long (the first 1,000 are fsync'd) */
-#define SETTLE_MS 50                /* longest an accepted job's record waits for a sync */
+#define SETTLE_MS 1000              /* longest an accepted job's record waits for a sync ... */
+#define SETTLE_MAX 1000             /* ... and most records waiting: moves are batched, each batch
+				     * costs two directory fsyncs, off every job's way */
 #define TRASH_PER_PASS 5000         /* entries of rejected directory trees removed per pass */
 
 
@@ -519,6 +521,7 @@ static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
 
 static void move_later(struct ctl *c, const char *stem);
 static bool settling(const struct ctl *c, const char *stem);
+static bool settling_name(const struct ctl *c, const char *name);
 
 /* Returns true when the record waits for a job it depends on, still in incoming/ (may_defer). */
 static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st, bool may_defer)
@@ -596,10 +599,9 @@ static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 
 static void move_later(struct ctl *c, const char *stem)
 {
-	if (c->nmoves == 0) {
-		c->moves_synced = c->synced;
+	if (c->nmoves == 0)
 		c->moves_since = mono_ms();
-	}
+	c->moves_synced = c->synced; /* durable once a sync comes after the last of them */
 	if (c->nmoves == c->capmoves) {
 		c->capmoves = c->capmoves ? c->capmoves * 2 : 16;
 		c->moves = xrealloc(c->moves, c->capmoves * sizeof *c->moves);
@@ -619,9 +621,9 @@ void ingest_settle(struct ctl *c, bool force)
 	if (!c->nmoves)
 		return;
 	bool durable = c->synced != c->moves_synced;
+	if (!force && c->nmoves < SETTLE_MAX && mono_ms() < c->moves_since + SETTLE_MS)
+		return; /* the next batch: a submit that follows soon does not wait behind two fsyncs */
 	if (!durable) {
-		if (!force && mono_ms() < c->moves_since + SETTLE_MS)
-			return;
 		durable = db_sync(c) == 0;
 	}
 	for (size_t i = 0; i < c->nmoves; i++) {
@@ -657,6 +659,18 @@ static bool settling(const struct ctl *c, const char *stem)
 		if (strcmp(c->moves[i], stem) == 0)
 			return true;
 	return false;
+}
+
+/* The same for a name in incoming/ (STEM.job). */
+static bool settling_name(const struct ctl *c, const char *name)
+{
+	size_t n = strlen(name);
+	char stem[96];
+	if (n < 5 || n - 4 >= sizeof stem || strcmp(name + n - 4, ".job") != 0)
+		return false;
+	memcpy(stem, name, n - 4);
+	stem[n - 4] = '\0';
+	return settling(c, stem);
 }
 
 /* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */
@@ -838,6 +852,9 @@ fail:
  * spool's owner may purge any job too (it runs the controller, which could anyway). */
 static void accept_purge(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
 {
+	/* A job's record may still wait in incoming/ for its move: moved first, so that the purge
+	 * removes it and no later pass takes it for a new job. */
+	ingest_settle(c, true);
 	struct rec r;
 	struct err e;
 
@@ -1018,6 +1035,8 @@ void ingest_incoming(struct ctl *c)
 			bad[nbad++] = names[i];
 			continue;
 		}
+		if (kind == 0 && settling_name(c, names[i]))
+			continue; /* taken already, waiting for its move */
 		if (fstatat(c->sd.incoming, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		p[np].name = names[i];

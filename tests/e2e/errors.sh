@@ -81,7 +81,8 @@ mkdir -p "$T/rel/sub"
 j=$(spool submit --cwd rel/sub -- pwd)
 check "submit --cwd rel/sub succeeds" test -n "$j"
 check_eq "a relative --cwd runs the task in the absolute directory" "$T/rel/sub" "$(spool collect "$j" 2>/dev/null)"
-check "the accepted job record holds the absolute cwd" grep -qx "cwd $T/rel/sub" "$SPOOL_DIR/ctl/jobs/$j.job"
+# (accepted records move from incoming/ to ctl/jobs/ in batches, within a second)
+check "the accepted job record holds the absolute cwd" wait_for 30 grep -qx "cwd $T/rel/sub" "$SPOOL_DIR/ctl/jobs/$j.job"
 check "the results went beside the data in that directory" test -f "$T/rel/sub/spool-$j/1.1.res"
 run nocwd spool submit --cwd "$T/no-such-dir" -- true
 check_eq "a --cwd that does not exist exits 3" 3 "$RC"

@@ -87,6 +87,8 @@ check_eq "root: ... and its files are root's" "root root root" \
 	"$(cd "$T/spool-$jr" && stat -c %U 1.1.out 1.1.err 1.1.res | xargs)"
 
 # --- what B may not touch in the spool ---
+# (A's accepted record moves from incoming/ to ctl/jobs/ in a batch, within a second)
+wait_for 30 test -e "$S/ctl/jobs/$ja.job"
 run readjob as "$UB" cat "$S/ctl/jobs/$ja.job"
 check "B cannot read A's job record ctl/jobs/$ja.job" test "$RC" -ne 0
 check "  ... permission denied" has readjob "Permission denied"

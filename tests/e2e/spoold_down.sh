@@ -30,7 +30,8 @@ check_eq "after spoold starts, collect exits 0" 0 "$rc"
 check_eq "after spoold starts, collect prints the task's output" "first 1" "$out"
 check "status now says the controller is running with its pid" \
 	sh -c "spool status | grep -q '^controller: running (pid $SPOOLD_PID '"
-check "the job record left incoming/" test ! -e "$SPOOL_DIR/incoming/$j.job"
+# Accepted records move out of incoming/ in batches, within a second (spool-layout.md 7).
+check "the job record left incoming/" wait_for 30 test ! -e "$SPOOL_DIR/incoming/$j.job"
 
 # --- spoold stopped after it ran; no worker either ---
 old=$SPOOLD_PID
