@@ -104,10 +104,10 @@ else:
 # core. The rate needs no exact poll times: it is the counts' difference over the time between
 # the two polls that read them.
 POLL_US=50000
-count_res() { # $1: output directory; sets RES and POLL_US
+count_res() { # $1: the --output directory (the job's results are in $1/spool-JOB/); sets RES and POLL_US
 	local f t0=$(now_us)
 	shopt -s nullglob
-	f=("$1"/*.res)
+	f=("$1"/spool-*/*.res)
 	shopt -u nullglob
 	RES=${#f[@]}
 	POLL_US=$(( ($(now_us) - t0) * 20 ))
