@@ -1,4 +1,5 @@
-/* api_job.h - reading a job's published state, shared by api_job.c and api_wait.c (internal). */
+/* api_job.h - reading a job's published state, shared by api_job.c and api_wait.c, and the
+ * refusal of an API call (internal). */
 #ifndef SPOOL_API_JOB_H
 #define SPOOL_API_JOB_H
 
@@ -24,5 +25,8 @@ int job_chunk_changed(spool_t *sp, const struct spool_job *j, uint64_t k, const 
 void job_chunk_free(struct job_chunk *ch);
 /* Is j's state format 1 (every task in one record: read it whole with spool_job_get)? */
 int job_state_v1(const struct spool_job *j);
+
+/* An API call's refusal: err (when given) says why, errno is errnum; returns -1. */
+int api_refuse(char *err, size_t errlen, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

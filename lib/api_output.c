@@ -7,6 +7,7 @@
  * names the file, so `spool collect` never prints what another user wrote.
  */
 #include "spool.h"
+#include "api_job.h"
 #include "rec.h"
 #include "schema.h"
 #include "util.h"
@@ -24,8 +25,7 @@ static int trusted(const struct spool_job *j, uid_t uid)
 	return uid == (uid_t)j->owner || uid == 0;
 }
 
-static int refuse(char *err, size_t errlen, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int refuse(char *err, size_t errlen, int errnum, const char *fmt, ...)
+int api_refuse(char *err, size_t errlen, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -44,28 +44,28 @@ static int open_outdir(const struct spool_job *j, const char *path, char *err, s
 	int pfd = -1, fd = -1;
 	struct stat st;
 	if (!slash || slash == dir) {
-		refuse(err, errlen, EINVAL, "its output directory %s is not a directory below /", path);
+		api_refuse(err, errlen, EINVAL, "its output directory %s is not a directory below /", path);
 		goto out;
 	}
 	*slash = '\0';
 	pfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0) {
-		refuse(err, errlen, errno, "cannot open %s: %s", dir, strerror(errno));
+		api_refuse(err, errlen, errno, "cannot open %s: %s", dir, strerror(errno));
 		goto out;
 	}
 	fd = openat(pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int saved = errno;
 		bool link = fstatat(pfd, slash + 1, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
-		refuse(err, errlen, saved, link ? "its output directory %s is a symbolic link (not followed)"
+		api_refuse(err, errlen, saved, link ? "its output directory %s is a symbolic link (not followed)"
 						: "cannot open its output directory %s: %s",
 		       path, strerror(saved));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
-		refuse(err, errlen, errno, "cannot stat its output directory %s: %s", path, strerror(errno));
+		api_refuse(err, errlen, errno, "cannot stat its output directory %s: %s", path, strerror(errno));
 	} else if (!trusted(j, st.st_uid)) {
-		refuse(err, errlen, EPERM, "its output directory %s belongs to uid %u, not to the job's submitter (uid %llu)",
+		api_refuse(err, errlen, EPERM, "its output directory %s belongs to uid %u, not to the job's submitter (uid %llu)",
 		       path, (unsigned)st.st_uid, (unsigned long long)j->owner);
 	} else {
 		goto out;
@@ -89,7 +89,7 @@ int spool_task_open(const struct spool_job *j, const struct spool_task *t, enum 
 	if (path && which == SPOOL_OUT_VALUE) /* TASK.ATTEMPT.ret beside TASK.ATTEMPT.res */
 		path = value = xasprintf("%.*s.ret", (int)(strlen(path) - 4), path);
 	if (!path)
-		return refuse(err, errlen, ENOENT, "task %s.%llu never ran: it has no output", j->id,
+		return api_refuse(err, errlen, ENOENT, "task %s.%llu never ran: it has no output", j->id,
 			      (unsigned long long)t->task);
 	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
 	*slash = '\0';
@@ -97,24 +97,24 @@ int spool_task_open(const struct spool_job *j, const struct spool_task *t, enum 
 	int dfd = open_outdir(j, dir, why, sizeof why), fd = -1;
 	struct stat st;
 	if (dfd < 0) {
-		refuse(err, errlen, errno, "%s %s: %s", errno == ENOENT ? "cannot read" : "refused", path, why);
+		api_refuse(err, errlen, errno, "%s %s: %s", errno == ENOENT ? "cannot read" : "refused", path, why);
 		goto out;
 	}
 	/* Non-blocking, so a FIFO planted under the name cannot hang the reader. */
 	fd = openat(dfd, slash + 1, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int saved = errno;
-		refuse(err, errlen, saved, saved == ELOOP ? "refused %s: it is a symbolic link (not followed)"
+		api_refuse(err, errlen, saved, saved == ELOOP ? "refused %s: it is a symbolic link (not followed)"
 							  : "cannot open %s: %s",
 		       path, strerror(saved));
 	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		refuse(err, errlen, EINVAL, "refused %s: it is not a regular file", path);
+		api_refuse(err, errlen, EINVAL, "refused %s: it is not a regular file", path);
 	} else if (!trusted(j, st.st_uid)) {
-		refuse(err, errlen, EPERM, "refused %s: it belongs to uid %u, not to the job's submitter (uid %llu)", path,
+		api_refuse(err, errlen, EPERM, "refused %s: it belongs to uid %u, not to the job's submitter (uid %llu)", path,
 		       (unsigned)st.st_uid, (unsigned long long)j->owner);
 	} else if (which == SPOOL_OUT_VALUE && (st.st_mode & 022)) {
 		/* A value is unpickled, that is run: no one but its writer may have changed it. */
-		refuse(err, errlen, EPERM, "refused %s: others may write it (mode %04o)", path,
+		api_refuse(err, errlen, EPERM, "refused %s: others may write it (mode %04o)", path,
 		       (unsigned)(st.st_mode & 07777));
 	} else {
 		fcntl(fd, F_SETFL, 0);
@@ -149,9 +149,9 @@ int spool_task_usage(const struct spool_job *j, const struct spool_task *t, stru
 	b.p[b.len] = '\0';
 	close(fd);
 	if (n < 0) {
-		refuse(err, errlen, errno, "cannot read %s: %s", t->result_path, strerror(errno));
+		api_refuse(err, errlen, errno, "cannot read %s: %s", t->result_path, strerror(errno));
 	} else if (rec_parse(&r, b.p, b.len, &schema_done, &e) < 0) {
-		refuse(err, errlen, EBADMSG, "%s is not a task result: %s", t->result_path, e.msg);
+		api_refuse(err, errlen, EBADMSG, "%s is not a task result: %s", t->result_path, e.msg);
 	} else {
 		int64_t *f[] = { &u->start_ms, &u->end_ms, &u->user_ms, &u->sys_ms, &u->maxrss_kb };
 		static const char *keys[] = { "start_ms", "end_ms", "user_ms", "sys_ms", "maxrss_kb" };

@@ -7,30 +7,18 @@
  * still names the directory that was checked.
  */
 #include "spool.h"
+#include "api_job.h"
 #include "fsio.h"
 #include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int fail(char *err, size_t errlen, int errnum, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	if (err && errlen)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	errno = errnum;
-	return -1;
-}
 
 /* Every entry of the directory fd, each removed below it; how many, or -1 with errno. */
 static long empty_dir(int fd)
@@ -78,16 +66,16 @@ int spool_purge_results(const struct spool_job *j, char *err, size_t errlen)
 	snprintf(want, sizeof want, "spool-%s", j->id);
 	const char *slash = path ? strrchr(path, '/') : NULL;
 	if (!slash || slash == path)
-		return fail(err, errlen, EINVAL, "job %s has no output directory below / to remove", j->id);
+		return api_refuse(err, errlen, EINVAL, "job %s has no output directory below / to remove", j->id);
 	if (strcmp(slash + 1, want) != 0)
-		return fail(err, errlen, EEXIST, "kept %s: it is not a job's own spool-%s (a Python client's results directory, "
+		return api_refuse(err, errlen, EEXIST, "kept %s: it is not a job's own spool-%s (a Python client's results directory, "
 			    "or given by an older client) and may hold other files: remove it yourself", path, j->id);
 	char *parent = xstrndup(path, (size_t)(slash - path));
 	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd = -1;
 	long n = -1;
 	struct stat st, again;
 	if (pfd < 0) {
-		fail(err, errlen, errno, "cannot open %s: %s", parent, strerror(errno));
+		api_refuse(err, errlen, errno, "cannot open %s: %s", parent, strerror(errno));
 		goto out;
 	}
 	fd = openat(pfd, want, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -95,36 +83,36 @@ int spool_purge_results(const struct spool_job *j, char *err, size_t errlen)
 		int saved = errno;
 		bool link = fstatat(pfd, want, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode);
 		if (link)
-			fail(err, errlen, ELOOP, "refused %s: it is a symbolic link (not followed, left in place)", path);
+			api_refuse(err, errlen, ELOOP, "refused %s: it is a symbolic link (not followed, left in place)", path);
 		else if (saved == ENOTDIR)
-			fail(err, errlen, ENOTDIR, "refused %s: it is not a directory (left in place)", path);
+			api_refuse(err, errlen, ENOTDIR, "refused %s: it is not a directory (left in place)", path);
 		else
-			fail(err, errlen, saved, "cannot open %s: %s", path, strerror(saved));
+			api_refuse(err, errlen, saved, "cannot open %s: %s", path, strerror(saved));
 		goto out;
 	}
 	if (fstat(fd, &st) < 0) {
-		fail(err, errlen, errno, "cannot stat %s: %s", path, strerror(errno));
+		api_refuse(err, errlen, errno, "cannot stat %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (st.st_uid != (uid_t)j->owner || (st.st_mode & 022)) {
-		fail(err, errlen, EPERM, "refused %s: it belongs to uid %u and has mode %04o; only a directory of the "
+		api_refuse(err, errlen, EPERM, "refused %s: it belongs to uid %u and has mode %04o; only a directory of the "
 		     "job's submitter (uid %llu) that no one else may write is removed", path, (unsigned)st.st_uid,
 		     (unsigned)(st.st_mode & 07777), (unsigned long long)j->owner);
 		goto out;
 	}
 	if ((n = empty_dir(fd)) < 0) {
-		fail(err, errlen, errno, "cannot empty %s: %s", path, strerror(errno));
+		api_refuse(err, errlen, errno, "cannot empty %s: %s", path, strerror(errno));
 		goto out;
 	}
 	/* The name may have been swapped meanwhile (the parent is not ours to trust): remove it only
 	 * if it is still the directory emptied. */
 	if (fstatat(pfd, want, &again, AT_SYMLINK_NOFOLLOW) < 0 || again.st_dev != st.st_dev ||
 	    again.st_ino != st.st_ino) {
-		n = fail(err, errlen, ESTALE, "emptied %s, but its name now names something else: left in place", path);
+		n = api_refuse(err, errlen, ESTALE, "emptied %s, but its name now names something else: left in place", path);
 		goto out;
 	}
 	if (unlinkat(pfd, want, AT_REMOVEDIR) < 0)
-		n = fail(err, errlen, errno, "emptied %s but cannot remove it: %s", path, strerror(errno));
+		n = api_refuse(err, errlen, errno, "emptied %s but cannot remove it: %s", path, strerror(errno));
 out:
 	if (fd >= 0)
 		close(fd);

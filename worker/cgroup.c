@@ -40,7 +40,7 @@ static bool mem_ok;          /* the memory controller is on for the task cgroups
 
 /* The cgroup2 directory of this process: the mount point of the unified hierarchy (from
  * /proc/self/mountinfo) joined with the "0::PATH" line of /proc/self/cgroup. */
-static int own_cgroup(char *out, size_t sz, char *why, size_t whysz)
+int cgroup_own_path(char *out, size_t sz, char *why, size_t whysz)
 {
 	char line[4200], path[4096] = "", mnt[4096] = "";
 	FILE *f = fopen("/proc/self/cgroup", "re");
@@ -68,6 +68,29 @@ static int own_cgroup(char *out, size_t sz, char *why, size_t whysz)
 		return -1;
 	}
 	return 0;
+}
+
+/* The CPU quota of this process's cgroup (cpu.max "QUOTA PERIOD" or "max PERIOD"): 0 when
+ * there is none or it cannot be read. */
+void cgroup_cpu_quota(uint64_t *quota, uint64_t *period)
+{
+	char dir[4200], why[200], file[4300], buf[64], q[32];
+	unsigned long long per;
+	uint64_t qv;
+	*quota = *period = 0;
+	if (cgroup_own_path(dir, sizeof dir, why, sizeof why) < 0)
+		return;
+	snprintf(file, sizeof file, "%s/cpu.max", dir);
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t len = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[len > 0 ? len : 0] = '\0';
+	if (sscanf(buf, "%31s %llu", q, &per) == 2 && per > 0 && parse_u64(q, UINT64_MAX, &qv) == 0) {
+		*quota = qv;
+		*period = per;
+	}
 }
 
 /* Does the cgroup dir/name/w hold a process (a worker or one of its shepherds)? */
@@ -235,7 +258,7 @@ int cgroup_init(void)
 		log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: tasks get no cgroup of their own");
 		return -1;
 	}
-	if (own_cgroup(base, sizeof base, why, sizeof why) < 0) {
+	if (cgroup_own_path(base, sizeof base, why, sizeof why) < 0) {
 		log_info("tasks get no cgroup of their own (%s): the shepherds track their processes", why);
 		log_info("memory limits (--mem) are enforced with RLIMIT_AS, not a cgroup: tasks get no cgroup of their own");
 		return -1;

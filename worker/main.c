@@ -50,41 +50,6 @@ static void usage(FILE *f)
 		"Exit codes: 0 clean stop, 2 usage, 3 spool or config error (another worker runs as NODE).\n");
 }
 
-/* The CPU quota of this process's cgroup v2 (cpu.max "QUOTA PERIOD" or "max PERIOD"): 0 when
- * there is none or it cannot be read. */
-static void cgroup_cpu_quota(uint64_t *quota, uint64_t *period)
-{
-	char line[4200], path[4096] = "", mnt[4096] = "", file[8300], buf[64], q[32];
-	unsigned long long per;
-	*quota = *period = 0;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	while (f && fgets(line, sizeof line, f))
-		if (strncmp(line, "0::", 3) == 0 && sscanf(line + 3, "%4095s", path) == 1)
-			break;
-	if (f)
-		fclose(f);
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && fgets(line, sizeof line, f))
-		if (strstr(line, " - cgroup2 ") && sscanf(line, "%*s %*s %*s %*s %4095s", mnt) == 1)
-			break;
-	if (f)
-		fclose(f);
-	if (!path[0] || !mnt[0])
-		return;
-	snprintf(file, sizeof file, "%s%s/cpu.max", mnt, strcmp(path, "/") ? path : "");
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	ssize_t len = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	buf[len > 0 ? len : 0] = '\0';
-	uint64_t qv;
-	if (sscanf(buf, "%31s %llu", q, &per) == 2 && per > 0 && parse_u64(q, UINT64_MAX, &qv) == 0) {
-		*quota = qv;
-		*period = per;
-	}
-}
-
 /* Without -n: as many engines as CPUs this worker may use (cpus_choose says how it chose). */
 static int auto_engines(char *why, size_t whysz)
 {

@@ -175,6 +175,9 @@ void cgroup_task_remove(int cgfd, int tfd);
 bool cgroup_memory(void); /* --mem is memory.max of the task's cgroup (else RLIMIT_AS) */
 int cgroup_task_set_mem(int tfd, uint64_t bytes);
 uint64_t cgroup_task_oom_kills(int tfd);
+/* This process's cgroup2 directory (mount point + the "0::PATH" line): 0, or -1 with why. */
+int cgroup_own_path(char *out, size_t sz, char *why, size_t whysz);
+void cgroup_cpu_quota(uint64_t *quota, uint64_t *period); /* cpu.max; 0 and 0: no quota */
 
 /* pyengine.c */
 struct pollfd;
