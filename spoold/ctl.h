@@ -118,7 +118,11 @@ struct ctl {
 	bool lazy;                /* between db_begin_lazy and its commit or rollback */
 	int64_t changes_at_begin; /* sqlite3_total_changes64 at the last BEGIN */
 	uint64_t synced;          /* counts the syncs of the WAL: full commits that wrote, db_sync */
-	char **moves;             /* jobs committed lazily whose records wait in incoming/ (ingest.c) */
+	struct settle_move {      /* jobs committed lazily whose records wait in incoming/ (ingest.c) */
+		char *stem;
+		dev_t dev;        /* the record accepted: a file put in its place later is another */
+		ino_t ino;
+	} *moves;
 	size_t nmoves, capmoves;
 	uint64_t moves_synced;    /* `synced` when the last of them was committed */
 	uint64_t moves_since;     /* mono_ms() when the first was */

@@ -519,9 +519,9 @@ static int job_refused_reason(struct ctl *c, const char *id, struct err *e)
 	return found;
 }
 
-static void move_later(struct ctl *c, const char *stem);
-static bool settling(const struct ctl *c, const char *stem);
-static bool settling_name(const struct ctl *c, const char *name);
+static void move_later(struct ctl *c, const char *stem, const struct stat *st);
+static int settling(const struct ctl *c, const char *stem, const struct stat *st);
+static bool settling_name(const struct ctl *c, const char *name, const struct stat *st);
 
 /* Returns true when the record waits for a job it depends on, still in incoming/ (may_defer). */
 static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, const struct stat *st, bool may_defer)
@@ -552,9 +552,10 @@ static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		/* Already in the queue: either we crashed after the commit (finish the move, or the
 		 * quarantine of a refused job), or a different record reuses an id (refuse it). The
 		 * commit may have been lazy and a crash of spoold alone leaves it unsynced: sync first. */
-		if (settling(c, stem))
+		int own = settling(c, stem, st);
+		if (own > 0)
 			; /* ours, waiting for a sync (ingest_settle): taken already */
-		else if (faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		else if (own == 0 || faccessat(c->sd.ctl_jobs, dest, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
 		else if (db_sync(c) < 0)
 			log_err("job %s stays in incoming/ until the database can be synced", stem);
@@ -591,13 +592,13 @@ static bool accept_job_step(struct ctl *c, const char *name, struct buf *data, c
 		publish_job(c, db_job_rid(c, stem));
 		quarantine_file(c, c->sd.incoming, name, refused.msg);
 	} else {
-		move_later(c, stem);
+		move_later(c, stem, st);
 	}
 	c->want_assign = true;
 	return false;
 }
 
-static void move_later(struct ctl *c, const char *stem)
+static void move_later(struct ctl *c, const char *stem, const struct stat *st)
 {
 	if (c->nmoves == 0)
 		c->moves_since = mono_ms();
@@ -606,7 +607,7 @@ static void move_later(struct ctl *c, const char *stem)
 		c->capmoves = c->capmoves ? c->capmoves * 2 : 16;
 		c->moves = xrealloc(c->moves, c->capmoves * sizeof *c->moves);
 	}
-	c->moves[c->nmoves++] = xstrdup(stem);
+	c->moves[c->nmoves++] = (struct settle_move){ xstrdup(stem), st->st_dev, st->st_ino };
 }
 
 /* Once the jobs ingested are durable (the WAL was synced since their commits: the sync before
@@ -627,11 +628,21 @@ void ingest_settle(struct ctl *c, bool force)
 		durable = db_sync(c) == 0;
 	}
 	for (size_t i = 0; i < c->nmoves; i++) {
+		const struct settle_move *m = &c->moves[i];
 		char name[96];
-		snprintf(name, sizeof name, "%s.job", c->moves[i]);
-		if (durable && renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0 && errno != ENOENT)
+		struct stat st;
+		snprintf(name, sizeof name, "%s.job", m->stem);
+		if (!durable || fstatat(c->sd.incoming, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			; /* taken again after a sync (durable), or moved already (a purge) */
+		} else if (st.st_dev != m->dev || st.st_ino != m->ino) {
+			/* Put in place of the record accepted (the submitter's own doing): never taken for
+			 * it. The job runs as accepted; its record is kept by the database alone. */
+			log_err("job %s: incoming/%s was replaced after it was accepted", m->stem, name);
+			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
+		} else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0 && errno != ENOENT) {
 			log_err("cannot move %s to ctl/jobs/%s: %s", name, name, strerror(errno));
-		free(c->moves[i]);
+		}
+		free(m->stem);
 	}
 	if (durable) {
 		fsync(c->sd.ctl_jobs);
@@ -652,17 +663,18 @@ int ingest_settle_due(const struct ctl *c)
 	return now >= due ? 0 : (int)(due - now);
 }
 
-/* A record accepted in this process and waiting to move: not the repair case of a crash. */
-static bool settling(const struct ctl *c, const char *stem)
+/* A record accepted in this process and waiting to move (not the repair case of a crash): 1
+ * when st is that record, 0 when another file has taken its name, -1 when none waits. */
+static int settling(const struct ctl *c, const char *stem, const struct stat *st)
 {
 	for (size_t i = 0; i < c->nmoves; i++)
-		if (strcmp(c->moves[i], stem) == 0)
-			return true;
-	return false;
+		if (strcmp(c->moves[i].stem, stem) == 0)
+			return c->moves[i].dev == st->st_dev && c->moves[i].ino == st->st_ino;
+	return -1;
 }
 
-/* The same for a name in incoming/ (STEM.job). */
-static bool settling_name(const struct ctl *c, const char *name)
+/* Is incoming/NAME (STEM.job) with st the record accepted and waiting to move? */
+static bool settling_name(const struct ctl *c, const char *name, const struct stat *st)
 {
 	size_t n = strlen(name);
 	char stem[96];
@@ -670,7 +682,7 @@ static bool settling_name(const struct ctl *c, const char *name)
 		return false;
 	memcpy(stem, name, n - 4);
 	stem[n - 4] = '\0';
-	return settling(c, stem);
+	return settling(c, stem, st) > 0;
 }
 
 /* Named in ctl/inflight while it runs: a record that kills spoold is refused on the third time. */
@@ -722,6 +734,35 @@ static void cancel_tasks(struct ctl *c, int64_t rid, const char *jobid, uint64_t
 	c->want_assign = true;
 }
 
+/* A request about job `job` (a cancel, hold, release or purge) in incoming/NAME, from uid by:
+ * the job exists, the request is filed under its name (as a job record's id is its file name's
+ * stem), and comes from the job's owner or root (or, with spool_owner_may, the spool's owner).
+ * The job's rid, or -1 with why (naming the request as `what`) in e. */
+static int64_t request_job(struct ctl *c, const char *what, const char *name, const char *job, uid_t by,
+			   bool spool_owner_may, struct err *e)
+{
+	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
+	size_t jl = strlen(job);
+	if (rid < 0) {
+		snprintf(e->msg, sizeof e->msg, "%s of job '%s', which does not exist", what, job);
+		return -1;
+	}
+	if (strncmp(name, job, jl) != 0 || name[jl] != '.') {
+		snprintf(e->msg, sizeof e->msg, "%s of job '%s' filed under another job's name", what, job);
+		return -1;
+	}
+	sqlite3_stmt *o = db_prep(c, "SELECT owner FROM jobs WHERE rid = ?");
+	sqlite3_bind_int64(o, 1, rid);
+	uid_t owner = sqlite3_step(o) == SQLITE_ROW ? (uid_t)sqlite3_column_int64(o, 0) : (uid_t)-1;
+	sqlite3_reset(o);
+	if (by != 0 && by != owner && !(spool_owner_may && by == c->sd.owner)) {
+		snprintf(e->msg, sizeof e->msg, "uid %u may not %s job %s of uid %u", (unsigned)by, what, job,
+			 (unsigned)owner);
+		return -1;
+	}
+	return rid;
+}
+
 static void accept_cancel(struct ctl *c, const char *name, struct buf *data, const struct stat *st)
 {
 	struct rec r;
@@ -733,28 +774,8 @@ static void accept_cancel(struct ctl *c, const char *name, struct buf *data, con
 	}
 	const char *job = rec_get(&r, "job");
 	uint64_t task = rec_get_u64(&r, "task", 0);
-	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
+	int64_t rid = request_job(c, "cancel", name, job, st->st_uid, false, &e);
 	if (rid < 0) {
-		snprintf(e.msg, sizeof e.msg, "cancel of job '%s', which does not exist", job);
-		rec_free(&r);
-		quarantine_file(c, c->sd.incoming, name, e.msg);
-		return;
-	}
-	/* As a job record's id is its file name's stem, a cancel is filed under the job it names. */
-	size_t jl = strlen(job);
-	if (strncmp(name, job, jl) != 0 || name[jl] != '.') {
-		snprintf(e.msg, sizeof e.msg, "cancel of job '%s' filed under another job's name", job);
-		rec_free(&r);
-		quarantine_file(c, c->sd.incoming, name, e.msg);
-		return;
-	}
-	sqlite3_stmt *o = db_prep(c, "SELECT owner FROM jobs WHERE rid = ?");
-	sqlite3_bind_int64(o, 1, rid);
-	uid_t owner = sqlite3_step(o) == SQLITE_ROW ? (uid_t)sqlite3_column_int64(o, 0) : (uid_t)-1;
-	sqlite3_reset(o);
-	if (st->st_uid != 0 && st->st_uid != owner) {
-		snprintf(e.msg, sizeof e.msg, "uid %u may not cancel job %s of uid %u", (unsigned)st->st_uid, job,
-			 (unsigned)owner);
 		rec_free(&r);
 		quarantine_file(c, c->sd.incoming, name, e.msg);
 		return;
@@ -778,27 +799,12 @@ static void accept_hold(struct ctl *c, const char *name, struct buf *data, const
 	}
 	const char *job = rec_get(&r, "job"), *op = rec_get(&r, "op");
 	bool hold = strcmp(op, "hold") == 0;
-	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
-	size_t jl = strlen(job);
-	uid_t owner = (uid_t)-1;
-	if (rid >= 0) {
-		sqlite3_stmt *o = db_prep(c, "SELECT owner FROM jobs WHERE rid = ?");
-		sqlite3_bind_int64(o, 1, rid);
-		owner = sqlite3_step(o) == SQLITE_ROW ? (uid_t)sqlite3_column_int64(o, 0) : (uid_t)-1;
-		sqlite3_reset(o);
-	}
+	int64_t rid = -1;
 	if (!hold && strcmp(op, "release") != 0)
 		snprintf(e.msg, sizeof e.msg, "hold request of job '%s' with op '%s' (expected hold or release)", job, op);
-	else if (rid < 0)
-		snprintf(e.msg, sizeof e.msg, "%s of job '%s', which does not exist", op, job);
-	else if (strncmp(name, job, jl) != 0 || name[jl] != '.')
-		snprintf(e.msg, sizeof e.msg, "%s of job '%s' filed under another job's name", op, job);
-	else if (st->st_uid != 0 && st->st_uid != owner)
-		snprintf(e.msg, sizeof e.msg, "uid %u may not %s job %s of uid %u", (unsigned)st->st_uid, op, job,
-			 (unsigned)owner);
 	else
-		e.msg[0] = '\0';
-	if (e.msg[0]) {
+		rid = request_job(c, op, name, job, st->st_uid, false, &e);
+	if (rid < 0) {
 		rec_free(&r);
 		quarantine_file(c, c->sd.incoming, name, e.msg);
 		return;
@@ -863,32 +869,13 @@ static void accept_purge(struct ctl *c, const char *name, struct buf *data, cons
 		return;
 	}
 	const char *job = rec_get(&r, "job");
-	int64_t rid = name_ok(job) ? db_job_rid(c, job) : -1;
-	size_t jl = strlen(job);
-	uid_t owner = (uid_t)-1;
-	int64_t ntasks = 0;
-	if (rid >= 0) {
-		sqlite3_stmt *o = db_prep(c, "SELECT owner, ntasks FROM jobs WHERE rid = ?");
-		sqlite3_bind_int64(o, 1, rid);
-		if (sqlite3_step(o) == SQLITE_ROW) {
-			owner = (uid_t)sqlite3_column_int64(o, 0);
-			ntasks = sqlite3_column_int64(o, 1);
-		}
-		sqlite3_reset(o);
-	}
-	e.msg[0] = '\0';
-	if (rid < 0)
-		snprintf(e.msg, sizeof e.msg, "purge of job '%s', which does not exist", job);
-	else if (strncmp(name, job, jl) != 0 || name[jl] != '.')
-		snprintf(e.msg, sizeof e.msg, "purge of job '%s' filed under another job's name", job);
-	else if (st->st_uid != 0 && st->st_uid != owner && st->st_uid != c->sd.owner)
-		snprintf(e.msg, sizeof e.msg, "uid %u may not purge job %s of uid %u", (unsigned)st->st_uid, job,
-			 (unsigned)owner);
-	if (e.msg[0]) {
+	int64_t rid = request_job(c, "purge", name, job, st->st_uid, true, &e);
+	if (rid < 0) {
 		rec_free(&r);
 		quarantine_file(c, c->sd.incoming, name, e.msg);
 		return;
 	}
+	int64_t ntasks = (int64_t)db_job_ntasks(c, rid);
 	int rc = -1;
 	if (db_begin(c) == 0) {
 		rc = queue_purge(c, rid);
@@ -1035,10 +1022,10 @@ void ingest_incoming(struct ctl *c)
 			bad[nbad++] = names[i];
 			continue;
 		}
-		if (kind == 0 && settling_name(c, names[i]))
-			continue; /* taken already, waiting for its move */
 		if (fstatat(c->sd.incoming, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
+		if (kind == 0 && settling_name(c, names[i], &st))
+			continue; /* taken already, waiting for its move */
 		p[np].name = names[i];
 		p[np].mtime = st.st_mtim;
 		p[np].kind = kind;
