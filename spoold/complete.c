@@ -165,7 +165,7 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 	}
 	/* Committed without a sync of its own: the assignment pass that follows in this loop
 	 * iteration syncs it with its own commit (or complete_settle does). Until then nothing is
-	 * removed and nothing is published, so a power cut before the sync replays the results. */
+	 * removed, so a power cut before the sync replays the results. */
 	if (db_commit_lazy(c) < 0) {
 		log_err("results from worker %s stay in its done/ directory and will be retried", w->wid);
 		goto out;

@@ -126,6 +126,14 @@ struct ctl {
 	size_t nmoves, capmoves;
 	uint64_t moves_synced;    /* `synced` when the last of them was committed */
 	uint64_t moves_since;     /* mono_ms() when the first was */
+	struct syncer *syncer;    /* syncer.c; NULL: finished states are synced in the loop */
+};
+
+/* jobs.dirty: what publish.c still owes a job's published state. */
+enum job_dirty {
+	JOB_CLEAN = 0,    /* published as the database has it */
+	JOB_DIRTY = 1,    /* to publish */
+	JOB_UNSYNCED = 2, /* published, finished, its files not yet known durable (syncer.c) */
 };
 
 /* db.c */
@@ -168,6 +176,13 @@ int validate_job(const struct rec *r, const char *stem, struct err *e);
 /* 0 queued; 1 refused whole (its tasks would break the limits: refused->msg says why, the job is
  * stored with one failed task); -1 database error. Inside the caller's transaction. */
 int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refused);
+
+/* syncer.c: fsyncs of finished jobs' published states, on a thread of their own */
+int syncer_start(struct ctl *c); /* -1: no thread (logged); publish.c then syncs in the loop */
+int syncer_fd(const struct ctl *c); /* readable when synced states wait to be noted; -1: none */
+void syncer_add(struct ctl *c, const char *name, int64_t rid); /* ctl/jobs/NAME of job rid */
+void syncer_collect(struct ctl *c); /* notes in the database what is durable now */
+void syncer_stop(struct ctl *c);    /* syncs what is queued, notes it, ends the thread */
 
 /* rebuild.c: a lost database rebuilt from the spool */
 void rebuild_if_lost(struct ctl *c);

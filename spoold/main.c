@@ -228,6 +228,7 @@ int main(int argc, char **argv)
 	if (sfd < 0)
 		die(SPOOL_EXIT_ERROR, "cannot create a signalfd: %s", strerror(errno));
 	setup_inotify(&c);
+	syncer_start(&c);
 	publish_beat(&c); /* clients see a running controller as soon as the command returns */
 	if (!fg)
 		daemon_ready();
@@ -266,8 +267,11 @@ int main(int argc, char **argv)
 		}
 		if (c.want_assign)
 			assign_tasks(&c);
-		complete_settle(&c); /* the results taken this iteration, synced before they are published */
+		/* Published before the sync that lets the done records go: the client waiting on a
+		 * result sees it one fdatasync sooner, and a power cut in between replays the done
+		 * records still there, to the same result (spool-layout.md 8, Complete). */
 		publish_jobs(&c, false);
+		complete_settle(&c);
 		ingest_settle(&c, false); /* after that sync, which usually makes ingest durable too */
 		/* The engine table changes with every task assigned or finished: rewrite it at most
 		 * every publish_interval, as job states, but at once when a worker came or went. */
@@ -289,9 +293,12 @@ int main(int argc, char **argv)
 		int settle = ingest_settle_due(&c);
 		if (settle >= 0 && timeout > settle)
 			timeout = settle;
-		struct pollfd p[2] = { { sfd, POLLIN, 0 }, { c.ino, POLLIN, 0 } };
-		if (poll(p, c.ino >= 0 ? 2 : 1, timeout) < 0 && errno != EINTR)
+		/* A negative descriptor is skipped by poll: inotify off, no syncer thread. */
+		struct pollfd p[3] = { { sfd, POLLIN, 0 }, { c.ino, POLLIN, 0 }, { syncer_fd(&c), POLLIN, 0 } };
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			log_err("poll: %s", strerror(errno));
+		if (p[2].revents & POLLIN)
+			syncer_collect(&c);
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -312,6 +319,7 @@ int main(int argc, char **argv)
 	inflight_settle(&c);
 	ingest_settle(&c, true);
 	publish_jobs(&c, true);
+	syncer_stop(&c);
 	log_info("stopping on signal; the queue is saved in %s", c.dbpath);
 	unlinkat(c.sd.ctl, "beat", 0);
 	db_close(&c);

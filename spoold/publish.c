@@ -71,6 +71,26 @@ static void sync_states(struct ctl *c, struct to_sync *ts)
 	memset(ts, 0, sizeof *ts);
 }
 
+/* Inside the caller's transaction: the files go to the syncer thread, their jobs are noted
+ * published but not yet durable (syncer.c). */
+static void hand_to_syncer(struct ctl *c, struct to_sync *ts)
+{
+	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = ?1 WHERE rid = ?2 AND dirty = ?3");
+	for (size_t i = 0; i < ts->n; i++) {
+		syncer_add(c, ts->name[i], ts->rid[i]);
+		sqlite3_bind_int(u, 1, JOB_UNSYNCED);
+		sqlite3_bind_int64(u, 2, ts->rid[i]);
+		sqlite3_bind_int(u, 3, JOB_CLEAN);
+		if (sqlite3_step(u) != SQLITE_DONE)
+			log_err("database %s: cannot note a job's state as published but not synced: %s", c->dbpath,
+				sqlite3_errmsg(c->db));
+		sqlite3_reset(u);
+	}
+	free(ts->name);
+	free(ts->rid);
+	memset(ts, 0, sizeof *ts);
+}
+
 /* Write one file of a job's state; on a shared spool with a root controller it is the job
  * owner's alone (spool-layout.md 12). ts: sync it (it will not change again). */
 static int write_state(struct ctl *c, const char *name, const struct buf *b, uid_t owner, int64_t rid,
@@ -302,7 +322,10 @@ void publish_jobs(struct ctl *c, bool force)
 	sqlite3_bind_int(st, 1, 1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t ntasks = sqlite3_column_int64(st, 1), nterm = sqlite3_column_int64(st, 2);
-		uint64_t last = (uint64_t)sqlite3_column_int64(st, 3);
+		/* published_ms: when it was last published; negated while its first publish waits
+		 * (queue_job_add), until publish_interval passed or one of its tasks ended. */
+		int64_t pub = sqlite3_column_int64(st, 3);
+		uint64_t last = (uint64_t)(pub < 0 ? -pub : pub);
 		if (!force && nterm < ntasks && last <= c->now && c->now - last < c->sd.conf.publish_ms)
 			continue;
 		if (n == cap) {
@@ -321,7 +344,10 @@ void publish_jobs(struct ctl *c, bool force)
 	db_begin_lazy(c);
 	for (size_t i = 0; i < n; i++)
 		publish_one(c, rids[i], &b, &ts);
-	sync_states(c, &ts);
+	if (c->syncer)
+		hand_to_syncer(c, &ts);
+	else
+		sync_states(c, &ts);
 	db_commit_lazy(c);
 	buf_free(&b);
 	free(rids);

@@ -54,7 +54,9 @@ static int note_finished(struct ctl *c, int64_t rid)
 /* The job has n more terminal tasks (n may be 0): mark it to publish, and note when it ended. */
 static int job_changed(struct ctl *c, int64_t rid, int64_t n)
 {
-	sqlite3_stmt *st = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = nterminal + ?2 WHERE rid = ?1");
+	sqlite3_stmt *st = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = nterminal + ?2,"
+				      " published_ms = CASE WHEN ?2 > 0 AND published_ms < 0 THEN 0 ELSE published_ms END"
+				      " WHERE rid = ?1");
 	sqlite3_bind_int64(st, 1, rid);
 	sqlite3_bind_int64(st, 2, n);
 	if (run(c, st, "update a job") < 0)
@@ -341,7 +343,8 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	c->add_n = 0; /* rows of a job whose insertion failed (rolled back) are dropped with it */
 	sqlite3_stmt *st = db_prep(c,
 		"INSERT INTO jobs(id, owner, name, cwd, outdir, timeout_ms, retries, is_map, argv, env, ntasks, targets,"
-		" builtin, umask, command, submitted_ms, priority, max_running, mem) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+		" builtin, umask, command, submitted_ms, priority, max_running, mem, published_ms)"
+		" VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
 	sqlite3_bind_text(st, 1, j->id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, j->owner);
 	if (j->name)
@@ -366,6 +369,12 @@ int64_t queue_job_add(struct ctl *c, const struct queue_job *j)
 	sqlite3_bind_int64(st, 17, j->priority);
 	sqlite3_bind_int64(st, 18, (int64_t)j->max_running);
 	sqlite3_bind_int64(st, 19, j->mem);
+	/* Its first publish waits publish_interval, or until one of its tasks ends (job_changed):
+	 * a job that ends sooner is published once, finished (two files, not four); a task that
+	 * ended, which a dependent job may already have seen, is published at once; until then
+	 * clients show the accepted job as queued (spool-layout.md 3.10). Negated: not yet
+	 * published (publish.c). */
+	sqlite3_bind_int64(st, 20, -(int64_t)c->now);
 	if (run(c, st, "insert a job") < 0)
 		return -1;
 	int64_t rid = sqlite3_last_insert_rowid(c->db);
@@ -753,8 +762,10 @@ static int recount(struct ctl *c, int64_t rid)
 	sqlite3_bind_int64(i, 1, rid);
 	if (run(c, i, "recount a job's tasks") < 0)
 		return -1;
+	/* (a recount follows tasks ended in bulk: a first publish still waiting goes at once) */
 	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 1, nterminal = (SELECT coalesce(sum(n), 0) FROM job_counts"
-				     " WHERE rid = ?1 AND state >= ?2) WHERE rid = ?1");
+				     " WHERE rid = ?1 AND state >= ?2),"
+				     " published_ms = CASE WHEN published_ms < 0 THEN 0 ELSE published_ms END WHERE rid = ?1");
 	sqlite3_bind_int64(u, 1, rid);
 	sqlite3_bind_int(u, 2, SPOOL_TASK_SUCCEEDED);
 	if (run(c, u, "recount a job's tasks") < 0)

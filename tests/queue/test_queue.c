@@ -9,6 +9,7 @@
 #include "schema.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <stdlib.h>
@@ -260,6 +261,9 @@ static void transitions(void)
 	CHECK(count("SELECT count(*) FROM jobs WHERE finished_ms IS NOT NULL") == 1, "queue: the job's end is noted");
 
 	/* Publishing: the summary and the one chunk, read back through the parser clients use. */
+	publish_jobs(&c, false);
+	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.state", F_OK, 0) == 0,
+	      "publish: ... but not once one of its tasks ended (a dependent may have seen it)");
 	c.now = mono_ms();
 	publish_jobs(&c, true);
 	struct buf b;
@@ -291,6 +295,27 @@ static void transitions(void)
 	CHECK(count("SELECT count(*) FROM chunks_dirty") == 0 && count("SELECT count(*) FROM jobs WHERE dirty = 1") == 0,
 	      "publish: nothing left to publish");
 	buf_free(&b);
+
+	/* With the syncer thread: published at once, noted durable only once it synced them. */
+	CHECK(syncer_start(&c) == 0 && syncer_fd(&c) >= 0, "syncer: the thread starts");
+	db_exec(&c, "UPDATE jobs SET dirty = 1");
+	publish_jobs(&c, true);
+	CHECK(count("SELECT count(*) FROM jobs WHERE dirty = 2") == 1 &&
+		      faccessat(c.sd.ctl_jobs, "jobaaaaaa1.state", F_OK, 0) == 0,
+	      "syncer: a finished job is published, noted published but not yet synced");
+	for (int i = 0; i < 200 && count("SELECT count(*) FROM jobs WHERE dirty = 2") > 0; i++) {
+		struct pollfd p = { syncer_fd(&c), POLLIN, 0 };
+		poll(&p, 1, 50);
+		syncer_collect(&c);
+	}
+	CHECK(count("SELECT count(*) FROM jobs WHERE dirty <> 0") == 0, "syncer: ... and noted synced once the thread synced it");
+	db_exec(&c, "UPDATE jobs SET dirty = 2");
+	syncer_stop(&c);
+	CHECK(c.syncer == NULL && syncer_start(&c) == 0 && count("SELECT count(*) FROM jobs WHERE dirty = 1") == 1,
+	      "syncer: a start publishes again what a previous run published without a sync");
+	publish_jobs(&c, false);
+	syncer_stop(&c);
+	CHECK(count("SELECT count(*) FROM jobs WHERE dirty <> 0") == 0, "syncer: stopping syncs what is queued and notes it");
 }
 
 /* A job record: a map of n items (n > 0) or a submit (n == 0), with dependencies "after=X",
@@ -551,6 +576,9 @@ int main(void)
 	CHECK(c.synced == synced + 1, "settle synced the WAL once");
 	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.job", F_OK, 0) == 0, "accepted record moved to ctl/jobs");
 	CHECK(faccessat(c.sd.incoming, "jobaaaaaa1.job", F_OK, 0) != 0, "incoming is empty after ingest");
+	publish_jobs(&c, false);
+	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.state", F_OK, 0) != 0,
+	      "publish: a new job's first publish waits publish_interval");
 
 	/* A worker with 2 engines. */
 	int wfd;
