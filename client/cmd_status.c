@@ -30,8 +30,12 @@ static void counts_text(const struct spool_job *j, char *out, size_t sz)
 static void status_job_text(const struct spool_job *j)
 {
 	char counts[512];
-	if (!j->accepted || !j->ntasks) {
+	if (!j->accepted) {
 		printf("job %s: waiting for the controller to accept it\n", j->id);
+		return;
+	}
+	if (!j->ntasks) { /* its first state waits up to publish_interval (spool-layout.md 3.10) */
+		printf("job %s: accepted, queued; its state is published in a moment\n", j->id);
 		return;
 	}
 	struct passwd *pw = getpwuid((uid_t)j->owner);

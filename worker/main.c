@@ -433,8 +433,11 @@ int main(int argc, char **argv)
 			inbox_scan(&w);
 		run_start_ready(&w);
 
+		uint64_t held = run_release_held(&w);
 		now = mono_ms();
 		uint64_t wake = next_beat < next_rescan ? next_beat : next_rescan;
+		if (held && held < wake)
+			wake = held;
 		for (int i = 0; i < w.nslots; i++) {
 			if (w.eng[i].deadline && !w.eng[i].timed_out && w.eng[i].deadline < wake)
 				wake = w.eng[i].deadline;

@@ -849,6 +849,19 @@ void run_start_ready(struct worker *w)
 	}
 }
 
+/* A task that died of SIGTERM or SIGINT (or a shell's exit status for them) that the worker did
+ * not send: maybe the signal a batch system sends every process of the step, the worker's
+ * included, which may reach the worker a moment later, after this task's end (at a load of 8,
+ * hundreds of ms later). Its report waits that long for the worker's own signal. */
+#define OUTSIDE_SIGNAL_GRACE_MS 2000
+
+static bool killed_from_outside(const struct outcome *o)
+{
+	if (o->sig)
+		return o->sig == SIGTERM || o->sig == SIGINT;
+	return o->exit_code == 128 + SIGTERM || o->exit_code == 128 + SIGINT;
+}
+
 /* A SIGTERM for the worker not yet read from its signalfd. Under a batch system (Slurm's scancel,
  * the end of an allocation) every process of the step gets SIGTERM at once, the tasks too: one
  * that dies of it before the worker has read its own must not be reported as failed, but left
@@ -901,6 +914,13 @@ void run_reap(struct worker *w)
 				log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the "
 					 "controller requeues it", e->run->name, o.status, o.sig ? o.sig : o.exit_code);
 				e->revoked = true;
+			} else if (!e->pyi && killed_from_outside(&o)) {
+				e->held = xmalloc(sizeof o);
+				*e->held = o;
+				e->held_until = mono_ms() + OUTSIDE_SIGNAL_GRACE_MS;
+				e->pid = 0;
+				pid = 0;
+				break;
 			} else if (e->mem) {
 				mem_verdict(w, e, &o);
 			}
@@ -911,6 +931,33 @@ void run_reap(struct worker *w)
 		if (pid)
 			pyengine_reaped(w, pid, status);
 	}
+}
+
+/* The tasks held by run_reap: not reported if the worker was told to stop meanwhile (the
+ * controller requeues them), else reported as they ended once their grace is over. Returns
+ * the earliest held_until still to come, 0 when none. */
+uint64_t run_release_held(struct worker *w)
+{
+	uint64_t now = mono_ms(), next = 0;
+	for (int i = 0; i < w->nslots; i++) {
+		struct engine *e = &w->eng[i];
+		if (!e->held)
+			continue;
+		if (stop_pending(w)) {
+			log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the controller "
+				 "requeues it", e->run->name, e->held->status, e->held->sig ? e->held->sig : e->held->exit_code);
+			e->revoked = true;
+		} else if (now < e->held_until) {
+			if (!next || e->held_until < next)
+				next = e->held_until;
+			continue;
+		}
+		struct outcome o = *e->held;
+		free(e->held);
+		e->held = NULL;
+		finish(w, e, &o);
+	}
+	return next;
 }
 
 void run_check_timeouts(struct worker *w)
@@ -939,6 +986,7 @@ void run_check_timeouts(struct worker *w)
  * with it (its parent-death signal). So the worker ends within kill_grace plus a second. */
 void run_stop_all(struct worker *w)
 {
+	run_release_held(w); /* stopping: ended by the signal that stops the worker, not reported */
 	for (int i = 0; i < w->nslots; i++)
 		if (w->eng[i].run) {
 			w->eng[i].revoked = true;

@@ -70,6 +70,8 @@ struct pyresult {
 	char reason[1000];
 };
 
+struct outcome;
+
 struct engine {
 	int64_t id;
 	int slot;               /* 0..N-1 on this node: names its variables file */
@@ -83,6 +85,8 @@ struct engine {
 	uint64_t deadline;      /* monotonic ms; 0 = no timeout */
 	uint64_t kill_at;       /* after TERM: when to KILL */
 	bool timed_out, revoked;
+	struct outcome *held;   /* ended by a signal from outside: reported at held_until (run.c) */
+	uint64_t held_until;
 	uint64_t mem;           /* the running task's memory limit in bytes (--mem), 0 none */
 	int mem_how;            /* MEM_* from its shepherd, once it ended */
 	int errfd;              /* read end of the child's start-failure pipe, 0 when none */
@@ -200,6 +204,7 @@ void run_retry_unsent(struct worker *w);
 void run_report_refused(struct worker *w, const char *name, const char *why);
 void run_reap(struct worker *w);
 void run_check_timeouts(struct worker *w);
+uint64_t run_release_held(struct worker *w); /* tasks ended by a signal from outside (run.c) */
 void run_kill(struct worker *w, struct engine *e, int sig);
 void run_stop_all(struct worker *w);
 int run_running(const struct worker *w);

@@ -147,7 +147,11 @@ check "(b) a task with --retries 1 is submitted" test -n "$j"
 for round in 1 2; do
 	wait_procs "$j" 1 "$round"
 	check "(b) round $round: attempt $round runs" test -n "$(task_procs "$j" 1 "$round")"
-	st=$(tstate "$j" 1)
+	for i in $(seq 300); do # (published up to publish_interval after the change: wait for it)
+		st=$(tstate "$j" 1)
+		[ -n "$st" ] && [ "$st" != queued ] && break
+		sleep 0.1
+	done
 	check "(b) round $round: ... and is published as given to the worker before the kill ($st)" \
 		test "$st" = assigned -o "$st" = running
 	kill -KILL "$WORKER_PID"

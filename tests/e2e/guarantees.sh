@@ -198,7 +198,13 @@ uid_section() {
 	q=$(qfile "$B3.1.1")
 	check "uid: a done record written by uid $uid_a is quarantined, the reason naming the uid" \
 		sh -c "[ -n '$q' ] && grep -q 'uid $uid_a' '$q.reason'"
-	local st; st=$(task_field "$B3" 't["state"]')
+	# (a job's first state is published up to publish_interval after its acceptance: wait for one)
+	local st i
+	for i in $(seq 300); do
+		st=$(task_field "$B3" 't["state"]')
+		[ -n "$st" ] && [ "$st" != queued ] && break
+		sleep 0.1
+	done
 	check "uid:   ... and the task it claims is still running, not ended by it ($st)" \
 		sh -c "[ '$st' = running ] || [ '$st' = assigned ]"
 

@@ -32,6 +32,8 @@ j=$(spool submit -- sleep 1800)
 for i in $(seq 600); do [ -n "$(job_sleeps "$j")" ] && break; sleep 0.1; done
 before=$(job_sleeps "$j")
 check "a long task starts (its sleep 1800 runs: ${before:-none})" test -n "$before"
+# (its state is published up to publish_interval after its acceptance: wait for it to leave queued)
+for i in $(seq 300); do spool status "$j" | grep -E '^ *1  [a-z]+ ' | grep -vq ' queued ' && break; sleep 0.1; done
 check "  ... and shows as assigned or running" sh -c "spool status $j | grep -Eq '^ *1  (assigned|running) '"
 spool cancel "$j" >/dev/null
 spool collect --timeout 120 "$j" >/dev/null 2>"$T/err"; rc=$?
