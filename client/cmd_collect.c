@@ -164,6 +164,8 @@ int collect_job(spool_t *sp, const char *jobid, const struct collect_flags *f)
 			json_free(&js);
 			spool_job_free(full);
 		}
+	} else if (!j->ntasks && j->accepted) {
+		fprintf(stderr, "spool: job %s is accepted; its state is not yet published (in a moment)\n", jobid);
 	} else if (!j->ntasks) {
 		fprintf(stderr, "spool: job %s is not yet accepted by the controller%s\n", jobid,
 			f->timeout_ms ? "" : " (is spoold running? see 'spool status')");

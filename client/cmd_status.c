@@ -99,7 +99,7 @@ static void row_fill(struct row *r, const struct spool_job *j, uint64_t now)
 	r->command = "";
 	if (!j->accepted || !j->ntasks) { /* its command is in its record, which only spoold reads */
 		snprintf(r->state, sizeof r->state, "%s", spool_job_state_name(SPOOL_JOB_SUBMITTED));
-		r->command = "(not yet accepted)";
+		r->command = j->accepted ? "(accepted, state not yet published)" : "(not yet accepted)";
 		return;
 	}
 	const uint64_t *c = j->counts;

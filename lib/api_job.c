@@ -381,6 +381,23 @@ void spool_jobs_free(struct spool_job **jobs, size_t n)
 	free(jobs);
 }
 
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Is JOB.state among the sorted names, for the record name JOB.job? */
+static bool state_listed(char **names, long nn, const char *record)
+{
+	char want[300];
+	size_t len = strlen(record) - strlen(".job");
+	if (len + sizeof ".state" > sizeof want)
+		return true; /* not a job's name: never listed from its record */
+	snprintf(want, sizeof want, "%.*s.state", (int)len, record);
+	const char *key = want;
+	return bsearch(&key, names, (size_t)nn, sizeof *names, cmp_name) != NULL;
+}
+
 /* Every job with a published state, then those still in incoming/ (on a shared spool
  * incoming/ cannot be listed: a submitter's own records there are not shown until accepted). */
 int spool_jobs(spool_t *sp, struct spool_job ***out, size_t *n, spool_warn_cb warn, void *arg, char *err,
@@ -405,13 +422,25 @@ int spool_jobs(spool_t *sp, struct spool_job ***out, size_t *n, spool_warn_cb wa
 			spool_jobs_free(jobs, nj);
 			return -1;
 		}
+		/* In ctl/jobs/, an accepted job's record without a state yet (its first publish waits
+		 * publish_interval, spool-layout.md 3.10) is listed too, from its record. */
+		bool *from_record = xcalloc(nn > 0 ? (size_t)nn : 1, sizeof *from_record);
+		if (d == 0) { /* (decided before the loop below shortens the names) */
+			qsort(names, (size_t)nn, sizeof *names, cmp_name);
+			for (long i = 0; i < nn; i++)
+				from_record[i] = has_suffix(names[i], ".job") && !state_listed(names, nn, names[i]);
+		}
 		for (long i = 0; i < nn; i++) {
 			struct spool_job *j;
 			char why[SPOOL_ERRLEN];
 			int nf;
-			if (!has_suffix(names[i], suffix[d]))
-				continue;
-			names[i][strlen(names[i]) - strlen(suffix[d])] = '\0';
+			if (from_record[i]) {
+				names[i][strlen(names[i]) - strlen(".job")] = '\0';
+			} else {
+				if (!has_suffix(names[i], suffix[d]))
+					continue;
+				names[i][strlen(names[i]) - strlen(suffix[d])] = '\0';
+			}
 			if (spool_job_summary(sp, names[i], &j, &nf, why, sizeof why) < 0) {
 				/* Another user's or gone meanwhile: silently; not the controller's: said. */
 				if (warn && d == 0 && !nf && errno != EACCES && errno != ENOENT)
@@ -434,6 +463,7 @@ int spool_jobs(spool_t *sp, struct spool_job ***out, size_t *n, spool_warn_cb wa
 			jobs = xrealloc(jobs, (nj + 1) * sizeof *jobs);
 			jobs[nj++] = j;
 		}
+		free(from_record);
 		fs_list_free(names, nn);
 	}
 	if (nj)

@@ -118,6 +118,10 @@ static void test_info(spool_t *sp, const char *path)
 		close(qfd);
 }
 
+/* spool_jobs lists an accepted job whose first state is not yet published (only its record in
+ * ctl/jobs/, spool-layout.md 3.10), and a record still in incoming/, each once. */
+static void test_jobs_list(spool_t *sp, const char *path);
+
 static void put_file(const char *dir, const char *name, const char *text)
 {
 	struct err e;
@@ -170,10 +174,34 @@ int main(void)
 	    CHECK((sp = spool_open(path, err, sizeof err)) != NULL, "  ... opened")) {
 		test_codes(sp);
 		test_info(sp, path);
+		test_jobs_list(sp, path);
 		spool_close(sp);
 	}
 	CHECK(fs_remove_tree(AT_FDCWD, base) == 0, "temp dir cleaned up");
 	free(path);
 	free(base);
 	return unit_done();
+}
+
+static void test_jobs_list(spool_t *sp, const char *path)
+{
+	char *jobs = xasprintf("%s/ctl/jobs", path), *inc = xasprintf("%s/incoming", path), err[SPOOL_ERRLEN];
+	put_file(jobs, "aaaaaaaaa1.job", "spool-record 1 job\nend\n");
+	put_file(inc, "bbbbbbbbb2.job", "spool-record 1 job\nend\n");
+	struct spool_job **l = NULL;
+	size_t n = 0;
+	int a = 0, b = 0; /* (a job submitted by test_codes is in incoming/ too) */
+	CHECK(spool_jobs(sp, &l, &n, NULL, NULL, err, sizeof err) == 0, "spool_jobs lists the jobs");
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(l[i]->id, "aaaaaaaaa1") == 0)
+			a += l[i]->accepted && l[i]->state == SPOOL_JOB_SUBMITTED && !l[i]->ntasks ? 1 : 100;
+		else if (strcmp(l[i]->id, "bbbbbbbbb2") == 0)
+			b += !l[i]->accepted ? 1 : 100;
+	}
+
+	CHECK(a == 1, "  ... once, as accepted, a job whose record is in ctl/jobs/ without a state yet");
+	CHECK(b == 1, "  ... once, as not yet accepted, a record still in incoming/");
+	spool_jobs_free(l, n);
+	free(jobs);
+	free(inc);
 }
