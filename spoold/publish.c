@@ -23,17 +23,15 @@
  * database notes them published (sync_states). They only repeat what the database committed
  * before: one lost in a power cut is published again, as the job is still marked dirty. */
 struct to_sync {
-	char (*name)[96];
-	int64_t *rid;
+	struct sync_item *v;
 	size_t n;
 };
 
 static void to_sync_add(struct to_sync *ts, const char *name, int64_t rid)
 {
-	ts->name = xrealloc(ts->name, (ts->n + 1) * sizeof *ts->name);
-	ts->rid = xrealloc(ts->rid, (ts->n + 1) * sizeof *ts->rid);
-	snprintf(ts->name[ts->n], sizeof ts->name[ts->n], "%s", name);
-	ts->rid[ts->n++] = rid;
+	ts->v = xrealloc(ts->v, (ts->n + 1) * sizeof *ts->v);
+	ts->v[ts->n] = (struct sync_item){ .rid = rid };
+	snprintf(ts->v[ts->n++].name, sizeof ts->v->name, "%s", name);
 }
 
 static void republish(struct ctl *c, int64_t rid)
@@ -49,25 +47,15 @@ static void republish(struct ctl *c, int64_t rid)
  * file could not be synced stays to publish. */
 static void sync_states(struct ctl *c, struct to_sync *ts)
 {
+	sync_items(c->sd.ctl_jobs, ts->v, ts->n);
 	for (size_t i = 0; i < ts->n; i++) {
-		int fd = openat(c->sd.ctl_jobs, ts->name[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0 && fsync(fd) == 0) {
-			close(fd);
+		if (!ts->v[i].err)
 			continue;
-		}
-		log_err("cannot sync %s/ctl/jobs/%s to disk: %s (publishing it again)", c->sd.path, ts->name[i],
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		republish(c, ts->rid[i]);
+		log_err("cannot sync %s/ctl/jobs/%s to disk: %s (publishing it again)", c->sd.path, ts->v[i].name,
+			strerror(ts->v[i].err));
+		republish(c, ts->v[i].rid);
 	}
-	if (ts->n && fsync(c->sd.ctl_jobs) < 0) {
-		log_err("cannot sync %s/ctl/jobs/ to disk: %s (publishing its jobs again)", c->sd.path, strerror(errno));
-		for (size_t i = 0; i < ts->n; i++)
-			republish(c, ts->rid[i]);
-	}
-	free(ts->name);
-	free(ts->rid);
+	free(ts->v);
 	memset(ts, 0, sizeof *ts);
 }
 
@@ -77,17 +65,16 @@ static void hand_to_syncer(struct ctl *c, struct to_sync *ts)
 {
 	sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = ?1 WHERE rid = ?2 AND dirty = ?3");
 	for (size_t i = 0; i < ts->n; i++) {
-		syncer_add(c, ts->name[i], ts->rid[i]);
+		syncer_add(c, ts->v[i].name, ts->v[i].rid);
 		sqlite3_bind_int(u, 1, JOB_UNSYNCED);
-		sqlite3_bind_int64(u, 2, ts->rid[i]);
+		sqlite3_bind_int64(u, 2, ts->v[i].rid);
 		sqlite3_bind_int(u, 3, JOB_CLEAN);
 		if (sqlite3_step(u) != SQLITE_DONE)
 			log_err("database %s: cannot note a job's state as published but not synced: %s", c->dbpath,
 				sqlite3_errmsg(c->db));
 		sqlite3_reset(u);
 	}
-	free(ts->name);
-	free(ts->rid);
+	free(ts->v);
 	memset(ts, 0, sizeof *ts);
 }
 
