@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -255,8 +256,27 @@ static void lock_note_pid(struct worker *w)
 		log_warn("cannot write my pid into %s/vars/.lock.%s", w->sd.path, w->node);
 }
 
+/* Is the process pid running (not gone, not a zombie waiting for its parent)? */
+static bool pid_running(pid_t pid)
+{
+	char path[64], buf[256];
+	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
+		return false;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	const char *st = strrchr(buf, ')'); /* "pid (comm) S ...": comm may hold anything */
+	return !(st && st[1] == ' ' && st[2] == 'Z');
+}
+
 /* One worker per node name: taken before the worker detaches, so that a second one says why on
- * its terminal and exits 3 instead of vanishing into the log. */
+ * its terminal and exits 3 instead of vanishing into the log. The lock is the descriptor's, so
+ * the worker's shepherds share it: when a worker dies (even by SIGKILL), its shepherds end their
+ * tasks (up to kill_grace) before the lock is free. A worker started meanwhile (systemd's
+ * restart) waits for that, rather than refusing to start or running beside the old tasks. */
 static int lock_node(struct worker *w)
 {
 	char name[100], pid[32];
@@ -266,14 +286,34 @@ static int lock_node(struct worker *w)
 		log_err("cannot open %s/vars/%s: %s", w->sd.path, name, strerror(errno));
 		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	uint64_t give_up = 0;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
 		ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
 		pid[n > 0 ? n : 0] = '\0';
 		pid[strcspn(pid, "\n")] = '\0';
-		log_err("another spool-worker already runs as node %s (pid %s): stop it, or give this one "
-			"another --name", w->node, pid[0] ? pid : "?");
-		close(fd);
-		return -1;
+		uint64_t holder = 0;
+		if (err != EWOULDBLOCK || parse_u64(pid, INT_MAX, &holder) < 0 || pid_running((pid_t)holder)) {
+			log_err("another spool-worker already runs as node %s (pid %s): stop it, or give this one "
+				"another --name", w->node, pid[0] ? pid : "?");
+			close(fd);
+			return -1;
+		}
+		uint64_t now = mono_ms();
+		if (!give_up) {
+			/* kill_grace, and as long again for a loaded machine */
+			give_up = now + 2 * w->sd.conf.kill_grace_ms + 5000;
+			log_info("the last worker of node %s (pid %s) has died; waiting (at most %.1f s) for the "
+				 "processes of its tasks to end, which hold %s/vars/%s", w->node, pid,
+				 (give_up - now) / 1000.0, w->sd.path, name);
+		} else if (now >= give_up) {
+			log_err("the last worker of node %s (pid %s) has died, but processes of its tasks still hold "
+				"%s/vars/%s: find them with 'fuser -v %s/vars/%s' and end them", w->node, pid,
+				w->sd.path, name, w->sd.path, name);
+			close(fd);
+			return -1;
+		}
+		usleep(50000);
 	}
 	w->lock_fd = fd; /* stays open: it holds the lock (a forked daemon shares it) */
 	lock_note_pid(w);

@@ -1,15 +1,17 @@
 #!/bin/bash
-# checks: 5
+# checks: 9
 # shepherd.sh - every process of a task ends with it (spool-layout.md section 7): a task runs under
 # its shepherd, a child subreaper, and where the worker may make cgroups, in a cgroup of its own.
 # Checked here: which of the two the worker says it uses, and that it is so; a process the task
 # moved to another session is ended when the task ends; and when the worker AND the shepherd are
 # killed with SIGKILL (nothing of spool left to end the task), the next worker started on the node
 # ends what was left, where there are cgroups (without them it cannot: the layout says so, and the
-# check says which case ran).
+# check says which case ran). And a worker started while the shepherds of a worker killed with
+# SIGKILL still end its tasks waits for them (they hold the node's lock) instead of refusing.
 . "$(dirname "$0")/../lib.sh"
 
-make_spool
+# kill_grace 15 s: section 3 starts a worker within the grace of a dead worker's shepherd.
+make_spool kill_grace=15.0
 start_spoold
 start_worker 1
 wait_engines 1 || exit 1
@@ -73,3 +75,23 @@ else
 	echo "# without cgroups a process of a task whose shepherd was killed with SIGKILL is not found again"
 	kill -KILL "${esc2:-0}" 2>/dev/null
 fi
+
+# --- 3. the worker alone killed with SIGKILL: its shepherd ends the task, holding the node's lock
+# until it is done; a worker started meanwhile waits for it instead of refusing to start ---
+[ $cg = 1 ] || start_worker 1
+spool cancel "$j" >/dev/null # (its task, requeued from the dead engine, would hold the new one)
+wait_for 120 grep -q "registered: engine id" "$T/worker.log"
+regs=$(grep -c "registered: engine id" "$T/worker.log")
+W3=$WORKER_PID
+spool submit -- sh -c 'trap "" TERM; echo $$ >t3.pid; while :; do sleep 0.1; done' >/dev/null
+deadline 60 test -s t3.pid || fail "the third task did not start"
+t3=$(cat t3.pid 2>/dev/null)
+kill -KILL "$W3"
+deadline 30 gone "$W3"
+start_worker 1
+check "a worker started while the dead worker's shepherd ends its task (SIGTERM ignored: 15 s) waits" \
+	deadline 60 grep -q "the last worker of node .* (pid $W3) has died; waiting" "$T/worker.log"
+check "  ... and registers once the shepherd is done" \
+	deadline 90 sh -c "[ \$(grep -c 'registered: engine id' '$T/worker.log') -gt $regs ]"
+check "  ... by then the task's process is gone" gone "${t3:-0}"
+check "  ... it did not refuse to start" sh -c "! grep -q 'already runs as node' '$T/worker.log'"
