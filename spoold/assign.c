@@ -263,10 +263,12 @@ struct jobcap {
 	size_t nids;
 };
 
-static const char any_sql[] = "SELECT rid, idx, item, attempt, nprio FROM tasks WHERE state = ?4 AND pin IS NULL AND waits = 0"
-			      " AND owner = ?1 AND (nprio, rid) >= (?2, ?3) ORDER BY nprio, rid, idx";
-static const char res_sql[] = "SELECT rid, idx, item, attempt, nprio FROM tasks WHERE state = ?4 AND pin = ?5 AND waits = 0"
-			      " AND owner = ?1 AND (nprio, rid) >= (?2, ?3) ORDER BY nprio, rid, idx";
+/* The state (and the pin) are bound once, when prepared (db_prep_fixed says why); the owner,
+ * priority and job to start from are the last three parameters, bound at each seek. */
+static const char any_sql[] = "SELECT rid, idx, item, attempt, nprio FROM tasks WHERE state = ?1 AND pin IS NULL AND waits = 0"
+			      " AND owner = ?2 AND (nprio, rid) >= (?3, ?4) ORDER BY nprio, rid, idx";
+static const char res_sql[] = "SELECT rid, idx, item, attempt, nprio FROM tasks WHERE state = ?1 AND pin = ?2 AND waits = 0"
+			      " AND owner = ?3 AND (nprio, rid) >= (?4, ?5) ORDER BY nprio, rid, idx";
 
 static void head_step(struct head *h)
 {
@@ -284,11 +286,10 @@ static void head_seek(struct head *h, int64_t uid, int64_t nprio, int64_t rid)
 	if (!h->q)
 		return;
 	sqlite3_reset(h->q);
-	sqlite3_bind_int64(h->q, 1, uid);
-	sqlite3_bind_int64(h->q, 2, nprio);
-	sqlite3_bind_int64(h->q, 3, rid);
-	sqlite3_bind_int(h->q, 4, SPOOL_TASK_QUEUED);
-	sqlite3_bind_int(h->q, 5, PIN_TARGETS);
+	int last = sqlite3_bind_parameter_count(h->q);
+	sqlite3_bind_int64(h->q, last - 2, uid);
+	sqlite3_bind_int64(h->q, last - 1, nprio);
+	sqlite3_bind_int64(h->q, last, rid);
 	head_step(h);
 }
 
@@ -348,9 +349,12 @@ static bool capped(const struct jobcap *j)
 /* The owners with ready tasks, found one index seek per stream each, with their load. */
 static size_t owners_ready(struct ctl *c, struct owner **out)
 {
+	static const int fixed[] = { SPOOL_TASK_QUEUED, PIN_TARGETS };
 	sqlite3_stmt *next[2] = {
-		db_prep(c, "SELECT owner FROM tasks WHERE state = ?2 AND pin IS NULL AND waits = 0 AND owner > ?1 ORDER BY owner LIMIT 1"),
-		db_prep(c, "SELECT owner FROM tasks WHERE state = ?2 AND pin = ?3 AND waits = 0 AND owner > ?1 ORDER BY owner LIMIT 1"),
+		db_prep_fixed(c, "SELECT owner FROM tasks WHERE state = ?1 AND pin IS NULL AND waits = 0 AND owner > ?2"
+				 " ORDER BY owner LIMIT 1", 1, fixed),
+		db_prep_fixed(c, "SELECT owner FROM tasks WHERE state = ?1 AND pin = ?2 AND waits = 0 AND owner > ?3"
+				 " ORDER BY owner LIMIT 1", 2, fixed),
 	};
 	sqlite3_stmt *ld = db_prep(c, "SELECT n FROM owner_load WHERE owner = ?");
 	struct owner *o = NULL;
@@ -360,10 +364,7 @@ static size_t owners_ready(struct ctl *c, struct owner **out)
 		int64_t uid = INT64_MAX;
 		for (int k = 0; k < 2; k++) {
 			sqlite3_reset(next[k]);
-			sqlite3_bind_int64(next[k], 1, at);
-			sqlite3_bind_int(next[k], 2, SPOOL_TASK_QUEUED);
-			if (k == 1)
-				sqlite3_bind_int(next[k], 3, PIN_TARGETS);
+			sqlite3_bind_int64(next[k], k + 2, at);
 			if (sqlite3_step(next[k]) == SQLITE_ROW && sqlite3_column_int64(next[k], 0) < uid)
 				uid = sqlite3_column_int64(next[k], 0);
 			sqlite3_reset(next[k]);
@@ -383,15 +384,45 @@ static size_t owners_ready(struct ctl *c, struct owner **out)
 	return n;
 }
 
-static sqlite3_stmt *prep(struct ctl *c, const char *sql)
+/* The any/res queries of the i-th owner of a pass: cached in c, since a pass runs after every
+ * few finished tasks and parsing them each time was a visible part of spoold's CPU per task. */
+static int owner_queries(struct ctl *c, size_t i, sqlite3_stmt **any, sqlite3_stmt **res)
 {
-	sqlite3_stmt *st = NULL;
-	if (sqlite3_prepare_v2(c->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		log_err("database %s: cannot prepare the scheduler's query: %s", c->dbpath, sqlite3_errmsg(c->db));
-		sqlite3_finalize(st);
-		return NULL;
+	if (i >= c->nowner_q) {
+		sqlite3_stmt *(*q)[2] = realloc(c->owner_q, (i + 1) * sizeof *q);
+		if (!q)
+			return -1;
+		c->owner_q = q;
+		for (; c->nowner_q <= i; c->nowner_q++) {
+			sqlite3_stmt **pair = c->owner_q[c->nowner_q];
+			pair[0] = pair[1] = NULL;
+			if (sqlite3_prepare_v3(c->db, any_sql, -1, SQLITE_PREPARE_PERSISTENT, &pair[0], NULL) != SQLITE_OK ||
+			    sqlite3_prepare_v3(c->db, res_sql, -1, SQLITE_PREPARE_PERSISTENT, &pair[1], NULL) != SQLITE_OK ||
+			    sqlite3_bind_int(pair[0], 1, SPOOL_TASK_QUEUED) != SQLITE_OK ||
+			    sqlite3_bind_int(pair[1], 1, SPOOL_TASK_QUEUED) != SQLITE_OK ||
+			    sqlite3_bind_int(pair[1], 2, PIN_TARGETS) != SQLITE_OK) {
+				log_err("database %s: cannot prepare the scheduler's query: %s", c->dbpath,
+					sqlite3_errmsg(c->db));
+				sqlite3_finalize(pair[0]);
+				sqlite3_finalize(pair[1]);
+				return -1;
+			}
+		}
 	}
-	return st;
+	*any = c->owner_q[i][0];
+	*res = c->owner_q[i][1];
+	return 0;
+}
+
+void assign_close(struct ctl *c)
+{
+	for (size_t i = 0; i < c->nowner_q; i++) {
+		sqlite3_finalize(c->owner_q[i][0]);
+		sqlite3_finalize(c->owner_q[i][1]);
+	}
+	free(c->owner_q);
+	c->owner_q = NULL;
+	c->nowner_q = 0;
 }
 
 /* Owner o's next task it may run now: take it (1), or none left (0). */
@@ -432,8 +463,8 @@ static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick 
 	size_t no = owners_ready(c, &o), skips = 0, ncaps = 0;
 	struct jobcap *caps = NULL;
 	for (size_t i = 0; i < no; i++) {
-		o[i].any.q = prep(c, any_sql);
-		o[i].res.q = prep(c, res_sql);
+		if (owner_queries(c, i, &o[i].any.q, &o[i].res.q) < 0)
+			o[i].any.q = o[i].res.q = NULL;
 		head_seek(&o[i].any, o[i].uid, INT64_MIN, 0);
 		head_seek(&o[i].res, o[i].uid, INT64_MIN, 0);
 	}
@@ -451,9 +482,11 @@ static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick 
 		else
 			best->any.ok = best->res.ok = false; /* nothing more of this owner fits now */
 	}
-	for (size_t i = 0; i < no; i++) {
-		sqlite3_finalize(o[i].any.q);
-		sqlite3_finalize(o[i].res.q);
+	for (size_t i = 0; i < no; i++) { /* (a statement left stepping would hold its read open) */
+		if (o[i].any.q)
+			sqlite3_reset(o[i].any.q);
+		if (o[i].res.q)
+			sqlite3_reset(o[i].res.q);
 	}
 	for (size_t i = 0; i < ncaps; i++)
 		free(caps[i].ids);
@@ -471,12 +504,11 @@ void assign_tasks(struct ctl *c)
 	c->want_assign = false;
 	/* Engines whose recent tasks were short (under 0.1 s on average) may hold prefetch_short
 	 * queued tasks: holding them costs little, and they would otherwise wait on the controller. */
-	sqlite3_stmt *es = db_prep(c,
+	static const int held[] = { SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING };
+	sqlite3_stmt *es = db_prep_fixed(c,
 		"SELECT e.id, e.wid, (SELECT count(*) FROM tasks t WHERE t.engine = e.id AND t.state BETWEEN ?1 AND ?2),"
 		" e.avg_ms IS NOT NULL AND e.avg_ms < 100"
-		" FROM engines e WHERE e.alive = 1 ORDER BY e.id");
-	sqlite3_bind_int(es, 1, SPOOL_TASK_ASSIGNED);
-	sqlite3_bind_int(es, 2, SPOOL_TASK_RUNNING);
+		" FROM engines e WHERE e.alive = 1 ORDER BY e.id", 2, held);
 	while (sqlite3_step(es) == SQLITE_ROW) {
 		int load = sqlite3_column_int(es, 2);
 		int maxload = 1 + (int)(sqlite3_column_int(es, 3) ? c->sd.conf.prefetch_short : c->sd.conf.prefetch);
@@ -510,15 +542,15 @@ void assign_tasks(struct ctl *c)
 	size_t np = 0;
 	/* Phase 1: tasks pinned to an engine (apply, static map, push, pull, submit or map with one
 	 * target), in submission order. */
-	sqlite3_stmt *pq = db_prep(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?3 AND pin = ?1 AND waits = 0"
-				      " ORDER BY rid, idx LIMIT ?2");
+	static const int queued[] = { SPOOL_TASK_QUEUED };
+	sqlite3_stmt *pq = db_prep_fixed(c, "SELECT rid, idx, item, attempt FROM tasks WHERE state = ?1 AND pin = ?2"
+					    " AND waits = 0 ORDER BY rid, idx LIMIT ?3", 1, queued);
 	for (size_t i = 0; i < ns; i++) {
 		if (s[i].jump)
 			continue;
 		sqlite3_reset(pq);
-		sqlite3_bind_int64(pq, 1, s[i].engine);
-		sqlite3_bind_int64(pq, 2, s[i].maxload - s[i].load);
-		sqlite3_bind_int(pq, 3, SPOOL_TASK_QUEUED);
+		sqlite3_bind_int64(pq, 2, s[i].engine);
+		sqlite3_bind_int64(pq, 3, s[i].maxload - s[i].load);
 		while (s[i].load < s[i].maxload && sqlite3_step(pq) == SQLITE_ROW)
 			take(&p[np++], pq, &s[i]);
 	}
@@ -577,9 +609,9 @@ void assign_reconcile(struct ctl *c)
 {
 	struct pick *p = NULL;
 	size_t np = 0, cp = 0;
-	sqlite3_stmt *q = db_prep(c, "SELECT t.rid, t.idx, t.item, t.attempt, t.engine, t.wid, t.seq FROM tasks t WHERE t.state BETWEEN ?1 AND ?2 ORDER BY t.wid, t.rid, t.idx");
-	sqlite3_bind_int(q, 1, SPOOL_TASK_ASSIGNED);
-	sqlite3_bind_int(q, 2, SPOOL_TASK_RUNNING);
+	static const int held[] = { SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING };
+	sqlite3_stmt *q = db_prep_fixed(c, "SELECT t.rid, t.idx, t.item, t.attempt, t.engine, t.wid, t.seq FROM tasks t"
+					   " WHERE t.state BETWEEN ?1 AND ?2 ORDER BY t.wid, t.rid, t.idx", 2, held);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (np == cp) {
 			cp = cp ? cp * 2 : 64;

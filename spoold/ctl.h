@@ -101,6 +101,10 @@ struct ctl {
 	uint64_t ctl_beat;
 	volatile int stop;
 	struct stmt_cache stmts[STMT_CACHE];
+	/* assign.c's two queries per owner with queued tasks, which each owner steps on its own:
+	 * prepared once, for as many owners as a pass has seen at most (db_close finalizes them). */
+	sqlite3_stmt *(*owner_q)[2];
+	size_t nowner_q;
 	struct tmpl tmpl[TMPL_CACHE];
 	size_t tmpl_next;
 	long quarantine_count;         /* -1: not counted yet */
@@ -141,6 +145,7 @@ void ctl_init(struct ctl *c); /* zeroed, and the fields whose start is not zero 
 int db_open(struct ctl *c, struct err *e);
 void db_close(struct ctl *c);
 sqlite3_stmt *db_prep(struct ctl *c, const char *sql);
+sqlite3_stmt *db_prep_fixed(struct ctl *c, const char *sql, int n, const int *v);
 int db_exec(struct ctl *c, const char *sql);
 int db_begin(struct ctl *c);
 int db_commit(struct ctl *c);
@@ -211,6 +216,7 @@ void assign_tasks(struct ctl *c);
 void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt);
 void assign_reconcile(struct ctl *c);
 void assign_forget(struct ctl *c); /* free the templates it keeps (at exit) */
+void assign_close(struct ctl *c);  /* finalize its cached queries (db_close) */
 
 /* poison.c: ctl/inflight, the job a step was handling when spoold died */
 void inflight_set(struct ctl *c, const char *step, const char *job); /* step: "ingest" or "assign" */

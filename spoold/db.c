@@ -17,7 +17,8 @@
 
 /* The partial indexes' conditions are schema, where SQLite takes no parameters: they are
  * written from the state enum (here %1$d assigned, %2$d running; queued in ready_fmt), and every query binds
- * the same values, which lets SQLite use these indexes (it compares bound values with them). */
+ * the same values, once per statement (db_prep_fixed), which lets SQLite use these indexes (it
+ * compares bound values with them). */
 static const char schema_fmt[] =
 	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
 	/* rid gives submission (ingest) order; AUTOINCREMENT so a rid is never reused. */
@@ -281,7 +282,8 @@ int db_open(struct ctl *c, struct err *e)
 	sqlite3_busy_timeout(c->db, 5000);
 	/* WAL + synchronous=NORMAL: SQLite itself never syncs a commit; db_commit syncs the WAL
 	 * (db_sync) after every full commit, so a commit is on disk before we delete the files it
-	 * consumed, and lazy ones cost no PRAGMA switch. */
+	 * consumed, and lazy ones cost no PRAGMA switch. (locking_mode stays NORMAL: an
+	 * administrator or a test may read the database with sqlite3 while spoold runs.) */
 	if (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=OFF;",
 			 NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(c->db, schema_sql(), NULL, NULL, &msg) != SQLITE_OK) {
@@ -323,6 +325,7 @@ int db_open(struct ctl *c, struct err *e)
 void db_close(struct ctl *c)
 {
 	struct stmt_cache *cache = c->stmts;
+	assign_close(c);
 	for (size_t i = 0; i < STMT_CACHE; i++) {
 		if (cache[i].st)
 			sqlite3_finalize(cache[i].st);
@@ -355,6 +358,25 @@ sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
 	}
 	cache[i].sql = sql;
 	return cache[i].st;
+}
+
+/* A statement whose first n parameters are always the values v (a state, a pin kind): bound once,
+ * when it is prepared. SQLite decides from a bound value whether a partial index (schema_fmt,
+ * ready_fmt) serves the query, and so prepares such a statement again whenever that parameter
+ * is bound again, even to the same value: at every use, a re-parse and re-plan each time. The
+ * caller binds only the parameters after ?n, at each use. */
+sqlite3_stmt *db_prep_fixed(struct ctl *c, const char *sql, int n, const int *v)
+{
+	struct stmt_cache *cache = c->stmts;
+	for (size_t i = 0; i < STMT_CACHE && cache[i].sql; i++)
+		if (cache[i].sql == sql) {
+			sqlite3_reset(cache[i].st); /* (no clear_bindings: it would undo the fixed ones) */
+			return cache[i].st;
+		}
+	sqlite3_stmt *st = db_prep(c, sql);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int(st, i + 1, v[i]);
+	return st;
 }
 
 int db_exec(struct ctl *c, const char *sql)

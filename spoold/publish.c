@@ -305,8 +305,8 @@ void publish_jobs(struct ctl *c, bool force)
 	size_t n = 0, cap = 0;
 	int rc;
 
-	sqlite3_stmt *st = db_prep(c, "SELECT rid, ntasks, nterminal, published_ms FROM jobs WHERE dirty = ?1");
-	sqlite3_bind_int(st, 1, 1);
+	static const int dirty[] = { JOB_DIRTY };
+	sqlite3_stmt *st = db_prep_fixed(c, "SELECT rid, ntasks, nterminal, published_ms FROM jobs WHERE dirty = ?1", 1, dirty);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t ntasks = sqlite3_column_int64(st, 1), nterm = sqlite3_column_int64(st, 2);
 		/* published_ms: when it was last published; negated while its first publish waits
@@ -349,13 +349,12 @@ void publish_engines(struct ctl *c)
 	buf_init(&b);
 	rec_begin(&b, "engines");
 	/* engine_line_put (lib/smallfmt.h) checks every field, TASK (JOB.TASK) included */
-	sqlite3_stmt *st = db_prep(c,
+	static const int held[] = { SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING };
+	sqlite3_stmt *st = db_prep_fixed(c,
 		"SELECT e.id, e.alive, w.node, w.pid, e.wid,"
 		" (SELECT j.id || '.' || t.idx FROM tasks t JOIN jobs j ON j.rid = t.rid WHERE t.engine = e.id"
 		"  AND t.state BETWEEN ?1 AND ?2 ORDER BY t.seq LIMIT 1)"
-		" FROM engines e JOIN workers w ON w.wid = e.wid ORDER BY e.id");
-	sqlite3_bind_int(st, 1, SPOOL_TASK_ASSIGNED);
-	sqlite3_bind_int(st, 2, SPOOL_TASK_RUNNING);
+		" FROM engines e JOIN workers w ON w.wid = e.wid ORDER BY e.id", 2, held);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *wid = (const char *)sqlite3_column_text(st, 4);
 		const char *task = (const char *)sqlite3_column_text(st, 5);
