@@ -307,9 +307,10 @@ static int lock_node(struct worker *w)
 				 "processes of its tasks to end, which hold %s/vars/%s", w->node, pid,
 				 (give_up - now) / 1000.0, w->sd.path, name);
 		} else if (now >= give_up) {
-			log_err("the last worker of node %s (pid %s) has died, but processes of its tasks still hold "
-				"%s/vars/%s: find them with 'fuser -v %s/vars/%s' and end them", w->node, pid,
-				w->sd.path, name, w->sd.path, name);
+			log_err("%s/vars/%s is still locked: by processes of the tasks of node %s's last worker (pid %s, "
+				"not running here; find them with 'fuser -v %s/vars/%s' and end them), or by a worker "
+				"of that name on another machine (give this one another --name)", w->sd.path, name,
+				w->node, pid, w->sd.path, name);
 			close(fd);
 			return -1;
 		}

@@ -2,7 +2,7 @@
 # errors.sh - clear messages and the documented exit codes for what users get wrong: no
 # spool, a newer spool, a broken spool.conf, bad working directories, unknown jobs, a
 # second init or controller, records the controller cannot read; and --help/--version.
-# checks: 92
+# checks: 95
 . "$(dirname "$0")/../lib.sh"
 make_spool
 cd "$T"
@@ -133,6 +133,19 @@ dpid=$(sed -n 's/.*runs in the background (pid \([0-9]*\)).*/\1/p' "$T/other-dae
 check "  ... and its lock file names the daemon's pid, not the parent's" \
 	wait_for 60 sh -c "[ -n '$dpid' ] && grep -qx '$dpid' '$SPOOL_DIR/vars/.lock.errors-daemon-$$'"
 [ -n "$dpid" ] && kill "$dpid" 2>/dev/null
+# A lock held by someone other than the worker whose pid it names (the shepherds of a dead
+# worker, or a worker of the same name elsewhere): waited for, then refused, saying both.
+lk="$SPOOL_DIR/vars/.lock.errors-held-$$"
+echo 999999999 >"$lk"
+(exec 9>>"$lk" && flock 9 && exec sleep 120) & # (the sleep itself holds it: killed below)
+fpid=$!
+wait_for 30 sh -c "! flock -n '$lk' true" || fail "the test could not hold $lk"
+run held-lock spool-worker -f -n 1 --name "errors-held-$$"
+check_eq "a worker whose node lock stays held, by no running worker, exits 3 after waiting" 3 "$RC"
+check "  ... having said that it waits for the last worker's task processes" has held-lock "(pid 999999999) has died; waiting"
+check "  ... then naming the lock file, fuser, and a worker of that name elsewhere" \
+	sh -c "grep -q 'vars/.lock.errors-held-$$ is still locked' '$T/held-lock.err' && grep -q 'fuser -v' '$T/held-lock.err' && grep -q 'another machine' '$T/held-lock.err'"
+kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null
 check "the first spoold is still running" kill -0 "$SPOOLD_PID"
 check "status still names the first spoold" sh -c "spool status | grep -q '^controller: running (pid $SPOOLD_PID '"
 
