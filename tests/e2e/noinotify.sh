@@ -8,7 +8,16 @@ start_spoold
 start_worker 2
 wait_engines 2 || exit 1
 # Inotify descriptors held by process $1 (an inotify instance is an anon_inode:inotify link).
-inotify_fds() { local l; l=$(ls -l "/proc/$1/fd") && [ -n "$l" ] || { echo "unreadable"; return; }; grep -c 'anon_inode:inotify' <<<"$l"; }
+# Each link is read on its own: a descriptor closed meanwhile is skipped (`ls -l` of the whole
+# directory failed on one that vanished between its listing and its stat).
+inotify_fds() {
+	local f n=0
+	[ -r "/proc/$1/fd" ] || { echo "unreadable"; return; }
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f" 2>/dev/null)" = "anon_inode:inotify" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
 check_eq "inotify = false: spoold holds no inotify descriptor" 0 "$(inotify_fds "$SPOOLD_PID")"
 check_eq "inotify = false: the worker holds no inotify descriptor" 0 "$(inotify_fds "$WORKER_PID")"
 cd "$T"
