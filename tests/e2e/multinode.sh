@@ -45,8 +45,12 @@ inotify_count() {
 	rf=$(realpath "$F")
 	for p in $(pgrep -x spoold; pgrep -x spool-worker); do
 		{ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qx "FAKE_NODES_DIR=$rf" || continue
-		l=$(ls -l "/proc/$p/fd") || continue
-		n=$((n + $(grep -c 'anon_inode:inotify' <<<"$l")))
+		[ -r "/proc/$p/fd" ] || continue
+		# (each link read alone: `ls -l` of the whole directory fails on a descriptor closed
+		# between its listing and its stat)
+		for l in /proc/"$p"/fd/*; do
+			[ "$(readlink "$l" 2>/dev/null)" = "anon_inode:inotify" ] && n=$((n + 1))
+		done
 		c=$((c + 1))
 	done
 	echo "$n $c"
