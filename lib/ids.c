@@ -100,30 +100,49 @@ void boot_id(char *out, size_t sz)
 	strlcpy_s(out, b[0] ? b : "unknown", sz);
 }
 
-uint64_t proc_start_ticks(pid_t pid)
+/* /proc/PID/stat from field 3 (the state) on, in buf: the command name before it may hold
+ * spaces and parentheses, so the fields restart after the last ')'. NULL when it cannot be
+ * read (the process is gone). */
+static const char *proc_stat_fields(pid_t pid, char *buf, size_t sz)
 {
-	char path[64], buf[1024];
-	int fd;
-	ssize_t n;
+	char path[64];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof buf - 1);
+		return NULL;
+	ssize_t n = read(fd, buf, sz - 1);
 	close(fd);
 	if (n <= 0)
-		return 0;
+		return NULL;
 	buf[n] = '\0';
-	/* The command name may hold spaces and parentheses: fields restart after the last ')'. */
 	char *p = strrchr(buf, ')');
+	return p ? p + 1 : NULL;
+}
+
+uint64_t proc_start_ticks(pid_t pid)
+{
+	char buf[1024];
+	const char *p = proc_stat_fields(pid, buf, sizeof buf);
 	if (!p)
 		return 0;
-	/* After ")" comes field 3 (state); starttime is field 22. */
+	/* " S PPID ...": starttime is field 22. */
 	int field = 2;
 	for (; *p && field < 22; p++)
 		if (*p == ' ')
 			field++;
 	return strtoull(p, NULL, 10);
+}
+
+int proc_state(pid_t pid, char *state, pid_t *ppid)
+{
+	char buf[1024];
+	int pp;
+	const char *p = proc_stat_fields(pid, buf, sizeof buf);
+	if (!p || sscanf(p, " %c %d", state, &pp) != 2)
+		return -1;
+	if (ppid)
+		*ppid = (pid_t)pp;
+	return 0;
 }
 
 int targets_parse(const char *s, int64_t **ids, size_t *n)

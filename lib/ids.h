@@ -32,5 +32,8 @@ bool var_name_ok(const char *s, size_t len);
 void node_name(char *out, size_t sz);
 void boot_id(char *out, size_t sz);
 uint64_t proc_start_ticks(pid_t pid);
+/* A process's state letter (R, S, Z for a zombie...) and its parent, from /proc/PID/stat; -1
+ * when it cannot be read (gone). ppid may be NULL. */
+int proc_state(pid_t pid, char *state, pid_t *ppid);
 
 #endif

@@ -259,17 +259,10 @@ static void lock_note_pid(struct worker *w)
 /* Is the process pid running (not gone, not a zombie waiting for its parent)? */
 static bool pid_running(pid_t pid)
 {
-	char path[64], buf[256];
+	char st;
 	if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
 		return false;
-	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-	if (fd >= 0)
-		close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	const char *st = strrchr(buf, ')'); /* "pid (comm) S ...": comm may hold anything */
-	return !(st && st[1] == ' ' && st[2] == 'Z');
+	return proc_state(pid, &st, NULL) < 0 || (st != 'Z' && st != 'X');
 }
 
 /* One worker per node name: taken before the worker detaches, so that a second one says why on

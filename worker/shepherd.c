@@ -18,6 +18,7 @@
  * found as long as its ancestry leads to the shepherd, which the subreaper guarantees.
  */
 #include "worker.h"
+#include "ids.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -38,8 +39,7 @@ struct proc {
 	pid_t pid, ppid;
 };
 
-/* Every process's parent, from /proc/N/stat ("N (comm) S PPID ..."; comm may hold spaces and
- * parentheses, so parse after the last ')'). Zombies are left out: they cannot be signalled
+/* Every process's parent, from /proc/N/stat (proc_state). Zombies are left out: they cannot be signalled
  * and are reaped by whoever's child they are. */
 static size_t list_procs(struct proc **out)
 {
@@ -50,23 +50,13 @@ static size_t list_procs(struct proc **out)
 	while (d && (de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		char path[300], buf[512];
-		snprintf(path, sizeof path, "/proc/%s/stat", de->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		ssize_t len = read(fd, buf, sizeof buf - 1);
-		close(fd);
-		if (len <= 0)
-			continue;
-		buf[len] = '\0';
-		char *rp = strrchr(buf, ')'), st;
-		int ppid;
-		if (!rp || sscanf(rp + 1, " %c %d", &st, &ppid) != 2 || st == 'Z' || st == 'X')
+		char st;
+		pid_t pid = (pid_t)atoi(de->d_name), ppid;
+		if (proc_state(pid, &st, &ppid) < 0 || st == 'Z' || st == 'X')
 			continue;
 		if (n == cap)
 			p = xrealloc(p, (cap *= 2) * sizeof *p);
-		p[n].pid = atoi(de->d_name);
+		p[n].pid = pid;
 		p[n++].ppid = ppid;
 	}
 	if (d)
