@@ -855,6 +855,15 @@ void run_start_ready(struct worker *w)
  * hundreds of ms later). Its report waits that long for the worker's own signal. */
 #define OUTSIDE_SIGNAL_GRACE_MS 2000
 
+/* A task that ended as the worker stops: its end is not reported (finish() writes no done
+ * record for a revoked task), so the controller requeues it. */
+static void leave_to_requeue(struct engine *e, const struct outcome *o)
+{
+	log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the controller requeues it",
+		 e->run->name, o->status, o->sig ? o->sig : o->exit_code);
+	e->revoked = true;
+}
+
 static bool killed_from_outside(const struct outcome *o)
 {
 	if (o->sig)
@@ -911,9 +920,7 @@ void run_reap(struct worker *w)
 			} else if (e->revoked) {
 				o.status = "cancelled";
 			} else if (o.exit_code != 0 && stop_pending(w)) { /* a success is kept */
-				log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the "
-					 "controller requeues it", e->run->name, o.status, o.sig ? o.sig : o.exit_code);
-				e->revoked = true;
+				leave_to_requeue(e, &o);
 			} else if (!e->pyi && killed_from_outside(&o)) {
 				e->held = xmalloc(sizeof o);
 				*e->held = o;
@@ -944,9 +951,7 @@ uint64_t run_release_held(struct worker *w)
 		if (!e->held)
 			continue;
 		if (stop_pending(w)) {
-			log_info("task %s ended (%s %d) as the worker was told to stop: not reported, the controller "
-				 "requeues it", e->run->name, e->held->status, e->held->sig ? e->held->sig : e->held->exit_code);
-			e->revoked = true;
+			leave_to_requeue(e, e->held);
 		} else if (now < e->held_until) {
 			if (!next || e->held_until < next)
 				next = e->held_until;
