@@ -337,17 +337,16 @@ void db_close(struct ctl *c)
 	c->db = NULL;
 }
 
-/* Statements are cached by the address of their SQL literal. */
-sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
+/* Statements are cached by the address of their SQL literal: sql's slot, where it is prepared
+ * on its first use (*fresh). */
+static struct stmt_cache *stmt_slot(struct ctl *c, const char *sql, bool *fresh)
 {
 	size_t i;
 	struct stmt_cache *cache = c->stmts;
+	*fresh = false;
 	for (i = 0; i < STMT_CACHE && cache[i].sql; i++)
-		if (cache[i].sql == sql) {
-			sqlite3_reset(cache[i].st);
-			sqlite3_clear_bindings(cache[i].st);
-			return cache[i].st;
-		}
+		if (cache[i].sql == sql)
+			return &cache[i];
 	if (i == STMT_CACHE) {
 		log_err("internal error: statement cache full");
 		abort();
@@ -357,7 +356,19 @@ sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
 		abort();
 	}
 	cache[i].sql = sql;
-	return cache[i].st;
+	*fresh = true;
+	return &cache[i];
+}
+
+sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
+{
+	bool fresh;
+	struct stmt_cache *s = stmt_slot(c, sql, &fresh);
+	if (!fresh) {
+		sqlite3_reset(s->st);
+		sqlite3_clear_bindings(s->st);
+	}
+	return s->st;
 }
 
 /* A statement whose first n parameters are always the values v (a state, a pin kind): bound once,
@@ -367,16 +378,15 @@ sqlite3_stmt *db_prep(struct ctl *c, const char *sql)
  * caller binds only the parameters after ?n, at each use. */
 sqlite3_stmt *db_prep_fixed(struct ctl *c, const char *sql, int n, const int *v)
 {
-	struct stmt_cache *cache = c->stmts;
-	for (size_t i = 0; i < STMT_CACHE && cache[i].sql; i++)
-		if (cache[i].sql == sql) {
-			sqlite3_reset(cache[i].st); /* (no clear_bindings: it would undo the fixed ones) */
-			return cache[i].st;
-		}
-	sqlite3_stmt *st = db_prep(c, sql);
+	bool fresh;
+	struct stmt_cache *s = stmt_slot(c, sql, &fresh);
+	if (!fresh) {
+		sqlite3_reset(s->st); /* (no clear_bindings: it would undo the fixed ones) */
+		return s->st;
+	}
 	for (int i = 0; i < n; i++)
-		sqlite3_bind_int(st, i + 1, v[i]);
-	return st;
+		sqlite3_bind_int(s->st, i + 1, v[i]);
+	return s->st;
 }
 
 int db_exec(struct ctl *c, const char *sql)
