@@ -236,6 +236,13 @@ int cgroup_task_set_mem(int tfd, uint64_t bytes)
 	return 0;
 }
 
+/* In the shepherd: no memory limit for the next task (the last one had one). */
+void cgroup_task_unset_mem(int tfd)
+{
+	if (tfd >= 0 && mem_ok)
+		write_text(tfd, "memory.max", "max");
+}
+
 /* The OOM kills in the task's cgroup (memory.events oom_kill): its limit was exceeded. */
 uint64_t cgroup_task_oom_kills(int tfd)
 {
@@ -326,7 +333,7 @@ void cgroup_fini(int cgfd)
 	close(base_fd);
 }
 
-/* In the shepherd: a cgroup for this task, tPID in the worker's. Returns its directory fd and
+/* In the shepherd: a cgroup for its engine's tasks, tPID in the worker's. Returns its directory fd and
  * its cgroup.procs fd in *procs (for the task's first process to move itself in), or -1. */
 int cgroup_task_make(int cgfd, int *procs)
 {
@@ -370,7 +377,7 @@ void cgroup_task_signal(int tfd, int sig)
 		close(pfd);
 }
 
-/* The task has ended and every process in it was reaped: remove its cgroup. */
+/* The shepherd ends, its last task over and every process in it reaped: remove its cgroup. */
 void cgroup_task_remove(int cgfd, int tfd)
 {
 	char name[32];
@@ -379,4 +386,15 @@ void cgroup_task_remove(int cgfd, int tfd)
 	close(tfd);
 	snprintf(name, sizeof name, "t%d", (int)getpid());
 	rmdir_when_empty(cgfd, name);
+}
+
+/* In the worker: a shepherd that died (killed) left its cgroup: end what is in it and remove it. */
+void cgroup_shepherd_gone(int cgfd, pid_t shepherd)
+{
+	char name[32];
+	if (cgfd < 0)
+		return;
+	snprintf(name, sizeof name, "t%d", (int)shepherd);
+	if (kill_and_remove(cgfd, name) < 0)
+		log_warn("cannot remove the task cgroup %s of a shepherd that was killed: %s", name, strerror(errno));
 }

@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 	w.nslots = (int)n;
 	w.eng = xcalloc(n, sizeof *w.eng);
 	for (uint64_t i = 0; i < n; i++)
-		w.eng[i].outfd = w.eng[i].vars_fd = -1;
+		w.eng[i].outfd = w.eng[i].vars_fd = w.eng[i].shep_sock = -1;
 	if (name)
 		snprintf(w.node, sizeof w.node, "%s", name);
 	else
@@ -480,12 +480,17 @@ int main(int argc, char **argv)
 		}
 		int timeout = wake > now ? (int)(wake - now) : 0;
 		/* The signals, inotify, and the sockets of engines running a Python call. */
-		struct pollfd p[2 + MAX_ENGINES] = { { sfd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
-		size_t np = 2 + pyengine_pollfds(&w, p + 2, MAX_ENGINES);
+		/* The signals, inotify, the sockets of engines running a Python call, and the start
+		 * pipes of the tasks that run (their shepherd writes there when they end). */
+		struct pollfd p[2 + 2 * MAX_ENGINES] = { { sfd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };
+		size_t npy = pyengine_pollfds(&w, p + 2, MAX_ENGINES);
+		size_t np = 2 + npy + run_pollfds(&w, p + 2 + npy, MAX_ENGINES);
 		if (poll(p, np, timeout) < 0 && errno != EINTR)
 			log_err("poll: %s", strerror(errno));
-		if (np > 2)
+		if (npy)
 			run_python_replies(&w);
+		if (np > 2 + npy)
+			run_task_pipes(&w, p + 2 + npy, np - 2 - npy);
 		if (p[0].revents & POLLIN) {
 			struct signalfd_siginfo si;
 			while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -509,6 +514,7 @@ int main(int argc, char **argv)
 	log_info("stopping: %d running task%s get SIGTERM, then SIGKILL after %.1f s; the controller requeues them",
 		 run_running(&w), run_running(&w) == 1 ? "" : "s", w.sd.conf.kill_grace_ms / 1000.0);
 	run_stop_all(&w);
+	shepherd_stop_all(&w);
 	pyengine_stop_all(&w);
 	cgroup_fini(w.cg_fd);
 	struct buf b;

@@ -179,19 +179,15 @@ static int interp_spawn(struct worker *w, struct engine *e, struct pyinterp *p, 
 		snprintf(why, whysz, "cannot fork the Python engine on node %s: %s", w->node, strerror(errno));
 		return -1;
 	}
-	char msg[1 + sizeof(int)];
-	ssize_t n;
-	do
-		n = read(pfd[0], msg, sizeof msg);
-	while (n < 0 && errno == EINTR);
+	struct start_msg msg;
+	int n = start_pipe_recv(pfd[0], &msg); /* blocks until the exec, or the child's failure */
 	close(pfd[0]);
-	if (n == (ssize_t)sizeof msg) {
-		int err;
-		memcpy(&err, msg + 1, sizeof err);
+	if (n == 1) {
+		int err = (int)msg.value;
 		close(sv[0]);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		if (msg[0] == 'e')
+		if (msg.what == 'e')
 			snprintf(why, whysz, "cannot execute the Python interpreter '%.300s' on node %s: %s%s", p->python,
 				 w->node, strerror(err),
 				 err == ENOENT ? " (not found in the task's PATH: set python in spool.conf or "

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -402,15 +403,6 @@ static const char *prepare_files(struct worker *w, struct engine *e, char *why, 
 	return NULL;
 }
 
-/* What the task's first process needs, prepared before the forks (nothing is looked up after). */
-struct launch {
-	struct engine *e;
-	char **argv, **envp;
-	const char *path, *cwd;
-	const char *in; /* the task's standard input (SPOOL_STDIN), NULL: /dev/null */
-	int errfd;
-};
-
 /* RLIMIT_AS at the memory limit, soft and hard (the task cannot raise it again), where the
  * shepherd could not set it on a cgroup. Only ever lowers. Async-signal-safe. */
 static void limit_address_space(uint64_t mem)
@@ -425,12 +417,10 @@ static void limit_address_space(uint64_t mem)
 	setrlimit(RLIMIT_AS, &r);
 }
 
-/* In the task's first process, forked by its shepherd. Only async-signal-safe calls: reports a
- * failed step over errfd and exits 127. */
-static void start_task(void *arg)
+/* In the task's first process, forked by its engine's shepherd. Only async-signal-safe calls:
+ * reports a failed step over errfd and exits 127. */
+static void start_task(const struct launch *l)
 {
-	const struct launch *l = arg;
-	struct engine *e = l->e;
 	pid_t shepherd = getppid();
 	sigset_t none;
 	sigemptyset(&none);
@@ -438,20 +428,20 @@ static void start_task(void *arg)
 	signal(SIGPIPE, SIG_DFL);
 	setpgid(0, 0);
 	/* The submitter's identity before anything is opened, so the files are theirs. */
-	int uerr = cred_become(&e->cred);
+	int uerr = cred_become(&l->cred);
 	if (uerr)
 		child_fail(l->errfd, 'u', uerr);
 	/* Set after the switch: changing credentials clears the parent-death signal. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != shepherd)
 		_exit(127);
-	if (e->cred.switch_ids)
-		limits_apply(&e->cred.limits);
-	umask(e->cred.umask);
+	if (l->cred.switch_ids)
+		limits_apply(&l->cred.limits);
+	umask(l->cred.umask);
 	/* The child opens its own files, so the worker goes on with other engines meanwhile. */
-	int ofd = outdir_create(e->outfd, strrchr(e->out_path, '/') + 1, 0666);
+	int ofd = outdir_create(l->outfd, l->out_name, 0666);
 	if (ofd < 0)
 		child_fail(l->errfd, 'o', errno);
-	int efd = outdir_create(e->outfd, strrchr(e->err_path, '/') + 1, 0666);
+	int efd = outdir_create(l->outfd, l->err_name, 0666);
 	if (efd < 0)
 		child_fail(l->errfd, 'O', errno);
 	if (chdir(l->cwd) < 0)
@@ -465,7 +455,7 @@ static void start_task(void *arg)
 	run_close_inherited();
 	/* Last, just before the exec: nothing of the worker's (a sanitizer's runtime reserving its
 	 * shadow memory, say) may allocate under the task's limit. */
-	limit_address_space(e->mem);
+	limit_address_space(l->mem);
 	run_child_exec(l->argv, l->envp, l->path, l->errfd);
 }
 
@@ -589,7 +579,9 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		return;
 	}
 	size_t nx = task_extras(w, e, extra, xp);
-	struct launch l = { .e = e, .argv = vec(r, "arg", 0), .cwd = rec_get(r, "cwd") };
+	struct launch l = { .cred = e->cred, .mem = e->mem, .outfd = e->outfd, .argv = vec(r, "arg", 0),
+			    .cwd = rec_get(r, "cwd"), .out_name = strrchr(e->out_path, '/') + 1,
+			    .err_name = strrchr(e->err_path, '/') + 1 };
 	l.envp = build_env(r, &e->vars, xp, nx);
 	l.in = env_lookup(l.envp, "SPOOL_STDIN");
 	if (l.in && !l.in[0])
@@ -597,36 +589,48 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 	l.path = env_lookup(l.envp, "PATH");
 	if (!l.path)
 		l.path = "/usr/local/bin:/usr/bin:/bin";
+	const char *failed = NULL;
+	int err = 0;
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		free(l.argv);
-		free(l.envp);
-		fail_now(w, e, "error", "cannot create a pipe on node %s: %s", w->node, strerror(errno));
-		return;
+		failed = "cannot create a pipe";
+		err = errno;
+	} else {
+		l.errfd = pfd[1];
+		e->start_wall = wall_ms();
+		e->start_mono = mono_ms();
+		/* A shepherd that died since its last task (killed, say) is replaced once. */
+		for (int tries = 0; tries < 2; tries++) {
+			if (e->shep_pid <= 0 && shepherd_spawn(w, e, start_task) < 0) {
+				failed = "cannot fork the engine's shepherd";
+				err = errno;
+				break;
+			}
+			if (launch_send(e->shep_sock, &l) == 0) {
+				failed = NULL;
+				break;
+			}
+			failed = "cannot hand the task to the engine's shepherd";
+			err = errno;
+			shepherd_forget(w, e);
+		}
+		close(pfd[1]);
+		if (failed)
+			close(pfd[0]);
 	}
-	l.errfd = pfd[1];
-	e->start_wall = wall_ms();
-	e->start_mono = mono_ms();
-	pid_t parent = getpid();
-	pid_t pid = fork();
-	if (pid == 0)
-		shepherd_main(parent, pfd[1], w->sd.conf.kill_grace_ms, w->cg_fd, e->mem, start_task, &l);
-	close(pfd[1]);
 	free(l.argv);
 	free(l.envp);
-	if (pid < 0) {
-		close(pfd[0]);
-		fail_now(w, e, "error", "cannot fork on node %s: %s", w->node, strerror(errno));
+	if (failed) {
+		fail_now(w, e, "error", "%s on node %s: %s", failed, w->node, strerror(err));
 		return;
 	}
-	setpgid(pid, pid);
-	e->pid = pid;
-	/* Not read now: the shepherd writes the task's status (or a failed chdir, open or exec)
-	 * before it exits, so the reaper finds it there. */
+	e->pid = e->shep_pid;
 	fcntl(pfd[0], F_SETFL, O_NONBLOCK);
 	e->errfd = pfd[0];
+	e->nsmsg = 0;
+	e->ended = e->pipe_eof = false;
 	uint64_t tmo = rec_get_u64(r, "timeout_ms", 0);
 	e->deadline = tmo ? e->start_mono + tmo : 0;
-	log_debug("engine %lld started %s (shepherd pid %d)", (long long)e->id, a->name, (int)pid);
+	log_debug("engine %lld started %s (shepherd pid %d)", (long long)e->id, a->name, (int)e->pid);
 }
 
 /* Why an exec failed, in the user's terms: no shell runs the command (so "echo hi | wc" is one
@@ -648,23 +652,22 @@ static const char *exec_hint(const char *cmd, int err)
  * (a stage letter and an errno). Fills o; returns 1 if the task did not start. */
 static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 {
-	char msg[1 + sizeof(int)];
-	int err, failed = 0;
-	ssize_t n;
-	if (e->errfd <= 0)
+	int failed = 0;
+	if (e->pyi) /* a Python engine's start pipe is read at its start (pyengine.c) */
 		return 0;
-	for (;;) {
-		do
-			n = read(e->errfd, msg, sizeof msg);
-		while (n < 0 && errno == EINTR);
-		if (n != (ssize_t)sizeof msg)
-			break;
-		memcpy(&err, msg + 1, sizeof err);
-		if (msg[0] == 'M') { /* how the memory limit was enforced (before 'x') */
+	for (int i = 0; i < e->nsmsg; i++) {
+		const struct start_msg *m = &e->smsg[i];
+		int err = (int)m->value;
+		if (m->what == 'M') { /* how the memory limit was enforced (before 'x') */
 			e->mem_how = err;
 			continue;
 		}
-		if (msg[0] == 'x') {
+		if (m->what == 'U' || m->what == 'S' || m->what == 'R') { /* the task's, not the shepherd's */
+			uint64_t v = m->value > 0 ? (uint64_t)m->value : 0;
+			*(m->what == 'U' ? &o->user_ms : m->what == 'S' ? &o->sys_ms : &o->maxrss_kb) = v;
+			continue;
+		}
+		if (m->what == 'x') {
 			if (failed) {
 				/* the task's 127 after a failed start: the failure says more */
 			} else if (WIFEXITED(err)) {
@@ -684,7 +687,7 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 		const struct rec *r = &e->run->r;
 		o->exit_code = -1;
 		o->sig = 0;
-		switch (msg[0]) {
+		switch (m->what) {
 		case 'c':
 			o->status = "nodir";
 			snprintf(o->reason, sizeof o->reason, "cannot enter working directory %.800s on node %s: %s",
@@ -699,7 +702,7 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 		case 'O':
 			o->status = "error";
 			snprintf(o->reason, sizeof o->reason, "cannot create %.800s on node %s: %s",
-				 msg[0] == 'o' ? e->out_path : e->err_path, w->node, outdir_why(err));
+				 m->what == 'o' ? e->out_path : e->err_path, w->node, outdir_why(err));
 			e->res_path[0] = '\0';
 			break;
 		case 'i': {
@@ -725,8 +728,10 @@ static int start_failure(struct worker *w, struct engine *e, struct outcome *o)
 				 w->node, strerror(err));
 		}
 	}
-	close(e->errfd);
+	if (e->errfd > 0)
+		close(e->errfd);
 	e->errfd = 0;
+	e->nsmsg = 0;
 	if (failed)
 		log_info("task %s failed to start: %s", e->run->name, o->reason);
 	return failed;
@@ -884,58 +889,117 @@ static bool stop_pending(struct worker *w)
 	return w->stop;
 }
 
+/* Read what the task's start pipe holds so far. */
+static void drain_start_pipe(struct engine *e)
+{
+	struct start_msg m;
+	int rc;
+	while (e->errfd > 0 && !e->ended && !e->pipe_eof && (rc = start_pipe_recv(e->errfd, &m)) != 0) {
+		if (rc < 0) {
+			e->pipe_eof = true; /* closed without an 'x': its shepherd died, and run_reap tells */
+			break;
+		}
+		if (m.what == 'x' || e->nsmsg < (int)ARRAY_LEN(e->smsg) - 1)
+			e->smsg[e->nsmsg++] = m;
+		e->ended = m.what == 'x';
+	}
+}
+
+/* The task ended: its 'x' came, or its shepherd (or Python interpreter) died with it, status
+ * being then that process's. */
+static void task_ended(struct worker *w, struct engine *e, int status)
+{
+	struct outcome o = { .exit_code = -1 };
+	if (WIFEXITED(status)) {
+		o.status = "exited";
+		o.exit_code = WEXITSTATUS(status);
+	} else {
+		o.status = "signaled";
+		o.sig = WTERMSIG(status);
+	}
+	if (e->pyi)
+		pyengine_died(w, e, status, o.reason, sizeof o.reason);
+	if (start_failure(w, e, &o)) {
+		/* o says why; the task never ran */
+	} else if (e->timed_out) {
+		o.status = "timeout";
+		snprintf(o.reason, sizeof o.reason, "killed after its timeout of %.3f s",
+			 (double)rec_get_u64(&e->run->r, "timeout_ms", 0) / 1000.0);
+	} else if (e->revoked) {
+		o.status = "cancelled";
+	} else if (o.exit_code != 0 && stop_pending(w)) { /* a success is kept */
+		leave_to_requeue(e, &o);
+	} else if (!e->pyi && killed_from_outside(&o)) {
+		e->held = xmalloc(sizeof o);
+		*e->held = o;
+		e->held_until = mono_ms() + OUTSIDE_SIGNAL_GRACE_MS;
+		e->pid = 0;
+		return;
+	} else if (e->mem) {
+		mem_verdict(w, e, &o);
+	}
+	finish(w, e, &o);
+}
+
+/* The start pipes of running tasks: those poll found readable (p, n), or all when p is NULL.
+ * A task whose 'x' came has ended, and so has everything it left (the shepherd saw to it). */
+void run_task_pipes(struct worker *w, const struct pollfd *p, size_t n)
+{
+	for (int i = 0; i < w->nslots; i++) {
+		struct engine *e = &w->eng[i];
+		if (!e->run || e->pyi || e->pid <= 0 || e->errfd <= 0)
+			continue;
+		bool ready = !p;
+		for (size_t k = 0; k < n && !ready; k++)
+			ready = p[k].fd == e->errfd && p[k].revents;
+		if (!ready)
+			continue;
+		drain_start_pipe(e);
+		if (e->ended)
+			task_ended(w, e, 0);
+	}
+}
+
+size_t run_pollfds(struct worker *w, struct pollfd *p, size_t max)
+{
+	size_t n = 0;
+	for (int i = 0; i < w->nslots && n < max; i++) {
+		struct engine *e = &w->eng[i];
+		if (e->run && !e->pyi && e->pid > 0 && e->errfd > 0 && !e->pipe_eof)
+			p[n++] = (struct pollfd){ .fd = e->errfd, .events = POLLIN };
+	}
+	return n;
+}
+
+/* Children that exited: an engine's shepherd (ending its task with it, if one ran: killed after
+ * kill_grace, say), or a Python interpreter. */
 void run_reap(struct worker *w)
 {
 	for (;;) {
 		int status;
-		struct rusage ru;
-		pid_t pid = wait4(-1, &status, WNOHANG, &ru);
+		pid_t pid = waitpid(-1, &status, WNOHANG);
 		if (pid <= 0)
 			return;
-		for (int i = 0; i < w->nslots; i++) {
+		bool ours = false;
+		for (int i = 0; i < w->nslots && !ours; i++) {
 			struct engine *e = &w->eng[i];
-			if (e->pid != pid || !e->run)
-				continue;
-			struct outcome o = { .exit_code = -1 };
-			o.user_ms = (uint64_t)ru.ru_utime.tv_sec * 1000 + (uint64_t)ru.ru_utime.tv_usec / 1000;
-			o.sys_ms = (uint64_t)ru.ru_stime.tv_sec * 1000 + (uint64_t)ru.ru_stime.tv_usec / 1000;
-			o.maxrss_kb = (uint64_t)ru.ru_maxrss;
-			if (WIFEXITED(status)) {
-				o.status = "exited";
-				o.exit_code = WEXITSTATUS(status);
-			} else {
-				o.status = "signaled";
-				o.sig = WTERMSIG(status);
+			if (e->shep_pid == pid) {
+				ours = true;
+				e->shep_pid = 0;
+				if (e->shep_sock >= 0)
+					close(e->shep_sock);
+				e->shep_sock = -1;
+				cgroup_shepherd_gone(w->cg_fd, pid);
+				if (e->run && e->pid == pid) {
+					drain_start_pipe(e);
+					task_ended(w, e, status);
+				}
+			} else if (e->pyi && e->run && e->pid == pid) {
+				ours = true;
+				task_ended(w, e, status);
 			}
-			if (e->pyi) /* the call's interpreter ended: its CPU time is not the call's */
-				o.user_ms = o.sys_ms = o.maxrss_kb = 0;
-			if (e->pyi)
-				pyengine_died(w, e, status, o.reason, sizeof o.reason);
-			if (start_failure(w, e, &o)) {
-				/* o says why; the task never ran */
-			} else if (e->timed_out) {
-				o.status = "timeout";
-				snprintf(o.reason, sizeof o.reason, "killed after its timeout of %.3f s",
-					 (double)rec_get_u64(&e->run->r, "timeout_ms", 0) / 1000.0);
-			} else if (e->revoked) {
-				o.status = "cancelled";
-			} else if (o.exit_code != 0 && stop_pending(w)) { /* a success is kept */
-				leave_to_requeue(e, &o);
-			} else if (!e->pyi && killed_from_outside(&o)) {
-				e->held = xmalloc(sizeof o);
-				*e->held = o;
-				e->held_until = mono_ms() + OUTSIDE_SIGNAL_GRACE_MS;
-				e->pid = 0;
-				pid = 0;
-				break;
-			} else if (e->mem) {
-				mem_verdict(w, e, &o);
-			}
-			finish(w, e, &o);
-			pid = 0;
-			break;
 		}
-		if (pid)
+		if (!ours)
 			pyengine_reaped(w, pid, status);
 	}
 }
@@ -1000,6 +1064,7 @@ void run_stop_all(struct worker *w)
 	uint64_t until = mono_ms() + w->sd.conf.kill_grace_ms + 1000;
 	while (run_running(w) && mono_ms() < until) {
 		run_reap(w);
+		run_task_pipes(w, NULL, 0);
 		usleep(10000);
 	}
 	for (int i = 0; i < w->nslots; i++)
@@ -1007,6 +1072,7 @@ void run_stop_all(struct worker *w)
 			kill(w->eng[i].pid, SIGKILL);
 	while (run_running(w)) {
 		run_reap(w);
+		run_task_pipes(w, NULL, 0);
 		usleep(1000);
 	}
 }

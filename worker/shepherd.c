@@ -1,18 +1,26 @@
-/* shepherd.c - one small process per task, between the worker and the task, that ends every
- * process the task started.
+/* shepherd.c - one small process per engine, between the worker and that engine's tasks, that
+ * starts each task and ends every process the task started.
  *
  * A process group is not enough: a task may move itself or a child to another group or session
  * (setsid, a daemonising double fork), and would then outlive its timeout, its cancel and the
- * worker. So the worker forks a shepherd for each task, which makes itself a child subreaper
- * (PR_SET_CHILD_SUBREAPER): every orphan the task leaves is re-parented to the shepherd, never to
- * init. The shepherd forks the task, reaps whatever is re-parented to it, and:
+ * worker. So each engine has a shepherd, forked by the worker at the engine's first task, which
+ * makes itself a child subreaper (PR_SET_CHILD_SUBREAPER): every orphan a task leaves is
+ * re-parented to the shepherd, never to init. For each task the worker sends (launch.c), the
+ * shepherd forks the task, reaps whatever is re-parented to it, and:
  *   - when the task's first process ends, kills everything that is left of it (the way a batch
  *     system ends a job step), and reaps it;
  *   - on SIGTERM (a timeout, a cancel, the worker stopping, or the worker's death: it is the
  *     shepherd's parent-death signal) sends SIGTERM to every descendant, and SIGKILL to every
  *     descendant kill_grace later.
  * It stays the worker's identity (a user's task cannot signal a root shepherd) and reports the
- * task's wait status to the worker over the start-failure pipe, then exits.
+ * task's CPU time and wait status to the worker over the task's start pipe. It ends when the
+ * worker closes its socket, or after its task when the worker is gone.
+ *
+ * Why one per engine, not one per task: a shepherd forked for each task cost more than the task
+ * (`true`) itself. The fork copies the worker's page tables, every page the worker then writes
+ * while the shepherd shares it is copied again, and the exit tears it all down: about half the
+ * worker's CPU time per short task. Sending the task to a shepherd that is already there costs a
+ * message and a wake-up.
  *
  * Descendants are found by walking /proc (parent pids), so a process in any group or session is
  * found as long as its ancestry leads to the shepherd, which the subreaper guarantees.
@@ -29,7 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,13 +77,23 @@ static size_t list_procs(struct proc **out)
 	return n;
 }
 
-static int task_cg = -1; /* the task's cgroup (cgroup.c), -1 when none */
+/* The engine's task cgroup (cgroup.c), tPID beside the worker's, made at the first task and kept
+ * until the shepherd ends: every task of the engine runs in it, one at a time (the shepherd has
+ * reaped all of a task before the next starts), so a mkdir and an rmdir per task are saved.
+ * -1 when there is none. procs_fd is its cgroup.procs, for a kernel without clone3. */
+static int task_cg = -1, procs_fd = -1;
+static bool mem_limited; /* a task set memory.max: the next one without --mem resets it */
+/* cgroup.kill was written: the cgroup is not used again. Some kernels compare the kill count of
+ * the cgroup a CLONE_INTO_CGROUP child is born in with that of its parent's, and SIGKILL every
+ * later task born in a cgroup that was ever killed (seen on this project's machines). */
+static bool cg_killed;
 
 /* Signal every live descendant of this process, through the task's cgroup first where there is
  * one, then by the /proc walk (which also finds a process that could not be moved into it). */
 static void signal_descendants(int sig)
 {
 	cgroup_task_signal(task_cg, sig);
+	cg_killed |= sig == SIGKILL && task_cg >= 0;
 	struct proc *p;
 	size_t n = list_procs(&p);
 	pid_t *tree = xcalloc(n + 1, sizeof *tree);
@@ -98,16 +120,33 @@ static void signal_descendants(int sig)
 	free(p);
 }
 
-/* One message on the task's start pipe: a letter and an int (an errno for a failed start step,
- * the task's wait status for 'x'). Read by start_failure in run.c. Async-signal-safe. */
-void start_pipe_send(int fd, char what, int value)
+/* One message on the task's start pipe: a letter and a value (an errno for a failed start step,
+ * the task's wait status for 'x', its CPU milliseconds for 'U' and 'S', its peak RSS in KiB for
+ * 'R'). Written whole (less than PIPE_BUF), read by start_pipe_recv. Async-signal-safe. */
+void start_pipe_send(int fd, char what, int64_t value)
 {
-	char msg[1 + sizeof(int)];
+	char msg[1 + sizeof value];
 	msg[0] = what;
 	memcpy(msg + 1, &value, sizeof value);
 	if (write(fd, msg, sizeof msg) < 0) {
 		/* the worker is gone: nothing to tell */
 	}
+}
+
+int start_pipe_recv(int fd, struct start_msg *m)
+{
+	char msg[1 + sizeof m->value];
+	ssize_t n;
+	do
+		n = read(fd, msg, sizeof msg);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EAGAIN ? 0 : -1;
+	if (n != (ssize_t)sizeof msg)
+		return 0;
+	m->what = msg[0];
+	memcpy(&m->value, msg + 1, sizeof m->value);
+	return 1;
 }
 
 static uint64_t now_ms(void)
@@ -155,53 +194,55 @@ static pid_t clone_into(int cg)
 
 bool shepherd_mem_in_cgroup;
 
-void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, uint64_t mem, void (*start_task)(void *),
-		   void *arg)
+static uint64_t tv_ms(struct timeval tv)
 {
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigprocmask(SIG_BLOCK, &set, NULL);
-	setpgid(0, 0);
-	/* The worker's death (even by SIGKILL) reaches us as SIGTERM: the task is ended as on a
-	 * cancel. Checked after setting it, in case the worker died before. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != worker)
-		_exit(127);
-	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-		_exit(127);
-	int procs;
-	task_cg = cgroup_task_make(cgfd, &procs);
-	shepherd_mem_in_cgroup = mem && cgroup_task_set_mem(task_cg, mem) == 0; /* the task sees it */
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* One task, from its fork to the report of its end. */
+static void run_task(const struct launch *l, uint64_t grace_ms, int cgfd, start_task_fn start, sigset_t *set)
+{
+	int errfd = l->errfd;
+	uint64_t ooms = 0;
+	struct rusage before, after, ru;
+	getrusage(RUSAGE_CHILDREN, &before);
+	if (task_cg < 0)
+		task_cg = cgroup_task_make(cgfd, &procs_fd);
+	shepherd_mem_in_cgroup = l->mem && cgroup_task_set_mem(task_cg, l->mem) == 0; /* the task sees it */
+	if (!l->mem && mem_limited)
+		cgroup_task_unset_mem(task_cg);
+	mem_limited = shepherd_mem_in_cgroup;
+	if (shepherd_mem_in_cgroup)
+		ooms = cgroup_task_oom_kills(task_cg); /* the count is the cgroup's, over all its tasks */
 	pid_t task = clone_into(task_cg);
 	bool inside = task >= 0; /* (in the child too: it was born in the cgroup) */
 	if (task < 0)
 		task = fork();
 	if (task < 0) {
 		start_pipe_send(errfd, 'f', errno);
-		_exit(127);
+		start_pipe_send(errfd, 'x', 127 << 8);
+		return;
 	}
 	if (task == 0) {
 		/* Into the task's cgroup before anything of the task runs, so all it forks is there. */
-		if (!inside && procs >= 0 && write(procs, "0", 1) < 0) {
+		if (!inside && procs_fd >= 0 && write(procs_fd, "0", 1) < 0) {
 			/* the shepherd's /proc walk still finds every process */
 		}
-		start_task(arg); /* does not return */
+		start(l); /* does not return */
 	}
-	if (procs >= 0)
-		close(procs);
 
 	int status = 0;
 	bool ended = false, term = false;
 	uint64_t kill_at = 0;
+	memset(&ru, 0, sizeof ru);
 	for (;;) {
 		int st;
 		pid_t p;
-		while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+		struct rusage r;
+		while ((p = wait4(-1, &st, WNOHANG, &r)) > 0)
 			if (p == task) {
 				status = st;
+				ru = r;
 				ended = true;
 			}
 		if (ended)
@@ -213,7 +254,7 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, uint64_
 			ts.tv_nsec = (long)(left % 1000) * 1000000;
 			tmo = &ts;
 		}
-		int sig = sigtimedwait(&set, NULL, tmo);
+		int sig = sigtimedwait(set, NULL, tmo);
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 			if (!term) {
 				term = true;
@@ -226,10 +267,159 @@ void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, uint64_
 		}
 	}
 	end_the_rest();
-	if (mem) /* how its memory limit was enforced, and whether the kernel killed for it */
+	getrusage(RUSAGE_CHILDREN, &after);
+	if (l->mem) /* how its memory limit was enforced, and whether the kernel killed for it */
 		start_pipe_send(errfd, 'M', shepherd_mem_in_cgroup
-				? MEM_CGROUP | (cgroup_task_oom_kills(task_cg) ? MEM_OOM_KILLED : 0) : MEM_RLIMIT);
-	cgroup_task_remove(cgfd, task_cg);
+				? MEM_CGROUP | (cgroup_task_oom_kills(task_cg) > ooms ? MEM_OOM_KILLED : 0) : MEM_RLIMIT);
+	if (cg_killed) { /* a fresh one for the next task */
+		cgroup_task_remove(cgfd, task_cg);
+		task_cg = -1;
+		if (procs_fd >= 0)
+			close(procs_fd);
+		procs_fd = -1;
+		cg_killed = mem_limited = false;
+	}
+	/* Everything the task and what it left used; the peak is its first process's. */
+	start_pipe_send(errfd, 'U', (int64_t)(tv_ms(after.ru_utime) - tv_ms(before.ru_utime)));
+	start_pipe_send(errfd, 'S', (int64_t)(tv_ms(after.ru_stime) - tv_ms(before.ru_stime)));
+	start_pipe_send(errfd, 'R', ru.ru_maxrss);
 	start_pipe_send(errfd, 'x', status);
-	_exit(0);
+}
+
+/* The shepherd keeps only its socket, the worker's cgroup, the node lock (which it shares, so
+ * that the node is not free before its tasks are gone: spool-layout.md 1) and the standard
+ * descriptors. Another engine's socket held here would keep that engine's shepherd from ever
+ * seeing the worker close it. */
+static void close_all_but(const int *keep, int n)
+{
+	int lo = 3;
+	for (;;) {
+		int next = -1;
+		for (int i = 0; i < n; i++)
+			if (keep[i] >= lo && (next < 0 || keep[i] < next))
+				next = keep[i];
+		if (next < 0)
+			break;
+		if (next > lo)
+			close_range((unsigned)lo, (unsigned)next - 1, 0);
+		lo = next + 1;
+	}
+	close_range((unsigned)lo, ~0U, 0);
+}
+
+/* The shepherd ends: its cgroup goes with it (empty: its last task was reaped whole). */
+static __attribute__((noreturn)) void shepherd_exit(int cgfd, int code)
+{
+	if (procs_fd >= 0)
+		close(procs_fd);
+	cgroup_task_remove(cgfd, task_cg);
+	_exit(code);
+}
+
+static __attribute__((noreturn)) void shepherd_main(pid_t worker, int sock, uint64_t grace_ms, int cgfd,
+						    start_task_fn start)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	setpgid(0, 0);
+	/* The worker's death (even by SIGKILL) reaches us as SIGTERM: the running task is ended as
+	 * on a cancel, and the shepherd goes. Checked after setting it, in case the worker died
+	 * before. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != worker)
+		_exit(127);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		_exit(127);
+	int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	for (;;) {
+		struct pollfd p[2] = { { sock, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+		if (poll(p, sfd >= 0 ? 2 : 1, sfd >= 0 ? -1 : 1000) < 0 && errno != EINTR)
+			_exit(127);
+		if (sfd < 0 || (p[1].revents & POLLIN)) {
+			/* Between tasks a TERM is a late cancel of the last one (ignored), unless the
+			 * worker is gone; a CHLD is nothing: end_the_rest reaped everything. */
+			struct signalfd_siginfo si;
+			while (sfd >= 0 && read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
+			}
+			while (waitpid(-1, NULL, WNOHANG) > 0) {
+			}
+			if (getppid() != worker)
+				shepherd_exit(cgfd, 0);
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		struct launch l;
+		char *mem;
+		int rc = launch_recv(sock, &l, &mem);
+		if (rc <= 0) /* the worker closed its end, or the stream makes no sense: the worker sees us go */
+			shepherd_exit(cgfd, rc == 0 ? 0 : 127);
+		run_task(&l, grace_ms, cgfd, start, &set);
+		launch_free(&l, mem);
+		if (getppid() != worker)
+			shepherd_exit(cgfd, 0);
+	}
+}
+
+pid_t shepherd_spawn(struct worker *w, struct engine *e, start_task_fn start)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	pid_t parent = getpid(), pid = fork();
+	if (pid == 0) {
+		int keep[] = { sv[1], w->cg_fd, w->lock_fd };
+		close_all_but(keep, (int)ARRAY_LEN(keep));
+		shepherd_main(parent, sv[1], w->sd.conf.kill_grace_ms, w->cg_fd, start);
+	}
+	int saved = errno;
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		errno = saved;
+		return -1;
+	}
+	setpgid(pid, pid);
+	e->shep_pid = pid;
+	e->shep_sock = sv[0];
+	return pid;
+}
+
+void shepherd_forget(struct worker *w, struct engine *e)
+{
+	if (e->shep_sock >= 0)
+		close(e->shep_sock);
+	e->shep_sock = -1;
+	if (e->shep_pid > 0) {
+		kill(e->shep_pid, SIGKILL);
+		waitpid(e->shep_pid, NULL, 0);
+		cgroup_shepherd_gone(w->cg_fd, e->shep_pid);
+	}
+	e->shep_pid = 0;
+}
+
+void shepherd_stop_all(struct worker *w)
+{
+	for (int i = 0; i < w->nslots; i++)
+		if (w->eng[i].shep_sock >= 0) {
+			close(w->eng[i].shep_sock);
+			w->eng[i].shep_sock = -1;
+		}
+	/* Each ends at once (its task, if any, was ended before: run_stop_all). */
+	uint64_t until = now_ms() + 2000;
+	for (int i = 0; i < w->nslots; i++) {
+		struct engine *e = &w->eng[i];
+		while (e->shep_pid > 0) {
+			pid_t p = waitpid(e->shep_pid, NULL, WNOHANG);
+			if (p == e->shep_pid || (p < 0 && errno == ECHILD))
+				e->shep_pid = 0;
+			else if (now_ms() > until)
+				kill(e->shep_pid, SIGKILL);
+			else
+				usleep(1000);
+		}
+	}
 }

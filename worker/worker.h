@@ -24,6 +24,12 @@ struct job_assign {
 #define CRED_MAX_GROUPS 256
 #define MAX_ENGINES 1024 /* engines per worker (-n) */
 
+/* One message on a task's start pipe: a letter and a value (shepherd.c). */
+struct start_msg {
+	char what;
+	int64_t value;
+};
+
 /* Resource limits from /etc/security/limits.conf for a task's user (limits.c). */
 #define LIMIT_ITEMS 13
 struct task_limits {
@@ -89,7 +95,13 @@ struct engine {
 	uint64_t held_until;
 	uint64_t mem;           /* the running task's memory limit in bytes (--mem), 0 none */
 	int mem_how;            /* MEM_* from its shepherd, once it ended */
-	int errfd;              /* read end of the child's start-failure pipe, 0 when none */
+	int errfd;              /* read end of the task's start pipe (shepherd.c), 0 when none */
+	struct start_msg smsg[12]; /* what came on it so far; the last slot is kept for 'x' */
+	int nsmsg;
+	bool ended;             /* its 'x' came: the task and everything it left are gone */
+	bool pipe_eof;          /* it closed without an 'x': the shepherd died (run_reap tells) */
+	pid_t shep_pid;         /* the engine's shepherd, 0 when none runs (shepherd.c) */
+	int shep_sock;          /* the worker's end of its socket, -1 when none */
 	struct task_cred cred;  /* the running task's user */
 	int outfd;              /* the verified output directory (outdir.c), -1 when none */
 	int vars_fd;            /* the task's $SPOOL_VARS, created by the worker, -1 when none */
@@ -157,17 +169,36 @@ void limits_for_user(const struct task_cred *c, struct task_limits *l);
 void limits_apply(const struct task_limits *l);
 
 
-/* shepherd.c: in the worker's child; forks the task (start_task does not return), ends every
- * process it leaves, reports its wait status on errfd ('x'), and exits. */
-void shepherd_main(pid_t worker, int errfd, uint64_t grace_ms, int cgfd, uint64_t mem, void (*start_task)(void *),
-		   void *arg) __attribute__((noreturn));
+/* What a task's first process needs, sent by the worker to the engine's shepherd (launch.c). */
+struct launch {
+	struct task_cred cred;
+	uint64_t mem;           /* --mem in bytes, 0 none */
+	int outfd;              /* the verified output directory */
+	int errfd;              /* write end of the task's start pipe */
+	const char *out_name, *err_name; /* created in outfd as the task's user */
+	const char *cwd, *path;
+	const char *in;         /* the task's standard input (SPOOL_STDIN), NULL: /dev/null */
+	char **argv, **envp;
+};
+int launch_send(int sock, const struct launch *l);
+int launch_recv(int sock, struct launch *l, char **mem); /* 1, 0 at end of stream, -1 */
+void launch_free(struct launch *l, char *mem);
+
+/* shepherd.c: one per engine, forked by the worker at the engine's first task; starts each task
+ * (start_task does not return), ends every process it leaves, and reports on the task's start
+ * pipe: its CPU time and peak RSS ('U', 'S', 'R'), then its wait status ('x'). */
+typedef void (*start_task_fn)(const struct launch *l);
+pid_t shepherd_spawn(struct worker *w, struct engine *e, start_task_fn start);
+void shepherd_stop_all(struct worker *w); /* at exit: each shepherd ends when its socket does */
+void shepherd_forget(struct worker *w, struct engine *e);    /* one that cannot take a task: killed, reaped */
 /* In the task's first process: the shepherd set its memory limit on the task's cgroup (else the
  * task sets RLIMIT_AS). */
 extern bool shepherd_mem_in_cgroup;
 /* What the shepherd's 'M' message says about a task's memory limit. */
 enum { MEM_CGROUP = 1, MEM_OOM_KILLED = 2, MEM_RLIMIT = 4 };
 
-void start_pipe_send(int fd, char what, int value);
+void start_pipe_send(int fd, char what, int64_t value);
+int start_pipe_recv(int fd, struct start_msg *m); /* 1 one message, 0 none yet or end, -1 error */
 
 /* cgroup.c: a cgroup per task where the worker may make one (-1: none; the shepherd alone) */
 int cgroup_init(void);
@@ -176,6 +207,8 @@ void cgroup_tick(int cgfd); /* now and then: end what dead workers' tasks left *
 int cgroup_task_make(int cgfd, int *procs);
 void cgroup_task_signal(int tfd, int sig);
 void cgroup_task_remove(int cgfd, int tfd);
+void cgroup_task_unset_mem(int tfd);
+void cgroup_shepherd_gone(int cgfd, pid_t shepherd);
 bool cgroup_memory(void); /* --mem is memory.max of the task's cgroup (else RLIMIT_AS) */
 int cgroup_task_set_mem(int tfd, uint64_t bytes);
 uint64_t cgroup_task_oom_kills(int tfd);
@@ -203,6 +236,8 @@ void run_start_ready(struct worker *w);
 void run_retry_unsent(struct worker *w);
 void run_report_refused(struct worker *w, const char *name, const char *why);
 void run_reap(struct worker *w);
+void run_task_pipes(struct worker *w, const struct pollfd *p, size_t n); /* p NULL: every task's */
+size_t run_pollfds(struct worker *w, struct pollfd *p, size_t max);
 void run_check_timeouts(struct worker *w);
 uint64_t run_release_held(struct worker *w); /* tasks ended by a signal from outside (run.c) */
 void run_kill(struct worker *w, struct engine *e, int sig);

@@ -1,5 +1,5 @@
 #!/bin/bash
-# checks: 9
+# checks: 21
 # shepherd.sh - every process of a task ends with it (spool-layout.md section 7): a task runs under
 # its shepherd, a child subreaper, and where the worker may make cgroups, in a cgroup of its own.
 # Checked here: which of the two the worker says it uses, and that it is so; a process the task
@@ -83,7 +83,7 @@ spool cancel "$j" >/dev/null # (its task, requeued from the dead engine, would h
 wait_for 120 grep -q "registered: engine id" "$T/worker.log"
 regs=$(grep -c "registered: engine id" "$T/worker.log")
 W3=$WORKER_PID
-spool submit -- sh -c 'trap "" TERM; echo $$ >t3.pid; while :; do sleep 0.1; done' >/dev/null
+j3=$(spool submit -- sh -c 'trap "" TERM; echo $$ >t3.pid; while :; do sleep 0.1; done')
 deadline 60 test -s t3.pid || fail "the third task did not start"
 t3=$(cat t3.pid 2>/dev/null)
 kill -KILL "$W3"
@@ -95,3 +95,32 @@ check "  ... and registers once the shepherd is done" \
 	deadline 90 sh -c "[ \$(grep -c 'registered: engine id' '$T/worker.log') -gt $regs ]"
 check "  ... by then the task's process is gone" gone "${t3:-0}"
 check "  ... it did not refuse to start" sh -c "! grep -q 'already runs as node' '$T/worker.log'"
+
+# --- 4. one shepherd per engine: it stays for the engine's next task, each task's CPU time is its
+# own, a shepherd killed between tasks is replaced, and a worker's clean stop leaves none ---
+W4=$WORKER_PID
+spool cancel "$j3" >/dev/null # (requeued from the dead worker, it runs again here, ignoring SIGTERM)
+spool collect --timeout 120 "$j3" >/dev/null 2>&1
+spool submit --wait -- sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done' >/dev/null
+spool submit --wait -- true >/dev/null
+shep4=$(ps -o pid= --ppid "$W4" | tr -d ' ')
+check_eq "the engine keeps one shepherd between its tasks" 1 "$(echo "$shep4" | grep -c .)"
+# (the two results, newest last: the spin's user time is its own, true's does not include it)
+res=$(ls -t spool-*/1.1.res | head -n 2 | tac)
+spin_ms=$(sed -n 's/^user_ms //p' $(echo "$res" | head -n 1))
+true_ms=$(sed -n 's/^user_ms //p' $(echo "$res" | tail -n 1))
+check "  ... the spinning task's result counts its CPU time (${spin_ms:-none} ms)" test "${spin_ms:-0}" -gt 20
+check "  ... the next task's counts only its own (${true_ms:-none} ms)" test "${true_ms:-999}" -lt 20
+kill -KILL "$shep4"
+deadline 30 gone "$shep4"
+out=$(spool submit --wait -- echo after the shepherd was killed 2>"$T/e4")
+check_eq "a task after its engine's shepherd was killed runs under a new one" "after the shepherd was killed" "$out"
+check "  ... a new shepherd" sh -c "ps -o pid= --ppid $W4 | tr -d ' ' | grep -qvx '$shep4'"
+shep5=$(ps -o pid= --ppid "$W4" | tr -d ' ')
+kill -TERM "$W4"
+deadline 60 gone "$W4"
+check "a worker stopped with SIGTERM leaves no shepherd running" deadline 30 gone "${shep5:-0}"
+if [ $cg = 1 ]; then
+	CG4=$(sed -n 's/.*each task runs in a cgroup of its own below //p' "$T/worker.log" | tail -n 1)
+	check "  ... and removes its cgroup with the engines' ones ($(basename "$CG4"))" test ! -d "$CG4"
+fi
