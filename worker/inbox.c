@@ -27,23 +27,53 @@ void job_assign_free(struct job_assign *a)
 	free(a);
 }
 
+/* The finished names are kept sorted (strcmp, as fs_list sorts a listing): a worker keeps
+ * thousands of them (every task of the last visibility deadline and a second), and each scan of
+ * the inbox looks up every name listed. Where name is, or would go. */
+static size_t finished_pos(const struct worker *w, const char *name, bool *found)
+{
+	size_t lo = 0, hi = w->nfin;
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(w->finished[mid], name);
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 bool inbox_is_finished(struct worker *w, const char *name)
 {
-	for (size_t i = 0; i < w->nfin; i++)
-		if (strcmp(w->finished[i], name) == 0)
-			return true;
-	return false;
+	bool found;
+	finished_pos(w, name, &found);
+	return found;
 }
 
 void inbox_mark_finished(struct worker *w, const char *name)
 {
+	bool found;
+	size_t at = finished_pos(w, name, &found);
+	if (found) {
+		w->fin_absent[at] = 0;
+		return;
+	}
 	if (w->nfin == w->capfin) {
 		w->capfin = w->capfin ? w->capfin * 2 : 16;
 		w->finished = xrealloc(w->finished, w->capfin * sizeof *w->finished);
 		w->fin_absent = xrealloc(w->fin_absent, w->capfin * sizeof *w->fin_absent);
 	}
-	w->fin_absent[w->nfin] = 0;
-	w->finished[w->nfin++] = xstrdup(name);
+	memmove(w->finished + at + 1, w->finished + at, (w->nfin - at) * sizeof *w->finished);
+	memmove(w->fin_absent + at + 1, w->fin_absent + at, (w->nfin - at) * sizeof *w->fin_absent);
+	w->fin_absent[at] = 0;
+	w->finished[at] = xstrdup(name);
+	w->nfin++;
 }
 
 static bool in_list(char **names, long n, const char *name)
@@ -151,8 +181,12 @@ static void drop_vanished(struct worker *w, char **names, long n)
 	/* A finished name is forgotten only once surely gone: a stale listing that shows it
 	 * again must not make us run it twice. */
 	k = 0;
+	long j = 0; /* both lists are sorted: one walk through the two */
 	for (size_t i = 0; i < w->nfin; i++) {
-		if (in_list(names, n, w->finished[i]))
+		int c = -1;
+		while (j < n && (c = strcmp(names[j], w->finished[i])) < 0)
+			j++;
+		if (j < n && c == 0)
 			w->fin_absent[i] = 0;
 		else if (!w->fin_absent[i])
 			w->fin_absent[i] = now;
