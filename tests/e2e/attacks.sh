@@ -111,8 +111,9 @@ extra_worker() {
 	setsid "$SPOOL_BIN/spool-worker" -f -d "$S" -n "$2" --name "$1" 2>>"$T/worker-$1.log" &
 	XW=$!
 	X_PIDS="$X_PIDS $XW"
-	# (setsid does not fork here: a background job of a script is no process group leader)
-	alive_as "$XW" spool-worker || { fail "the worker $1 is not pid $XW (setsid forked?)"; return 1; }
+	# (setsid does not fork here: a background job of a script is no process group leader; until
+	# the child has run setsid and setsid the worker, its command line is still this script's)
+	wait_for 30 alive_as "$XW" spool-worker || { fail "the worker $1 is not pid $XW (setsid forked?)"; return 1; }
 	wait_for 20 eval '[ "$(engine_of '"$1"' | wc -w)" = '"$2"' ]' ||
 		{ fail "the worker $1 never registered its $2 engines: $(tail -3 "$T/worker-$1.log")"; return 1; }
 }
