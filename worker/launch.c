@@ -23,7 +23,7 @@ struct launch_head {
 	uint32_t len; /* bytes of strings after this head */
 	uint32_t argc, envc;
 	uint32_t has_in;
-	uint64_t mem;
+	uint64_t mem, grace_ms;
 	struct task_cred cred;
 };
 
@@ -48,7 +48,8 @@ static int write_all(int fd, const char *p, size_t n)
 
 int launch_send(int sock, const struct launch *l)
 {
-	struct launch_head h = { .magic = LAUNCH_MAGIC, .has_in = l->in != NULL, .mem = l->mem, .cred = l->cred };
+	struct launch_head h = { .magic = LAUNCH_MAGIC, .has_in = l->in != NULL, .mem = l->mem, .grace_ms = l->grace_ms,
+				 .cred = l->cred };
 	struct buf b;
 	buf_init(&b);
 	buf_add(&b, (const char *)&h, sizeof h);
@@ -140,6 +141,7 @@ int launch_recv(int sock, struct launch *l, char **mem)
 	memset(l, 0, sizeof *l);
 	l->cred = h.cred;
 	l->mem = h.mem;
+	l->grace_ms = h.grace_ms;
 	l->outfd = fds[0];
 	l->errfd = fds[1];
 	l->out_name = take_str(&p, end);

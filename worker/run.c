@@ -579,7 +579,8 @@ static void start_one(struct worker *w, struct engine *e, struct job_assign *a)
 		return;
 	}
 	size_t nx = task_extras(w, e, extra, xp);
-	struct launch l = { .cred = e->cred, .mem = e->mem, .outfd = e->outfd, .argv = vec(r, "arg", 0),
+	struct launch l = { .cred = e->cred, .mem = e->mem, .grace_ms = w->sd.conf.kill_grace_ms, .outfd = e->outfd,
+			    .argv = vec(r, "arg", 0),
 			    .cwd = rec_get(r, "cwd"), .out_name = strrchr(e->out_path, '/') + 1,
 			    .err_name = strrchr(e->err_path, '/') + 1 };
 	l.envp = build_env(r, &e->vars, xp, nx);

@@ -200,7 +200,7 @@ static uint64_t tv_ms(struct timeval tv)
 }
 
 /* One task, from its fork to the report of its end. */
-static void run_task(const struct launch *l, uint64_t grace_ms, int cgfd, start_task_fn start, sigset_t *set)
+static void run_task(const struct launch *l, int cgfd, start_task_fn start, sigset_t *set)
 {
 	int errfd = l->errfd;
 	uint64_t ooms = 0;
@@ -258,7 +258,7 @@ static void run_task(const struct launch *l, uint64_t grace_ms, int cgfd, start_
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
 			if (!term) {
 				term = true;
-				kill_at = now_ms() + grace_ms;
+				kill_at = now_ms() + l->grace_ms;
 				signal_descendants(SIGTERM);
 			}
 		} else if (sig < 0 && errno == EAGAIN) {
@@ -316,7 +316,7 @@ static __attribute__((noreturn)) void shepherd_exit(int cgfd, int code)
 	_exit(code);
 }
 
-static __attribute__((noreturn)) void shepherd_main(pid_t worker, int sock, uint64_t grace_ms, int cgfd,
+static __attribute__((noreturn)) void shepherd_main(pid_t worker, int sock, int cgfd,
 						    start_task_fn start)
 {
 	sigset_t set;
@@ -357,7 +357,7 @@ static __attribute__((noreturn)) void shepherd_main(pid_t worker, int sock, uint
 		int rc = launch_recv(sock, &l, &mem);
 		if (rc <= 0) /* the worker closed its end, or the stream makes no sense: the worker sees us go */
 			shepherd_exit(cgfd, rc == 0 ? 0 : 127);
-		run_task(&l, grace_ms, cgfd, start, &set);
+		run_task(&l, cgfd, start, &set);
 		launch_free(&l, mem);
 		if (getppid() != worker)
 			shepherd_exit(cgfd, 0);
@@ -373,7 +373,7 @@ pid_t shepherd_spawn(struct worker *w, struct engine *e, start_task_fn start)
 	if (pid == 0) {
 		int keep[] = { sv[1], w->cg_fd, w->lock_fd };
 		close_all_but(keep, (int)ARRAY_LEN(keep));
-		shepherd_main(parent, sv[1], w->sd.conf.kill_grace_ms, w->cg_fd, start);
+		shepherd_main(parent, sv[1], w->cg_fd, start);
 	}
 	int saved = errno;
 	close(sv[1]);

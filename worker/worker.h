@@ -173,6 +173,7 @@ void limits_apply(const struct task_limits *l);
 struct launch {
 	struct task_cred cred;
 	uint64_t mem;           /* --mem in bytes, 0 none */
+	uint64_t grace_ms;      /* kill_grace as the worker has it now (a SIGHUP may change it) */
 	int outfd;              /* the verified output directory */
 	int errfd;              /* write end of the task's start pipe */
 	const char *out_name, *err_name; /* created in outfd as the task's user */
