@@ -1,5 +1,5 @@
 #!/bin/bash
-# checks: 21
+# checks: 15
 # shepherd.sh - every process of a task ends with it (spool-layout.md section 7): a task runs under
 # its shepherd, a child subreaper, and where the worker may make cgroups, in a cgroup of its own.
 # Checked here: which of the two the worker says it uses, and that it is so; a process the task
