@@ -307,6 +307,15 @@ short2=""
 if [ "$BIG_ENDED" = 1 ]; then
 	short_run 2
 	short2=$SHORT_TPS
+	# Once (of several runs) this job ran at 4 tasks/s after the cancel, and the logs went with
+	# the run: when it is that slow again, keep them.
+	if awk -v a="$short1" -v b="$short2" 'BEGIN { exit !(b * 4 < a) }'; then
+		keep=$(mktemp -d /tmp/spool-scale-logs.XXXXXX)
+		cp "$B"/*.log "$keep"/ 2>/dev/null
+		spool workers --all >"$keep/workers.txt" 2>&1
+		echo "bench-scale: the short job after the cancel ran at $short2 tasks/s against $short1 before it:" \
+			"the daemons' logs are kept in $keep"
+	fi
 fi
 short_tps=$(awk -v a="$short1" -v b="${short2:-$short1}" 'BEGIN { printf "%.0f", (a + b) / 2 }')
 tput_ratio=$(awk -v a="$big_tps" -v b="$short_tps" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else printf "-" }')
