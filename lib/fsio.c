@@ -10,7 +10,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_fd(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len) {
@@ -22,6 +22,21 @@ static int write_all(int fd, const void *data, size_t len)
 		}
 		p += w;
 		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int fs_read_fd(int fd, void *data, size_t len)
+{
+	char *p = data;
+	while (len) {
+		ssize_t r = read(fd, p, len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		len -= (size_t)r;
 	}
 	return 0;
 }
@@ -62,7 +77,7 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		err_sys(e, "cannot give %s to uid %u", name, (unsigned)owner);
 		goto fail;
 	}
-	if (write_all(fd, data, len) < 0) {
+	if (fs_write_fd(fd, data, len) < 0) {
 		err_sys(e, "cannot write %s", name);
 		goto fail;
 	}

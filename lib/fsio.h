@@ -23,6 +23,10 @@ enum {
 	FSW_NODIRSYNC = 2 /* caller fsyncs the directory once after a batch */
 };
 
+/* All of data to fd, a short write continued and EINTR retried: 0, or -1 with errno. */
+int fs_write_fd(int fd, const void *data, size_t len);
+/* Exactly len bytes from fd: 0, or -1 (errno; or the end came first). */
+int fs_read_fd(int fd, void *data, size_t len);
 int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, mode_t mode, unsigned flags,
 		    struct err *e);
 /* The same, the file given to `owner` (fchown, needs root) before it is renamed into place. */

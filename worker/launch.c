@@ -8,6 +8,7 @@
  * every length and count: a message that does not add up is refused, not half-used.
  */
 #include "worker.h"
+#include "fsio.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,20 +31,6 @@ struct launch_head {
 static void put_str(struct buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s) + 1);
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
 }
 
 int launch_send(int sock, const struct launch *l)
@@ -81,25 +68,11 @@ int launch_send(int sock, const struct launch *l)
 		n = sendmsg(sock, &m, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	/* The head carries the descriptors; the rest is plain bytes (a stream socket). */
-	int rc = n < 0 ? -1 : write_all(sock, b.p + n, b.len - (size_t)n);
+	int rc = n < 0 ? -1 : fs_write_fd(sock, b.p + n, b.len - (size_t)n);
 	int saved = errno;
 	buf_free(&b);
 	errno = saved;
 	return rc;
-}
-
-static int read_all(int fd, char *p, size_t n)
-{
-	while (n) {
-		ssize_t k = read(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
 }
 
 /* The next string of [*p, end), or NULL when none is left whole. */
@@ -129,13 +102,13 @@ int launch_recv(int sock, struct launch *l, char **mem)
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof fds))
 		memcpy(fds, CMSG_DATA(c), sizeof fds);
-	if ((size_t)n < sizeof h && read_all(sock, (char *)&h + n, sizeof h - (size_t)n) < 0)
+	if ((size_t)n < sizeof h && fs_read_fd(sock, (char *)&h + n, sizeof h - (size_t)n) < 0)
 		goto bad;
 	if (h.magic != LAUNCH_MAGIC || h.len > LAUNCH_MAX || fds[0] < 0 || fds[1] < 0)
 		goto bad;
 	char *s = xmalloc((size_t)h.len + 1);
 	*mem = s;
-	if (read_all(sock, s, h.len) < 0)
+	if (fs_read_fd(sock, s, h.len) < 0)
 		goto bad;
 	const char *p = s, *end = s + h.len;
 	memset(l, 0, sizeof *l);

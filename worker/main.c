@@ -479,7 +479,6 @@ int main(int argc, char **argv)
 				wake = w.eng[i].kill_at;
 		}
 		int timeout = wake > now ? (int)(wake - now) : 0;
-		/* The signals, inotify, and the sockets of engines running a Python call. */
 		/* The signals, inotify, the sockets of engines running a Python call, and the start
 		 * pipes of the tasks that run (their shepherd writes there when they end). */
 		struct pollfd p[2 + 2 * MAX_ENGINES] = { { sfd, POLLIN, 0 }, { w.ino, POLLIN, 0 } };

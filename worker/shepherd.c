@@ -142,8 +142,8 @@ int start_pipe_recv(int fd, struct start_msg *m)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? 0 : -1;
-	if (n != (ssize_t)sizeof msg)
-		return 0;
+	if (n != (ssize_t)sizeof msg) /* the end (every writer closed it), or a torn message */
+		return -1;
 	m->what = msg[0];
 	memcpy(&m->value, msg + 1, sizeof m->value);
 	return 1;

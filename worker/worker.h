@@ -199,7 +199,7 @@ extern bool shepherd_mem_in_cgroup;
 enum { MEM_CGROUP = 1, MEM_OOM_KILLED = 2, MEM_RLIMIT = 4 };
 
 void start_pipe_send(int fd, char what, int64_t value);
-int start_pipe_recv(int fd, struct start_msg *m); /* 1 one message, 0 none yet or end, -1 error */
+int start_pipe_recv(int fd, struct start_msg *m); /* 1 one message, 0 none yet, -1 the end or an error */
 
 /* cgroup.c: a cgroup per task where the worker may make one (-1: none; the shepherd alone) */
 int cgroup_init(void);
