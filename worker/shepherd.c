@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -192,6 +193,113 @@ static pid_t clone_into(int cg)
 #endif
 }
 
+/* Faster still, where it can be done: the child shares the shepherd's memory until its exec, as
+ * after vfork (CLONE_VM | CLONE_VFORK), on a stack of its own. A forked child costs a copy of
+ * the shepherd's page tables, a copy-on-write fault for each page either side writes, and
+ * tearing its copy down at the exec: a quarter of what a short task costs the node (perf, 5,000
+ * `true`). The shepherd waits meanwhile, which it would do anyway.
+ *
+ * The child runs start_task, which makes only system calls (no allocation, no lock, nothing
+ * written that the shepherd reads; errno is the one word both write, and the shepherd reads
+ * it only after a call of its own). Signals stay blocked until the child has set its own mask,
+ * and the shepherd has no handler the child could run on the shared memory: it takes its
+ * signals from a signalfd.
+ *
+ * The clone needs a few instructions of assembly, as glibc's clone() has (it cannot pass
+ * CLONE_INTO_CGROUP): the child must call start_task on its new stack before anything else
+ * touches the stack. x86-64 only; elsewhere, and under AddressSanitizer (whose shadow memory a
+ * child sharing ours would leave poisoned), tasks are forked as before. */
+#if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+#if defined(__SANITIZE_ADDRESS__)
+#define SPAWN_SHARED 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SPAWN_SHARED 0
+#endif
+#endif
+#ifndef SPAWN_SHARED
+#define SPAWN_SHARED 1
+#endif
+#else
+#define SPAWN_SHARED 0
+#endif
+
+#if SPAWN_SHARED
+#define CHILD_STACK (256 * 1024)
+static void *child_stack; /* reused: a child leaves it at its exec, before the next is made */
+
+struct child_start {
+	start_task_fn start;
+	const struct launch *l;
+};
+
+static void child_main(void *p)
+{
+	const struct child_start *cs = p;
+	cs->start(cs->l); /* does not return */
+}
+
+/* clone3 whose child calls fn(arg) on the stack the clone_args name and exits 127 if it
+ * returns. The parent gets the child's pid or -errno. Only rax, rcx and r11 change across a
+ * syscall, so fn and arg reach the child in r8 and r10 (clone3 reads only rdi and rsi). */
+static long clone3_call(struct clone_args *ca, void (*fn)(void *), void *arg)
+{
+	long ret;
+	register long r8 __asm__("r8") = (long)fn;
+	register long r10 __asm__("r10") = (long)arg;
+	__asm__ volatile("syscall\n\t"
+			 "testq %%rax, %%rax\n\t"
+			 "jnz 1f\n\t"
+			 "xorl %%ebp, %%ebp\n\t"
+			 "movq %%r10, %%rdi\n\t"
+			 "callq *%%r8\n\t"
+			 "movl $60, %%eax\n\t" /* exit(127) */
+			 "movl $127, %%edi\n\t"
+			 "syscall\n\t"
+			 "hlt\n"
+			 "1:"
+			 : "=a"(ret)
+			 : "0"((long)SYS_clone3), "D"(ca), "S"(sizeof *ca), "r"(r8), "r"(r10)
+			 : "rcx", "r11", "memory", "cc");
+	return ret;
+}
+
+/* The task's child sharing our memory, in cgroup cg when cg >= 0; -1 (errno set) when it could
+ * not be made that way (no memory for the stack; clone3 refused, as under valgrind). */
+static pid_t spawn_shared(int cg, start_task_fn start, const struct launch *l)
+{
+	static bool refused; /* once refused, the kernel will refuse again: stop asking */
+	if (refused)
+		return -1;
+	if (!child_stack) {
+		void *s = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (s == MAP_FAILED)
+			return -1;
+		/* The lowest page stays unmapped in effect: an overflow faults instead of writing below. */
+		if (mprotect(s, 4096, PROT_NONE) < 0) {
+			munmap(s, CHILD_STACK);
+			return -1;
+		}
+		child_stack = s;
+	}
+	struct child_start cs = { start, l };
+	struct clone_args ca = {
+		.flags = CLONE_VM | CLONE_VFORK | (cg >= 0 ? CLONE_INTO_CGROUP : 0),
+		.exit_signal = SIGCHLD,
+		.stack = (uint64_t)(uintptr_t)child_stack,
+		.stack_size = CHILD_STACK,
+		.cgroup = cg >= 0 ? (uint64_t)cg : 0,
+	};
+	long pid = clone3_call(&ca, child_main, &cs);
+	if (pid < 0) {
+		errno = (int)-pid;
+		refused = errno == ENOSYS || errno == EPERM;
+		return -1;
+	}
+	return (pid_t)pid;
+}
+#endif
+
 bool shepherd_mem_in_cgroup;
 
 static uint64_t tv_ms(struct timeval tv)
@@ -214,7 +322,14 @@ static void run_task(const struct launch *l, int cgfd, start_task_fn start, sigs
 	mem_limited = shepherd_mem_in_cgroup;
 	if (shepherd_mem_in_cgroup)
 		ooms = cgroup_task_oom_kills(task_cg); /* the count is the cgroup's, over all its tasks */
-	pid_t task = clone_into(task_cg);
+	pid_t task = -1;
+#if SPAWN_SHARED
+	/* Not with an input file: its open may wait (a FIFO), and the shepherd with it. */
+	if (!l->in)
+		task = spawn_shared(task_cg, start, l); /* the child never comes back here */
+#endif
+	if (task < 0)
+		task = clone_into(task_cg);
 	bool inside = task >= 0; /* (in the child too: it was born in the cgroup) */
 	if (task < 0)
 		task = fork();
