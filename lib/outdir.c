@@ -155,11 +155,40 @@ const char *outdir_why(int err)
 	}
 }
 
-/* The task's $SPOOL_VARS: whatever is there by that name is removed, and a new empty file is
- * made exclusively; the worker keeps its descriptor and later reads only through it. */
-int outdir_vars_file(int dirfd, const char *name)
+/* The task's $SPOOL_VARS, before the task: whatever is there by that name (left by an earlier
+ * run of the same attempt) is removed. The task creates the file itself if it sets anything, so
+ * a task that sets nothing costs no file (a file created is the dearest step of a short task
+ * on some filesystems). */
+int outdir_vars_clear(int dirfd, const char *name)
 {
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+	return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* ... and after it: opened relative to the verified directory, not following a link, not
+ * waiting on a FIFO; used only if it is a regular file with one link that belongs to the task's
+ * user (uid). The directory is that user's and no one else may write it (outdir_open), so only
+ * the task (or root) can have put the file there; the owner and link checks keep a hard link to
+ * someone else's file from being read through the worker. -1 with errno: ENOENT when the task
+ * set nothing, else why it was refused (outdir_why). */
+int outdir_vars_open(int dirfd, const char *name, uid_t uid)
+{
+	struct stat st;
+	int err = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
 		return -1;
-	return openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fstat(fd, &st) < 0)
+		err = errno;
+	else if (!S_ISREG(st.st_mode))
+		err = EINVAL;
+	else if (st.st_nlink != 1)
+		err = EMLINK;
+	else if (st.st_uid != uid)
+		err = EPERM;
+	if (err) {
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
 }

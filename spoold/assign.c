@@ -116,7 +116,11 @@ static int inbox_open(struct ctl *c, const char *wid)
 	return openat(c->sd.ctl_w, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
-void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt)
+/* Removes worker wid's assignment of JOB.TASK.ATTEMPT. *cache is an inbox descriptor kept by a
+ * caller that removes many (-1 at first, closed by it after), with its worker in cache_wid;
+ * NULL opens and closes the inbox for this one. */
+void inbox_remove_cached(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt,
+			 int *cache, char *cache_wid, size_t cache_wid_sz)
 {
 	char name[TASKNAME_MAX];
 	if (taskname_format(name, sizeof name, job, task, attempt) < 0) {
@@ -124,12 +128,29 @@ void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task,
 			(long long)task, (long long)attempt);
 		return;
 	}
-	int fd = inbox_open(c, wid);
+	int fd;
+	if (cache && *cache >= 0 && strcmp(cache_wid, wid) == 0) {
+		fd = *cache;
+	} else {
+		fd = inbox_open(c, wid);
+		if (cache) {
+			if (*cache >= 0)
+				close(*cache);
+			*cache = fd;
+			snprintf(cache_wid, cache_wid_sz, "%s", wid);
+		}
+	}
 	if (fd < 0)
 		return;
 	if (unlinkat(fd, name, 0) < 0 && errno != ENOENT)
 		log_err("cannot remove assignment ctl/w/%s/inbox/%s: %s", wid, name, strerror(errno));
-	close(fd);
+	if (!cache)
+		close(fd);
+}
+
+void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt)
+{
+	inbox_remove_cached(c, wid, job, task, attempt, NULL, NULL, 0);
 }
 
 struct slot {

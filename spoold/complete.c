@@ -200,14 +200,15 @@ void complete_settle(struct ctl *c)
 	if (!c->nconsumed)
 		return;
 	bool durable = c->synced != c->consumed_synced || db_sync(c) == 0;
-	int dfd = -1;
+	int dfd = -1, ifd = -1;
 	const char *dfd_wid = "";
+	char ifd_wid[sizeof c->consumed[0].wid] = "";
 	for (size_t i = 0; durable && i < c->nconsumed; i++) {
 		const struct consumed *k = &c->consumed[i];
 		char path[200];
 		struct taskname tn; /* names are JOB.TASK.ATTEMPT, the same as the assignment's */
 		if (taskname_parse(k->name, &tn) == 0)
-			inbox_remove(c, k->wid, tn.job, tn.task, tn.attempt);
+			inbox_remove_cached(c, k->wid, tn.job, tn.task, tn.attempt, &ifd, ifd_wid, sizeof ifd_wid);
 		if (k->rv_wid[0])
 			inbox_remove(c, k->rv_wid, k->rv_job, k->rv_idx, k->rv_attempt);
 		snprintf(path, sizeof path, "%s/done", k->wid);
@@ -223,6 +224,8 @@ void complete_settle(struct ctl *c)
 	}
 	if (dfd >= 0)
 		close(dfd);
+	if (ifd >= 0)
+		close(ifd);
 	if (!durable)
 		log_err("%zu results stay in the workers' done/ directories until the database can be synced (they "
 			"will be taken again)", c->nconsumed);

@@ -214,6 +214,8 @@ void complete_settle(struct ctl *c); /* after the assignment commit: remove what
 /* assign.c: queued tasks to free engines */
 void assign_tasks(struct ctl *c);
 void inbox_remove(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt);
+void inbox_remove_cached(struct ctl *c, const char *wid, const char *job, int64_t task, int64_t attempt,
+			 int *cache, char *cache_wid, size_t cache_wid_sz);
 void assign_reconcile(struct ctl *c);
 void assign_forget(struct ctl *c); /* free the templates it keeps (at exit) */
 void assign_close(struct ctl *c);  /* finalize its cached queries (db_close) */

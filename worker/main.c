@@ -387,7 +387,7 @@ int main(int argc, char **argv)
 	w.nslots = (int)n;
 	w.eng = xcalloc(n, sizeof *w.eng);
 	for (uint64_t i = 0; i < n; i++)
-		w.eng[i].outfd = w.eng[i].vars_fd = w.eng[i].shep_sock = -1;
+		w.eng[i].outfd = w.eng[i].shep_sock = -1;
 	if (name)
 		snprintf(w.node, sizeof w.node, "%s", name);
 	else

@@ -111,33 +111,39 @@ static int write_res_as(struct engine *e, const struct buf *b, struct err *er)
 	return rc;
 }
 
-/* The task's $SPOOL_VARS, read back through the descriptor the worker created (never by name:
- * a file planted under that name is never merged), bounded. */
+/* The task's $SPOOL_VARS, if it made one: opened relative to the verified output directory and
+ * checked (outdir_vars_open), then read through that descriptor, bounded. */
 static void merge_task_vars(struct worker *w, struct engine *e, struct outcome *o)
 {
 	struct stat st;
 	size_t used = strlen(o->reason);
-	if (fstat(e->vars_fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: cannot stat %.600s",
-			 used ? "; " : "", e->vars_path);
+	int fd = outdir_vars_open(e->outfd, strrchr(e->vars_path, '/') + 1, e->cred.uid);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: %.600s: %s",
+				 used ? "; " : "", e->vars_path, outdir_why(errno));
 		return;
 	}
-	if (st.st_size == 0)
+	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+		close(fd);
 		return;
+	}
 	if (st.st_size > (off_t)MAX_VARS_FILE) {
 		snprintf(o->reason + used, sizeof o->reason - used,
 			 "%sSPOOL_VARS not merged: %.600s is %lld bytes, more than %u", used ? "; " : "", e->vars_path,
 			 (long long)st.st_size, MAX_VARS_FILE);
+		close(fd);
 		return;
 	}
 	char *data = xmalloc((size_t)st.st_size);
 	size_t got = 0;
 	while (got < (size_t)st.st_size) {
-		ssize_t n = pread(e->vars_fd, data + got, (size_t)st.st_size - got, (off_t)got);
+		ssize_t n = pread(fd, data + got, (size_t)st.st_size - got, (off_t)got);
 		if (n <= 0)
 			break;
 		got += (size_t)n;
 	}
+	close(fd);
 	vars_merge(w, e, data, got, o->reason, sizeof o->reason);
 	free(data);
 }
@@ -174,7 +180,7 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	uint64_t end = wall_ms(), wall = mono_ms() - e->start_mono;
 
 	buf_init(&b);
-	if (e->vars_fd >= 0 && !e->revoked)
+	if (e->vars_path[0] && e->outfd >= 0 && !e->revoked)
 		merge_task_vars(w, e, o);
 	build_done(&b, w, e, o, end, wall);
 	if (e->res_path[0] && e->outfd >= 0 && write_res_as(e, &b, &er) < 0) {
@@ -205,9 +211,7 @@ static void finish(struct worker *w, struct engine *e, struct outcome *o)
 	e->out_path[0] = e->err_path[0] = e->res_path[0] = e->vars_path[0] = '\0';
 	if (e->outfd >= 0)
 		close(e->outfd);
-	if (e->vars_fd >= 0)
-		close(e->vars_fd);
-	e->outfd = e->vars_fd = -1;
+	e->outfd = -1;
 }
 
 static void fail_now(struct worker *w, struct engine *e, const char *status, const char *fmt, ...)
@@ -394,9 +398,8 @@ static const char *prepare_files(struct worker *w, struct engine *e, char *why, 
 	if (rec_get(r, "builtin"))
 		return NULL;
 	snprintf(e->vars_path, sizeof e->vars_path, "%s/%s.%s.vars", outdir, task, attempt);
-	e->vars_fd = outdir_vars_file(e->outfd, strrchr(e->vars_path, '/') + 1);
-	if (e->vars_fd < 0) {
-		snprintf(why, whysz, "cannot create %.800s on node %s: %s", e->vars_path, w->node, outdir_why(errno));
+	if (outdir_vars_clear(e->outfd, strrchr(e->vars_path, '/') + 1) < 0) {
+		snprintf(why, whysz, "cannot remove an old %.800s on node %s: %s", e->vars_path, w->node, strerror(errno));
 		e->vars_path[0] = '\0';
 		return "error";
 	}

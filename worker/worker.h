@@ -104,7 +104,6 @@ struct engine {
 	int shep_sock;          /* the worker's end of its socket, -1 when none */
 	struct task_cred cred;  /* the running task's user */
 	int outfd;              /* the verified output directory (outdir.c), -1 when none */
-	int vars_fd;            /* the task's $SPOOL_VARS, created by the worker, -1 when none */
 	char out_path[4200], err_path[4200], res_path[4200], vars_path[4200];
 	struct pyinterp *py;    /* this engine's interpreters, one per user and interpreter */
 	size_t npy;

@@ -3,7 +3,7 @@
 # task writes to $SPOOL_VARS is merged when it ends (also when it fails), bad lines are
 # reported and ignored; pull of a missing variable fails with a reason; and a worker
 # restarted with the same --name and engine count finds its variables again.
-# checks: 35
+# checks: 44
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
@@ -93,6 +93,25 @@ mkdir -p "$T/shared/spool-$j" && echo "stale=1" >"$T/shared/spool-$j/1.1.vars" &
 spool collect "$j" >/dev/null 2>&1
 check_eq "a task does not merge a T.A.vars file left in its output directory before it ran" 0 \
 	"$(spool pull --wait --targets "$e" stale 2>&1)"
+
+# --- the task makes $SPOOL_VARS itself, so a file put in place whole counts; one that is not
+# a plain file of the task's own is refused and named in the reason, and nothing waits on it ---
+j=$(spool apply --targets "$e" -- sh -c 'echo "whole=yes" >"$SPOOL_VARS.tmp" && mv "$SPOOL_VARS.tmp" "$SPOOL_VARS"')
+spool collect "$j" >/dev/null 2>&1
+check_eq "a \$SPOOL_VARS renamed into place is merged" yes "$(spool pull --wait --targets "$e" whole 2>&1)"
+for kind in symlink hardlink fifo owner; do
+	case $kind in
+	symlink) make='echo "via_$0=1" >"$SPOOL_VARS.real" && ln -s "$SPOOL_VARS.real" "$SPOOL_VARS"'; why="symbolic link" ;;
+	hardlink) make='echo "via_$0=1" >"$SPOOL_VARS.real" && ln "$SPOOL_VARS.real" "$SPOOL_VARS"'; why="another hard link" ;;
+	fifo) make='mkfifo "$SPOOL_VARS"'; why="not a regular file" ;;
+	owner) make='echo "via_$0=1" >"$SPOOL_VARS" && chown 1 "$SPOOL_VARS"'; why="belongs to another user" ;;
+	esac
+	j=$(spool map --targets "$e" -- sh -c "$make" ::: $kind)
+	reason=$(spool collect --json "$j" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0].get("reason", ""))')
+	check "a \$SPOOL_VARS that is a $kind is not merged, and the reason says so ($reason)" \
+		eval "echo \"\$reason\" | grep -q 'SPOOL_VARS not merged: .*1.1.vars: .*$why'"
+	check_eq "... and via_$kind stays unset" 1 "$(spool pull --wait --targets "$e" via_$kind >/dev/null 2>&1; echo $?)"
+done
 
 # --- pull of an unset variable ---
 out=$(spool pull --wait --targets "$e" never_set 2>"$T/e"); rc=$?
