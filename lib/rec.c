@@ -312,16 +312,17 @@ void rec_begin(struct buf *b, const char *type)
 void rec_escape(struct buf *b, const char *val, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	buf_grow(b, n);
+	size_t run = 0; /* start of the pending run of bytes that need no escape */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)val[i];
 		if (c < 0x20 || c == 0x7f || c == '%') {
 			char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+			buf_add(b, val + run, i - run);
 			buf_add(b, esc, 3);
-		} else {
-			buf_addc(b, (char)c);
+			run = i + 1;
 		}
 	}
+	buf_add(b, val + run, n - run);
 }
 
 size_t rec_escaped_len(const char *val, size_t n)
@@ -348,14 +349,31 @@ void rec_put(struct buf *b, const char *key, const char *val)
 	rec_putn(b, key, val, strlen(val));
 }
 
+/* "KEY DIGITS\n" without printf: these lines are most of what the daemons format per task. */
+static void put_digits(struct buf *b, const char *key, bool neg, uint64_t v)
+{
+	char d[24];
+	size_t i = sizeof d;
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (neg)
+		d[--i] = '-';
+	buf_adds(b, key);
+	buf_addc(b, ' ');
+	buf_add(b, d + i, sizeof d - i);
+	buf_addc(b, '\n');
+}
+
 void rec_put_u64(struct buf *b, const char *key, uint64_t v)
 {
-	buf_printf(b, "%s %" PRIu64 "\n", key, v);
+	put_digits(b, key, false, v);
 }
 
 void rec_put_i64(struct buf *b, const char *key, int64_t v)
 {
-	buf_printf(b, "%s %" PRId64 "\n", key, v);
+	put_digits(b, key, v < 0, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
 }
 
 void rec_end(struct buf *b)

@@ -516,13 +516,27 @@ static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick 
 	return np;
 }
 
+/* The pass reads and then writes inside one transaction: each statement run outside one is a
+ * read transaction of its own (the WAL's read lock taken and released, its snapshot looked up),
+ * and a pass runs a dozen of them after every few finished tasks. */
+static void assign_pass(struct ctl *c);
+
 void assign_tasks(struct ctl *c)
+{
+	c->want_assign = false;
+	if (db_begin_lazy(c) < 0)
+		return;
+	assign_pass(c);
+	if (!sqlite3_get_autocommit(c->db) && db_commit_lazy(c) < 0) /* nothing assigned: nothing changed */
+		log_err("database %s: the assignment pass could not end its transaction", c->dbpath);
+}
+
+static void assign_pass(struct ctl *c)
 {
 	struct slot *s = NULL;
 	size_t ns = 0, cs = 0;
 	size_t want = 0;
 
-	c->want_assign = false;
 	/* Engines whose recent tasks were short (under 0.1 s on average) may hold prefetch_short
 	 * queued tasks: holding them costs little, and they would otherwise wait on the controller. */
 	static const int held[] = { SPOOL_TASK_ASSIGNED, SPOOL_TASK_RUNNING };
@@ -590,9 +604,8 @@ void assign_tasks(struct ctl *c)
 	 * controller's node before the next sync can lose the assignment, never a task: its job
 	 * record or its done record stays on disk until a sync has made the rows that consumed it
 	 * durable, so the task is queued again and may run a second time (its first result, if it
-	 * comes, is taken; the other is kept as a duplicate). spool-layout.md 7. */
-	if (db_begin_lazy(c) < 0)
-		goto out;
+	 * comes, is taken; the other is kept as a duplicate). spool-layout.md 7. (The transaction
+	 * is assign_tasks'.) */
 	for (size_t i = 0; i < np; i++) {
 		int rc;
 		if (p[i].refused) {

@@ -98,6 +98,16 @@ static void test_round_trip_job(void)
 	CHECK(unit_has(b.p, "arg 100%25 done%0Anext%09line %7F caf\xc3\xa9 \xe2\x82\xac %2500 %25zz%0D\n"),
 	      "encoder escapes %, newline, tab, 0x7f, CR and keeps UTF-8");
 	CHECK(unit_has(b.p, "\narg \n"), "empty value encoded as key and space");
+	CHECK(unit_has(b.p, "\ntimeout_ms 18446744073709551615\nretries 0\n"), "numbers written in decimal, the largest included");
+	{
+		struct buf nb;
+		buf_init(&nb);
+		rec_put_i64(&nb, "low", INT64_MIN);
+		rec_put_i64(&nb, "minus", -42);
+		rec_put_i64(&nb, "zero", 0);
+		CHECK(strcmp(nb.p, "low -9223372036854775808\nminus -42\nzero 0\n") == 0, "signed numbers written in decimal");
+		buf_free(&nb);
+	}
 
 	CHECK(rec_parse(&r, b.p, b.len, &schema_job, &e) == 0, "job record parses with schema_job");
 	if (!r.mem) {
