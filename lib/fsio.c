@@ -123,6 +123,26 @@ fail:;
 	return -1;
 }
 
+int fs_write_new(int dirfd, const char *name, const void *data, size_t len, mode_t mode, struct err *e)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST)
+		return fs_write_atomic(dirfd, name, data, len, mode, FSW_NOSYNC, e);
+	if (fd < 0)
+		return err_sys(e, "cannot create %s", name);
+	int rc = fs_write_fd(fd, data, len), saved = errno;
+	if (close(fd) < 0 && rc == 0) {
+		rc = -1;
+		saved = errno;
+	}
+	if (rc < 0) {
+		err_set(e, "cannot write %s: %s", name, strerror(saved));
+		unlinkat(dirfd, name, 0); /* nothing half-written stays */
+		errno = saved;
+	}
+	return rc;
+}
+
 int fs_read_file(int dirfd, const char *name, size_t max, struct buf *out, struct stat *st, struct err *e)
 {
 	struct stat sb;

@@ -106,7 +106,7 @@ static int write_res_as(struct engine *e, const struct buf *b, struct err *er)
 	const char *name = strrchr(e->res_path, '/') + 1;
 	if (cred_enter(&e->cred) < 0)
 		return err_sys(er, "cannot act as uid %u", (unsigned)e->cred.uid);
-	int rc = fs_write_atomic(e->outfd, name, b->p, b->len, 0666 & ~e->cred.umask, RESULT_SYNC, er);
+	int rc = fs_write_new(e->outfd, name, b->p, b->len, 0666, er); /* the submitter's umask is in effect */
 	cred_leave(&e->cred);
 	return rc;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int dfd = -1;
@@ -235,6 +236,28 @@ static void test_remove_deep(void)
 	      "fs_remove_tree_some removes a 3,000-level tree 1,000 entries at a time");
 }
 
+/* fs_write_new: created under its own name with the umask applied; what is already there (a
+ * file, a link) is replaced whole, never written through. */
+static void test_write_new(void)
+{
+	struct err e;
+	struct buf b;
+	struct stat st;
+	buf_init(&b);
+	CHECK(fs_write_new(dfd, "n1", "first", 5, 0666, &e) == 0 &&
+		      fs_read_file(dfd, "n1", 100, &b, &st, &e) == 0 && b.len == 5 && memcmp(b.p, "first", 5) == 0 &&
+		      (st.st_mode & 0777) == 0644,
+	      "fs_write_new creates the file, mode less the umask (0666 & ~022)");
+	CHECK(fs_write_new(dfd, "n1", "second", 6, 0666, &e) == 0 && fs_read_file(dfd, "n1", 100, &b, NULL, &e) == 0 &&
+		      b.len == 6 && memcmp(b.p, "second", 6) == 0 && no_tmp_files(dfd),
+	      "fs_write_new replaces a file already there whole");
+	CHECK(fs_write_new(dfd, "target", "t", 1, 0644, &e) == 0 && symlinkat("target", dfd, "n2") == 0 &&
+		      fs_write_new(dfd, "n2", "via", 3, 0644, &e) == 0 && fs_read_file(dfd, "target", 100, &b, NULL, &e) == 0 &&
+		      b.len == 1 && fstatat(dfd, "n2", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode),
+	      "fs_write_new replaces a symbolic link, never writes through it");
+	buf_free(&b);
+}
+
 int main(void)
 {
 	char base[] = "/tmp/spool-test-fsio-XXXXXX";
@@ -245,6 +268,7 @@ int main(void)
 		return 1;
 	}
 	test_write_read();
+	test_write_new();
 	test_read_refusals();
 	test_list();
 	test_mkdir(base);
