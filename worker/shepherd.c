@@ -6,7 +6,8 @@
  * worker. So each engine has a shepherd, forked by the worker at the engine's first task, which
  * makes itself a child subreaper (PR_SET_CHILD_SUBREAPER): every orphan a task leaves is
  * re-parented to the shepherd, never to init. For each task the worker sends (launch.c), the
- * shepherd forks the task, reaps whatever is re-parented to it, and:
+ * shepherd starts the task (sharing its memory until the exec where it can: spawn_shared), reaps
+ * whatever is re-parented to it, and:
  *   - when the task's first process ends, kills everything that is left of it (the way a batch
  *     system ends a job step), and reaps it;
  *   - on SIGTERM (a timeout, a cancel, the worker stopping, or the worker's death: it is the
