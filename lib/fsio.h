@@ -32,10 +32,11 @@ int fs_write_atomic(int dirfd, const char *name, const void *data, size_t len, m
 /* The same, the file given to `owner` (fchown, needs root) before it is renamed into place. */
 int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t len, mode_t mode, uid_t owner,
 			  unsigned flags, struct err *e);
-/* A file that is new as a rule, created under its own name (O_EXCL, O_NOFOLLOW; its mode less
- * the umask) and written, not synced: for a file no one reads before the writer says it is
- * complete by another record (a task's .res, before its done record). One already there is
- * replaced whole, as by fs_write_atomic. A failed write removes what it created. */
+/* A file that is new as a rule, created under its own name (O_EXCL, O_NOFOLLOW) and written,
+ * not synced: for a file no one reads before the writer says it is complete by another record
+ * (a task's .res, before its done record). One already there is replaced whole through a
+ * temporary (fs_write_atomic, which sets mode exactly); a new one gets mode less the umask, so
+ * pass a mode the umask leaves as it is. A failed write removes what it created. */
 int fs_write_new(int dirfd, const char *name, const void *data, size_t len, mode_t mode, struct err *e);
 /* Read a whole regular file (O_NOFOLLOW, one link, at most max bytes). Returns 0, or -1 with
  * errno set (ENOENT when absent) and e filled. st, if not NULL, receives its fstat. */

@@ -5,8 +5,9 @@
  * a task runs. So the worker, acting as the task's user, opens the output directory without
  * following a link, checks that it is a directory of that user that no one else may write, and
  * from then on creates every file relative to that descriptor, exclusively, O_NOFOLLOW. What a
- * task leaves for the worker ($SPOOL_VARS) is read back through the descriptor the worker
- * created, never by name.
+ * task leaves for the worker ($SPOOL_VARS) is opened relative to that descriptor too, without
+ * following a link or waiting on a FIFO, and read only if it is a regular file of the task's
+ * user with one link (outdir_vars_open).
  */
 #include "outdir.h"
 #include "fsio.h"

@@ -519,20 +519,26 @@ static size_t assign_free(struct ctl *c, struct slot *s, size_t ns, struct pick 
 /* The pass reads and then writes inside one transaction: each statement run outside one is a
  * read transaction of its own (the WAL's read lock taken and released, its snapshot looked up),
  * and a pass runs a dozen of them after every few finished tasks. */
-static void assign_pass(struct ctl *c);
+static bool assign_pass(struct ctl *c);
 
 void assign_tasks(struct ctl *c)
 {
 	c->want_assign = false;
 	if (db_begin_lazy(c) < 0)
 		return;
-	assign_pass(c);
-	if (!sqlite3_get_autocommit(c->db) && db_commit_lazy(c) < 0) /* nothing assigned: nothing changed */
+	bool ok = assign_pass(c);
+	if (sqlite3_get_autocommit(c->db))
+		return; /* the pass committed (and wrote its assignments) or rolled back */
+	if (!ok) /* a failed pass whose rollback did not end the transaction: never commit it */
+		db_rollback(c);
+	else if (db_commit_lazy(c) < 0) /* nothing was assigned: nothing changed */
 		log_err("database %s: the assignment pass could not end its transaction", c->dbpath);
 }
 
-static void assign_pass(struct ctl *c)
+/* false when it failed (and rolled back) */
+static bool assign_pass(struct ctl *c)
 {
+	bool ok = true;
 	struct slot *s = NULL;
 	size_t ns = 0, cs = 0;
 	size_t want = 0;
@@ -571,7 +577,7 @@ static void assign_pass(struct ctl *c)
 	sqlite3_reset(es);
 	if (!want) {
 		free(s);
-		return;
+		return true;
 	}
 	struct pick *p = xcalloc(want, sizeof *p);
 	size_t np = 0;
@@ -616,15 +622,19 @@ static void assign_pass(struct ctl *c)
 		}
 		if (rc < 0) {
 			db_rollback(c);
+			ok = false;
 			goto out;
 		}
 	}
 	if (db_meta_set(c, "assign_seq", seq) < 0) {
 		db_rollback(c);
+		ok = false;
 		goto out;
 	}
-	if (db_commit_lazy(c) < 0)
+	if (db_commit_lazy(c) < 0) {
+		ok = false;
 		goto out;
+	}
 	qsort(p, np, sizeof *p, cmp_pick);
 	write_assignments(c, p, np);
 	c->engines_dirty = true;
@@ -635,6 +645,7 @@ out:
 	}
 	free(p);
 	free(s);
+	return ok;
 }
 
 /* Start-up repair: every task the database says is assigned to a live worker gets its

@@ -106,7 +106,7 @@ static int write_res_as(struct engine *e, const struct buf *b, struct err *er)
 	const char *name = strrchr(e->res_path, '/') + 1;
 	if (cred_enter(&e->cred) < 0)
 		return err_sys(er, "cannot act as uid %u", (unsigned)e->cred.uid);
-	int rc = fs_write_new(e->outfd, name, b->p, b->len, 0666, er); /* the submitter's umask is in effect */
+	int rc = fs_write_new(e->outfd, name, b->p, b->len, 0666 & ~e->cred.umask, er);
 	cred_leave(&e->cred);
 	return rc;
 }
@@ -117,7 +117,18 @@ static void merge_task_vars(struct worker *w, struct engine *e, struct outcome *
 {
 	struct stat st;
 	size_t used = strlen(o->reason);
-	int fd = outdir_vars_open(e->outfd, strrchr(e->vars_path, '/') + 1, e->cred.uid);
+	/* Opened as the task's user, like everything beside the data (a root_squash'd NFS export
+	 * lets root read nothing of a user's 0700 directory); read through the descriptor after. */
+	int fd = -1;
+	if (cred_enter(&e->cred) < 0) {
+		snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: cannot act as uid %u: %s",
+			 used ? "; " : "", (unsigned)e->cred.uid, strerror(errno));
+		return;
+	}
+	fd = outdir_vars_open(e->outfd, strrchr(e->vars_path, '/') + 1, e->cred.uid);
+	int saved = errno;
+	cred_leave(&e->cred);
+	errno = saved;
 	if (fd < 0) {
 		if (errno != ENOENT)
 			snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: %.600s: %s",
@@ -373,8 +384,8 @@ static void run_builtin(struct worker *w, struct engine *e, int ofd, int efd)
 }
 
 /* As the task's user (the caller acts as them, with their umask): its working directory exists,
- * its output directory is verified and held open (outdir.c), its result paths are set and its
- * $SPOOL_VARS made. NULL, or the failed status with the reason in why. */
+ * its output directory is verified and held open (outdir.c), its result paths are set and any
+ * stale $SPOOL_VARS removed. NULL, or the failed status with the reason in why. */
 static const char *prepare_files(struct worker *w, struct engine *e, char *why, size_t whysz)
 {
 	const struct rec *r = &e->run->r;

@@ -9,7 +9,7 @@
 # Needs root (it creates the users sptest_a and sptest_b and the group sptest_g, and acts as
 # them with setpriv). They are created only if missing and LEFT IN PLACE afterwards, so the test
 # is idempotent and other checkouts running it at the same time share them.
-# checks: 122
+# checks: 125
 . "$(dirname "$0")/../lib.sh"
 
 UA=sptest_a UB=sptest_b G=sptest_g
@@ -340,6 +340,30 @@ else
 	for p in $A_PIDS; do wait "$p" 2>/dev/null; done
 	A_PIDS=""
 fi
+
+# ===== 4c. a root worker the file server treats as nobody (NFS root_squash) =====
+# A worker without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH stands in for root on such an export:
+# it can read a user's 0700 directory only as that user. A's task, under umask 077, sets a
+# variable through $SPOOL_VARS: the worker must read the file as A to merge it.
+VS="$M/vsquash"
+"$SP" init --group "$G" "$VS" >/dev/null
+fast_conf "$VS/spool.conf"
+"$SPOOL_BIN/spoold" -f -d "$VS" 2>>"$T/vsquash-spoold.log" &
+vs_spoold=$!
+setpriv --bounding-set -dac_override,-dac_read_search -- \
+	"$SPOOL_BIN/spool-worker" -f -d "$VS" -n 1 --name vsquash 2>>"$T/vsquash-worker.log" &
+vs_worker=$!
+A_PIDS="$vs_spoold $vs_worker"
+jvs=$(as "$UA" sh -c "umask 077; exec '$SP' -d '$VS' submit -- sh -c 'echo squashvar=7 >\"\$SPOOL_VARS\"'")
+run vsq as "$UA" "$SP" -d "$VS" collect --timeout 20 "$jvs"
+check_eq "root_squash worker: A's task setting \$SPOOL_VARS under umask 077 succeeds" 0 "$RC"
+check_eq "  ... its output directory was A's alone (0700)" "700 $UA" \
+	"$(stat -c '%a %U' "$M/$UA/spool-$jvs" 2>/dev/null)"
+run vsq-pull as "$UA" "$SP" -d "$VS" pull --wait squashvar
+check_eq "  ... and the variable was merged: the worker read the file as A (pull prints 7)" "0 7" "$RC $(cat "$T/vsq-pull.out")"
+kill -TERM $A_PIDS
+for p in $A_PIDS; do wait "$p" 2>/dev/null; done
+A_PIDS=""
 
 # ===== 5. programs refuse a spool with unsafe owners or modes =====
 U="$M/unsafe"

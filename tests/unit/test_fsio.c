@@ -244,13 +244,13 @@ static void test_write_new(void)
 	struct buf b;
 	struct stat st;
 	buf_init(&b);
-	CHECK(fs_write_new(dfd, "n1", "first", 5, 0666, &e) == 0 &&
+	CHECK(fs_write_new(dfd, "n1", "first", 5, 0666, &e) == 0 && /* (a caller passes 0666 & ~umask) */
 		      fs_read_file(dfd, "n1", 100, &b, &st, &e) == 0 && b.len == 5 && memcmp(b.p, "first", 5) == 0 &&
 		      (st.st_mode & 0777) == 0644,
 	      "fs_write_new creates the file, mode less the umask (0666 & ~022)");
-	CHECK(fs_write_new(dfd, "n1", "second", 6, 0666, &e) == 0 && fs_read_file(dfd, "n1", 100, &b, NULL, &e) == 0 &&
-		      b.len == 6 && memcmp(b.p, "second", 6) == 0 && no_tmp_files(dfd),
-	      "fs_write_new replaces a file already there whole");
+	CHECK(fs_write_new(dfd, "n1", "second", 6, 0644, &e) == 0 && fs_read_file(dfd, "n1", 100, &b, &st, &e) == 0 &&
+		      b.len == 6 && memcmp(b.p, "second", 6) == 0 && no_tmp_files(dfd) && (st.st_mode & 0777) == 0644,
+	      "fs_write_new replaces a file already there whole, with the mode given");
 	CHECK(fs_write_new(dfd, "target", "t", 1, 0644, &e) == 0 && symlinkat("target", dfd, "n2") == 0 &&
 		      fs_write_new(dfd, "n2", "via", 3, 0644, &e) == 0 && fs_read_file(dfd, "target", 100, &b, NULL, &e) == 0 &&
 		      b.len == 1 && fstatat(dfd, "n2", &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode),

@@ -110,14 +110,21 @@ static void test_buf(void)
 	CHECK(b.len == 0 && b.p[0] == '\0' && b.cap == cap, "buf_reset keeps capacity");
 	buf_printf(&b, "%s", "");
 	CHECK(b.len == 0 && b.p[0] == '\0', "buf_printf of nothing");
-	char longer[300];
-	memset(longer, 'y', sizeof longer - 1);
-	longer[sizeof longer - 1] = '\0';
-	buf_adds(&b, "0123456789"); /* then more than the spare room the one-pass format tries */
-	buf_printf(&b, "<%s>%d", longer, -7);
-	CHECK(b.len == 10 + 1 + 299 + 1 + 2 && memcmp(b.p, "0123456789<yyy", 14) == 0 &&
-		      strcmp(b.p + b.len - 4, "y>-7") == 0 && b.p[b.len] == '\0',
-	      "buf_printf longer than the spare room formats whole, terminated");
+	{
+		char longer[300];
+		struct buf f;
+		memset(longer, 'y', sizeof longer - 1);
+		longer[sizeof longer - 1] = '\0';
+		buf_init(&f);
+		buf_adds(&f, "0123456789"); /* capacity 64: the line does not fit the spare room */
+		size_t cap0 = f.cap;
+		buf_printf(&f, "<%s>%d", longer, -7);
+		CHECK(cap0 < 100 && f.cap > cap0 && f.len == 10 + 1 + 299 + 1 + 2 &&
+			      memcmp(f.p, "0123456789<yyy", 14) == 0 && strcmp(f.p + f.len - 4, "y>-7") == 0 &&
+			      f.p[f.len] == '\0',
+		      "buf_printf longer than the spare room grows the buffer and formats whole, terminated");
+		buf_free(&f);
+	}
 	buf_reset(&b);
 	buf_adds(&b, "kept");
 	s = buf_steal(&b);
