@@ -117,25 +117,30 @@ out:
  * one link that belongs to the acting user. Never through a symlink, never a FIFO or device.
  * Runs in the task's child too: only async-signal-safe calls. Returns an fd, or -1 with errno
  * (ELOOP, EMLINK, EPERM, EINVAL: refused). */
+/* 0 when fd is a regular file with one link that belongs to uid (st receives its fstat), else
+ * why not, as an errno value (EINVAL, EMLINK, EPERM: refused; see outdir_why). Async-signal-safe. */
+static int plain_file_of(int fd, uid_t uid, struct stat *st)
+{
+	if (fstat(fd, st) < 0)
+		return errno;
+	if (!S_ISREG(st->st_mode))
+		return EINVAL;
+	if (st->st_nlink != 1)
+		return EMLINK;
+	return st->st_uid == uid ? 0 : EPERM;
+}
+
 int outdir_create(int dirfd, const char *name, mode_t mode)
 {
 	struct stat st;
-	int err = 0;
 	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd >= 0 || errno != EEXIST)
 		return fd;
 	fd = openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0)
-		err = errno;
-	else if (!S_ISREG(st.st_mode))
-		err = EINVAL;
-	else if (st.st_nlink != 1)
-		err = EMLINK;
-	else if (st.st_uid != geteuid())
-		err = EPERM;
-	else if (ftruncate(fd, 0) < 0)
+	int err = plain_file_of(fd, geteuid(), &st);
+	if (!err && ftruncate(fd, 0) < 0)
 		err = errno;
 	if (err) {
 		close(fd);
@@ -169,23 +174,14 @@ int outdir_vars_clear(int dirfd, const char *name)
  * waiting on a FIFO; used only if it is a regular file with one link that belongs to the task's
  * user (uid). The directory is that user's and no one else may write it (outdir_open), so only
  * the task (or root) can have put the file there; the owner and link checks keep a hard link to
- * someone else's file from being read through the worker. -1 with errno: ENOENT when the task
- * set nothing, else why it was refused (outdir_why). */
-int outdir_vars_open(int dirfd, const char *name, uid_t uid)
+ * someone else's file from being read through the worker. st receives its fstat. -1 with
+ * errno: ENOENT when the task set nothing, else why it was refused (outdir_why). */
+int outdir_vars_open(int dirfd, const char *name, uid_t uid, struct stat *st)
 {
-	struct stat st;
-	int err = 0;
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) < 0)
-		err = errno;
-	else if (!S_ISREG(st.st_mode))
-		err = EINVAL;
-	else if (st.st_nlink != 1)
-		err = EMLINK;
-	else if (st.st_uid != uid)
-		err = EPERM;
+	int err = plain_file_of(fd, uid, st);
 	if (err) {
 		close(fd);
 		errno = err;

@@ -11,6 +11,7 @@ int outdir_open(const char *path, char *why, size_t whysz); /* as the acting use
 int outdir_create(int dirfd, const char *name, mode_t mode); /* async-signal-safe; -1 with errno */
 const char *outdir_why(int err);
 int outdir_vars_clear(int dirfd, const char *name);        /* before the task: 0 or -1 with errno */
-int outdir_vars_open(int dirfd, const char *name, uid_t uid); /* after it: fd, or -1 (ENOENT: none) */
+struct stat;
+int outdir_vars_open(int dirfd, const char *name, uid_t uid, struct stat *st); /* after: fd or -1 (ENOENT: none) */
 
 #endif

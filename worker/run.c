@@ -119,13 +119,12 @@ static void merge_task_vars(struct worker *w, struct engine *e, struct outcome *
 	size_t used = strlen(o->reason);
 	/* Opened as the task's user, like everything beside the data (a root_squash'd NFS export
 	 * lets root read nothing of a user's 0700 directory); read through the descriptor after. */
-	int fd = -1;
 	if (cred_enter(&e->cred) < 0) {
 		snprintf(o->reason + used, sizeof o->reason - used, "%sSPOOL_VARS not merged: cannot act as uid %u: %s",
 			 used ? "; " : "", (unsigned)e->cred.uid, strerror(errno));
 		return;
 	}
-	fd = outdir_vars_open(e->outfd, strrchr(e->vars_path, '/') + 1, e->cred.uid);
+	int fd = outdir_vars_open(e->outfd, strrchr(e->vars_path, '/') + 1, e->cred.uid, &st);
 	int saved = errno;
 	cred_leave(&e->cred);
 	errno = saved;
@@ -135,7 +134,7 @@ static void merge_task_vars(struct worker *w, struct engine *e, struct outcome *
 				 used ? "; " : "", e->vars_path, outdir_why(errno));
 		return;
 	}
-	if (fstat(fd, &st) < 0 || st.st_size == 0) {
+	if (st.st_size == 0) {
 		close(fd);
 		return;
 	}

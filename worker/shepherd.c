@@ -210,17 +210,15 @@ static pid_t clone_into(int cg)
  * CLONE_INTO_CGROUP): the child must call start_task on its new stack before anything else
  * touches the stack. x86-64 only; elsewhere, and under AddressSanitizer (whose shadow memory a
  * child sharing ours would leave poisoned), tasks are forked as before. */
-#if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
-#if defined(__SANITIZE_ADDRESS__)
-#define SPAWN_SHARED 0
-#elif defined(__has_feature)
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define UNDER_ASAN 1
+#elif defined(__has_feature) /* clang */
 #if __has_feature(address_sanitizer)
-#define SPAWN_SHARED 0
+#define UNDER_ASAN 1
 #endif
 #endif
-#ifndef SPAWN_SHARED
+#if defined(__x86_64__) && defined(SYS_clone3) && defined(CLONE_INTO_CGROUP) && !defined(UNDER_ASAN)
 #define SPAWN_SHARED 1
-#endif
 #else
 #define SPAWN_SHARED 0
 #endif
