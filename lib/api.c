@@ -222,6 +222,13 @@ static int check_spec(const struct spool_job_spec *s, const char *cwd, struct er
  * takes records by mtime and, where mtimes tie, by client then seq. A client is a kernel (its
  * boot id); seq is that kernel's CLOCK_MONOTONIC in ns, so the records of every process there
  * are numbered in the order they were written, with no wait for the file server's clock. */
+/* How a client record is written: where every reader shares our page cache, it goes into
+ * place before its fsyncs, which then overlap the controller's work on it. */
+static unsigned record_flags(spool_t *sp)
+{
+	return sp->sd.local_fs ? FSW_VISIBLE_FIRST : 0;
+}
+
 static void put_order(struct buf *b)
 {
 	static uint64_t last; /* strictly increasing within this process, whatever the clock says */
@@ -482,8 +489,15 @@ int spool_submit(spool_t *sp, const struct spool_job_spec *s, char jobid[16], ch
 			 MAX_JOB_RECORD);
 		goto out;
 	}
-	/* Durable before we answer: tmp + fsync + rename + fsync of incoming/. */
-	if (fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, 0, &e) < 0) {
+	/* Durable before we answer: tmp + rename + fsync of the record and of incoming/ (on a local
+	 * filesystem the controller may start on it during the fsyncs: spool-layout.md 3.1). */
+	int wrc = fs_write_atomic(sp->sd.incoming, name, b.p, b.len, SUBMIT_MODE, record_flags(sp), &e);
+	if (wrc == FSW_IN_PLACE) {
+		snprintf(err, errlen, "job %s reached %s/incoming but may not be on disk: %s; it may still run "
+			 "('spool status %s' tells)", jobid, sp->sd.path, e.msg, jobid);
+		goto out;
+	}
+	if (wrc < 0) {
 		snprintf(err, errlen, "cannot submit to %s/incoming: %s (nothing was submitted)", sp->sd.path, e.msg);
 		goto out;
 	}
@@ -506,8 +520,11 @@ static int send_request(spool_t *sp, const char *jobid, const char *kind, const 
 	snprintf(name, sizeof name, "%s.%s.%s", jobid, rnd, kind);
 	put_order(b);
 	rec_end(b);
-	if (fs_write_atomic(sp->sd.incoming, name, b->p, b->len, SUBMIT_MODE, 0, &e) < 0) {
-		snprintf(err, errlen, "cannot write the %s request to %s/incoming: %s", what, sp->sd.path, e.msg);
+	int wrc = fs_write_atomic(sp->sd.incoming, name, b->p, b->len, SUBMIT_MODE, record_flags(sp), &e);
+	if (wrc < 0) {
+		snprintf(err, errlen, "%s the %s request to %s/incoming: %s%s",
+			 wrc == FSW_IN_PLACE ? "wrote" : "cannot write", what, sp->sd.path, e.msg,
+			 wrc == FSW_IN_PLACE ? " (it may still take effect)" : "");
 		rc = -1;
 	}
 	buf_free(b);

@@ -81,14 +81,17 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		err_sys(e, "cannot write %s", name);
 		goto fail;
 	}
-	if (!(flags & FSW_NOSYNC) && fsync(fd) < 0) {
+	bool sync_after = (flags & FSW_VISIBLE_FIRST) && !(flags & FSW_NOSYNC);
+	bool dir_sync = !(flags & (FSW_NOSYNC | FSW_NODIRSYNC));
+	bool by_syncfs = dir_sync && path_only(dirfd);
+	if (!(flags & FSW_NOSYNC) && !sync_after && fsync(fd) < 0) {
 		err_sys(e, "cannot fsync %s", name);
 		goto fail;
 	}
 	/* A directory we may write but not read (a shared spool's incoming/, opened O_PATH) cannot
 	 * be fsync'd: keep a descriptor of the file, to commit its filesystem after the rename. Not
 	 * reopened by name then: the controller may already have taken the record away. */
-	if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && path_only(dirfd) && (keep = dup(fd)) < 0) {
+	if ((sync_after || by_syncfs) && (keep = dup(fd)) < 0) {
 		err_sys(e, "cannot write %s (dup)", name);
 		goto fail;
 	}
@@ -102,14 +105,20 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		err_sys(e, "cannot rename temporary file into place as %s", name);
 		goto fail;
 	}
-	if (keep >= 0) {
-		int rc = syncfs(keep), saved = errno;
-		close(keep);
-		errno = saved;
-		if (rc < 0)
-			return err_sys(e, "cannot commit %s to disk (syncfs)", name);
-	} else if (!(flags & (FSW_NOSYNC | FSW_NODIRSYNC)) && fsync(dirfd) < 0) {
-		return err_sys(e, "cannot fsync the directory of %s", name);
+	if (keep < 0)
+		return dir_sync && fsync(dirfd) < 0 ? err_sys(e, "cannot fsync the directory of %s", name) : 0;
+	const char *what = "fsync";
+	int rc = sync_after ? fsync(keep) : 0;
+	if (rc == 0 && dir_sync) {
+		what = by_syncfs ? "syncfs" : "fsync of its directory";
+		rc = by_syncfs ? syncfs(keep) : fsync(dirfd);
+	}
+	int sync_errno = errno;
+	close(keep);
+	errno = sync_errno;
+	if (rc < 0) {
+		err_sys(e, "%s is in place but not on disk (%s failed)", name, what);
+		return sync_after ? FSW_IN_PLACE : -1;
 	}
 	return 0;
 fail:;

@@ -20,8 +20,17 @@
 
 enum {
 	FSW_NOSYNC = 1,   /* skip the fsyncs (heartbeats: freshness matters, durability does not) */
-	FSW_NODIRSYNC = 2 /* caller fsyncs the directory once after a batch */
+	FSW_NODIRSYNC = 2, /* caller fsyncs the directory once after a batch */
+	/* Rename into place first, then fsync the file and the directory: a reader may take the
+	 * file before it is on disk. Only where every reader shares this kernel's page cache (a
+	 * local filesystem: spooldir_fs_local), where a renamed file is whole to all of them; a
+	 * reader on another node of a network filesystem could see it empty. The fsyncs then run
+	 * while the reader works. fs_write_atomic returns FSW_IN_PLACE when they fail. */
+	FSW_VISIBLE_FIRST = 4
 };
+/* What fs_write_atomic returns when the file is in place but could not be made durable
+ * (FSW_VISIBLE_FIRST): a reader may have taken it. */
+#define FSW_IN_PLACE (-2)
 
 /* All of data to fd, a short write continued and EINTR retried: 0, or -1 with errno. */
 int fs_write_fd(int fd, const void *data, size_t len);

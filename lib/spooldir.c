@@ -174,6 +174,7 @@ int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *uns
 		goto out;
 	}
 	sd->layout = (unsigned)v;
+	sd->local_fs = spooldir_fs_local(sd->root);
 	if (spooldir_read_conf(sd, &sd->conf, e) < 0)
 		goto out;
 	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine, &sd->vars };
@@ -281,24 +282,43 @@ out:
 	return rc;
 }
 
+/* The filesystems spool knows: network and FUSE ones, where inotify is blind to other nodes
+ * and a reader on another node sees a file only once its writer has flushed it; and local ones,
+ * where every reader shares one page cache. Anything else is "other": neither is assumed. */
+static const struct fs_kind {
+	unsigned long magic;
+	const char *name;
+	int remote; /* 1 network or FUSE, 0 local */
+} fs_kinds[] = {
+	{ 0x6969, "nfs", 1 },        { 0x65735546, "fuse", 1 }, { 0xFF534D42, "cifs", 1 },
+	{ 0x0BD00BD0, "lustre", 1 }, { 0x00c36400, "ceph", 1 }, { 0x47504653, "gpfs", 1 },
+	{ 0xEF53, "ext4", 0 },       { 0x58465342, "xfs", 0 },  { 0x9123683E, "btrfs", 0 },
+	{ 0x01021994, "tmpfs", 0 },  { 0x794c7630, "overlay", 0 },
+};
+
+static const struct fs_kind *fs_kind_of(int fd)
+{
+	struct statfs s;
+	if (fstatfs(fd, &s) < 0)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(fs_kinds); i++)
+		if ((unsigned long)s.f_type == fs_kinds[i].magic)
+			return &fs_kinds[i];
+	return NULL;
+}
+
 const char *spooldir_fstype(int fd, int *is_remote)
 {
 	struct statfs s;
-	*is_remote = 0;
-	if (fstatfs(fd, &s) < 0)
-		return "unknown";
-	switch ((unsigned long)s.f_type) {
-	case 0x6969: *is_remote = 1; return "nfs";
-	case 0x65735546: *is_remote = 1; return "fuse";
-	case 0xFF534D42: *is_remote = 1; return "cifs";
-	case 0x0BD00BD0: *is_remote = 1; return "lustre";
-	case 0x00c36400: *is_remote = 1; return "ceph";
-	case 0x47504653: *is_remote = 1; return "gpfs";
-	case 0xEF53: return "ext4";
-	case 0x58465342: return "xfs";
-	case 0x9123683E: return "btrfs";
-	case 0x01021994: return "tmpfs";
-	case 0x794c7630: return "overlay";
-	default: return "other";
-	}
+	const struct fs_kind *k = fs_kind_of(fd);
+	*is_remote = k && k->remote;
+	if (k)
+		return k->name;
+	return fstatfs(fd, &s) < 0 ? "unknown" : "other";
+}
+
+bool spooldir_fs_local(int fd)
+{
+	const struct fs_kind *k = fs_kind_of(fd);
+	return k && !k->remote;
 }

@@ -26,6 +26,7 @@ struct spooldir {
 	struct spool_conf conf;
 	uid_t owner;      /* owner of the spool directory: the account spoold and workers run as (or root) */
 	bool shared;      /* incoming/ takes records from other users (spool init --shared/--group) */
+	bool local_fs;    /* a local filesystem (spooldir_fs_local): one page cache for every reader */
 	struct spool_key key; /* loaded by spooldir_load_key (spoold, workers) */
 };
 
@@ -55,6 +56,10 @@ int spooldir_create(const char *path, const struct spool_init_opts *o, struct er
 /* Filesystem kind of the spool ("ext4", "nfs", "fuse", ...) and whether it is a network or
  * FUSE filesystem, where inotify is blind to other nodes. */
 const char *spooldir_fstype(int fd, int *is_remote);
+/* Whether it is a filesystem known to be local (ext4, xfs, btrfs, tmpfs, overlay): every
+ * reader of the spool shares this kernel's page cache, so a file renamed into place is
+ * whole to all of them before it is on disk. False for network, FUSE and unknown kinds. */
+bool spooldir_fs_local(int fd);
 
 /* The spool directory behind an open client handle (lib/api.c). */
 struct spooldir *api_spooldir(spool_t *sp);

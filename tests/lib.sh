@@ -85,6 +85,9 @@ blocked_submit() {
 
 # Is the build under test instrumented by a sanitizer? (Its memory figures mean nothing then, and
 # LeakSanitizer cannot run under strace: traced commands get ASAN_OPTIONS=detect_leaks=0.)
+# "local" when DIR is on a filesystem spool takes for local (lib/spooldir.c: ext4, xfs, btrfs,
+# tmpfs, overlay), where clients rename a record into place before they fsync it; else "other".
+fs_kind() { case $(stat -f -c %T "$1" 2>/dev/null) in ext2/ext3|xfs|btrfs|tmpfs|overlayfs) echo local ;; *) echo other ;; esac; }
 sanitized() { nm "$SPOOL_BIN/spoold" 2>/dev/null | grep -q __asan_init; }
 
 # A fresh spool with fast timers for tests; extra "name = value;" lines may follow.

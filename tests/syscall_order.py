@@ -3,9 +3,11 @@
 rename and directory fsync around every rename that matters for job JOB (a one-task job), from
 `strace -f -y` output (tests/e2e/durability.sh). Prints "ok WHAT" or "bad WHAT" per check, and
 exits 2 when a trace cannot be read at all.
-`syscall_order.py --shared-submit JOB CLIENT_TRACE` checks only the submit of a user on a shared
+A fifth argument "local" says the spool is on a local filesystem (the client renames its record
+into place before it fsyncs it there). `syscall_order.py --shared-submit JOB CLIENT_TRACE [local]` checks only the submit of a user on a shared
 spool, who may not read incoming/ and so commits the rename with syncfs (section 12). What is checked is what spool-layout.md promises:
-  job record (3.1, 7 Submit): tmp fsync'd < rename into incoming/ < incoming/ fsync'd (or syncfs)
+  job record (3.1, 7 Submit): tmp fsync'd < rename into incoming/ < incoming/ fsync'd (or syncfs);
+      on a local filesystem: tmp dup'd < rename < that descriptor fsync'd, and incoming/ fsync'd
   ingest (7 Ingest): a database sync after the record is opened < its move to ctl/jobs/
   assignment (7 Assign): tmp created < database sync < the job's record leaves incoming/ (the
       commit is lazy: a power cut before the sync queues the task again); renamed into place from
@@ -43,6 +45,7 @@ def parse(path):
             rest = raw[m.end():]
             rp = FDPATH.match(rest)
             out.append({"pid": pid, "call": call, "fds": [p for _, p in FDPATH.findall(args)],
+                        "fdnums": [n for n, _ in FDPATH.findall(args)],
                         "strs": STR.findall(args), "ret": int(ret), "ret_path": rp.group(2) if rp else None,
                         "n": len(out)})
     return out
@@ -87,15 +90,23 @@ def say(ok, what):
     print(("ok " if ok else "bad ") + what)
 
 
-def check_write(evs, who, d, name, dir_sync=True, file_sync=True, use_last=False):
-    """A file written tmp + (fsync) + rename + (directory fsync); returns the rename event."""
+def check_write(evs, who, d, name, dir_sync=True, file_sync=True, use_last=False, visible_first=False):
+    """A file written tmp + (fsync) + rename + (directory fsync); returns the rename event.
+    visible_first: tmp + rename + fsync of a descriptor of it dup'd before the rename + directory
+    fsync, the order of a client record on a local filesystem (spool-layout.md 3.1)."""
     r = (last if use_last else first)(evs, renamed_to(d, name))
     say(r is not None and r["strs"][0].startswith(".tmp."), "%s: %s/%s is renamed into place from a temporary" % (who, d, name))
     if r is None:
         return None
     src_dir = r["fds"][0]
     tmp = src_dir + "/" + r["strs"][0]
-    if file_sync:
+    if file_sync and visible_first:
+        dups = [e for e in evs if e["n"] < r["n"] and e["pid"] == r["pid"] and e["call"] in ("dup", "fcntl")
+                and e["ret"] >= 0 and e["fds"] and e["fds"][0] == tmp]
+        kept = [str(e["ret"]) for e in dups]
+        s = first(evs, lambda e: e["pid"] == r["pid"] and is_sync(e) and e["fdnums"] and e["fdnums"][0] in kept, r["n"])
+        say(s is not None, "%s: %s/%s is fsync'd after its rename, through a descriptor kept from the temporary" % (who, d, name))
+    elif file_sync:
         s = last([e for e in evs if e["n"] < r["n"] and e["pid"] == r["pid"]],
                  lambda e: is_sync(e) and e["fds"] and e["fds"][0] == tmp)
         say(s is not None, "%s: the temporary of %s/%s is fsync'd before the rename" % (who, d, name))
@@ -106,12 +117,13 @@ def check_write(evs, who, d, name, dir_sync=True, file_sync=True, use_last=False
     return r
 
 
-def shared_submit(job, ct):
+def shared_submit(job, ct, local):
     client = parse(ct)
     if not client:
         print("the trace %s is empty" % ct)
         sys.exit(2)
-    r = check_write(client, "spool submit (shared spool)", "incoming", job + ".job", dir_sync=False)
+    r = check_write(client, "spool submit (shared spool)", "incoming", job + ".job", dir_sync=False,
+                    visible_first=local)
     if r is not None:
         s = first(client, lambda e: e["pid"] == r["pid"] and e["call"] == "syncfs" and e["ret"] == 0, r["n"])
         say(s is not None, "spool submit (shared spool): the filesystem is synced (syncfs) after the rename of %s.job" % job)
@@ -119,8 +131,9 @@ def shared_submit(job, ct):
 
 def main():
     if sys.argv[1] == "--shared-submit":
-        return shared_submit(sys.argv[2], sys.argv[3])
+        return shared_submit(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "local")
     job, ct, st, wt = sys.argv[1:5]
+    local = len(sys.argv) > 5 and sys.argv[5] == "local"
     try:
         client, spoold, worker = parse(ct), parse(st), parse(wt)
     except OSError as e:
@@ -131,8 +144,8 @@ def main():
         sys.exit(2)
     task = job + ".1.1"
 
-    # The job record, by spool submit.
-    check_write(client, "spool submit", "incoming", job + ".job")
+    # The job record, by spool submit: on a local filesystem in place before it is fsync'd.
+    check_write(client, "spool submit", "incoming", job + ".job", visible_first=local)
 
     # Ingest: committed before the record leaves incoming/.
     opened = first(spoold, lambda e: e["call"] == "openat" and e["ret"] >= 0 and e["strs"][:1] == [job + ".job"]

@@ -61,7 +61,7 @@ if ! command -v strace >/dev/null 2>&1; then
 	skip "crash consistency: strace is not installed (make check installs it as root)"
 else
 	make_spool
-	TR="trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,openat,unlink,unlinkat"
+	TR="trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,openat,unlink,unlinkat,dup"
 	# LeakSanitizer cannot run under ptrace (make sanitize): off for the traced programs only.
 	NOLEAK="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 	# `exec` keeps the pid: the pid file names the traced program itself, not strace.
@@ -78,7 +78,7 @@ else
 	# The final state is written once the job is done; stop the programs so the traces are whole.
 	kill -TERM "$(cat "$T/spoold.pid")" "$(cat "$T/worker.pid")"
 	wait_until "spoold and the worker stopped" 30 sh -c "! kill -0 $(cat "$T/spoold.pid") 2>/dev/null && ! kill -0 $(cat "$T/worker.pid") 2>/dev/null"
-	python3 "$here/syscall_order.py" "$job" "$T/st.client" "$T/st.spoold" "$T/st.worker" | report_checks
+	python3 "$here/syscall_order.py" "$job" "$T/st.client" "$T/st.spoold" "$T/st.worker" "$(fs_kind "$SPOOL_DIR")" | report_checks
 	[ "${PIPESTATUS[0]}" = 0 ] || fail "crash consistency: the trace checker failed (see above)"
 	for p in $(cat "$T/spoold.pid") $(cat "$T/worker.pid"); do PIDS=${PIDS/ $p/}; done
 	rm -rf "$SPOOL_DIR"
@@ -95,7 +95,7 @@ if command -v strace >/dev/null 2>&1; then
 		job=$(cd "$M/data" && strace -f -y -qq -e "$TR" -o "$T/st.shared" \
 			setpriv --reuid nobody --regid "$(id -g nobody)" --clear-groups -- env "$NOLEAK" "$SPOOL_BIN/spool" -d "$M/spool" submit -- true)
 		check_eq "crash consistency (shared spool): spool submit as nobody exits 0" 0 $?
-		python3 "$here/syscall_order.py" --shared-submit "$job" "$T/st.shared" | report_checks
+		python3 "$here/syscall_order.py" --shared-submit "$job" "$T/st.shared" "$(fs_kind "$M/spool")" | report_checks
 		[ "${PIPESTATUS[0]}" = 0 ] || fail "crash consistency: the trace checker failed (see above)"
 		rm -rf "$M"
 	fi

@@ -64,6 +64,24 @@ static void test_write_read(void)
 	      "200000-byte file round trip at exactly the bound");
 	free(big);
 
+	/* Visible first, then synced: the same whole file, through a directory descriptor or a
+	 * path-only one (synced by syncfs then), and no temporary left. */
+	CHECK(fs_write_atomic(dfd, "vf", "early", 5, 0640, FSW_VISIBLE_FIRST, &e) == 0 &&
+		      fs_read_file(dfd, "vf", 100, &b, &st, &e) == 0 && b.len == 5 && memcmp(b.p, "early", 5) == 0 &&
+		      (st.st_mode & 0777) == 0640,
+	      "FSW_VISIBLE_FIRST: whole file in place, exact mode");
+	int pdir = openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	CHECK(pdir >= 0 && fs_write_atomic(pdir, "vp", "path", 4, 0640, FSW_VISIBLE_FIRST, &e) == 0 &&
+		      fs_read_file(dfd, "vp", 100, &b, NULL, &e) == 0 && b.len == 4,
+	      "FSW_VISIBLE_FIRST through a path-only directory descriptor");
+	if (pdir >= 0)
+		close(pdir);
+	mkdirat(dfd, "vdir", 0755);
+	CHECK(fs_write_atomic(dfd, "vdir", "x", 1, 0644, FSW_VISIBLE_FIRST, &e) == -1 &&
+		      unit_has(e.msg, "cannot rename temporary file into place as vdir"),
+	      "FSW_VISIBLE_FIRST: a failed rename is -1 (nothing in place), not FSW_IN_PLACE");
+	CHECK(no_tmp_files(dfd), "no .tmp. leftovers after FSW_VISIBLE_FIRST");
+
 	/* A failed rename (onto a directory) must not leave the temporary behind. */
 	mkdirat(dfd, "adir", 0755);
 	CHECK(fs_write_atomic(dfd, "adir", "x", 1, 0644, 0, &e) == -1 &&

@@ -171,6 +171,7 @@ static void test_choose(void)
 	int remote = -1, fd = open("/proc", O_RDONLY | O_DIRECTORY);
 	const char *kind = spooldir_fstype(fd, &remote);
 	CHECK(fd >= 0 && strcmp(kind, "other") == 0 && remote == 0, "spooldir_fstype: /proc is a local 'other'");
+	CHECK(!spooldir_fs_local(fd), "spooldir_fs_local: an 'other' filesystem is not taken for local");
 	if (fd >= 0)
 		close(fd);
 	char *tm = xasprintf("%s/tmpfs", base);
@@ -183,6 +184,7 @@ static void test_choose(void)
 		remote = -1;
 		kind = spooldir_fstype(fd, &remote);
 		CHECK(strcmp(kind, "tmpfs") == 0 && remote == 0, "spooldir_fstype: a tmpfs is a local 'tmpfs'");
+		CHECK(spooldir_fs_local(fd), "spooldir_fs_local: a tmpfs is local");
 	} else {
 		printf("SKIP: test_spooldir: spooldir_fstype on a tmpfs: none here (not root, no tmpfs /dev/shm)\n");
 	}
@@ -196,6 +198,7 @@ static void test_choose(void)
 	remote = -1;
 	kind = spooldir_fstype(-1, &remote);
 	CHECK(strcmp(kind, "unknown") == 0 && remote == 0, "spooldir_fstype of a closed descriptor: unknown");
+	CHECK(!spooldir_fs_local(-1), "spooldir_fs_local of a closed descriptor: not local");
 }
 
 int main(void)
