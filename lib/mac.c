@@ -1,7 +1,9 @@
-/* mac.c - the spool key and record MACs (libsodium crypto_auth). */
+/* mac.c - the spool key and record MACs (libsodium crypto_auth). Only the daemons link it: a
+ * new key comes from getrandom in spooldir.c, so the client loads no libsodium at start. */
 #include "mac.h"
 #include "fsio.h"
 #include "rec.h"
+#include "spooldir.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -16,19 +18,6 @@ static int sodium_ready(struct err *e)
 {
 	if (sodium_init() < 0)
 		return err_set(e, "libsodium failed to initialise (no random source?)");
-	return 0;
-}
-
-int key_generate(char hex[2 * SPOOL_KEY_BYTES + 2], struct err *e)
-{
-	unsigned char k[SPOOL_KEY_BYTES];
-	if (sodium_ready(e) < 0)
-		return -1;
-	crypto_auth_keygen(k);
-	sodium_bin2hex(hex, 2 * SPOOL_KEY_BYTES + 1, k, sizeof k);
-	hex[2 * SPOOL_KEY_BYTES] = '\n';
-	hex[2 * SPOOL_KEY_BYTES + 1] = '\0';
-	sodium_memzero(k, sizeof k);
 	return 0;
 }
 
@@ -102,4 +91,9 @@ int mac_check(const struct spool_key *k, const char *data, size_t len, struct er
 	if (crypto_auth_verify(tag, (const unsigned char *)data, len - MAC_TAIL, k->k) != 0)
 		return err_set(e, "bad MAC: the record was forged or altered, or sealed with another spool key");
 	return 0;
+}
+
+int spooldir_load_key(struct spooldir *sd, struct err *e)
+{
+	return key_load(sd->root, sd->path, sd->owner, &sd->key, e);
 }

@@ -29,8 +29,6 @@ struct spool_key {
 /* Read DIR/key (O_NOFOLLOW, one link, regular, owned by the spool's owner `owner`, mode
  * 0600 or 0400). Messages name the path and say what to do. */
 int key_load(int rootfd, const char *spool_path, uid_t owner, struct spool_key *k, struct err *e);
-/* 64 hex digits and a newline, from the kernel's random source. */
-int key_generate(char hex[2 * SPOOL_KEY_BYTES + 2], struct err *e);
 
 /* Finish a record begun with rec_begin(): append its "mac" line and "end". */
 void rec_end_sealed(struct buf *b, const struct spool_key *k);

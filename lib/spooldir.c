@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -100,11 +101,6 @@ static int check_modes(struct spooldir *sd, int **fds, struct err *e)
 			sd->shared = (st.st_mode & 022) != 0;
 	}
 	return 0;
-}
-
-int spooldir_load_key(struct spooldir *sd, struct err *e)
-{
-	return key_load(sd->root, sd->path, sd->owner, &sd->key, e);
 }
 
 int spooldir_read_conf(const struct spooldir *sd, struct spool_conf *c, struct err *e)
@@ -234,6 +230,28 @@ static int set_modes(int root, const char *path, const struct spool_init_opts *o
 		if (fchmodat(root, subdirs[i], m, 0) < 0)
 			return err_sys(e, "cannot set mode %04o on %s/%s", (unsigned)m, path, subdirs[i]);
 	}
+	return 0;
+}
+
+/* A new spool key: 64 hex digits and a newline, from the kernel's random source (what
+ * libsodium's crypto_auth_keygen reads too; not linked here, so the client starts without it). */
+static int key_generate(char hex[2 * SPOOL_KEY_BYTES + 2], struct err *e)
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char k[SPOOL_KEY_BYTES];
+	for (size_t got = 0; got < sizeof k;) {
+		ssize_t n = getrandom(k + got, sizeof k - got, 0);
+		if (n < 0 && errno != EINTR)
+			return err_sys(e, "cannot draw a spool key from the kernel's random source (getrandom)");
+		got += n > 0 ? (size_t)n : 0;
+	}
+	for (size_t i = 0; i < sizeof k; i++) {
+		hex[2 * i] = digits[k[i] >> 4];
+		hex[2 * i + 1] = digits[k[i] & 15];
+	}
+	hex[2 * SPOOL_KEY_BYTES] = '\n';
+	hex[2 * SPOOL_KEY_BYTES + 1] = '\0';
+	explicit_bzero(k, sizeof k);
 	return 0;
 }
 

@@ -197,6 +197,9 @@ extern bool shepherd_mem_in_cgroup;
 /* What the shepherd's 'M' message says about a task's memory limit. */
 enum { MEM_CGROUP = 1, MEM_OOM_KILLED = 2, MEM_RLIMIT = 4 };
 
+#define START_MSG_LEN 9 /* the letter and the 8 bytes of the value */
+/* Several messages in one write (each START_MSG_LEN bytes, all under PIPE_BUF): start_msg_put. */
+void start_msg_put(char msg[START_MSG_LEN], char what, int64_t value);
 void start_pipe_send(int fd, char what, int64_t value);
 int start_pipe_recv(int fd, struct start_msg *m); /* 1 one message, 0 none yet, -1 the end or an error */
 

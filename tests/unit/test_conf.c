@@ -76,6 +76,17 @@ static void test_errors(void)
 	      "unknown setting rejected naming it");
 	CHECK(fails("\n\nrescan_interval = 61;\n", ":3: rescan_interval = 61 is out of range"),
 	      "out-of-range duration rejected");
+	/* Whole-line comments are taken out before libconfig parses (lib/conf.c): line numbers stay,
+	 * and a '#' inside a string or after a setting is still libconfig's. */
+	CHECK(fails("# one\n  # two\n\t# three\nprefetch = 1;\nrescan_interval = ;\n", ":5:"),
+	      "a syntax error after comment lines names its own line");
+	CHECK(fails("# x\n# y\nprefetch = 99; # too many\n", ":3: prefetch = 99 is out of range"),
+	      "a bad value after comment lines names its own line");
+	CHECK(load(&c, "# rescan_interval = 7;\nlog = \"file\"; # a trailing comment\ndatabase = \"/x/#not-a-comment\";\n") ==
+			  0 && c.rescan_ms == 500 && strcmp(c.database, "/x/#not-a-comment") == 0,
+	      "a commented-out setting is ignored, a '#' inside a string kept");
+	CHECK(fails("/* a block\n# inside it\n*/ prefetch = 65;\n", ":3: prefetch = 65"),
+	      "a '#' line inside a block comment: the block still ends where it did");
 	CHECK(fails("rescan_interval = 0.001;\n", "out of range 0.01 .. 60"), "too-small duration rejected");
 	CHECK(fails("prefetch = 65;\n", "prefetch = 65 is out of range 0 .. 64"), "out-of-range prefetch rejected");
 	CHECK(fails("default_retries = -1;\n", "default_retries = -1 is out of range"), "negative retries rejected");
