@@ -179,14 +179,18 @@ static void drop_vanished(struct worker *w, char **names, long n)
 		}
 	}
 	/* A finished name is forgotten only once surely gone: a stale listing that shows it
-	 * again must not make us run it twice. */
+	 * again must not make us run it twice. The listing holds a few names and the finished list
+	 * thousands (a map): each name listed is looked up, not each finished one compared. */
+	bool *listed = xcalloc(w->nfin ? w->nfin : 1, sizeof *listed);
+	for (long j = 0; j < n; j++) {
+		bool found;
+		size_t at = finished_pos(w, names[j], &found);
+		if (found)
+			listed[at] = true;
+	}
 	k = 0;
-	long j = 0; /* both lists are sorted: one walk through the two */
 	for (size_t i = 0; i < w->nfin; i++) {
-		int c = -1;
-		while (j < n && (c = strcmp(names[j], w->finished[i])) < 0)
-			j++;
-		if (j < n && c == 0)
+		if (listed[i])
 			w->fin_absent[i] = 0;
 		else if (!w->fin_absent[i])
 			w->fin_absent[i] = now;
@@ -198,6 +202,7 @@ static void drop_vanished(struct worker *w, char **names, long n)
 		w->finished[k++] = w->finished[i];
 	}
 	w->nfin = k;
+	free(listed);
 }
 
 void inbox_scan(struct worker *w)
