@@ -271,6 +271,19 @@ struct dep_row { int64_t on_idx, rid; bool ok; };
 static int deps_ended(struct ctl *c, int64_t rid, int64_t idx, int state)
 {
 	int rc;
+	/* Most jobs have nothing waiting on them: one seek says so, where the query below builds a
+	 * table for its IN list at every task's end (about 10 us). */
+	sqlite3_stmt *any = db_prep(c, "SELECT 1 FROM deps WHERE on_rid = ?1 LIMIT 1");
+	sqlite3_bind_int64(any, 1, rid);
+	rc = sqlite3_step(any);
+	sqlite3_reset(any);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (rc != SQLITE_ROW) {
+		log_err("database %s: cannot read what waits on job rid %lld: %s", c->dbpath, (long long)rid,
+			sqlite3_errmsg(c->db));
+		return -1;
+	}
 	sqlite3_stmt *q = db_prep(c, "SELECT on_idx, rid, ok FROM deps WHERE on_rid = ?1 AND on_idx IN (?2, 0, ?3)");
 	sqlite3_bind_int64(q, 1, rid);
 	sqlite3_bind_int64(q, 2, idx);
