@@ -224,20 +224,43 @@ static int check_no_include(const char *text, const char *path, struct err *e)
 	}
 }
 
-/* The text libconfig parses: each line whose first non-blank is '#' (a whole-line comment, as
- * most of the template is) left as its newline only, so line numbers stay. Its scanner reads a
- * comment a byte at a time: this halves the cost of reading spool.conf, which every command pays
- * at start (about 60 us of the template's parse). Blanks, '#' inside strings and other comments
- * are left to libconfig. */
+/* The text libconfig parses: each line whose first non-blank is '#' outside a string and a
+ * block comment (a whole-line comment, as most of the template is) left as its newline only,
+ * so line numbers stay. Its scanner reads a comment a byte at a time: this halves the cost of
+ * reading spool.conf, which every command pays at start (about 60 us of the template's parse).
+ * Strings (which may run over lines, with backslash escapes) and block comments are followed
+ * as libconfig reads them, so what they hold is never taken out. */
 static void without_comment_lines(const char *text, struct buf *out)
 {
+	bool in_string = false, in_block = false;
 	buf_add(out, "", 0);
 	while (*text) {
 		size_t len = strcspn(text, "\n");
 		const char *first = text + strspn(text, " \t");
-		if (*first != '#')
+		if (!in_string && !in_block && *first == '#') {
+			text += len; /* the line goes; its newline stays */
+		} else {
+			const char *end = text + len;
+			for (const char *p = text; p < end; p++) {
+				if (in_block) {
+					if (p[0] == '*' && p + 1 < end && p[1] == '/')
+						in_block = false, p++;
+				} else if (in_string) {
+					if (p[0] == '\\' && p + 1 < end)
+						p++;
+					else if (p[0] == '"')
+						in_string = false;
+				} else if (p[0] == '"') {
+					in_string = true;
+				} else if (p[0] == '/' && p + 1 < end && p[1] == '*') {
+					in_block = true, p++;
+				} else if (p[0] == '#' || (p[0] == '/' && p + 1 < end && p[1] == '/')) {
+					break; /* the rest of the line is a comment */
+				}
+			}
 			buf_add(out, text, len);
-		text += len;
+			text = end;
+		}
 		if (*text == '\n') {
 			buf_addc(out, '\n');
 			text++;

@@ -3,6 +3,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,12 +103,28 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 		goto fail;
 	}
 	fd = -1;
+	/* From the rename until the file is synced, a reader may hold a file that is not on disk:
+	 * the signals a user sends (^C) wait until it is (SIGKILL cannot: spoold syncs the records
+	 * it takes, spool-layout.md 7). */
+	sigset_t all, old;
+	sigfillset(&all);
+	if (sync_after)
+		pthread_sigmask(SIG_BLOCK, &all, &old);
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		int rename_errno = errno;
+		if (sync_after)
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+		errno = rename_errno;
 		err_sys(e, "cannot rename temporary file into place as %s", name);
 		goto fail;
 	}
-	if (keep < 0)
-		return dir_sync && fsync(dirfd) < 0 ? err_sys(e, "cannot fsync the directory of %s", name) : 0;
+	if (keep < 0) {
+		if (dir_sync && fsync(dirfd) < 0) {
+			err_sys(e, "%s is in place but not on disk (fsync of its directory failed)", name);
+			return FSW_IN_PLACE;
+		}
+		return 0;
+	}
 	const char *what = "fsync";
 	int rc = sync_after ? fsync(keep) : 0;
 	if (rc == 0 && dir_sync) {
@@ -115,10 +133,12 @@ int fs_write_atomic_owned(int dirfd, const char *name, const void *data, size_t 
 	}
 	int sync_errno = errno;
 	close(keep);
+	if (sync_after)
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = sync_errno;
 	if (rc < 0) {
 		err_sys(e, "%s is in place but not on disk (%s failed)", name, what);
-		return sync_after ? FSW_IN_PLACE : -1;
+		return FSW_IN_PLACE;
 	}
 	return 0;
 fail:;

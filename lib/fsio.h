@@ -25,11 +25,12 @@ enum {
 	 * file before it is on disk. Only where every reader shares this kernel's page cache (a
 	 * local filesystem: spooldir_fs_local), where a renamed file is whole to all of them; a
 	 * reader on another node of a network filesystem could see it empty. The fsyncs then run
-	 * while the reader works. fs_write_atomic returns FSW_IN_PLACE when they fail. */
+	 * while the reader works. */
 	FSW_VISIBLE_FIRST = 4
 };
-/* What fs_write_atomic returns when the file is in place but could not be made durable
- * (FSW_VISIBLE_FIRST): a reader may have taken it. */
+/* What fs_write_atomic returns when the file was renamed into place but a sync after the rename
+ * failed (the file's with FSW_VISIBLE_FIRST, its directory's, or syncfs): a reader may have
+ * taken it. Any other failure is -1, and nothing was put in place. */
 #define FSW_IN_PLACE (-2)
 
 /* All of data to fd, a short write continued and EINTR retried: 0, or -1 with errno. */

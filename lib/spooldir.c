@@ -170,7 +170,6 @@ int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *uns
 		goto out;
 	}
 	sd->layout = (unsigned)v;
-	sd->local_fs = spooldir_fs_local(sd->root);
 	if (spooldir_read_conf(sd, &sd->conf, e) < 0)
 		goto out;
 	int *fds[] = { &sd->incoming, &sd->ctl, &sd->ctl_jobs, &sd->ctl_w, &sd->workers, &sd->quarantine, &sd->vars };
@@ -186,6 +185,7 @@ int spooldir_open_inspect(struct spooldir *sd, const char *path, struct err *uns
 			goto out;
 		}
 	}
+	sd->local_fs = spooldir_fs_local(sd->incoming); /* where client records go (fstatfs takes O_PATH) */
 	if (unsafe_modes)
 		unsafe_modes->msg[0] = '\0';
 	if (check_modes(sd, fds, unsafe_modes ? unsafe_modes : e) < 0 && !unsafe_modes)
@@ -314,15 +314,24 @@ static const struct fs_kind {
 	{ 0x01021994, "tmpfs", 0 },  { 0x794c7630, "overlay", 0 },
 };
 
+static const struct fs_kind *fs_kind_by_magic(unsigned long magic)
+{
+	for (size_t i = 0; i < ARRAY_LEN(fs_kinds); i++)
+		if (magic == fs_kinds[i].magic)
+			return &fs_kinds[i];
+	return NULL;
+}
+
 static const struct fs_kind *fs_kind_of(int fd)
 {
 	struct statfs s;
-	if (fstatfs(fd, &s) < 0)
-		return NULL;
-	for (size_t i = 0; i < ARRAY_LEN(fs_kinds); i++)
-		if ((unsigned long)s.f_type == fs_kinds[i].magic)
-			return &fs_kinds[i];
-	return NULL;
+	return fstatfs(fd, &s) < 0 ? NULL : fs_kind_by_magic((unsigned long)s.f_type);
+}
+
+bool spooldir_magic_local(unsigned long magic)
+{
+	const struct fs_kind *k = fs_kind_by_magic(magic);
+	return k && !k->remote;
 }
 
 const char *spooldir_fstype(int fd, int *is_remote)

@@ -60,6 +60,7 @@ const char *spooldir_fstype(int fd, int *is_remote);
  * reader of the spool shares this kernel's page cache, so a file renamed into place is
  * whole to all of them before it is on disk. False for network, FUSE and unknown kinds. */
 bool spooldir_fs_local(int fd);
+bool spooldir_magic_local(unsigned long magic); /* the same, for statfs's f_type */
 
 /* The spool directory behind an open client handle (lib/api.c). */
 struct spooldir *api_spooldir(spool_t *sp);

@@ -185,13 +185,13 @@ int insert_job(struct ctl *c, const struct rec *r, uid_t owner, struct err *refu
 /* syncer.c: fsyncs of finished jobs' published states, on a thread of their own */
 struct sync_item {
 	char name[96]; /* in ctl/jobs/ */
-	int64_t rid;   /* its job */
+	int64_t rid;   /* its job's published state; 0: an accepted job's record (ingest.c) */
 	int err;       /* errno of the failed open or fsync, 0 when durable */
 };
 void sync_items(int dirfd, struct sync_item *v, size_t n); /* each file, then the directory */
 int syncer_start(struct ctl *c); /* -1: no thread (logged); publish.c then syncs in the loop */
 int syncer_fd(const struct ctl *c); /* readable when synced states wait to be noted; -1: none */
-void syncer_add(struct ctl *c, const char *name, int64_t rid); /* ctl/jobs/NAME of job rid */
+void syncer_add(struct ctl *c, const char *name, int64_t rid); /* ctl/jobs/NAME of job rid (0: a record) */
 void syncer_collect(struct ctl *c); /* notes in the database what is durable now */
 void syncer_stop(struct ctl *c);    /* syncs what is queued, notes it, ends the thread */
 

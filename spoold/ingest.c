@@ -627,6 +627,8 @@ void ingest_settle(struct ctl *c, bool force)
 	if (!durable) {
 		durable = db_sync(c) == 0;
 	}
+	struct sync_item *moved = NULL;
+	size_t nmoved = 0;
 	for (size_t i = 0; i < c->nmoves; i++) {
 		const struct settle_move *m = &c->moves[i];
 		char name[96];
@@ -639,11 +641,29 @@ void ingest_settle(struct ctl *c, bool force)
 			 * it. The job runs as accepted; its record is kept by the database alone. */
 			log_err("job %s: incoming/%s was replaced after it was accepted", m->stem, name);
 			quarantine_file(c, c->sd.incoming, name, "a job with this id already exists (resubmit it)");
-		} else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0 && errno != ENOENT) {
-			log_err("cannot move %s to ctl/jobs/%s: %s", name, name, strerror(errno));
+		} else if (renameat(c->sd.incoming, name, c->sd.ctl_jobs, name) < 0) {
+			if (errno != ENOENT)
+				log_err("cannot move %s to ctl/jobs/%s: %s", name, name, strerror(errno));
+		} else if (c->sd.local_fs) {
+			moved = xrealloc(moved, (nmoved + 1) * sizeof *moved);
+			moved[nmoved] = (struct sync_item){ .rid = 0 };
+			snprintf(moved[nmoved++].name, sizeof moved->name, "%s", name);
 		}
 		free(m->stem);
 	}
+	/* On a local filesystem a client renames its record into place before it syncs it (spool-
+	 * layout.md 7): one killed in between leaves that sync to us. A record already synced costs
+	 * a cache flush; the syncer thread does it, with the finished states. */
+	for (size_t i = 0; i < nmoved && c->syncer; i++)
+		syncer_add(c, moved[i].name, 0);
+	if (nmoved && !c->syncer) {
+		sync_items(c->sd.ctl_jobs, moved, nmoved);
+		for (size_t i = 0; i < nmoved; i++)
+			if (moved[i].err)
+				log_err("cannot sync the accepted job record %s/ctl/jobs/%s to disk: %s", c->sd.path,
+					moved[i].name, strerror(moved[i].err));
+	}
+	free(moved);
 	if (durable) {
 		fsync(c->sd.ctl_jobs);
 		fsync(c->sd.incoming);

@@ -1,4 +1,5 @@
-/* syncer.c - the fsyncs of finished jobs' state files, off the controller's loop.
+/* syncer.c - the fsyncs of finished jobs' state files (and of accepted job records a client
+ * put in place before it synced them: ingest.c), off the controller's loop.
  *
  * A finished job's summary and its finished chunks must survive a power cut (the rebuild reads
  * them), but a client waiting on the job needs them only visible: spoold renames them into
@@ -189,14 +190,17 @@ void syncer_collect(struct ctl *c)
 	}
 	for (size_t i = 0; i < done.n; i++) {
 		const struct sync_item *it = &done.v[i];
-		if (it->err) {
+		if (it->err && !it->rid) {
+			log_err("cannot sync the accepted job record %s/ctl/jobs/%s to disk: %s (the job stands in the "
+				"database; only a rebuild of it would miss the job)", c->sd.path, it->name, strerror(it->err));
+		} else if (it->err) {
 			log_err("cannot sync %s/ctl/jobs/%s to disk: %s (publishing it again)", c->sd.path, it->name,
 				strerror(it->err));
 			set_dirty(c, it->rid, JOB_DIRTY, JOB_UNSYNCED);
 		}
 	}
 	for (size_t i = 0; i < done.n; i++)
-		if (!done.v[i].err && idle)
+		if (!done.v[i].err && idle && done.v[i].rid)
 			set_dirty(c, done.v[i].rid, JOB_CLEAN, JOB_UNSYNCED);
 	db_commit_lazy(c);
 	free(done.v);

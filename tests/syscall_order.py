@@ -8,7 +8,8 @@ into place before it fsyncs it there). `syscall_order.py --shared-submit JOB CLI
 spool, who may not read incoming/ and so commits the rename with syncfs (section 12). What is checked is what spool-layout.md promises:
   job record (3.1, 7 Submit): tmp fsync'd < rename into incoming/ < incoming/ fsync'd (or syncfs);
       on a local filesystem: tmp dup'd < rename < that descriptor fsync'd, and incoming/ fsync'd
-  ingest (7 Ingest): a database sync after the record is opened < its move to ctl/jobs/
+  ingest (7 Ingest): a database sync after the record is opened < its move to ctl/jobs/ (and on
+      a local filesystem, its fsync in ctl/jobs/ after that: 7 Submit)
   assignment (7 Assign): tmp created < database sync < the job's record leaves incoming/ (the
       commit is lazy: a power cut before the sync queues the task again); renamed into place from
       a temporary (not fsync'd, on purpose: only the worker running now reads it)
@@ -156,6 +157,11 @@ def main():
     if opened and mv:
         say(first(spoold, db_sync, opened["n"], mv["n"]) is not None,
             "spoold: the job is committed to the database before its record leaves incoming/")
+    if mv and local:
+        # Its client may have been killed between its rename and its fsync: spoold syncs it.
+        say(first(spoold, lambda e: is_sync(e) and e["fds"] and e["fds"][0].endswith("/ctl/jobs/" + job + ".job"),
+                  mv["n"]) is not None,
+            "spoold: the record it moved to ctl/jobs/ is fsync'd there (local filesystem)")
 
     # The assignment: committed lazily, then written tmp + rename (not fsync'd, on purpose).
     # Nothing waits for a sync: the job's record stays in incoming/ until a sync has made the

@@ -87,6 +87,14 @@ static void test_errors(void)
 	      "a commented-out setting is ignored, a '#' inside a string kept");
 	CHECK(fails("/* a block\n# inside it\n*/ prefetch = 65;\n", ":3: prefetch = 65"),
 	      "a '#' line inside a block comment: the block still ends where it did");
+	CHECK(load(&c, "/* disabled:\n#  prefetch = 4; */\nprefetch = 8;\n") == 0 && c.prefetch == 8,
+	      "a block comment that ends on a '#' line still ends there");
+	CHECK(load(&c, "database = \"/x/\n# y\";\nprefetch = 3;\n") == 0 && c.prefetch == 3 &&
+		      strcmp(c.database, "/x/\n# y") == 0,
+	      "a '#' line inside a string that runs over lines is the string's");
+	CHECK(load(&c, "database = \"/a\\\"/*\"; # \"\n# prefetch = 9;\nprefetch = 2;\n") == 0 && c.prefetch == 2 &&
+		      strcmp(c.database, "/a\"/*") == 0,
+	      "an escaped quote and a '/*' inside a string open nothing");
 	CHECK(fails("rescan_interval = 0.001;\n", "out of range 0.01 .. 60"), "too-small duration rejected");
 	CHECK(fails("prefetch = 65;\n", "prefetch = 65 is out of range 0 .. 64"), "out-of-range prefetch rejected");
 	CHECK(fails("default_retries = -1;\n", "default_retries = -1 is out of range"), "negative retries rejected");

@@ -13,6 +13,42 @@
 
 static int dfd = -1;
 
+/* fsync and syncfs of the library go through these (linked with --wrap, GNUmakefile): the
+ * n-th call from now fails with EIO when fail_sync_at is n (0: none fails). */
+static int fail_sync_at, sync_calls;
+int __real_fsync(int fd);
+int __real_syncfs(int fd);
+static bool sync_fails(void)
+{
+	if (fail_sync_at && ++sync_calls == fail_sync_at) {
+		errno = EIO;
+		return true;
+	}
+	return false;
+}
+int __wrap_fsync(int fd)
+{
+	return sync_fails() ? -1 : __real_fsync(fd);
+}
+int __wrap_syncfs(int fd)
+{
+	return sync_fails() ? -1 : __real_syncfs(fd);
+}
+static void fail_sync(int n)
+{
+	fail_sync_at = n;
+	sync_calls = 0;
+}
+
+/* The lowest descriptor free now: the same before and after a call that leaks none. */
+static int lowest_free_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		close(fd);
+	return fd;
+}
+
 /* True when the directory holds no ".tmp." leftovers (fs_list would hide them). */
 static bool no_tmp_files(int fd)
 {
@@ -81,6 +117,38 @@ static void test_write_read(void)
 		      unit_has(e.msg, "cannot rename temporary file into place as vdir"),
 	      "FSW_VISIBLE_FIRST: a failed rename is -1 (nothing in place), not FSW_IN_PLACE");
 	CHECK(no_tmp_files(dfd), "no .tmp. leftovers after FSW_VISIBLE_FIRST");
+
+	/* A sync that fails after the rename: FSW_IN_PLACE (the file is there, a reader may hold
+	 * it), errno kept, no descriptor left open; one that fails before it: -1, nothing there. */
+	struct {
+		const char *name;
+		unsigned flags;
+		int fail, pathdir, want;
+		const char *what;
+	} sc[] = {
+		{ "s1", FSW_VISIBLE_FIRST, 1, 0, FSW_IN_PLACE, "visible first, the record's fsync fails" },
+		{ "s2", FSW_VISIBLE_FIRST, 2, 0, FSW_IN_PLACE, "visible first, the directory's fsync fails" },
+		{ "s3", FSW_VISIBLE_FIRST, 2, 1, FSW_IN_PLACE, "visible first, syncfs fails (path-only directory)" },
+		{ "s4", 0, 1, 0, -1, "synced first, the record's fsync fails" },
+		{ "s5", 0, 2, 0, FSW_IN_PLACE, "synced first, the directory's fsync fails" },
+		{ "s6", 0, 2, 1, FSW_IN_PLACE, "synced first, syncfs fails (path-only directory)" },
+	};
+	for (size_t i = 0; i < sizeof sc / sizeof sc[0]; i++) {
+		int d = sc[i].pathdir ? openat(dfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC) : dfd;
+		int low = lowest_free_fd();
+		fail_sync(sc[i].fail);
+		int rc = fs_write_atomic(d, sc[i].name, "abc", 3, 0644, sc[i].flags, &e);
+		int err = errno;
+		fail_sync(0);
+		bool there = fs_read_file(dfd, sc[i].name, 100, &b, NULL, &e) == 0 && b.len == 3;
+		CHECK(rc == sc[i].want && err == EIO && there == (sc[i].want == FSW_IN_PLACE) &&
+			      lowest_free_fd() == low && no_tmp_files(dfd),
+		      sc[i].what);
+		if (d != dfd)
+			close(d);
+	}
+	CHECK(fs_write_atomic(dfd, "s7", "abc", 3, 0644, FSW_VISIBLE_FIRST, &e) == 0 && exists(dfd, "s7"),
+	      "with no failure made, the wrapped syncs pass through");
 
 	/* A failed rename (onto a directory) must not leave the temporary behind. */
 	mkdirat(dfd, "adir", 0755);

@@ -199,6 +199,16 @@ static void test_choose(void)
 	kind = spooldir_fstype(-1, &remote);
 	CHECK(strcmp(kind, "unknown") == 0 && remote == 0, "spooldir_fstype of a closed descriptor: unknown");
 	CHECK(!spooldir_fs_local(-1), "spooldir_fs_local of a closed descriptor: not local");
+	/* The kinds by their magic numbers: client records go into place before their fsyncs only
+	 * on the local ones (spool-layout.md 7). */
+	CHECK(spooldir_magic_local(0xEF53) && spooldir_magic_local(0x58465342) && spooldir_magic_local(0x9123683E) &&
+		      spooldir_magic_local(0x01021994) && spooldir_magic_local(0x794c7630),
+	      "ext4, xfs, btrfs, tmpfs and overlay are local");
+	CHECK(!spooldir_magic_local(0x6969) && !spooldir_magic_local(0x65735546) && !spooldir_magic_local(0xFF534D42) &&
+		      !spooldir_magic_local(0x0BD00BD0) && !spooldir_magic_local(0x00c36400) &&
+		      !spooldir_magic_local(0x47504653),
+	      "NFS, FUSE, CIFS, Lustre, CephFS and GPFS are not local");
+	CHECK(!spooldir_magic_local(0x9fa0) && !spooldir_magic_local(0x12345678), "an unknown kind (procfs, any) is not local");
 }
 
 int main(void)
