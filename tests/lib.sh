@@ -89,6 +89,8 @@ blocked_submit() {
 # tmpfs, overlay), where clients rename a record into place before they fsync it; else "other".
 fs_kind() { case $(stat -f -c %T "$1" 2>/dev/null) in ext2/ext3|xfs|btrfs|tmpfs|overlayfs) echo local ;; *) echo other ;; esac; }
 sanitized() { nm "$SPOOL_BIN/spoold" 2>/dev/null | grep -q __asan_init; }
+# Programs run under valgrind (make valgrind): it too keeps memory of its own in them.
+valgrinded() { [ -n "${SPOOL_VALGRIND:-}" ]; }
 
 # A fresh spool with fast timers for tests; extra "name = value;" lines may follow.
 make_spool() {

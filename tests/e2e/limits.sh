@@ -42,8 +42,14 @@ wait_engines 1 || exit 1
 for u in "$UA" "$UB"; do install -d -o "$u" -m 755 "$M/$u"; done
 
 out=$(as "$UA" spool submit --wait --timeout 60 -- sh -c 'echo $(ulimit -Hn) $(ulimit -Sn) $(ulimit -c) $(ulimit -St)' 2>"$T/a.err")
-check_eq "$UA's task: hard nofile 333 from limits.d, soft nofile lowered with it, core 0 (its group), cpu 7 min" \
-	"333 333 0 420" "$out"
+if [ -n "${SPOOL_VALGRIND:-}" ]; then
+	# valgrind keeps RLIMIT_NOFILE to itself in the task's first process (before the exec)
+	skip "$UA's task: nofile from limits.d is not checked under valgrind (it emulates RLIMIT_NOFILE in the process that sets it)"
+	check_eq "$UA's task: core 0 (its group), cpu 7 min" "0 420" "$(echo "$out" | cut -d' ' -f3-)"
+else
+	check_eq "$UA's task: hard nofile 333 from limits.d, soft nofile lowered with it, core 0 (its group), cpu 7 min" \
+		"333 333 0 420" "$out"
+fi
 out=$(as "$UB" spool submit --wait --timeout 60 -- sh -c 'echo $(ulimit -Hn) $(ulimit -c) $(ulimit -St)' 2>"$T/b.err")
 check_eq "$UB's task: core 0 from its group's line; nofile and cpu are the worker's" \
 	"$worker_nofile 0 $worker_cpu" "$out"
