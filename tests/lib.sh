@@ -8,7 +8,7 @@ T=$(mktemp -d /tmp/spool-e2e.XXXXXX)
 export SPOOL_DIR="$T/spool"
 PIDS=""
 VG=""
-[ -n "${SPOOL_VALGRIND:-}" ] && VG="valgrind -q --error-exitcode=99 --leak-check=full --log-file=$T/vg.%p"
+[ -n "${SPOOL_VALGRIND:-}" ] && VG="valgrind -q --error-exitcode=99 --leak-check=full --suppressions=$(cd "$(dirname "${BASH_SOURCE[0]:-$0}")" && pwd)/valgrind.supp --log-file=$T/vg.%p"
 
 cleanup() {
 	for p in $PIDS; do kill -TERM "$p" 2>/dev/null; done

@@ -23,7 +23,7 @@ SCALE="${SPOOL_TEST_DEADLINE_SCALE:-1}"
 out=$(mktemp -d /tmp/spool-tests.XXXXXX)
 status=0
 vg=""
-[ -n "$SPOOL_VALGRIND" ] && vg="valgrind -q --error-exitcode=99 --leak-check=full"
+[ -n "$SPOOL_VALGRIND" ] && vg="valgrind -q --error-exitcode=99 --leak-check=full --suppressions=$here/tests/valgrind.supp"
 ran=0
 
 # header FILE NAME: the value of a "# NAME: N" line in the first 30 lines of a script.
