@@ -12,13 +12,11 @@
 
 static const char b32[] = "0123456789abcdefghjkmnpqrstvwxyz";
 
-int id_random(char *out, size_t len)
+int random_bytes(void *buf, size_t len)
 {
-	unsigned char r[64];
-	if (len > sizeof r)
-		return -1;
+	unsigned char *p = buf;
 	for (size_t got = 0; got < len;) {
-		ssize_t n = getrandom(r + got, len - got, 0);
+		ssize_t n = getrandom(p + got, len - got, 0);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -26,6 +24,14 @@ int id_random(char *out, size_t len)
 		}
 		got += (size_t)n;
 	}
+	return 0;
+}
+
+int id_random(char *out, size_t len)
+{
+	unsigned char r[64];
+	if (len > sizeof r || random_bytes(r, len) < 0)
+		return -1;
 	for (size_t i = 0; i < len; i++)
 		out[i] = b32[r[i] & 31];
 	out[len] = '\0';

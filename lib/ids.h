@@ -11,6 +11,8 @@
 #define JOBID_LEN 10   /* 50 random bits in Crockford base32, lower case */
 #define NAME_MAX_LEN 64 /* worker ids, node names, job ids, anything used as a file name */
 
+/* len bytes from the kernel's random source (getrandom, EINTR retried): 0, or -1 with errno. */
+int random_bytes(void *buf, size_t len);
 /* Fill out (at least len+1 bytes) with len random base32 characters. */
 int id_random(char *out, size_t len);
 /* The single check for any name used as a path component: 1..NAME_MAX_LEN bytes of

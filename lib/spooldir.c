@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -239,12 +238,8 @@ static int key_generate(char hex[2 * SPOOL_KEY_BYTES + 2], struct err *e)
 {
 	static const char digits[] = "0123456789abcdef";
 	unsigned char k[SPOOL_KEY_BYTES];
-	for (size_t got = 0; got < sizeof k;) {
-		ssize_t n = getrandom(k + got, sizeof k - got, 0);
-		if (n < 0 && errno != EINTR)
-			return err_sys(e, "cannot draw a spool key from the kernel's random source (getrandom)");
-		got += n > 0 ? (size_t)n : 0;
-	}
+	if (random_bytes(k, sizeof k) < 0)
+		return err_sys(e, "cannot draw a spool key from the kernel's random source (getrandom)");
 	for (size_t i = 0; i < sizeof k; i++) {
 		hex[2 * i] = digits[k[i] >> 4];
 		hex[2 * i + 1] = digits[k[i] & 15];
