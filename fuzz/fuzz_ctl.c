@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The summary, and the tasks in it (format 1) or in a chunk (format 2): whatever the input,
+/* The summary, and the tasks in it (formats 1 and 3) or in a chunk (format 2): whatever the input,
  * every task line either fills a task of the range or is refused. */
 static void try_jobstate(const uint8_t *data, size_t size)
 {

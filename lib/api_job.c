@@ -17,6 +17,7 @@
 
 struct job_priv {
 	struct rec sum;           /* the summary (or the whole format 1 state) */
+	int tasks_here;           /* the tasks are in sum (formats 1 and 3) */
 	struct job_chunk *chunks; /* spool_job_get: every chunk, the tasks pointing into them */
 	size_t nchunks;
 };
@@ -202,8 +203,8 @@ static void count_tasks(struct spool_job *j)
 		j->counts[j->tasks[i].state]++;
 }
 
-/* The summary of a job; *v1: it is a format 1 state (its tasks are in j->priv's record). */
-static int read_summary(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, int *v1, char *err,
+/* The summary of a job; *here: its tasks are in j->priv's record (format 1, or format 3: inline). */
+static int read_summary(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, int *here, char *err,
 			size_t errlen)
 {
 	struct spooldir *sd = api_spooldir(sp);
@@ -216,7 +217,7 @@ static int read_summary(spool_t *sp, const char *jobid, struct spool_job **out, 
 
 	*out = NULL;
 	*notfound = 0;
-	*v1 = 0;
+	*here = 0;
 	if (!name_ok(jobid) || strchr(jobid, '.') || strlen(jobid) > 32) {
 		snprintf(err, errlen, "'%s' is not a job id (job ids look like 4k7x0qz2ma)", jobid);
 		*notfound = 1;
@@ -258,7 +259,7 @@ static int read_summary(spool_t *sp, const char *jobid, struct spool_job **out, 
 		goto fail;
 	struct job_priv *p = xcalloc(1, sizeof *p);
 	j->priv = p;
-	if (jobstate_sum_read(b.p, b.len, &p->sum, j, v1, &e) < 0) {
+	if (jobstate_sum_read(b.p, b.len, &p->sum, j, here, &e) < 0) {
 		snprintf(err, errlen, "cannot parse the state of job %s (%s/ctl/jobs/%s): %s", jobid, sd->path, name, e.msg);
 		errno = EBADMSG;
 		goto fail;
@@ -272,6 +273,7 @@ static int read_summary(spool_t *sp, const char *jobid, struct spool_job **out, 
 	if (state_owner_ok(sd, &fst, j->owner, jobid, name, err, errlen) < 0 ||
 	    not_yours((uid_t)j->owner, jobid, err, errlen) < 0)
 		goto fail;
+	p->tasks_here = *here;
 	buf_free(&b);
 	*out = j;
 	return 0;
@@ -283,13 +285,14 @@ fail:
 	return -1;
 }
 
-int job_state_v1(const struct spool_job *j)
+int job_tasks_inline(const struct spool_job *j)
 {
 	const struct job_priv *p = j->priv;
-	return p && p->sum.mem && strcmp(p->sum.type, "jobstate") == 0;
+	return p && p->sum.mem && p->tasks_here;
 }
 
-static int load_v1_tasks(struct spool_job *j, char *err, size_t errlen)
+/* The tasks of a state that holds them (formats 1 and 3); format 1 has no counts: from them. */
+static int load_inline_tasks(struct spool_job *j, char *err, size_t errlen)
 {
 	struct job_priv *p = j->priv;
 	j->tasks = xcalloc(j->ntasks ? j->ntasks : 1, sizeof *j->tasks);
@@ -298,19 +301,21 @@ static int load_v1_tasks(struct spool_job *j, char *err, size_t errlen)
 		j->tasks = NULL;
 		return -1;
 	}
-	count_tasks(j);
+	if (strcmp(p->sum.type, "jobstate") == 0)
+		count_tasks(j);
 	return 0;
 }
 
 int spool_job_summary(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err,
 		      size_t errlen)
 {
-	int v1;
-	if (read_summary(sp, jobid, out, notfound, &v1, err, errlen) < 0)
+	int here;
+	if (read_summary(sp, jobid, out, notfound, &here, err, errlen) < 0)
 		return -1;
-	if (v1) { /* counted from its tasks, which it holds anyway */
-		struct spool_job *j = *out;
-		if (load_v1_tasks(j, err, errlen) < 0) {
+	struct spool_job *j = *out;
+	if (here && strcmp(((struct job_priv *)j->priv)->sum.type, "jobstate") == 0) {
+		/* format 1: counted from its tasks, which it holds anyway */
+		if (load_inline_tasks(j, err, errlen) < 0) {
 			spool_job_free(j);
 			*out = NULL;
 			return -1;
@@ -324,16 +329,16 @@ int spool_job_summary(spool_t *sp, const char *jobid, struct spool_job **out, in
 
 int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err, size_t errlen)
 {
-	int v1;
-	if (read_summary(sp, jobid, out, notfound, &v1, err, errlen) < 0)
+	int here;
+	if (read_summary(sp, jobid, out, notfound, &here, err, errlen) < 0)
 		return -1;
 	struct spool_job *j = *out;
 	struct job_priv *p = j->priv;
 	int rc = 0;
 	if (!p)
 		return 0; /* not accepted yet */
-	if (v1) {
-		rc = load_v1_tasks(j, err, errlen);
+	if (here) {
+		rc = load_inline_tasks(j, err, errlen);
 	} else {
 		p->nchunks = jobstate_nchunks(j->ntasks);
 		p->chunks = xcalloc(p->nchunks ? p->nchunks : 1, sizeof *p->chunks);
@@ -350,7 +355,7 @@ int spool_job_get(spool_t *sp, const char *jobid, struct spool_job **out, int *n
 	}
 	if (rc < 0) {
 		int saved = errno;
-		if (!v1) { /* chunks read so far own nothing in j->tasks' zeroed tail */
+		if (!here) { /* chunks read so far own nothing in j->tasks' zeroed tail */
 			tasks_release(j->tasks, j->ntasks);
 			free(j->tasks);
 			j->tasks = NULL;

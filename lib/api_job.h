@@ -23,8 +23,8 @@ int job_chunk_read(spool_t *sp, const struct spool_job *j, uint64_t k, struct jo
 /* Has chunk k been rewritten since ch was read? (one fstatat) */
 int job_chunk_changed(spool_t *sp, const struct spool_job *j, uint64_t k, const struct job_chunk *ch);
 void job_chunk_free(struct job_chunk *ch);
-/* Is j's state format 1 (every task in one record: read it whole with spool_job_get)? */
-int job_state_v1(const struct spool_job *j);
+/* Are j's tasks in its summary (format 1, or format 3: read it whole with spool_job_get)? */
+int job_tasks_inline(const struct spool_job *j);
 
 /* An API call's refusal: err (when given) says why, errno is errnum; returns -1. */
 int api_refuse(char *err, size_t errlen, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

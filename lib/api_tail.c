@@ -31,7 +31,7 @@ static int find_task(spool_t *sp, const char *jobid, uint64_t task, struct spool
 		*j = NULL;
 		return -SPOOL_ERR_NO_JOB;
 	}
-	if (job_state_v1(*j)) {
+	if (job_tasks_inline(*j)) {
 		spool_job_free(*j);
 		if (spool_job_get(sp, jobid, j, &nf, err, errlen) < 0)
 			return nf ? -SPOOL_ERR_NO_JOB : -1;

@@ -187,7 +187,7 @@ static void seen_free(struct seen *s)
 	memset(s, 0, sizeof *s);
 }
 
-/* Hand each task of chunk k (or, with full, of a format 1 state read whole) that is terminal to
+/* Hand each task of chunk k (or, with full, of a state read whole: formats 1 and 3) that is terminal to
  * the callback: every one (s NULL), or those not handed out before. */
 static int hand_out(spool_t *sp, const struct spool_job *j, const struct spool_job *full, uint64_t k, struct seen *s,
 		    const struct spool_collect_opts *o, char *err, size_t errlen)
@@ -232,7 +232,7 @@ static int hand_out_all(spool_t *sp, const struct spool_job *j, struct seen *s, 
 {
 	struct spool_job *full = NULL;
 	int nf, rc = 0;
-	if (job_state_v1(j) && spool_job_get(sp, j->id, &full, &nf, err, errlen) < 0)
+	if (job_tasks_inline(j) && spool_job_get(sp, j->id, &full, &nf, err, errlen) < 0)
 		return -1;
 	uint64_t nchunks = jobstate_nchunks(full ? full->ntasks : j->ntasks);
 	if (s && s->nchunks < nchunks) {

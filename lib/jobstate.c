@@ -22,8 +22,9 @@ void jobstate_chunk_name(char *out, size_t sz, const char *job, uint64_t chunk)
 void jobstate_sum_write(struct buf *b, const struct spool_job *j)
 {
 	char v[64];
+	int inl = jobstate_inline(j->ntasks) && j->tasks;
 	rec_begin(b, "jobsum");
-	rec_put_u64(b, "format", JOBSTATE_FORMAT);
+	rec_put_u64(b, "format", inl ? JOBSTATE_FORMAT_INLINE : JOBSTATE_FORMAT);
 	rec_put(b, "job", j->id);
 	if (j->name)
 		rec_put(b, "name", j->name);
@@ -51,6 +52,10 @@ void jobstate_sum_write(struct buf *b, const struct spool_job *j)
 		rec_put(b, "waiting", j->waiting);
 	if (j->held)
 		rec_put_u64(b, "held", 1);
+	if (inl) {
+		for (size_t i = 0; i < j->ntasks; i++)
+			jobstate_task_write(b, &j->tasks[i]);
+	}
 	rec_end(b);
 }
 
@@ -105,24 +110,25 @@ static int sum_counts(const struct rec *r, struct spool_job *j, struct err *e)
 	return 0;
 }
 
-int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_job *j, int *v1, struct err *e)
+int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_job *j, int *tasks_here,
+		      struct err *e)
 {
 	char type[32];
 	if (rec_peek_type(data, len, type, sizeof type, e) < 0)
 		return -1;
-	*v1 = strcmp(type, "jobstate") == 0;
-	if (rec_parse(r, data, len, *v1 ? &schema_jobstate : &schema_jobsum, e) < 0)
+	int v1 = strcmp(type, "jobstate") == 0;
+	if (rec_parse(r, data, len, v1 ? &schema_jobstate : &schema_jobsum, e) < 0)
 		return -1;
 	uint64_t ntasks = rec_get_u64(r, "ntasks", 0);
 	if (ntasks > MAX_ITEMS) {
 		rec_free(r);
 		return err_set(e, "%llu tasks, more than any job has", (unsigned long long)ntasks);
 	}
-	if (!*v1 && rec_get_u64(r, "format", 0) != JOBSTATE_FORMAT) {
-		unsigned long long f = (unsigned long long)rec_get_u64(r, "format", 0);
+	uint64_t format = v1 ? 1 : rec_get_u64(r, "format", 0);
+	if (format != 1 && format != JOBSTATE_FORMAT && format != JOBSTATE_FORMAT_INLINE) {
 		rec_free(r);
-		return err_set(e, "job state format %llu, this program reads formats 1 and %d: upgrade spool on this node",
-			       f, JOBSTATE_FORMAT);
+		return err_set(e, "job state format %llu, this program reads formats 1 to %d: upgrade spool on this node",
+			       (unsigned long long)format, JOBSTATE_FORMAT_INLINE);
 	}
 	j->name = rec_get(r, "name");
 	j->owner = rec_get_u64(r, "owner", 0);
@@ -144,9 +150,18 @@ int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_
 	j->finished_ms = rec_get_u64(r, "finished_ms", 0);
 	j->waiting = rec_get(r, "waiting");
 	j->held = rec_get_u64(r, "held", 0) != 0;
-	if (!*v1 && sum_counts(r, j, e) < 0) {
+	if (!v1 && sum_counts(r, j, e) < 0) {
 		rec_free(r);
 		return -1;
+	}
+	*tasks_here = format != JOBSTATE_FORMAT;
+	if (format == JOBSTATE_FORMAT_INLINE && ntasks > JOBSTATE_CHUNK) {
+		rec_free(r);
+		return err_set(e, "%llu tasks inline in a summary, more than a chunk holds", (unsigned long long)ntasks);
+	}
+	if (format == JOBSTATE_FORMAT && rec_count(r, "task") + rec_count(r, "reason") + rec_count(r, "dup")) {
+		rec_free(r);
+		return err_set(e, "task lines in a format %d summary (its tasks are in chunk records)", JOBSTATE_FORMAT);
 	}
 	return 0;
 }

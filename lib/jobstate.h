@@ -4,6 +4,10 @@
  * state), rewritten in O(1); the tasks are in chunk records ctl/jobs/JOBID.tasks.K (`jobtasks`,
  * tasks K*JOBSTATE_CHUNK+1 .. (K+1)*JOBSTATE_CHUNK), each rewritten only when one of its tasks
  * changed. A chunk that does not exist holds only tasks never assigned (queued, attempt 0).
+ * Format 3 is a summary with the tasks in it, and no chunk: what a job of at most
+ * JOBSTATE_INLINE tasks gets (one file per publish and one read for a client, on the path of
+ * every short job). Format 2 stays what it was, so that a client of the last version still
+ * reads the state of a big job.
  * Format 1 (`jobstate`: every task in one record) is still read.
  */
 #ifndef SPOOL_JOBSTATE_H
@@ -13,8 +17,15 @@
 #include "spool.h"
 
 #define JOBSTATE_FORMAT 2
+#define JOBSTATE_FORMAT_INLINE 3
 #define JOBSTATE_CHUNK 1024
 #define JOBSTATE_CMD_MAX 200 /* bytes of the command shown in a summary */
+#define JOBSTATE_INLINE 16    /* at most this many tasks: in the summary, no chunk files */
+
+static inline int jobstate_inline(uint64_t ntasks)
+{
+	return ntasks <= JOBSTATE_INLINE;
+}
 
 /* "JOBID.state" and "JOBID.tasks.K" */
 void jobstate_sum_name(char *out, size_t sz, const char *job);
@@ -30,12 +41,15 @@ static inline size_t jobstate_chunk_tasks(uint64_t ntasks, uint64_t k, uint64_t 
 	return *first > ntasks ? 0 : ntasks - *first + 1 < JOBSTATE_CHUNK ? (size_t)(ntasks - *first + 1) : JOBSTATE_CHUNK;
 }
 
-/* The summary: every field of j but tasks. */
+/* The summary: every field of j but tasks (format 2); with its tasks too if
+ * jobstate_inline(j->ntasks) and j->tasks holds them all (format 3). */
 void jobstate_sum_write(struct buf *b, const struct spool_job *j);
 /* Parse a summary (format 2) or a whole state (format 1, tasks included) into j. Strings point
- * into r, which the caller keeps while it uses j. Format 1's tasks: *v1 = 1, read them with
- * jobstate_tasks_read(r, 1, j->ntasks, ...). */
-int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_job *j, int *v1, struct err *e);
+ * into r, which the caller keeps while it uses j. *tasks_here = 1: the tasks are in r (format 1,
+ * or format 3: a summary with its tasks inline); read them with jobstate_tasks_read(r, 1,
+ * j->ntasks, ...). Format 1 has no counts (j->counts left zero): count the tasks. */
+int jobstate_sum_read(const char *data, size_t len, struct rec *r, struct spool_job *j, int *tasks_here,
+		      struct err *e);
 
 /* One chunk: jobstate_chunk_begin, jobstate_task_write for each of its tasks in order, rec_end. */
 void jobstate_chunk_begin(struct buf *b, const char *job, uint64_t chunk);

@@ -125,7 +125,8 @@ SCHEMA(schema_jobstate, "jobstate", MAX_STATE_RECORD,
        { "reason", RF_MULTI, MAX_REASON_LEN + 32, MAX_ITEMS },
        { "dup", RF_MULTI, 256, MAX_ITEMS });
 
-SCHEMA(schema_jobsum, "jobsum", MAX_SMALL_RECORD,
+/* Format 3 carries the tasks of a small job (at most a chunk's worth) inline: as big as a chunk. */
+SCHEMA(schema_jobsum, "jobsum", MAX_CHUNK_RECORD,
        { "format", RF_REQ | RF_NUM, 20, 0 },
        { "job", RF_REQ, 64, 0 },
        { "name", 0, MAX_LABEL_LEN, 0 },
@@ -141,7 +142,10 @@ SCHEMA(schema_jobsum, "jobsum", MAX_SMALL_RECORD,
        { "submitted_ms", RF_NUM, 20, 0 },
        { "finished_ms", RF_NUM, 20, 0 },
        { "waiting", 0, MAX_WAITING_LEN, 0 },
-       { "held", RF_NUM, 1, 0 });
+       { "held", RF_NUM, 1, 0 },
+       { "task", RF_MULTI, 256, 1024 },
+       { "reason", RF_MULTI, MAX_REASON_LEN + 32, 1024 },
+       { "dup", RF_MULTI, 256, 65536 });
 
 SCHEMA(schema_jobtasks, "jobtasks", MAX_CHUNK_RECORD,
        { "job", RF_REQ, 64, 0 },

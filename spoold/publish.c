@@ -131,19 +131,14 @@ static int read_dups(struct ctl *c, int64_t rid, int64_t first, int64_t last, st
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Chunk k of a job: its tasks as they are now. Written whole; synced once all are terminal. */
-static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner, int64_t ntasks, int64_t k,
-			 struct buf *b, struct to_sync *ts)
+/* Tasks first..first+n-1 of job rid as the database has them, into t[]; text[] holds their
+ * node and reason strings (free with tasks_free). *all_done: every one is terminal. */
+static int tasks_read(struct ctl *c, int64_t rid, const char *id, int64_t first, size_t n, struct spool_task *t,
+		      char **text, bool *all_done)
 {
-	uint64_t ufirst;
-	size_t n = jobstate_chunk_tasks((uint64_t)ntasks, (uint64_t)k, &ufirst);
-	if (!n)
-		return 0;
-	int64_t first = (int64_t)ufirst, last = first + (int64_t)n - 1;
-	struct spool_task *t = xcalloc(n, sizeof *t);
-	char **text = xcalloc(n, sizeof *text); /* node and reason, copied out of the statement */
-	bool all_done = true;
+	int64_t last = first + (int64_t)n - 1;
 	int rc;
+	*all_done = true;
 	for (size_t i = 0; i < n; i++)
 		jobstate_task_init(&t[i], (uint64_t)first + i);
 	sqlite3_stmt *q = db_prep(c, "SELECT idx, state, attempt, engine, exit, signal, wall_ms, node, reason FROM tasks"
@@ -163,14 +158,40 @@ static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner
 		text[i] = xasprintf("%s%c%s", node ? node : "-", 0, why ? why : "");
 		t[i].node = text[i];
 		t[i].reason = why ? text[i] + strlen(text[i]) + 1 : NULL;
-		all_done &= spool_task_terminal(&t[i]);
+		*all_done &= spool_task_terminal(&t[i]);
 	}
 	sqlite3_reset(q);
 	if (rc != SQLITE_DONE || read_dups(c, rid, first, last, t) < 0) {
 		log_err("database %s: cannot read tasks %lld-%lld of job %s: %s", c->dbpath, (long long)first,
 			(long long)last, id, sqlite3_errmsg(c->db));
-		rc = -1;
-	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static void tasks_free(struct spool_task *t, char **text, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].duplicates);
+		free(text[i]);
+	}
+	free(t);
+	free(text);
+}
+
+/* Chunk k of a job: its tasks as they are now. Written whole; synced once all are terminal. */
+static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner, int64_t ntasks, int64_t k,
+			 struct buf *b, struct to_sync *ts)
+{
+	uint64_t first;
+	size_t n = jobstate_chunk_tasks((uint64_t)ntasks, (uint64_t)k, &first);
+	if (!n)
+		return 0;
+	struct spool_task *t = xcalloc(n, sizeof *t);
+	char **text = xcalloc(n, sizeof *text);
+	bool all_done;
+	int rc = tasks_read(c, rid, id, (int64_t)first, n, t, text, &all_done);
+	if (rc == 0) {
 		char name[96];
 		buf_reset(b);
 		jobstate_chunk_begin(b, id, (uint64_t)k);
@@ -180,16 +201,12 @@ static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner
 		jobstate_chunk_name(name, sizeof name, id, (uint64_t)k);
 		rc = write_state(c, name, b, owner, rid, all_done ? ts : NULL);
 	}
-	for (size_t i = 0; i < n; i++) {
-		free(t[i].duplicates);
-		free(text[i]);
-	}
-	free(t);
-	free(text);
+	tasks_free(t, text, n);
 	return rc;
 }
 
-/* The chunks of job rid that changed, then its summary: O(changed chunks), not O(tasks). */
+/* The chunks of job rid that changed, then its summary: O(changed chunks), not O(tasks). A
+ * small job's tasks go in its summary instead (format 3, jobstate.h): one file. */
 static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_sync *ts)
 {
 	struct spool_job j;
@@ -230,16 +247,27 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 	j.waiting = waiting;
 
 	/* Chunks first: a reader that sees the summary finds every chunk it counts. */
-	sqlite3_stmt *dc = db_prep(c, "SELECT chunk FROM chunks_dirty WHERE rid = ? ORDER BY chunk");
-	sqlite3_bind_int64(dc, 1, rid);
+	bool inl = jobstate_inline((uint64_t)ntasks);
 	int64_t *chunks = NULL;
 	size_t nc = 0;
-	while ((rc = sqlite3_step(dc)) == SQLITE_ROW) {
-		chunks = xrealloc(chunks, (nc + 1) * sizeof *chunks);
-		chunks[nc++] = sqlite3_column_int64(dc, 0);
+	rc = SQLITE_DONE;
+	if (!inl) {
+		sqlite3_stmt *dc = db_prep(c, "SELECT chunk FROM chunks_dirty WHERE rid = ? ORDER BY chunk");
+		sqlite3_bind_int64(dc, 1, rid);
+		while ((rc = sqlite3_step(dc)) == SQLITE_ROW) {
+			chunks = xrealloc(chunks, (nc + 1) * sizeof *chunks);
+			chunks[nc++] = sqlite3_column_int64(dc, 0);
+		}
+		sqlite3_reset(dc);
 	}
-	sqlite3_reset(dc);
 	bool ok = rc == SQLITE_DONE && queue_counts(c, rid, j.counts) == 0;
+	char **text = NULL;
+	if (ok && inl) { /* (its chunks_dirty rows are deleted below all the same) */
+		bool all_done;
+		j.tasks = xcalloc(ntasks ? (size_t)ntasks : 1, sizeof *j.tasks);
+		text = xcalloc(ntasks ? (size_t)ntasks : 1, sizeof *text);
+		ok = tasks_read(c, rid, j.id, 1, (size_t)ntasks, j.tasks, text, &all_done) == 0;
+	}
 	/* The chunks a failed publish created are removed again (a full disk must not fill up
 	 * with half of a job's state and leave no room for the rest of the spool). */
 	bool *created = xcalloc(nc ? nc : 1, sizeof *created);
@@ -265,6 +293,8 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 		unlinkat(c->sd.ctl_jobs, name, 0);
 	}
 	free(created);
+	if (j.tasks)
+		tasks_free(j.tasks, text, (size_t)ntasks);
 	if (ok) {
 		sqlite3_stmt *u = db_prep(c, "UPDATE jobs SET dirty = 0, published_ms = ? WHERE rid = ?");
 		sqlite3_bind_int64(u, 1, (int64_t)c->now);

@@ -156,7 +156,7 @@ for i in $(seq 300); do grep -q "rebuild: ignoring ctl/jobs/$ja.state" "$T/spool
 check "rebuild: spoold ignores the forged state of $ja, saying so" grep -q "rebuild: ignoring ctl/jobs/$ja.state" "$T/spoold.log"
 check "  ... but takes B's own state as it is" sh -c "! grep -q 'ignoring ctl/jobs/$jb.state' '$T/spoold.log'"
 # (until its job is done: a state still to be republished would undo the tampering below; its
-# tasks are in $ja.tasks.0 since publishing format 2, the summary says "state done")
+# summary says "state done")
 for i in $(seq 1200); do
 	[ "$(stat -c %U "$f")" = "$UA" ] && grep -qx "owner $uid_a" "$f" && grep -qx 'state done' "$f" && break
 	sleep 0.1

@@ -8,6 +8,7 @@
 #include "rec.h"
 #include "schema.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -260,7 +261,8 @@ static void transitions(void)
 	CHECK(counts_agree(), "queue: counts agree after finish, duplicate and end");
 	CHECK(count("SELECT count(*) FROM jobs WHERE finished_ms IS NOT NULL") == 1, "queue: the job's end is noted");
 
-	/* Publishing: the summary and the one chunk, read back through the parser clients use. */
+	/* Publishing: a job of 5 tasks has them in its summary (format 3, no chunk file), read
+	 * back through the parser clients use. */
 	publish_jobs(&c, false);
 	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.state", F_OK, 0) == 0,
 	      "publish: ... but not once one of its tasks ended (a dependent may have seen it)");
@@ -275,17 +277,14 @@ static void transitions(void)
 	memset(&j, 0, sizeof j);
 	CHECK(fs_read_file(c.sd.ctl_jobs, "jobaaaaaa1.state", 1 << 20, &b, NULL, &e) == 0 &&
 		      jobstate_sum_read(b.p, b.len, &r, &j, &v1, &e) == 0,
-	      "publish: the summary is a format 2 record");
-	CHECK(!v1 && j.done && j.ntasks == 5 && j.counts[SPOOL_TASK_SUCCEEDED] == 2 && j.counts[SPOOL_TASK_FAILED] == 1 &&
+	      "publish: the summary is a record of format 2 or 3");
+	CHECK(v1 && rec_get_u64(&r, "format", 0) == JOBSTATE_FORMAT_INLINE && j.done && j.ntasks == 5 && j.counts[SPOOL_TASK_SUCCEEDED] == 2 && j.counts[SPOOL_TASK_FAILED] == 1 &&
 		      j.counts[SPOOL_TASK_CANCELLED] == 2,
 	      "publish: done, with its counts");
-	rec_free(&r);
 	struct spool_task tk[5];
-	for (int i = 0; i < 5; i++)
-		jobstate_task_init(&tk[i], (uint64_t)i + 1);
-	CHECK(fs_read_file(c.sd.ctl_jobs, "jobaaaaaa1.tasks.0", 1 << 20, &b, NULL, &e) == 0 &&
-		      jobstate_chunk_parse(b.p, b.len, "jobaaaaaa1", 0, &r, &e) == 0 && jobstate_tasks_read(&r, 1, 5, tk, &e) == 0,
-	      "publish: chunk 0 is a record of its 5 tasks");
+	CHECK(jobstate_tasks_read(&r, 1, 5, tk, &e) == 0, "publish: the summary holds the 5 tasks");
+	CHECK(faccessat(c.sd.ctl_jobs, "jobaaaaaa1.tasks.0", F_OK, 0) < 0 && errno == ENOENT,
+	      "publish: a small job has no chunk file");
 	CHECK(tk[2].state == SPOOL_TASK_SUCCEEDED && tk[2].attempt == 9 && tk[2].nduplicates == 1 &&
 		      tk[2].duplicates[0].exit_code == 4 && tk[4].state == SPOOL_TASK_CANCELLED,
 	      "publish: each task as the queue has it, with its duplicate");
@@ -316,6 +315,33 @@ static void transitions(void)
 	publish_jobs(&c, false);
 	syncer_stop(&c);
 	CHECK(count("SELECT count(*) FROM jobs WHERE dirty <> 0") == 0, "syncer: stopping syncs what is queued and notes it");
+
+	/* A job of more than JOBSTATE_INLINE tasks: a format 2 summary, and a chunk file only for
+	 * the chunk where a task changed. */
+	int64_t big = owned_job("jobchunk01", 0, JOBSTATE_CHUNK + 6, 0, 0);
+	CHECK(big > 0 && IN_TX(queue_end(&c, big, JOBSTATE_CHUNK + 6, SPOOL_TASK_CANCELLED, "by test", false, &t, &nt)) == 1,
+	      "publish: the last task of a job of 1,030 ends");
+	free(t);
+	c.now = mono_ms();
+	publish_jobs(&c, true);
+	buf_init(&b);
+	CHECK(fs_read_file(c.sd.ctl_jobs, "jobchunk01.state", 1 << 20, &b, NULL, &e) == 0 &&
+		      jobstate_sum_read(b.p, b.len, &r, &j, &v1, &e) == 0 && !v1 &&
+		      rec_get_u64(&r, "format", 0) == JOBSTATE_FORMAT && rec_count(&r, "task") == 0 &&
+		      j.counts[SPOOL_TASK_CANCELLED] == 1,
+	      "publish: a big job's summary is format 2, without its tasks");
+	rec_free(&r);
+	for (int i = 0; i < 5; i++)
+		jobstate_task_init(&tk[i], JOBSTATE_CHUNK + 1 + (uint64_t)i);
+	struct spool_task last[6];
+	CHECK(faccessat(c.sd.ctl_jobs, "jobchunk01.tasks.0", F_OK, 0) < 0 &&
+		      fs_read_file(c.sd.ctl_jobs, "jobchunk01.tasks.1", 1 << 20, &b, NULL, &e) == 0 &&
+		      jobstate_chunk_parse(b.p, b.len, "jobchunk01", 1, &r, &e) == 0 &&
+		      jobstate_tasks_read(&r, JOBSTATE_CHUNK + 1, 6, last, &e) == 0 && last[5].state == SPOOL_TASK_CANCELLED &&
+		      last[0].state == SPOOL_TASK_QUEUED,
+	      "publish: only the chunk that changed is written, with its 6 tasks");
+	rec_free(&r);
+	buf_free(&b);
 }
 
 /* A job record: a map of n items (n > 0) or a submit (n == 0), with dependencies "after=X",

@@ -1,6 +1,6 @@
 /* test_jobstate.c - the one writer/parser pair of published job states (lib/jobstate.c): the
- * summary and chunk records round-trip, format 1 is still read, and malformed lines, counts and
- * formats are refused. */
+ * summary and chunk records round-trip, a small job's summary holds its tasks (format 3), format 1
+ * is still read, and malformed lines, counts and formats are refused. */
 #include "unit.h"
 #include "jobstate.h"
 #include "schema.h"
@@ -101,7 +101,7 @@ int main(void)
 	buf_addc(&b, '\0');
 	CHECK(sum_parse(b.p, &k, &v1) < 0, "summary whose counts do not add up is refused");
 	j.counts[SPOOL_TASK_QUEUED] = 2000;
-	CHECK(sum_parse("spool-record 1 jobsum\nformat 3\njob J\nowner 1\ncwd /\noutdir /o\nntasks 0\nstate done\nchunk 1024\nend\n",
+	CHECK(sum_parse("spool-record 1 jobsum\nformat 4\njob J\nowner 1\ncwd /\noutdir /o\nntasks 0\nstate done\nchunk 1024\nend\n",
 			&k, &v1) < 0,
 	      "summary of a newer format is refused");
 	CHECK(sum_parse("spool-record 1 jobsum\nformat 2\njob J\nowner 1\ncwd /\noutdir /o\nntasks 0\nstate sleeping\nchunk 1024\nend\n",
@@ -167,6 +167,50 @@ int main(void)
 	rec_free(&r);
 	CHECK(jobstate_chunk_parse(b.p, b.len - 1, "K", 0, &r, &e) < 0, "a chunk of another job is refused");
 	CHECK(jobstate_chunk_parse(b.p, b.len - 1, "J", 1, &r, &e) < 0, "a chunk with another number is refused");
+
+	/* format 3: a small job's summary holds its tasks, and only then */
+	struct spool_job s3 = sample_job();
+	memset(s3.counts, 0, sizeof s3.counts);
+	s3.ntasks = 3;
+	s3.counts[SPOOL_TASK_SUCCEEDED] = 1;
+	s3.counts[SPOOL_TASK_FAILED] = 1;
+	s3.counts[SPOOL_TASK_QUEUED] = 1;
+	s3.tasks = t;
+	buf_reset(&b);
+	jobstate_sum_write(&b, &s3);
+	memset(&k, 0, sizeof k);
+	for (int i = 0; i < 3; i++)
+		jobstate_task_init(&u[i], (uint64_t)i + 1);
+	CHECK(jobstate_sum_read(b.p, b.len, &r, &k, &v1, &e) == 0 && v1 && k.ntasks == 3 &&
+		      rec_get_u64(&r, "format", 0) == JOBSTATE_FORMAT_INLINE && k.counts[SPOOL_TASK_FAILED] == 1,
+	      "format 3: a job of 3 tasks has them in its summary, with its counts");
+	CHECK(jobstate_tasks_read(&r, 1, 3, u, &e) == 0 && u[0].nduplicates == 1 && u[0].engine == 7 &&
+		      u[1].reason && strcmp(u[1].reason, "killed\nby %signal") == 0 && u[2].state == SPOOL_TASK_QUEUED,
+	      "format 3: its tasks read back exact");
+	free(u[0].duplicates);
+	rec_free(&r);
+	s3.tasks = NULL;
+	buf_reset(&b);
+	jobstate_sum_write(&b, &s3);
+	CHECK(jobstate_sum_read(b.p, b.len, &r, &k, &v1, &e) == 0 && !v1 && rec_get_u64(&r, "format", 0) == JOBSTATE_FORMAT,
+	      "format 2 when the writer has no tasks to put in");
+	rec_free(&r);
+	j.tasks = t; /* 3,000 tasks: never inline */
+	buf_reset(&b);
+	jobstate_sum_write(&b, &j);
+	CHECK(jobstate_sum_read(b.p, b.len, &r, &k, &v1, &e) == 0 && !v1 && rec_count(&r, "task") == 0,
+	      "a job of more than JOBSTATE_INLINE tasks keeps them in chunks");
+	rec_free(&r);
+	j.tasks = NULL;
+	CHECK(sum_parse("spool-record 1 jobsum\nformat 2\njob J\nowner 1\ncwd /\noutdir /o\nntasks 1\nstate done\nchunk 1024\n"
+			"count succeeded 1\ntask 1 succeeded 1 3 0 - 12 n1\nend\n", &k, &v1) < 0,
+	      "task lines in a format 2 summary are refused");
+	CHECK(sum_parse("spool-record 1 jobsum\nformat 3\njob J\nowner 1\ncwd /\noutdir /o\nntasks 2000\nstate active\nchunk 1024\n"
+			"count queued 2000\nend\n", &k, &v1) < 0,
+	      "format 3 with more tasks than a chunk is refused");
+	CHECK(sum_parse("spool-record 1 jobsum\nformat 3\njob J\nowner 1\ncwd /\noutdir /o\nntasks 1\nstate done\nchunk 1024\n"
+			"count succeeded 1\ntask 1 succeeded 1 3 0 - 12 n1\nend\n", &k, &v1) == 0 && v1,
+	      "format 3 is read");
 
 	/* malformed lines */
 	CHECK(!bad_line("task 1 succeeded 1 3 0 - 12 n1"), "a good task line passes");
