@@ -19,7 +19,7 @@
 #   BENCH_PY_CALLS, BENCH_PY_TRIES, BENCH_PY_WARM, BENCH_PY_REPEAT: see bench_python.py
 #   BENCH_PY_DEADLINE=S  each side's whole run (default 900 s)
 #   PYTHON=PATH     the client's interpreter (default /usr/bin/python3, the Debian packages' one)
-#   BENCH_DIR=DIR   where the temporary spool and profile go (default /tmp)
+#   BENCH_DIR=DIR   where the temporary spool and profile go (default build/bench/ in this clone)
 #   SPOOL_BIN=DIR   the programs to measure (default ./bin)
 if [ -z "${BASH_VERSION:-}" ]; then
 	command -v bash >/dev/null 2>&1 || { echo "bench: needs bash" >&2; exit 1; }

@@ -1,6 +1,6 @@
 #!/bin/sh
-# bench-scale.sh - spool at scale: one map of 1,000,000 `true` tasks on a private spool under
-# /tmp with one spoold and one spool-worker -n 2 (spool.conf defaults), measuring issue 11's
+# bench-scale.sh - spool at scale: one map of 1,000,000 `true` tasks on a private spool
+# (build/bench/) with one spoold and one spool-worker -n 2 (spool.conf defaults), measuring issue 11's
 # targets in one run:
 #
 #   a. `seq 1 1000000 | spool map --input - -- true`: the time from submit until `spool status`

@@ -1,5 +1,5 @@
 #!/bin/sh
-# bench.sh - spool's benchmark, on a private spool under /tmp with one spoold and one
+# bench.sh - spool's benchmark, on a private spool (build/bench/) with one spoold and one
 # spool-worker -n 2 on this machine, spool.conf left at its defaults. One run prints one table:
 #
 #   1. throughput: `spool map --wait` of 5,000 `true` tasks on 2 engines, from submit to the
@@ -19,7 +19,7 @@
 #   BENCH_TASKS=N   tasks in the throughput runs (default 5000)
 #   BENCH_TRIES=N   single-task tries in the latency runs (default 50)
 #   BENCH_PEERS=0   skip the peers
-#   BENCH_DIR=DIR   where the temporary spool goes (default /tmp)
+#   BENCH_DIR=DIR   where the temporary spool goes (default build/bench/ in this clone)
 #   SPOOL_BIN=DIR   the programs to measure (default ./bin)
 #
 # Bash for $EPOCHREALTIME: microsecond timestamps without forking date(1), which would add
@@ -180,8 +180,11 @@ fi
 check_daemons
 x2=$(xargs_run)
 
+# Each peer starts, as spool did, on a settled filesystem (fs_settle): not in the wake of the
+# files the run before it removed.
 for p in $PEERS; do
 	[ -n "${have[$p]:-}" ] || continue
+	fs_settle "${label[$p]}'s run"
 	tput_us[$p]=$(${p}_run)
 done
 x3=$x2
@@ -190,7 +193,10 @@ xargs_us=$(( (x1 + x2 + x3) / 3 ))
 
 # --- 2. latency ----------------------------------------------------------------------------
 # Warm: the controller and the worker have just run the map; three more untimed tasks make
-# sure this path is hot too. Each try is submit + wait + collect in one command.
+# sure this path is hot too. Each try is submit + wait + collect in one command. First the
+# filesystem settles: the throughput runs removed tens of thousands of files (fs_settle), and
+# every tool here but `true` itself creates files per task.
+fs_settle "the latency runs"
 if daemons_alive; then
 	for i in 1 2 3; do
 		timeout 60 spool submit --wait -- true >/dev/null 2>&1 || fail "warm-up task $i failed"

@@ -1,19 +1,27 @@
-# common.sh - what bench.sh and bench-scale.sh share: a private spool under /tmp with one spoold
+# common.sh - what bench.sh and bench-scale.sh share: a private spool beside this clone
+# (build/bench/, see bench_tmpdir) with one spoold
 # and one spool-worker -n 2, stopped and removed on exit; microsecond clocks; peak RSS and CPU of
 # a process; medians. Sourced by bash (both scripts re-exec themselves under bash first).
 #
 # The sourcing script sets, before calling bench_start:
 #   B          the temporary directory (made by bench_tmpdir)
 # and may define bench_stop_extra, run first on exit (to stop what it started itself).
-#   BENCH_DIR=DIR   where the temporary spool goes (default /tmp)
+#   BENCH_DIR=DIR   where the temporary spool goes (default build/bench/ in this clone)
 #   SPOOL_BIN=DIR   the programs to measure (default ./bin)
 
 bench_here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="${SPOOL_BIN:-$bench_here/bin}:$PATH"
 DPID="" WPID="" broke=0 dead_told=""
 
+# The spool and the data of the tasks go beside this clone, as they would in a user's project
+# directory, not in /tmp: /tmp is where every other program (the test suite: about a million
+# files) creates and removes its files, and on ext4 without a journal creating a file costs up
+# to a millisecond more in a block group where many were removed in the last minutes, so a
+# bench there measured what ran before it. The fs line says what creating a file costs here.
 bench_tmpdir() { # $1: name prefix; sets B and SPOOL_DIR
-	B=$(mktemp -d "${BENCH_DIR:-/tmp}/$1.XXXXXX") || exit 1
+	local dir=${BENCH_DIR:-$bench_here/build/bench}
+	mkdir -p "$dir" || exit 1
+	B=$(mktemp -d "$dir/$1.XXXXXX") || exit 1
 	export SPOOL_DIR="$B/spool"
 }
 bench_cleanup() {
@@ -59,17 +67,45 @@ stats() {
 }
 ms() { awk -v u="$1" 'BEGIN { printf "%.2f", u / 1e6 }'; } # us -> s, despite its name (wall times)
 
+# What creating a file costs in $B now (ms, 3 decimals): 50 files made, kept until the end (a
+# probe that removed them would itself make the next one slower, see fs_settle).
+PROBES=0
+create_ms() {
+	local t0 t1 i
+	PROBES=$((PROBES + 1))
+	mkdir -p "$B/probe/$PROBES"
+	t0=$(now_us)
+	for i in $(seq 50); do : >"$B/probe/$PROBES/f$i"; done
+	t1=$(now_us)
+	awk -v u=$((t1 - t0)) 'BEGIN { printf "%.3f", u / 50000 }'
+}
+# On ext4 without a journal, creating a file scans past the inodes removed in the last minute
+# (and up to six while their blocks are not yet written back) in its block group: after a run
+# that removed tens of thousands of files nearby (the test suite, a previous bench, one of this
+# bench's throughput runs) it costs up to a millisecond instead of about 0.03 ms, for a minute.
+# What a measurement should not inherit from the one before it: wait (three minutes at most)
+# until creating a file is cheap again (0.06 ms from this shell, about 0.045 on a quiet disk
+# here), and say so.
+fs_settle() { # $1: what comes next
+	local c w=0 first
+	first=$(create_ms)
+	c=$first
+	while awk -v c="$c" 'BEGIN { exit !(c > 0.06) }' && [ $w -lt 180 ]; do
+		sleep 15
+		w=$((w + 15))
+		c=$(create_ms)
+	done
+	[ $w -gt 0 ] && echo "waited $w s before $1 for the filesystem to settle: creating a file took $first ms, then $c ms"
+	FS_CREATE_MS=$c
+}
+
 bench_fs_line() { # where the spool is, and what creating a file costs there
-	local fstype t0 t1 i
+	local fstype
 	fstype=$(findmnt -n -o FSTYPE -T "$B" 2>/dev/null || stat -f -c %T "$B" 2>/dev/null)
 	# spool writes every record as a new file (tmp + rename), and on some filesystems that, not
 	# fsync, is what a task costs.
-	mkdir "$B/probe"
-	t0=$(now_us)
-	for i in $(seq 200); do : >"$B/probe/f$i"; done
-	t1=$(now_us)
-	rm -rf "$B/probe"
-	echo "spool in $B ($fstype); creating a file there takes $(awk -v u=$((t1 - t0)) 'BEGIN { printf "%.3f", u / 200000 }') ms"
+	fs_settle "the first run"
+	echo "spool in $B ($fstype); creating a file there takes $FS_CREATE_MS ms"
 }
 
 bench_start() { # spool init with its defaults, spoold, spool-worker -n 2; exits if they do not come up
