@@ -85,14 +85,16 @@ create_ms() {
 # bench's throughput runs) it costs up to a millisecond instead of about 0.03 ms, for a minute.
 # What a measurement should not inherit from the one before it: wait (three minutes at most)
 # until creating a file is cheap again (0.06 ms from this shell, about 0.045 on a quiet disk
-# here), and say so.
+# here) or no longer gets cheaper and is below 0.15 ms, and say so.
 fs_settle() { # $1: what comes next
-	local c w=0 first
+	local c prev w=0 first
 	first=$(create_ms)
-	c=$first
-	while awk -v c="$c" 'BEGIN { exit !(c > 0.06) }' && [ $w -lt 180 ]; do
+	c=$first prev=1000
+	# until cheap, or no longer getting cheaper (within a tenth) and not far off it
+	while [ $w -lt 180 ] && awk -v c="$c" -v p="$prev" 'BEGIN { exit !(c > 0.06 && (c < p * 0.9 || c > 0.15)) }'; do
 		sleep 15
 		w=$((w + 15))
+		prev=$c
 		c=$(create_ms)
 	done
 	[ $w -gt 0 ] && echo "waited $w s before $1 for the filesystem to settle: creating a file took $first ms, then $c ms"
