@@ -18,6 +18,7 @@
 struct job_priv {
 	struct rec sum;           /* the summary (or the whole format 1 state) */
 	int tasks_here;           /* the tasks are in sum (formats 1 and 3) */
+	int inline_parsed;        /* job_inline_load ran on sum (it changes it in place) */
 	struct job_chunk *chunks; /* spool_job_get: every chunk, the tasks pointing into them */
 	size_t nchunks;
 };
@@ -304,6 +305,20 @@ static int load_inline_tasks(struct spool_job *j, char *err, size_t errlen)
 	if (strcmp(p->sum.type, "jobstate") == 0)
 		count_tasks(j);
 	return 0;
+}
+
+int job_inline_load(struct spool_job *j)
+{
+	struct job_priv *p = j->priv;
+	char err[16];
+	if (j->tasks)
+		return 0;
+	if (!p || !p->tasks_here || strcmp(p->sum.type, "jobsum") != 0 || p->inline_parsed) {
+		errno = EINVAL;
+		return -1;
+	}
+	p->inline_parsed = 1; /* the parse changes the record in place: once */
+	return load_inline_tasks(j, err, sizeof err);
 }
 
 int spool_job_summary(spool_t *sp, const char *jobid, struct spool_job **out, int *notfound, char *err,

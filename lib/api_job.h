@@ -25,6 +25,10 @@ int job_chunk_changed(spool_t *sp, const struct spool_job *j, uint64_t k, const 
 void job_chunk_free(struct job_chunk *ch);
 /* Are j's tasks in its summary (format 1, or format 3: read it whole with spool_job_get)? */
 int job_tasks_inline(const struct spool_job *j);
+/* A format 3 summary read by spool_job_summary: its tasks into j->tasks, from the record it
+ * holds (no second read). 0 (also when already loaded), or -1 (errno EINVAL: not format 3; or
+ * a bad task line: read it with spool_job_get, which says what is wrong). */
+int job_inline_load(struct spool_job *j);
 
 /* An API call's refusal: err (when given) says why, errno is errnum; returns -1. */
 int api_refuse(char *err, size_t errlen, int errnum, const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -227,13 +227,21 @@ static int hand_out(spool_t *sp, const struct spool_job *j, const struct spool_j
 
 /* Every chunk (s NULL), or those with tasks not yet handed out; a chunk is read only when it
  * was rewritten since the last look, so a look costs O(chunks changed). */
-static int hand_out_all(spool_t *sp, const struct spool_job *j, struct seen *s, const struct spool_collect_opts *o,
+static int hand_out_all(spool_t *sp, struct spool_job *j, struct seen *s, const struct spool_collect_opts *o,
 			char *err, size_t errlen)
 {
-	struct spool_job *full = NULL;
+	struct spool_job *got = NULL; /* a format 1 state, read again whole */
+	const struct spool_job *full = NULL;
 	int nf, rc = 0;
-	if (job_tasks_inline(j) && spool_job_get(sp, j->id, &full, &nf, err, errlen) < 0)
-		return -1;
+	if (job_tasks_inline(j)) {
+		/* format 3: the tasks are in the summary just read; format 1: read it again */
+		if (job_inline_load(j) == 0)
+			full = j;
+		else if (spool_job_get(sp, j->id, &got, &nf, err, errlen) < 0)
+			return -1;
+		else
+			full = got;
+	}
 	uint64_t nchunks = jobstate_nchunks(full ? full->ntasks : j->ntasks);
 	if (s && s->nchunks < nchunks) {
 		s->ino = xrealloc(s->ino, nchunks * sizeof *s->ino);
@@ -249,7 +257,7 @@ static int hand_out_all(spool_t *sp, const struct spool_job *j, struct seen *s, 
 			continue; /* all of it handed out */
 		rc = hand_out(sp, j, full, k, s, o, err, errlen);
 	}
-	spool_job_free(full);
+	spool_job_free(got);
 	return rc;
 }
 

@@ -124,8 +124,10 @@ static void scan_worker_done(struct ctl *c, struct wlive *w)
 		close(dfd);
 		return;
 	}
-	if (n > DONE_BATCH)
-		c->scan_done = true;
+	if (n > DONE_BATCH) { /* the rest at the next look */
+		w->done_dirty = true;
+		c->scan_done_some = true;
+	}
 	long lim = n > DONE_BATCH ? DONE_BATCH : n;
 	struct revoke *rv = xcalloc((size_t)lim, sizeof *rv);
 	char *consumed = xcalloc((size_t)lim, 1);
@@ -232,8 +234,12 @@ void complete_settle(struct ctl *c)
 	c->nconsumed = 0;
 }
 
-void complete_scan(struct ctl *c)
+void complete_scan(struct ctl *c, bool all)
 {
-	for (size_t i = 0; i < c->nw; i++)
+	for (size_t i = 0; i < c->nw; i++) {
+		if (!all && !c->w[i].done_dirty)
+			continue;
+		c->w[i].done_dirty = false;
 		scan_worker_done(c, &c->w[i]);
+	}
 }

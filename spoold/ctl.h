@@ -32,6 +32,7 @@ struct wlive {
 	uint64_t beat;            /* last counter seen */
 	uint64_t beat_changed_ms; /* our monotonic clock when it last changed */
 	int done_wd;              /* inotify watch on its done/ (or -1) */
+	bool done_dirty;          /* an event on it: read its done/ at the next complete_scan */
 	int dir_wd;
 };
 
@@ -96,6 +97,7 @@ struct ctl {
 	struct wlive *w;
 	size_t nw, capw;
 	bool scan_incoming, scan_workers, scan_done, want_assign;
+	bool scan_done_some; /* only the done/ of workers marked done_dirty (inotify named them) */
 	bool engines_dirty;
 	uint64_t now;     /* monotonic ms at the top of the loop iteration */
 	uint64_t ctl_beat;
@@ -208,7 +210,8 @@ struct wlive *wlive_find(struct ctl *c, const char *wid);
 void workers_watch(struct ctl *c, struct wlive *w);
 
 /* complete.c: done records from workers */
-void complete_scan(struct ctl *c);
+/* all: every worker's done/ (start, rescan); else those marked done_dirty by inotify */
+void complete_scan(struct ctl *c, bool all);
 void complete_settle(struct ctl *c); /* after the assignment commit: remove what was consumed */
 
 /* assign.c: queued tasks to free engines */

@@ -93,6 +93,20 @@ static void setup_inotify(struct ctl *c)
 			 errno == ENOSPC ? " (raise sysctl fs.inotify.max_user_watches)" : "");
 }
 
+/* A result in one worker's done/: read that directory only, not every worker's (a cluster has
+ * hundreds; the rescan still reads them all). An unknown watch: all of them. */
+static void done_event(struct ctl *c, int wd)
+{
+	for (size_t i = 0; i < c->nw; i++) {
+		if (c->w[i].done_wd == wd) {
+			c->w[i].done_dirty = true;
+			c->scan_done_some = true;
+			return;
+		}
+	}
+	c->scan_done = true;
+}
+
 static void drain_inotify(struct ctl *c)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -109,7 +123,7 @@ static void drain_inotify(struct ctl *c)
 			else if (ev->wd == c->wd_workers)
 				c->scan_workers = true;
 			else
-				c->scan_done = true;
+				done_event(c, ev->wd);
 			p += sizeof *ev + ev->len;
 		}
 	}
@@ -255,9 +269,10 @@ int main(int argc, char **argv)
 			c.scan_incoming = false;
 			ingest_incoming(&c);
 		}
-		if (c.scan_done) {
-			c.scan_done = false;
-			complete_scan(&c);
+		if (c.scan_done || c.scan_done_some) {
+			bool all = c.scan_done; /* (complete_scan may ask for another look) */
+			c.scan_done = c.scan_done_some = false;
+			complete_scan(&c, all);
 		}
 		if (c.now >= next_tick) {
 			workers_check_liveness(&c);
@@ -283,7 +298,7 @@ int main(int argc, char **argv)
 		}
 
 		uint64_t now = mono_ms(), wake = next_rescan < next_tick ? next_rescan : next_tick;
-		int timeout = c.scan_incoming || c.scan_done || c.scan_workers ? 0
+		int timeout = c.scan_incoming || c.scan_done || c.scan_done_some || c.scan_workers ? 0
 			      : wake > now ? (int)(wake - now) : 0;
 		/* Jobs left dirty by the publish rate limit need another look soon. */
 		if (timeout > (int)c.sd.conf.publish_ms)

@@ -324,12 +324,22 @@ static void log_status(struct worker *w)
 		 w->nunsent == 1 ? "" : "s");
 }
 
+/* Any event means a look at the inbox, but one: the controller removing the assignment of a
+ * task whose result it took (every task ends so), which changes nothing here; the finished name
+ * is forgotten at the next look. A removal of anything else is a revocation: look. */
 static void drain_inotify(struct worker *w)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	while (read(w->ino, buf, sizeof buf) > 0)
-		;
-	w->scan_inbox = true;
+	ssize_t n;
+	while ((n = read(w->ino, buf, sizeof buf)) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			p += sizeof *ev + ev->len;
+			if (ev->wd == w->wd_inbox && (ev->mask & IN_DELETE) && ev->len && inbox_is_finished(w, ev->name))
+				continue;
+			w->scan_inbox = true;
+		}
+	}
 }
 
 int main(int argc, char **argv)

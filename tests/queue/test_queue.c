@@ -646,7 +646,7 @@ int main(void)
 	/* Completion, then a duplicate of the same result. */
 	done("jobaaaaaa1.1.1", "jobaaaaaa1", 1, 1, 0);
 	done("jobaaaaaa1.2.1", "jobaaaaaa1", 2, 1, 3);
-	complete_scan(&c);
+	complete_scan(&c, true);
 	complete_settle(&c); /* as spoold's loop does after the pass */
 	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "exit 0 -> succeeded");
 	CHECK(task_state("jobaaaaaa1", 2) == SPOOL_TASK_FAILED, "exit 3 -> failed");
@@ -654,14 +654,14 @@ int main(void)
 	CHECK(n == 2, "assignments of completed tasks removed from the inbox");
 	fs_list_free(names, n);
 	done("jobaaaaaa1.1.1", "jobaaaaaa1", 1, 1, 7);
-	complete_scan(&c);
+	complete_scan(&c, true);
 	complete_settle(&c); /* as spoold's loop does after the pass */
 	CHECK(task_state("jobaaaaaa1", 1) == SPOOL_TASK_SUCCEEDED, "a duplicate result does not replace the accepted one");
 	CHECK(count("SELECT count(*) FROM attempts WHERE idx = 1") == 1, "duplicate of the same attempt recorded once");
 
 	/* A done record for a task that does not exist goes to quarantine. */
 	done("jobaaaaaa1.9.1", "jobaaaaaa1", 9, 1, 0);
-	complete_scan(&c);
+	complete_scan(&c, true);
 	complete_settle(&c); /* as spoold's loop does after the pass */
 	n = fs_list(c.sd.quarantine, &names, NULL);
 	CHECK(n == 2, "bad done record quarantined with a reason");
