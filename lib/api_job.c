@@ -286,6 +286,12 @@ fail:
 	return -1;
 }
 
+/* A format 1 state (`jobstate`: every task, no counts), not a summary. */
+static int state_v1(const struct job_priv *p)
+{
+	return strcmp(p->sum.type, "jobstate") == 0;
+}
+
 int job_tasks_inline(const struct spool_job *j)
 {
 	const struct job_priv *p = j->priv;
@@ -302,7 +308,7 @@ static int load_inline_tasks(struct spool_job *j, char *err, size_t errlen)
 		j->tasks = NULL;
 		return -1;
 	}
-	if (strcmp(p->sum.type, "jobstate") == 0)
+	if (state_v1(p))
 		count_tasks(j);
 	return 0;
 }
@@ -313,7 +319,7 @@ int job_inline_load(struct spool_job *j)
 	char err[16];
 	if (j->tasks)
 		return 0;
-	if (!p || !p->tasks_here || strcmp(p->sum.type, "jobsum") != 0 || p->inline_parsed) {
+	if (!p || !p->tasks_here || state_v1(p) || p->inline_parsed) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -328,7 +334,7 @@ int spool_job_summary(spool_t *sp, const char *jobid, struct spool_job **out, in
 	if (read_summary(sp, jobid, out, notfound, &here, err, errlen) < 0)
 		return -1;
 	struct spool_job *j = *out;
-	if (here && strcmp(((struct job_priv *)j->priv)->sum.type, "jobstate") == 0) {
+	if (here && state_v1(j->priv)) {
 		/* format 1: counted from its tasks, which it holds anyway */
 		if (load_inline_tasks(j, err, errlen) < 0) {
 			spool_job_free(j);

@@ -131,13 +131,26 @@ static int read_dups(struct ctl *c, int64_t rid, int64_t first, int64_t last, st
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Tasks first..first+n-1 of job rid as the database has them, into t[]; text[] holds their
- * node and reason strings (free with tasks_free). *all_done: every one is terminal. */
-static int tasks_read(struct ctl *c, int64_t rid, const char *id, int64_t first, size_t n, struct spool_task *t,
-		      char **text, bool *all_done)
+static void tasks_free(struct spool_task *t, char **text, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].duplicates);
+		free(text[i]);
+	}
+	free(t);
+	free(text);
+}
+
+/* Tasks first..first+n-1 of job rid as the database has them; *text holds their node
+ * and reason strings (free both with tasks_free). *all_done: every one is terminal. NULL on a
+ * database error (logged). */
+static struct spool_task *tasks_read(struct ctl *c, int64_t rid, const char *id, int64_t first, size_t n,
+				     char ***textp, bool *all_done)
 {
 	int64_t last = first + (int64_t)n - 1;
 	int rc;
+	struct spool_task *t = xcalloc(n ? n : 1, sizeof *t);
+	char **text = xcalloc(n ? n : 1, sizeof *text); /* node and reason, copied out of the statement */
 	*all_done = true;
 	for (size_t i = 0; i < n; i++)
 		jobstate_task_init(&t[i], (uint64_t)first + i);
@@ -164,19 +177,11 @@ static int tasks_read(struct ctl *c, int64_t rid, const char *id, int64_t first,
 	if (rc != SQLITE_DONE || read_dups(c, rid, first, last, t) < 0) {
 		log_err("database %s: cannot read tasks %lld-%lld of job %s: %s", c->dbpath, (long long)first,
 			(long long)last, id, sqlite3_errmsg(c->db));
-		return -1;
+		tasks_free(t, text, n);
+		return NULL;
 	}
-	return 0;
-}
-
-static void tasks_free(struct spool_task *t, char **text, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(t[i].duplicates);
-		free(text[i]);
-	}
-	free(t);
-	free(text);
+	*textp = text;
+	return t;
 }
 
 /* Chunk k of a job: its tasks as they are now. Written whole; synced once all are terminal. */
@@ -187,20 +192,18 @@ static int publish_chunk(struct ctl *c, int64_t rid, const char *id, uid_t owner
 	size_t n = jobstate_chunk_tasks((uint64_t)ntasks, (uint64_t)k, &first);
 	if (!n)
 		return 0;
-	struct spool_task *t = xcalloc(n, sizeof *t);
-	char **text = xcalloc(n, sizeof *text);
+	char **text, name[96];
 	bool all_done;
-	int rc = tasks_read(c, rid, id, (int64_t)first, n, t, text, &all_done);
-	if (rc == 0) {
-		char name[96];
-		buf_reset(b);
-		jobstate_chunk_begin(b, id, (uint64_t)k);
-		for (size_t i = 0; i < n; i++)
-			jobstate_task_write(b, &t[i]);
-		rec_end(b);
-		jobstate_chunk_name(name, sizeof name, id, (uint64_t)k);
-		rc = write_state(c, name, b, owner, rid, all_done ? ts : NULL);
-	}
+	struct spool_task *t = tasks_read(c, rid, id, (int64_t)first, n, &text, &all_done);
+	if (!t)
+		return -1;
+	buf_reset(b);
+	jobstate_chunk_begin(b, id, (uint64_t)k);
+	for (size_t i = 0; i < n; i++)
+		jobstate_task_write(b, &t[i]);
+	rec_end(b);
+	jobstate_chunk_name(name, sizeof name, id, (uint64_t)k);
+	int rc = write_state(c, name, b, owner, rid, all_done ? ts : NULL);
 	tasks_free(t, text, n);
 	return rc;
 }
@@ -264,9 +267,8 @@ static void publish_one(struct ctl *c, int64_t rid, struct buf *b, struct to_syn
 	char **text = NULL;
 	if (ok && inl) { /* (its chunks_dirty rows are deleted below all the same) */
 		bool all_done;
-		j.tasks = xcalloc(ntasks ? (size_t)ntasks : 1, sizeof *j.tasks);
-		text = xcalloc(ntasks ? (size_t)ntasks : 1, sizeof *text);
-		ok = tasks_read(c, rid, j.id, 1, (size_t)ntasks, j.tasks, text, &all_done) == 0;
+		j.tasks = tasks_read(c, rid, j.id, 1, (size_t)ntasks, &text, &all_done);
+		ok = j.tasks != NULL;
 	}
 	/* The chunks a failed publish created are removed again (a full disk must not fill up
 	 * with half of a job's state and leave no room for the rest of the spool). */
