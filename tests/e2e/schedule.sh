@@ -58,7 +58,7 @@ check_eq "static --targets ${ids[1]},${ids[3]}: 3 contiguous items each" "$exp" 
 slow=${ids[0]} fast=${ids[2]}
 j=$(spool map --schedule balanced --targets "$slow,$fast" -- \
 	sh -c 'if [ "$SPOOL_ENGINE" = "$0" ]; then sleep 0.5; else sleep 0.05; fi; echo $1' "$slow" {} ::: $(seq 20))
-spool collect --timeout 20 "$j" >"$T/o" 2>/dev/null; rc=$?
+spool collect --timeout 120 "$j" >"$T/o" 2>/dev/null; rc=$?
 check_eq "balanced map of 20 succeeds" 0 "$rc"
 check_eq "balanced map output in input order" "$(echo $(seq 20))" "$(echo $(cat "$T/o"))"
 engines_of "$j" >"$T/bal"
@@ -69,7 +69,7 @@ check "balanced: the fast engine ran clearly more ($nf) than the slow one ($ns)"
 # The default schedule is balanced too.
 j=$(spool map --targets "$slow,$fast" -- \
 	sh -c 'if [ "$SPOOL_ENGINE" = "$0" ]; then sleep 0.5; else sleep 0.05; fi' "$slow" ::: $(seq 20))
-spool collect --timeout 20 "$j" >/dev/null 2>&1
+spool collect --timeout 120 "$j" >/dev/null 2>&1
 engines_of "$j" >"$T/bal2"
 ns=$(awk -v e="$slow" '$2 == e' "$T/bal2" | wc -l)
 nf=$(awk -v e="$fast" '$2 == e' "$T/bal2" | wc -l)
@@ -127,8 +127,8 @@ sleep 0.3
 check_eq "the submit and map aimed at busy engine $b wait (queued or prefetched, not started)" "waits waits waits" \
 	"$( (spool status "$one"; spool status "$onemap") | awk '$1 ~ /^[12]$/ { print ($2 == "queued" || $2 == "assigned") ? "waits" : $2 }' | tr '\n' ' ' | sed 's/ $//')"
 kill -TERM "$PB"; wait "$PB"
-spool collect --timeout 10 "$one" >"$T/o" 2>"$T/e"; rc=$?
+spool collect --timeout 120 "$one" >"$T/o" 2>"$T/e"; rc=$?
 check_eq "when engine $b's worker stops, the submit aimed at it fails (collect exits 1)" 1 "$rc"
 check "the reason says its engine is gone" grep -q "task 1: failed on nodeB: its engine is gone" "$T/e"
-spool collect --timeout 10 "$onemap" >/dev/null 2>"$T/e"; rc=$?
+spool collect --timeout 120 "$onemap" >/dev/null 2>"$T/e"; rc=$?
 check_eq "so do the map's tasks" "1 2" "$rc $(grep -c 'its engine is gone' "$T/e")"
