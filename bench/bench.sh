@@ -6,9 +6,10 @@
 #      last result collected, against `seq 5000 | xargs -P 2 -n 1 true` in the same run, and
 #      the same 5,000 tasks through the peers that are installed: task-spooler (`tsp -S 2`),
 #      GNU parallel (`parallel -j 2`) and nq (two queues: see nq_run);
-#   2. latency: median (p50) of 50 single-task `spool submit --wait -- true` with a warm
-#      controller and worker, against spawning and reaping `true` itself, and the peers' own
-#      submit-one-and-wait (`tsp -f true`, `parallel -j 1 true ::: 1`, `nq true` + `nq -w`);
+#   2. latency, first, on the idle spool: median (p50) of 100 single-task `spool submit --wait
+#      -- true` with a warm controller and worker, against spawning and reaping `true` itself,
+#      and the peers' own submit-one-and-wait (`tsp -f true`, `parallel -j 1 true ::: 1`,
+#      `nq true` + `nq -w`); spool's again after the throughput runs, reported without target;
 #   3. memory: peak RSS (VmHWM) of spoold and spool-worker during the throughput run.
 #
 # A peer that is not installed gets "not installed" in its row (`make bench` installs them
@@ -17,7 +18,7 @@
 # exit status is 0 unless something of spool's broke (a task failed, a program died or hung),
 # then 1. A peer that fails says so in its row and does not fail the run.
 #   BENCH_TASKS=N   tasks in the throughput runs (default 5000)
-#   BENCH_TRIES=N   single-task tries in the latency runs (default 50)
+#   BENCH_TRIES=N   single-task tries in the latency runs (default 100)
 #   BENCH_PEERS=0   skip the peers
 #   BENCH_DIR=DIR   where the temporary spool goes (default build/bench/ in this clone)
 #   SPOOL_BIN=DIR   the programs to measure (default ./bin)
@@ -31,7 +32,7 @@ fi
 set -u
 . "$(dirname "$0")/common.sh"
 N=${BENCH_TASKS:-5000}
-TRIES=${BENCH_TRIES:-50}
+TRIES=${BENCH_TRIES:-100}
 bench_tmpdir spool-bench
 MPID="" TSP=""
 
@@ -139,7 +140,58 @@ if [ -n "$TSP" ]; then # its server, started now so that it is as warm as spool'
 fi
 mkdir -p "$B/parallel" "$B/nqlat"
 
-# --- 1. throughput -------------------------------------------------------------------------
+truebin=$(type -P true)
+lat_runs() { # $1 $2: files under $B for spool's samples (us) and true's
+	: >"$B/$1"
+	: >"$B/$2"
+	# Each call runs as this shell's child, as `true` and the peers' calls do: under timeout(1)
+	# it would pay the start of one more program (about a millisecond here). A call that hangs (a
+	# daemon died under it) is stopped by this watchdog instead, after ten minutes for all.
+	( sleep 600 && pkill -TERM -P $$ -x spool ) 2>/dev/null &
+	lat_watchdog=$!
+	for i in $(seq "$TRIES"); do
+		daemons_alive || break
+		t0=$(now_us)
+		spool submit --wait -- true >/dev/null 2>>"$B/lat.err" || fail "single task $i failed"
+		t1=$(now_us)
+		echo $((t1 - t0)) >>"$B/$1"
+		t0=$(now_us)
+		"$truebin"
+		t1=$(now_us)
+		echo $((t1 - t0)) >>"$B/$2"
+	done
+	pkill -P "$lat_watchdog" -x sleep # (its sleep ends early: no pkill)
+	wait "$lat_watchdog" 2>/dev/null
+	check_daemons
+}
+
+# --- 1. latency ---------------------------------------------------------------------------
+# On the idle spool, before the throughput runs: one task at a time is what a user waiting on
+# a single result sees. Warm: three untimed tasks first. Each try is submit + wait + collect in
+# one command, interleaved with the baseline, spawning `true` itself from this shell.
+if daemons_alive; then
+	for i in 1 2 3; do
+		timeout 60 spool submit --wait -- true >/dev/null 2>&1 || fail "warm-up task $i failed"
+	done
+fi
+lat_runs lat.spool lat.base
+# The peers, each warmed by one untimed call; a failed call is no sample.
+for p in $PEERS; do
+	[ -n "${have[$p]:-}" ] || continue
+	lat_file[$p]="$B/lat.$p"
+	: >"${lat_file[$p]}"
+	${p}_one >/dev/null 2>&1
+	for i in $(seq "$TRIES"); do
+		t0=$(now_us)
+		if ${p}_one >/dev/null 2>>"$B/lat.$p.err"; then
+			t1=$(now_us)
+			echo $((t1 - t0)) >>"${lat_file[$p]}"
+		fi
+	done
+	[ -s "$B/lat.$p.err" ] && { echo "bench: $p: some single-task calls failed:" >&2; tail -3 "$B/lat.$p.err" >&2; }
+done
+
+# --- 2. throughput -------------------------------------------------------------------------
 # xargs -n 1 starts one `true` per item, with the item as its argument, as a map task runs
 # `true ITEM`; -P 2 keeps two running at a time, as the 2 engines do; both look `true` up
 # along PATH. That is the floor of spawning N processes two at a time: what spool adds is its
@@ -191,60 +243,24 @@ x3=$x2
 [ -n "$PEERS" ] && x3=$(xargs_run)
 xargs_us=$(( (x1 + x2 + x3) / 3 ))
 
-# --- 2. latency ----------------------------------------------------------------------------
-# Warm: the controller and the worker have just run the map; three more untimed tasks make
-# sure this path is hot too. Each try is submit + wait + collect in one command. First the
-# filesystem settles: the throughput runs removed tens of thousands of files (fs_settle), and
-# every tool here but `true` itself creates files per task.
-fs_settle "the latency runs"
-if daemons_alive; then
-	for i in 1 2 3; do
-		timeout 60 spool submit --wait -- true >/dev/null 2>&1 || fail "warm-up task $i failed"
-	done
-fi
-truebin=$(type -P true)
-: >"$B/lat.spool"
-: >"$B/lat.base"
-# Each call runs as this shell's child, as `true` and the peers' calls do: under timeout(1) it
-# would pay the start of one more program (about a millisecond here). A call that hangs (a daemon
-# died under it) is stopped by this watchdog instead, after ten minutes for all of them.
-( sleep 600 && pkill -TERM -P $$ -x spool ) 2>/dev/null &
-lat_watchdog=$!
-for i in $(seq "$TRIES"); do
-	daemons_alive || break
-	t0=$(now_us)
-	spool submit --wait -- true >/dev/null 2>>"$B/lat.err" || fail "single task $i failed"
-	t1=$(now_us)
-	echo $((t1 - t0)) >>"$B/lat.spool"
-	# the baseline: the same spawn-and-wait from this shell, of `true` itself
-	t0=$(now_us)
-	"$truebin"
-	t1=$(now_us)
-	echo $((t1 - t0)) >>"$B/lat.base"
-done
-pkill -P "$lat_watchdog" -x sleep # (its sleep ends early: no pkill)
-wait "$lat_watchdog" 2>/dev/null
-check_daemons
-# The peers, each warmed by one untimed call; a failed call is no sample.
-for p in $PEERS; do
-	[ -n "${have[$p]:-}" ] || continue
-	lat_file[$p]="$B/lat.$p"
-	: >"${lat_file[$p]}"
-	${p}_one >/dev/null 2>&1
-	for i in $(seq "$TRIES"); do
-		t0=$(now_us)
-		if ${p}_one >/dev/null 2>>"$B/lat.$p.err"; then
-			t1=$(now_us)
-			echo $((t1 - t0)) >>"${lat_file[$p]}"
-		fi
-	done
-	[ -s "$B/lat.$p.err" ] && { echo "bench: $p: some single-task calls failed:" >&2; tail -3 "$B/lat.$p.err" >&2; }
-done
+
+# --- 3. latency again, after the throughput runs ----------------------------------------------
+# The same single-task calls on the spool that has just run the map (reported, no target): on
+# a filesystem where creating a file costs more after many were removed nearby (ext4 without a
+# journal, see fs_settle), this is where spool's own directories pay for the map's 20,000
+# removed records, for up to six minutes, whatever fs_settle's probe directory says.
+fs_settle "the second latency runs"
+lat_runs lat.after lat.base2
 
 l_med=- l_p90=- l_min=- l_max=- b_med=- b_p90=- b_min=- b_max=-
 if [ -s "$B/lat.spool" ]; then
 	read -r l_med l_p90 l_min l_max < <(stats "$B/lat.spool")
 	read -r b_med b_p90 b_min b_max < <(stats "$B/lat.base")
+fi
+a_med=- a_base=-
+if [ -s "$B/lat.after" ]; then
+	a_med=$(stats "$B/lat.after" | cut -d' ' -f1)
+	a_base=$(stats "$B/lat.base2" | cut -d' ' -f1)
 fi
 
 # --- report --------------------------------------------------------------------------------
@@ -278,6 +294,7 @@ echo
 echo "$N tasks each; xargs before spool, after it, after the peers: $(ms "$x1"), $(ms "$x2"), $(ms "$x3") s (the mean is the baseline)"
 echo "p50: the median of $TRIES single-task submit-and-wait calls after one warm-up (spool: submit --wait -- true; tsp -f true;"
 echo "     parallel -j 1 true ::: 1; nq true + nq -w JOB); spool's p90 $l_p90, min $l_min, max $l_max ms; true's p90 $b_p90, min $b_min, max $b_max ms"
+echo "p50 after the throughput runs (no target): spool $a_med ms, spawn and reap of true $a_base ms = $(vs "$a_med" "$a_base" %.1f)"
 echo "memory: peak RSS in spool's throughput run: spoold $hwm_d kB, spool-worker $hwm_w kB; CPU: spoold $cpu_d ms, spool-worker $cpu_w ms"
 verdict() { awk -v r="$1" -v t="$2" -v op="$3" 'BEGIN { if (r == "-") print "n/a"; else if (op == ">=" ? r >= t : r <= t) print "PASS"; else print "MISS" }'; }
 echo "throughput: spool $spool_tps tasks/s / xargs -P 2 $xargs_tps tasks/s = $ratio (target >= 0.60): $(verdict "$ratio" 0.60 ">=")"
