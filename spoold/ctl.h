@@ -61,8 +61,7 @@ struct inflight {
 	char step[16], job[72];
 	uint64_t count; /* deaths so far of the job named in carry (kept while it is marked again) */
 	bool set;       /* ctl/inflight names step/job now */
-	bool open;      /* fd holds ctl/inflight, written in place (mark only) */
-	int fd;
+	char *map;      /* ctl/inflight mapped shared, INFLIGHT_SIZE bytes (mark only; NULL: not yet) */
 };
 
 /* A task row waiting to be inserted (queue.c inserts them QUEUE_ADD_BATCH at a time); item and
@@ -228,6 +227,7 @@ void inflight_set(struct ctl *c, const char *step, const char *job); /* step: "i
 void inflight_clear(struct ctl *c);  /* the step is over */
 void inflight_check(struct ctl *c);  /* at start-up: count the death, fail the job at POISON_LIMIT */
 void inflight_settle(struct ctl *c); /* after the first pass: the start-up mark has served */
+void inflight_unmap(struct ctl *c);  /* at exit */
 
 /* publish.c: files clients read */
 void publish_jobs(struct ctl *c, bool force);

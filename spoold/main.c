@@ -338,8 +338,7 @@ int main(int argc, char **argv)
 	log_info("stopping on signal; the queue is saved in %s", c.dbpath);
 	unlinkat(c.sd.ctl, "beat", 0);
 	db_close(&c);
-	if (c.inflight_mark.open)
-		close(c.inflight_mark.fd);
+	inflight_unmap(&c);
 	assign_forget(&c);
 	free(c.w);
 	free(c.moves);

@@ -139,7 +139,9 @@ eventually state_is "$j6" failed
 check "a job being assigned when spoold died for the third time is failed, not retried" state_is "$j6" failed
 check "  ... with the reason" sh -c "spool collect --json --no-wait $j6 | grep -q 'spoold stopped 3 times in a row while writing the assignments of this job'"
 check "  ... and spoold said so in its log" grep -q "stopped 3 times in a row while writing the assignments of job $j6" "$T/spoold.log"
-check "  ... the marker is emptied once handled" eventually test ! -s "$SPOOL_DIR/ctl/inflight"
+# (emptied: its first byte is NUL, spool-layout.md 7)
+inflight_empty() { [ "$(head -c 1 "$SPOOL_DIR/ctl/inflight" | od -An -tx1 | tr -d ' \n')" = 00 ]; }
+check "  ... the marker is emptied once handled" eventually inflight_empty
 stop_spoold
 j7=$(spool submit --no-env -- echo seven)
 printf 'spool-record 1 inflight\nstep ingest\njob %s\ncount 0\nend\n' "$j7" >"$SPOOL_DIR/ctl/inflight"
