@@ -3,7 +3,8 @@
  *
  * Waiting watches ctl/ and ctl/jobs/ with inotify when it can, and always re-reads on a
  * timer (rescan_interval), so it works on NFS where inotify cannot see other nodes. A job's
- * wait starts without inotify (see quick_wait): most jobs end before it would pay off.
+ * wait on a local spool sleeps on spoold's futex, ctl/wake (bell_wait), and elsewhere starts
+ * without inotify (see quick_wait): most jobs end before it would pay off.
  */
 #include "spool.h"
 #include "api_job.h"
@@ -21,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -160,6 +164,43 @@ static void quick_wait(struct spooldir *sd, const char *jobid, const struct stam
 		prctl(PR_SET_TIMERSLACK, (unsigned long)slack, 0, 0, 0);
 }
 
+/* ctl/wake, spoold's count of publish passes (spoold/wake.c), mapped read-only: only on a local
+ * filesystem (a futex joins the processes of one kernel), and only the file spoold made (its
+ * account's or root's, a regular file). NULL: none, wait as on NFS. */
+static const uint32_t *bell_open(struct spooldir *sd)
+{
+	if (!sd->local_fs)
+		return NULL;
+	int fd = openat(sd->ctl, SPOOLDIR_WAKE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	void *m = MAP_FAILED;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= SPOOLDIR_WAKE_SIZE &&
+	    (st.st_uid == sd->owner || st.st_uid == 0))
+		m = mmap(NULL, SPOOLDIR_WAKE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	return m == MAP_FAILED ? NULL : m;
+}
+
+/* Sleep until the job's state differs from *seen (taken before the last read) or until the
+ * monotonic time `until` (ms). The count is read before the stat: a state published after the
+ * stat has moved it, and the futex does not sleep on a count that moved. Woken by every publish
+ * (of any job): a stat each. */
+static void bell_wait(const uint32_t *bell, struct spooldir *sd, const char *jobid, const struct stamp *seen,
+		      uint64_t until)
+{
+	for (;;) {
+		uint32_t v = __atomic_load_n(bell, __ATOMIC_ACQUIRE);
+		struct stamp now;
+		state_stamp(sd, jobid, &now);
+		uint64_t t = mono_ms();
+		if (!stamp_same(&now, seen) || t >= until)
+			return;
+		struct timespec ts = { (time_t)((until - t) / 1000), (long)((until - t) % 1000) * 1000000 };
+		syscall(SYS_futex, bell, FUTEX_WAIT, v, &ts, NULL, 0);
+	}
+}
+
 /* From the counts of a summary. */
 static int outcome(const struct spool_job *j)
 {
@@ -268,7 +309,8 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 	uint64_t start = mono_ms();
 	int wait = o->flags & SPOOL_COLLECT_WAIT, follow = o->flags & SPOOL_COLLECT_FOLLOW;
 	int ino = -1, nf, rc;
-	bool quick = wait; /* the stat-polling phase (quick_wait), then inotify */
+	const uint32_t *bell = wait ? bell_open(sd) : NULL; /* on a local spool: the futex */
+	bool quick = wait && !bell; /* else the stat-polling phase (quick_wait), then inotify */
 	long step_us = QUICK_STEP_MIN_US;
 	struct stamp stamp;
 	struct seen seen = { 0 };
@@ -279,7 +321,7 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 		*out = NULL;
 	for (;;) {
 		spool_job_free(j);
-		if (quick)
+		if (quick || bell)
 			state_stamp(sd, jobid, &stamp); /* before the read: a later change is never missed */
 		if (spool_job_summary(sp, jobid, &j, &nf, err, errlen) < 0) {
 			j = NULL;
@@ -308,6 +350,13 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 		}
 		if (o->on_progress)
 			o->on_progress(j, elapsed, o->arg);
+		if (bell) { /* and a look every rescan_interval, as the other ways */
+			uint64_t until = mono_ms() + sd->conf.rescan_ms;
+			if (o->timeout_ms && start + o->timeout_ms < until)
+				until = start + o->timeout_ms;
+			bell_wait(bell, sd, jobid, &stamp, until);
+			continue;
+		}
 		if (quick && elapsed < QUICK_WAIT_MS) {
 			uint64_t until = start + QUICK_WAIT_MS;
 			if (o->timeout_ms && start + o->timeout_ms < until)
@@ -326,6 +375,8 @@ int spool_collect(spool_t *sp, const char *jobid, const struct spool_collect_opt
 	}
 	if (ino >= 0)
 		close(ino);
+	if (bell)
+		munmap((void *)bell, SPOOLDIR_WAKE_SIZE);
 	seen_free(&seen);
 	if (out)
 		*out = j;

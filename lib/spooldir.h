@@ -12,6 +12,11 @@
 
 #define LAYOUT_VERSION 1 /* the "format" file; bump when directories or names change */
 
+/* ctl/wake (spool-layout.md 3.12a): a 32-bit counter at offset 0 that spoold increments, and
+ * wakes as a futex, after each pass that published job states (spoold/wake.c). */
+#define SPOOLDIR_WAKE "wake"
+#define SPOOLDIR_WAKE_SIZE 64
+
 struct spooldir {
 	char *path;       /* absolute */
 	unsigned layout;  /* the layout version its "format" file names (<= LAYOUT_VERSION) */

@@ -61,7 +61,9 @@ struct inflight {
 	char step[16], job[72];
 	uint64_t count; /* deaths so far of the job named in carry (kept while it is marked again) */
 	bool set;       /* ctl/inflight names step/job now */
-	char *map;      /* ctl/inflight mapped shared, INFLIGHT_SIZE bytes (mark only; NULL: not yet) */
+	bool open;      /* ctl/inflight opened (mark only): mapped shared, or else written by fd */
+	char *map;      /* INFLIGHT_SIZE bytes, or NULL */
+	int fd;
 };
 
 /* A task row waiting to be inserted (queue.c inserts them QUEUE_ADD_BATCH at a time); item and
@@ -96,6 +98,12 @@ struct ctl {
 	struct wlive *w;
 	size_t nw, capw;
 	bool scan_incoming, scan_workers, scan_done, want_assign;
+	/* Names inotify saw renamed into incoming/ since the last pass: that pass reads those files
+	 * and does not list the directory (where accepted records wait up to SETTLE_MS to move, each
+	 * costing a stat per pass). scan_incoming (a rescan, an overflow, more than INCOMING_HINTS
+	 * names) lists it all. */
+	char **in_hint;
+	size_t nin_hint;
 	bool scan_done_some; /* only the done/ of workers marked done_dirty (inotify named them) */
 	bool engines_dirty;
 	uint64_t now;     /* monotonic ms at the top of the loop iteration */
@@ -114,6 +122,7 @@ struct ctl {
 	bool cannot_give_states;       /* the file server does not let root chown (NFS root_squash) */
 	bool rebuilding;               /* rebuild.c is inserting the jobs of ctl/jobs/ again */
 	struct inflight inflight_mark, inflight_carry;
+	uint32_t *wake; /* ctl/wake mapped (wake.c), or NULL */
 	struct queue_row add[QUEUE_ADD_BATCH];
 	size_t add_n;
 	int64_t add_owner, add_nprio; /* of the job whose rows add holds (queue_job_add) */
@@ -160,7 +169,8 @@ uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
 int db_meta_set(struct ctl *c, const char *key, uint64_t v); /* 0, or -1 logged: the caller rolls back */
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
-void ingest_incoming(struct ctl *c);
+#define INCOMING_HINTS 256
+void ingest_incoming(struct ctl *c); /* when scan_incoming or nin_hint */
 void ingest_settle(struct ctl *c, bool force); /* move what ingest accepted, once durable */
 int ingest_settle_due(const struct ctl *c);    /* ms until it syncs on its own; -1: nothing */
 /* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among
@@ -228,6 +238,11 @@ void inflight_clear(struct ctl *c);  /* the step is over */
 void inflight_check(struct ctl *c);  /* at start-up: count the death, fail the job at POISON_LIMIT */
 void inflight_settle(struct ctl *c); /* after the first pass: the start-up mark has served */
 void inflight_unmap(struct ctl *c);  /* at exit */
+
+/* wake.c: ctl/wake, the futex clients waiting on this machine sleep on */
+void wake_open(struct ctl *c);
+void wake_ring(struct ctl *c); /* job states were published */
+void wake_close(struct ctl *c);
 
 /* publish.c: files clients read */
 void publish_jobs(struct ctl *c, bool force);

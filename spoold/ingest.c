@@ -1019,15 +1019,28 @@ void submissions_free(struct submission *s, size_t n)
 }
 
 /* In submission order (sort_submissions), jobs before cancels. */
+/* The records inotify named (c->in_hint), or with scan_incoming every name in incoming/. */
 void ingest_incoming(struct ctl *c)
 {
 	char **names;
 	struct err e;
-	long n = fs_list(c->sd.incoming, &names, &e);
+	long n;
 	struct submission *p;
 	size_t np = 0;
 	struct buf data;
 
+	if (c->scan_incoming) {
+		c->scan_incoming = false;
+		fs_list_free(c->in_hint, (long)c->nin_hint); /* (the listing has them) */
+		c->in_hint = NULL;
+		c->nin_hint = 0;
+		n = fs_list(c->sd.incoming, &names, &e);
+	} else {
+		names = c->in_hint;
+		n = (long)c->nin_hint;
+		c->in_hint = NULL;
+		c->nin_hint = 0;
+	}
 	if (n < 0) {
 		log_err("cannot list %s/incoming: %s", c->sd.path, e.msg);
 		return;

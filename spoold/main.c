@@ -107,6 +107,23 @@ static void done_event(struct ctl *c, int wd)
 	c->scan_done = true;
 }
 
+/* A record renamed into incoming/: its name, so that the pass reads that file alone. Anything
+ * else (an event without a name, more names than INCOMING_HINTS): the whole directory. */
+static void incoming_event(struct ctl *c, const struct inotify_event *ev)
+{
+	if (c->scan_incoming)
+		return;
+	if (!ev->len || !(ev->mask & IN_MOVED_TO) || c->nin_hint == INCOMING_HINTS) {
+		c->scan_incoming = true;
+		return;
+	}
+	if (fs_skip_name(ev->name))
+		return;
+	if (!c->in_hint)
+		c->in_hint = xcalloc(INCOMING_HINTS, sizeof *c->in_hint);
+	c->in_hint[c->nin_hint++] = xstrdup(ev->name);
+}
+
 static void drain_inotify(struct ctl *c)
 {
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -119,7 +136,7 @@ static void drain_inotify(struct ctl *c)
 			if (ev->mask & IN_Q_OVERFLOW)
 				c->scan_incoming = c->scan_workers = c->scan_done = true;
 			else if (ev->wd == c->wd_incoming)
-				c->scan_incoming = true;
+				incoming_event(c, ev);
 			else if (ev->wd == c->wd_workers)
 				c->scan_workers = true;
 			else
@@ -243,6 +260,7 @@ int main(int argc, char **argv)
 		die(SPOOL_EXIT_ERROR, "cannot create a signalfd: %s", strerror(errno));
 	setup_inotify(&c);
 	syncer_start(&c);
+	wake_open(&c);
 	publish_beat(&c); /* clients see a running controller as soon as the command returns */
 	if (!fg)
 		daemon_ready();
@@ -265,10 +283,8 @@ int main(int argc, char **argv)
 			c.scan_workers = false;
 			workers_scan(&c);
 		}
-		if (c.scan_incoming) {
-			c.scan_incoming = false;
+		if (c.scan_incoming || c.nin_hint)
 			ingest_incoming(&c);
-		}
 		if (c.scan_done || c.scan_done_some) {
 			bool all = c.scan_done; /* (complete_scan may ask for another look) */
 			c.scan_done = c.scan_done_some = false;
@@ -298,7 +314,7 @@ int main(int argc, char **argv)
 		}
 
 		uint64_t now = mono_ms(), wake = next_rescan < next_tick ? next_rescan : next_tick;
-		int timeout = c.scan_incoming || c.scan_done || c.scan_done_some || c.scan_workers ? 0
+		int timeout = c.scan_incoming || c.nin_hint || c.scan_done || c.scan_done_some || c.scan_workers ? 0
 			      : wake > now ? (int)(wake - now) : 0;
 		/* Jobs left dirty by the publish rate limit need another look soon. */
 		if (timeout > (int)c.sd.conf.publish_ms)
@@ -339,10 +355,12 @@ int main(int argc, char **argv)
 	unlinkat(c.sd.ctl, "beat", 0);
 	db_close(&c);
 	inflight_unmap(&c);
+	wake_close(&c);
 	assign_forget(&c);
 	free(c.w);
 	free(c.moves);
 	free(c.consumed);
+	fs_list_free(c.in_hint, (long)c.nin_hint);
 	spooldir_close(&c.sd);
 	return 0;
 }

@@ -34,40 +34,77 @@
 #define INFLIGHT_SIZE 512 /* a mark is "inflight", a step, a job id and a count: about 80 bytes */
 
 
-/* ctl/ is written by spoold alone (spool-layout.md 12): no other user can plant a link there,
- * but O_NOFOLLOW costs nothing. A shorter file (an older spoold's, or inflight_check's record)
- * grows with NULs, which keeps the record it holds. */
-static char *inflight_map(struct ctl *c)
+/* Opened once, mapped shared; where the filesystem cannot map a file (FUSE may not: ENODEV)
+ * written with pwrite instead. ctl/ is written by spoold alone (spool-layout.md 12): no other
+ * user can plant a link there, but O_NOFOLLOW costs nothing. A shorter file (an older spoold's,
+ * or inflight_check's record) grows with NULs, which keeps the record it holds. */
+static bool inflight_open(struct ctl *c)
 {
-	if (c->inflight_mark.map)
-		return c->inflight_mark.map;
-	int fd = openat(c->sd.ctl, INFLIGHT, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	struct inflight *k = &c->inflight_mark;
+	if (k->open)
+		return k->map || k->fd >= 0;
+	k->open = true;
+	k->map = NULL;
+	k->fd = openat(c->sd.ctl, INFLIGHT, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	struct stat st;
-	void *m = MAP_FAILED;
-	if (fd >= 0 && fstat(fd, &st) == 0 && (st.st_size == INFLIGHT_SIZE || ftruncate(fd, INFLIGHT_SIZE) == 0))
-		m = mmap(NULL, INFLIGHT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (m == MAP_FAILED)
-		log_err("cannot open and map %s/ctl/%s: %s (a job that crashes spoold will not be caught)", c->sd.path,
-			INFLIGHT, strerror(errno));
-	if (fd >= 0)
-		close(fd); /* the mapping holds the file */
-	c->inflight_mark.map = m == MAP_FAILED ? NULL : m;
-	return c->inflight_mark.map;
+	if (k->fd < 0 || fstat(k->fd, &st) < 0 ||
+	    (st.st_size != INFLIGHT_SIZE && ftruncate(k->fd, INFLIGHT_SIZE) < 0)) {
+		log_err("cannot open %s/ctl/%s: %s (a job that crashes spoold will not be caught)", c->sd.path, INFLIGHT,
+			strerror(errno));
+		if (k->fd >= 0)
+			close(k->fd);
+		k->fd = -1;
+		return false;
+	}
+	void *m = mmap(NULL, INFLIGHT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, k->fd, 0);
+	if (m != MAP_FAILED) {
+		k->map = m;
+		close(k->fd); /* the mapping holds the file */
+		k->fd = -1;
+	}
+	return true;
 }
 
 void inflight_unmap(struct ctl *c)
 {
-	if (c->inflight_mark.map)
-		munmap(c->inflight_mark.map, INFLIGHT_SIZE);
-	c->inflight_mark.map = NULL;
+	struct inflight *k = &c->inflight_mark;
+	if (k->map)
+		munmap(k->map, INFLIGHT_SIZE);
+	else if (k->open && k->fd >= 0)
+		close(k->fd);
+	k->map = NULL;
+	k->fd = -1;
+	k->open = false;
+}
+
+/* The mark rec (len bytes, less than INFLIGHT_SIZE), or with len 0 none. Mapped: all but the
+ * first byte, the NULs after it, then the first byte: until that last store the file reads as
+ * empty (a death in between loses one count), never as a mix of two marks. With pwrite: one
+ * call, which a dying process is never in the middle of. */
+static void inflight_store(struct ctl *c, const char *rec, size_t len)
+{
+	struct inflight *k = &c->inflight_mark;
+	if (!inflight_open(c))
+		return;
+	if (k->map && len) {
+		memcpy(k->map + 1, rec + 1, len - 1);
+		memset(k->map + len, 0, INFLIGHT_SIZE - len);
+		atomic_signal_fence(memory_order_release);
+		k->map[0] = rec[0];
+	} else if (k->map) {
+		k->map[0] = '\0';
+	} else {
+		char block[INFLIGHT_SIZE] = { 0 };
+		memcpy(block, rec, len);
+		if (pwrite(k->fd, block, len ? INFLIGHT_SIZE : 1, 0) < 0)
+			log_err("cannot write %s/ctl/%s: %s", c->sd.path, INFLIGHT, strerror(errno));
+	}
 }
 
 /* Empty: no step in flight. */
 static void inflight_empty(struct ctl *c)
 {
-	char *m = inflight_map(c);
-	if (m)
-		m[0] = '\0';
+	inflight_store(c, "", 0);
 }
 
 void inflight_set(struct ctl *c, const char *step, const char *job)
@@ -84,17 +121,10 @@ void inflight_set(struct ctl *c, const char *step, const char *job)
 	rec_put(&b, "job", job);
 	rec_put_u64(&b, "count", c->inflight_mark.count);
 	rec_end(&b);
-	/* All but the first byte, its end, then the first byte: until that last store the file
-	 * reads as empty (a death in between loses one count), never as a mix of two marks. */
-	char *m = inflight_map(c);
-	if (m && b.len < INFLIGHT_SIZE) {
-		memcpy(m + 1, b.p + 1, b.len - 1);
-		memset(m + b.len, 0, INFLIGHT_SIZE - b.len);
-		atomic_signal_fence(memory_order_release);
-		m[0] = b.p[0];
-	} else if (m) {
+	if (b.len < INFLIGHT_SIZE)
+		inflight_store(c, b.p, b.len);
+	else
 		log_err("cannot mark job %s in %s/ctl/%s: its mark is %zu bytes", job, c->sd.path, INFLIGHT, b.len);
-	}
 	c->inflight_mark.set = true;
 	buf_free(&b);
 }

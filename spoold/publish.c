@@ -323,6 +323,7 @@ void publish_job(struct ctl *c, int64_t rid)
 	buf_init(&b);
 	db_begin_lazy(c);
 	publish_one(c, rid, &b, &ts);
+	wake_ring(c);
 	sync_states(c, &ts);
 	db_commit_lazy(c);
 	buf_free(&b);
@@ -363,6 +364,7 @@ void publish_jobs(struct ctl *c, bool force)
 	db_begin_lazy(c);
 	for (size_t i = 0; i < n; i++)
 		publish_one(c, rids[i], &b, &ts);
+	wake_ring(c); /* the clients waiting on this machine look now */
 	if (c->syncer)
 		hand_to_syncer(c, &ts);
 	else

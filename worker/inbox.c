@@ -205,23 +205,55 @@ static void drop_vanished(struct worker *w, char **names, long n)
 	free(listed);
 }
 
-void inbox_scan(struct worker *w)
+static int cmp_name(const void *a, const void *b)
 {
-	char **names;
-	struct err e;
-	struct buf b;
-	long n;
-	bool added = false;
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
 
-	w->scan_inbox = false;
-	if (w->inbox_fd < 0)
+void inbox_note_new(struct worker *w, const char *name)
+{
+	if (w->scan_inbox || fs_skip_name(name))
 		return;
-	n = fs_list(w->inbox_fd, &names, &e);
-	if (n < 0) {
-		log_err("cannot list my inbox %s/ctl/w/%s/inbox: %s", w->sd.path, w->wid, e.msg);
+	if (w->ninbox_hint == INBOX_HINTS) {
+		w->scan_inbox = true;
 		return;
 	}
-	drop_vanished(w, names, n);
+	if (!w->inbox_hint)
+		w->inbox_hint = xcalloc(INBOX_HINTS, sizeof *w->inbox_hint);
+	w->inbox_hint[w->ninbox_hint++] = xstrdup(name);
+}
+
+/* The whole inbox (scan_inbox), or only the names inotify saw arrive: then nothing can have
+ * vanished that this look would notice, and the listing is saved. */
+void inbox_scan(struct worker *w)
+{
+	char **names = w->inbox_hint;
+	struct err e;
+	struct buf b;
+	long n = (long)w->ninbox_hint;
+	bool added = false, all = w->scan_inbox;
+
+	w->scan_inbox = false;
+	w->inbox_hint = NULL;
+	w->ninbox_hint = 0;
+	if (all || w->inbox_fd < 0) {
+		fs_list_free(names, n);
+		names = NULL;
+		n = 0;
+	}
+	if (w->inbox_fd < 0)
+		return;
+	if (all) {
+		n = fs_list(w->inbox_fd, &names, &e);
+		if (n < 0) {
+			log_err("cannot list my inbox %s/ctl/w/%s/inbox: %s", w->sd.path, w->wid, e.msg);
+			return;
+		}
+		drop_vanished(w, names, n);
+	} else {
+		if (n > 1)
+			qsort(names, (size_t)n, sizeof *names, cmp_name); /* in the order a listing gives */
+	}
 	buf_init(&b);
 	for (long i = 0; i < n; i++) {
 		if (known(w, names[i]) || strlen(names[i]) >= sizeof(((struct job_assign *)0)->name))

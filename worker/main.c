@@ -326,7 +326,8 @@ static void log_status(struct worker *w)
 
 /* Any event means a look at the inbox, but one: the controller removing the assignment of a
  * task whose result it took (every task ends so), which changes nothing here; the finished name
- * is forgotten at the next look. A removal of anything else is a revocation: look. */
+ * is forgotten at the next look. A removal of anything else is a revocation: look at it all. A
+ * new assignment: a look at that file alone. */
 static void drain_inotify(struct worker *w)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -337,6 +338,10 @@ static void drain_inotify(struct worker *w)
 			p += sizeof *ev + ev->len;
 			if (ev->wd == w->wd_inbox && (ev->mask & IN_DELETE) && ev->len && inbox_is_finished(w, ev->name))
 				continue;
+			if (ev->wd == w->wd_inbox && (ev->mask & IN_MOVED_TO) && ev->len) {
+				inbox_note_new(w, ev->name); /* a new assignment: that file alone */
+				continue;
+			}
 			w->scan_inbox = true;
 		}
 	}
@@ -473,7 +478,7 @@ int main(int argc, char **argv)
 		}
 		if (w.dead)
 			rejoin(&w);
-		if (w.registered && w.scan_inbox)
+		if (w.registered && (w.scan_inbox || w.ninbox_hint))
 			inbox_scan(&w);
 		run_start_ready(&w);
 
@@ -537,6 +542,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < w.nq; i++)
 		job_assign_free(w.queue[i]);
 	free(w.queue);
+	fs_list_free(w.inbox_hint, (long)w.ninbox_hint);
 	for (size_t i = 0; i < w.nfin; i++)
 		free(w.finished[i]);
 	free(w.finished);

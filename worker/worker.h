@@ -136,12 +136,18 @@ struct worker {
 	size_t nunsent;
 	uint64_t beat;
 	int ino, wd_inbox, wd_ctlw, wd_reg;
-	bool scan_inbox;
+	bool scan_inbox; /* list the whole inbox (a rescan, a revocation, an overflow) */
+	/* Names inotify saw renamed into the inbox since the last look: read those alone, without
+	 * listing the inbox (inbox_scan). */
+	char **inbox_hint;
+	size_t ninbox_hint;
 	volatile int stop;
 };
 
 /* inbox.c */
-void inbox_scan(struct worker *w);
+#define INBOX_HINTS 256
+void inbox_scan(struct worker *w); /* when scan_inbox or ninbox_hint */
+void inbox_note_new(struct worker *w, const char *name);
 bool inbox_is_finished(struct worker *w, const char *name);
 void inbox_mark_finished(struct worker *w, const char *name);
 void job_assign_free(struct job_assign *a);
