@@ -170,7 +170,7 @@ int db_meta_set(struct ctl *c, const char *key, uint64_t v); /* 0, or -1 logged:
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
 #define INCOMING_HINTS 256
-void ingest_incoming(struct ctl *c); /* when scan_incoming or nin_hint */
+void ingest_incoming(struct ctl *c); /* the names in in_hint, or all (scan_incoming, or none) */
 void ingest_settle(struct ctl *c, bool force); /* move what ingest accepted, once durable */
 int ingest_settle_due(const struct ctl *c);    /* ms until it syncs on its own; -1: nothing */
 /* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among

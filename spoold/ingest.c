@@ -1019,7 +1019,8 @@ void submissions_free(struct submission *s, size_t n)
 }
 
 /* In submission order (sort_submissions), jobs before cancels. */
-/* The records inotify named (c->in_hint), or with scan_incoming every name in incoming/. */
+/* The records inotify named (c->in_hint); with scan_incoming, or when none was named, every
+ * name in incoming/. */
 void ingest_incoming(struct ctl *c)
 {
 	char **names;
@@ -1029,7 +1030,7 @@ void ingest_incoming(struct ctl *c)
 	size_t np = 0;
 	struct buf data;
 
-	if (c->scan_incoming) {
+	if (c->scan_incoming || !c->nin_hint) {
 		c->scan_incoming = false;
 		fs_list_free(c->in_hint, (long)c->nin_hint); /* (the listing has them) */
 		c->in_hint = NULL;
