@@ -49,7 +49,7 @@ class AsyncResult:
     """
 
     def __init__(self, client, job, fname="apply", shape="apply", single=False, order=None,
-                 ntasks=None, ordered=True, outdir=None):
+                 ntasks=None, ordered=True, outdir=None, t0=None):
         self._client = client
         self.job = job
         self.fname = fname
@@ -60,7 +60,7 @@ class AsyncResult:
         self._ntasks = ntasks
         self._expected = ntasks
         self._ordered = ordered
-        self._t0 = time.monotonic()
+        self._t0 = time.monotonic() if t0 is None else t0  # (the submit's start, when given)
         self._t1 = None
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)

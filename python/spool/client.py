@@ -290,12 +290,13 @@ class Client:
         flags = dict(flags or {})
         timeout_ms = flags.pop("timeout_ms", int(math.ceil(self.timeout * 1000)) if self.timeout else 0)
         retries = flags.pop("retries", self.retries)
+        t0 = time.monotonic()  # elapsed counts from the submit: the task may start before it returns
         sp.submit([name, "python: " + label], jobid=jobid, outdir=outdir, cwd=cwd, name=("python: " + label)[:100],
                   timeout_ms=timeout_ms, retries=retries, items=items, is_apply=is_apply,
                   targets=tgt, schedule="balanced" if items is not None else None, builtin="python",
                   python=self.python, env=_call_env(), **flags)
         ar = AsyncResult(self, jobid, fname=fname, shape=shape, single=single, order=order,
-                         ntasks=ntasks, ordered=ordered, outdir=outdir)
+                         ntasks=ntasks, ordered=ordered, outdir=outdir, t0=t0)
         self._outstanding.add(ar)
         return ar
 
