@@ -10,8 +10,9 @@
  *   d/KEY/SEQ.PID   a directory's entries: its path, then one line per entry
  *                   "f|d KEY MODE NAME" (regular files and directories only)
  * SEQ is CLOCK_MONOTONIC in ns taken before the copy: the highest SEQ of a key is its durable
- * state. Each copy is written to a temporary and renamed, so a process killed mid-copy leaves
- * the previous state, as a cut during the fsync would. tests/powercut.py rebuilds the tree.
+ * state. Each copy is written to a temporary (one per thread) and renamed, so a process killed
+ * mid-copy leaves the previous state, as a cut during the fsync would. tests/powercut.py
+ * rebuilds the tree.
  * With SPOOL_DURABLE_BASELINE=1 the shim's constructor snapshots the whole root (as if the
  * machine had synced before the test started): `env ... LD_PRELOAD=durable.so true`.
  */
@@ -62,7 +63,9 @@ static void store(const char *kind, const char *key, unsigned long long seq, con
 		return;
 	snprintf(kdir, sizeof kdir, "%s/%s/%s", dir, kind, key);
 	mkdir(kdir, 0700);
-	snprintf(tmp, sizeof tmp, "%s/.tmp.%d", kdir, (int)getpid());
+	/* per thread, not per process: spoold syncs ctl/jobs/ from its loop and its syncer thread,
+	 * and two copies into one temporary made a torn state that powercut.py could not read */
+	snprintf(tmp, sizeof tmp, "%s/.tmp.%d.%d", kdir, (int)getpid(), (int)gettid());
 	snprintf(fin, sizeof fin, "%s/%020llu.%d", kdir, seq, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
