@@ -370,6 +370,36 @@ void fs_list_free(char **names, long n)
 	free(names);
 }
 
+bool fs_noted_add(struct fs_noted *l, const char *name)
+{
+	if (fs_skip_name(name))
+		return true;
+	if (l->n == FS_NOTED_MAX)
+		return false;
+	if (!l->v)
+		l->v = xcalloc(FS_NOTED_MAX, sizeof *l->v);
+	l->v[l->n++] = xstrdup(name);
+	return true;
+}
+
+long fs_noted_take(struct fs_noted *l, char ***names)
+{
+	long n = (long)l->n;
+	if (n > 1)
+		qsort(l->v, l->n, sizeof *l->v, cmp_str);
+	*names = l->v;
+	l->v = NULL;
+	l->n = 0;
+	return n;
+}
+
+void fs_noted_clear(struct fs_noted *l)
+{
+	fs_list_free(l->v, (long)l->n);
+	l->v = NULL;
+	l->n = 0;
+}
+
 /* The directories between the top of a tree and the one being emptied: their identities (to
  * check that ".." leads back where we came from) and the names to remove on the way up. */
 struct tree_path {

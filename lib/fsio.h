@@ -65,6 +65,19 @@ bool fs_skip_name(const char *name);
 /* Collect the entry names of a directory (skipping fs_skip_name), sorted; returns count or -1. */
 long fs_list(int dirfd, char ***names, struct err *e);
 void fs_list_free(char **names, long n);
+/* The names an inotify watch saw arrive in a directory, so that the next pass reads those files
+ * instead of listing it: at most FS_NOTED_MAX, and then the caller lists it all. */
+#define FS_NOTED_MAX 256
+struct fs_noted {
+	char **v;
+	size_t n;
+};
+/* false: the list is full (list the directory instead). A name fs_skip_name skips is left out. */
+bool fs_noted_add(struct fs_noted *l, const char *name);
+/* The names, sorted as fs_list sorts a listing, handed over (free them with fs_list_free); l is
+ * empty after. */
+long fs_noted_take(struct fs_noted *l, char ***names);
+void fs_noted_clear(struct fs_noted *l);
 /* Remove a directory tree below dirfd without following links, with two descriptors open
  * whatever its depth (it climbs back through "..", checked against where it came from).
  * Returns 0 when gone, -1 on error (errno). */

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fsio.h"
 #include "spooldir.h"
 #include "util.h"
 #include "schema.h"
@@ -100,10 +101,9 @@ struct ctl {
 	bool scan_incoming, scan_workers, scan_done, want_assign;
 	/* Names inotify saw renamed into incoming/ since the last pass: that pass reads those files
 	 * and does not list the directory (where accepted records wait up to SETTLE_MS to move, each
-	 * costing a stat per pass). scan_incoming (a rescan, an overflow, more than INCOMING_HINTS
+	 * costing a stat per pass). scan_incoming (a rescan, an overflow, more than FS_NOTED_MAX
 	 * names) lists it all. */
-	char **in_hint;
-	size_t nin_hint;
+	struct fs_noted in_noted;
 	bool scan_done_some; /* only the done/ of workers marked done_dirty (inotify named them) */
 	bool engines_dirty;
 	uint64_t now;     /* monotonic ms at the top of the loop iteration */
@@ -169,8 +169,7 @@ uint64_t db_meta_get(struct ctl *c, const char *key, uint64_t dflt);
 int db_meta_set(struct ctl *c, const char *key, uint64_t v); /* 0, or -1 logged: the caller rolls back */
 
 /* ingest.c: records in incoming/ (jobs and cancels) */
-#define INCOMING_HINTS 256
-void ingest_incoming(struct ctl *c); /* the names in in_hint, or all (scan_incoming, or none) */
+void ingest_incoming(struct ctl *c); /* the names in in_noted, or all (scan_incoming, or none) */
 void ingest_settle(struct ctl *c, bool force); /* move what ingest accepted, once durable */
 int ingest_settle_due(const struct ctl *c);    /* ms until it syncs on its own; -1: nothing */
 /* A record to take in submission order (spool-layout.md 7): the file's mtime, then, among

@@ -1018,9 +1018,8 @@ void submissions_free(struct submission *s, size_t n)
 	free(s);
 }
 
-/* In submission order (sort_submissions), jobs before cancels. */
-/* The records inotify named (c->in_hint); with scan_incoming, or when none was named, every
- * name in incoming/. */
+/* The records inotify named (c->in_noted); with scan_incoming, or when none was named, every
+ * name in incoming/. In submission order (sort_submissions), jobs before cancels. */
 void ingest_incoming(struct ctl *c)
 {
 	char **names;
@@ -1030,17 +1029,12 @@ void ingest_incoming(struct ctl *c)
 	size_t np = 0;
 	struct buf data;
 
-	if (c->scan_incoming || !c->nin_hint) {
+	if (c->scan_incoming || !c->in_noted.n) {
 		c->scan_incoming = false;
-		fs_list_free(c->in_hint, (long)c->nin_hint); /* (the listing has them) */
-		c->in_hint = NULL;
-		c->nin_hint = 0;
+		fs_noted_clear(&c->in_noted); /* (the listing has them) */
 		n = fs_list(c->sd.incoming, &names, &e);
 	} else {
-		names = c->in_hint;
-		n = (long)c->nin_hint;
-		c->in_hint = NULL;
-		c->nin_hint = 0;
+		n = fs_noted_take(&c->in_noted, &names);
 	}
 	if (n < 0) {
 		log_err("cannot list %s/incoming: %s", c->sd.path, e.msg);

@@ -108,20 +108,11 @@ static void done_event(struct ctl *c, int wd)
 }
 
 /* A record renamed into incoming/: its name, so that the pass reads that file alone. Anything
- * else (an event without a name, more names than INCOMING_HINTS): the whole directory. */
+ * else (an event without a name, more names than FS_NOTED_MAX): the whole directory. */
 static void incoming_event(struct ctl *c, const struct inotify_event *ev)
 {
-	if (c->scan_incoming)
-		return;
-	if (!ev->len || !(ev->mask & IN_MOVED_TO) || c->nin_hint == INCOMING_HINTS) {
+	if (!c->scan_incoming && (!ev->len || !(ev->mask & IN_MOVED_TO) || !fs_noted_add(&c->in_noted, ev->name)))
 		c->scan_incoming = true;
-		return;
-	}
-	if (fs_skip_name(ev->name))
-		return;
-	if (!c->in_hint)
-		c->in_hint = xcalloc(INCOMING_HINTS, sizeof *c->in_hint);
-	c->in_hint[c->nin_hint++] = xstrdup(ev->name);
 }
 
 static void drain_inotify(struct ctl *c)
@@ -283,7 +274,7 @@ int main(int argc, char **argv)
 			c.scan_workers = false;
 			workers_scan(&c);
 		}
-		if (c.scan_incoming || c.nin_hint)
+		if (c.scan_incoming || c.in_noted.n)
 			ingest_incoming(&c);
 		if (c.scan_done || c.scan_done_some) {
 			bool all = c.scan_done; /* (complete_scan may ask for another look) */
@@ -314,7 +305,7 @@ int main(int argc, char **argv)
 		}
 
 		uint64_t now = mono_ms(), wake = next_rescan < next_tick ? next_rescan : next_tick;
-		int timeout = c.scan_incoming || c.nin_hint || c.scan_done || c.scan_done_some || c.scan_workers ? 0
+		int timeout = c.scan_incoming || c.in_noted.n || c.scan_done || c.scan_done_some || c.scan_workers ? 0
 			      : wake > now ? (int)(wake - now) : 0;
 		/* Jobs left dirty by the publish rate limit need another look soon. */
 		if (timeout > (int)c.sd.conf.publish_ms)
@@ -360,7 +351,7 @@ int main(int argc, char **argv)
 	free(c.w);
 	free(c.moves);
 	free(c.consumed);
-	fs_list_free(c.in_hint, (long)c.nin_hint);
+	fs_noted_clear(&c.in_noted);
 	spooldir_close(&c.sd);
 	return 0;
 }

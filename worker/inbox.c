@@ -205,42 +205,19 @@ static void drop_vanished(struct worker *w, char **names, long n)
 	free(listed);
 }
 
-static int cmp_name(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void inbox_note_new(struct worker *w, const char *name)
-{
-	if (w->scan_inbox || fs_skip_name(name))
-		return;
-	if (w->ninbox_hint == INBOX_HINTS) {
-		w->scan_inbox = true;
-		return;
-	}
-	if (!w->inbox_hint)
-		w->inbox_hint = xcalloc(INBOX_HINTS, sizeof *w->inbox_hint);
-	w->inbox_hint[w->ninbox_hint++] = xstrdup(name);
-}
-
 /* The whole inbox (scan_inbox), or only the names inotify saw arrive: then nothing can have
  * vanished that this look would notice, and the listing is saved. */
 void inbox_scan(struct worker *w)
 {
-	char **names = w->inbox_hint;
+	char **names;
 	struct err e;
 	struct buf b;
-	long n = (long)w->ninbox_hint;
+	long n;
 	bool added = false, all = w->scan_inbox;
 
 	w->scan_inbox = false;
-	w->inbox_hint = NULL;
-	w->ninbox_hint = 0;
-	if (all || w->inbox_fd < 0) {
-		fs_list_free(names, n);
-		names = NULL;
-		n = 0;
-	}
+	if (all || w->inbox_fd < 0)
+		fs_noted_clear(&w->inbox_noted); /* (the listing has them) */
 	if (w->inbox_fd < 0)
 		return;
 	if (all) {
@@ -251,8 +228,7 @@ void inbox_scan(struct worker *w)
 		}
 		drop_vanished(w, names, n);
 	} else {
-		if (n > 1)
-			qsort(names, (size_t)n, sizeof *names, cmp_name); /* in the order a listing gives */
+		n = fs_noted_take(&w->inbox_noted, &names);
 	}
 	buf_init(&b);
 	for (long i = 0; i < n; i++) {

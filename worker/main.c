@@ -339,7 +339,9 @@ static void drain_inotify(struct worker *w)
 			if (ev->wd == w->wd_inbox && (ev->mask & IN_DELETE) && ev->len && inbox_is_finished(w, ev->name))
 				continue;
 			if (ev->wd == w->wd_inbox && (ev->mask & IN_MOVED_TO) && ev->len) {
-				inbox_note_new(w, ev->name); /* a new assignment: that file alone */
+				/* a new assignment: that file alone (unless the whole inbox is read anyway) */
+				if (!w->scan_inbox && !fs_noted_add(&w->inbox_noted, ev->name))
+					w->scan_inbox = true;
 				continue;
 			}
 			w->scan_inbox = true;
@@ -478,7 +480,7 @@ int main(int argc, char **argv)
 		}
 		if (w.dead)
 			rejoin(&w);
-		if (w.registered && (w.scan_inbox || w.ninbox_hint))
+		if (w.registered && (w.scan_inbox || w.inbox_noted.n))
 			inbox_scan(&w);
 		run_start_ready(&w);
 
@@ -542,7 +544,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < w.nq; i++)
 		job_assign_free(w.queue[i]);
 	free(w.queue);
-	fs_list_free(w.inbox_hint, (long)w.ninbox_hint);
+	fs_noted_clear(&w.inbox_noted);
 	for (size_t i = 0; i < w.nfin; i++)
 		free(w.finished[i]);
 	free(w.finished);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "fsio.h"
 #include "outdir.h"
 #include "rec.h"
 #include "spooldir.h"
@@ -139,15 +140,12 @@ struct worker {
 	bool scan_inbox; /* list the whole inbox (a rescan, a revocation, an overflow) */
 	/* Names inotify saw renamed into the inbox since the last look: read those alone, without
 	 * listing the inbox (inbox_scan). */
-	char **inbox_hint;
-	size_t ninbox_hint;
+	struct fs_noted inbox_noted;
 	volatile int stop;
 };
 
 /* inbox.c */
-#define INBOX_HINTS 256
-void inbox_scan(struct worker *w); /* when scan_inbox or ninbox_hint */
-void inbox_note_new(struct worker *w, const char *name);
+void inbox_scan(struct worker *w); /* when scan_inbox or inbox_noted holds names */
 bool inbox_is_finished(struct worker *w, const char *name);
 void inbox_mark_finished(struct worker *w, const char *name);
 void job_assign_free(struct job_assign *a);

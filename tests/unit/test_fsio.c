@@ -204,6 +204,28 @@ static void test_read_refusals(void)
 	buf_free(&b);
 }
 
+/* fs_noted: the names inotify reported, handed over sorted as a listing; bounded. */
+static void test_noted(void)
+{
+	struct fs_noted l = { 0 };
+	char **names, name[32];
+	CHECK(fs_noted_add(&l, "b.job") && fs_noted_add(&l, "a.job") && fs_noted_add(&l, ".tmp.x") && l.n == 2,
+	      "fs_noted: names kept, a dot name left out");
+	long n = fs_noted_take(&l, &names);
+	CHECK(n == 2 && strcmp(names[0], "a.job") == 0 && strcmp(names[1], "b.job") == 0 && l.n == 0 && !l.v,
+	      "fs_noted: taken sorted, and the list is empty after");
+	fs_list_free(names, n);
+	bool all = true;
+	for (int i = 0; i < FS_NOTED_MAX; i++) {
+		snprintf(name, sizeof name, "n%d", i);
+		all = all && fs_noted_add(&l, name);
+	}
+	CHECK(all && !fs_noted_add(&l, "one.more") && l.n == FS_NOTED_MAX,
+	      "fs_noted: full at FS_NOTED_MAX (the caller lists the directory then)");
+	fs_noted_clear(&l);
+	CHECK(l.n == 0 && !l.v, "fs_noted: cleared");
+}
+
 static void test_list(void)
 {
 	static const char *make[] = { "b", "a", "c10", "c9", ".hidden", ".tmp.x.1.2" };
@@ -357,6 +379,7 @@ int main(void)
 	test_write_new();
 	test_read_refusals();
 	test_list();
+	test_noted();
 	test_mkdir(base);
 	test_remove_tree();
 	test_remove_deep();
