@@ -7,7 +7,11 @@
 . "$(dirname "$0")/../lib.sh"
 make_spool
 start_spoold
+# nodeA's engines are registered before nodeB starts: the checks below expect them to hold ids
+# 1 and 2, and two workers started together register in whichever order their hellos arrive
+# (under load, nodeB's first).
 start_worker 2 nodeA
+wait_engines 2 || exit 1
 start_worker 2 nodeB
 wait_engines 4 || exit 1
 cd "$T"
